@@ -1,0 +1,207 @@
+"""Every knob of a run in one frozen dataclass, plus named profiles.
+
+A profile is a named preset of :class:`Config`; any field can be overridden::
+
+    cfg = get_config("smoke", image_size=160)
+
+Nothing else in the package reads global state: functions take a ``Config``.
+Locations (data, weights, cache, runs) default to ``None`` and are resolved at
+run time from environment variables so that committed files never hold a
+machine-specific path (see :func:`resolve_path_settings`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Environment variables read when the matching config field is ``None``.
+ENV_DATA_DIR = "CATSDOGS_DATA_DIR"
+ENV_WEIGHTS = "CATSDOGS_WEIGHTS"
+ENV_CACHE_DIR = "CATSDOGS_CACHE_DIR"
+ENV_RUNS_DIR = "CATSDOGS_RUNS_DIR"
+
+CLASS_NAMES: tuple[str, str] = ("cat", "dog")
+"""Label 0 is ``cat`` and label 1 is ``dog`` everywhere in the package."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a run.
+
+    Sizes are in pixels, learning rates are Adam step sizes, fractions are of the
+    whole labelled set.
+    """
+
+    profile: str = "full"
+    seed: int = 42
+
+    # --- locations (None: environment variable, then default) -------------------
+    data_dir: str | None = None
+    """PetImages root holding ``Cat/`` and ``Dog/``; ``None``: ``$CATSDOGS_DATA_DIR``,
+    then the download cache (downloaded on first use when ``download`` is true)."""
+    download: bool = False
+    """Download the Microsoft archive when no data directory is found."""
+    weights: str | None = None
+    """``"imagenet"`` (Keras download), a Keras ``.h5`` weights file, or the int8
+    ``.tflite`` MobileNetV2 (converted once, then cached); ``None``:
+    ``$CATSDOGS_WEIGHTS``, then ``"imagenet"``."""
+    cache_dir: str | None = None
+    """Where converted weights, downloads and the validated-file cache live."""
+
+    # --- data -------------------------------------------------------------------
+    max_images_per_class: int | None = None
+    """Use at most this many images of each class (a seeded, stratified subset)."""
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    image_size: int = 224
+    batch_size: int = 32
+
+    # --- model ------------------------------------------------------------------
+    alpha: float = 1.0
+    dropout: float = 0.2
+    augment_flip: bool = True
+    augment_rotation: float = 0.05
+    """Fraction of a full turn: 0.05 is up to +/-18 degrees."""
+    augment_zoom: float = 0.1
+
+    # --- phase 1: feature extraction (base frozen) ---------------------------------
+    phase1_cached_features: bool = True
+    """Train the head on pooled base features computed once (valid because the
+    base is frozen and runs in inference mode); ``False`` trains end to end
+    through the frozen base with augmentation each epoch."""
+    phase1_epochs: int = 20
+    phase1_lr: float = 1e-3
+    phase1_patience: int = 4
+
+    # --- phase 2: fine-tuning the top of the base ----------------------------------
+    fine_tune_from: str = "block_13_expand"
+    """First base layer that is unfrozen in phase 2; all layers after it train too."""
+    phase2_epochs: int = 3
+    phase2_lr: float = 1e-5
+    phase2_patience: int = 2
+
+    # --- evaluation -------------------------------------------------------------
+    bootstrap_samples: int = 1000
+
+    notes: str = ""
+
+    def replace(self, **overrides: Any) -> "Config":
+        """Return a copy with ``overrides`` applied (unknown names raise)."""
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(
+                f"unknown config option(s) {unknown}; valid options: "
+                f"{', '.join(f.name for f in dataclasses.fields(self))}"
+            )
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def training_dict(self) -> dict[str, Any]:
+        """The fields that change what a run computes (not where files live)."""
+        skip = {"data_dir", "weights", "cache_dir", "download", "notes"}
+        return {k: v for k, v in self.to_dict().items() if k not in skip}
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # A few hundred real images at a small size: minutes on 2 CPU cores.
+    "smoke": dict(
+        profile="smoke",
+        max_images_per_class=150,
+        image_size=128,
+        batch_size=32,
+        phase1_epochs=10,  # epochs on cached features cost well under a second each
+        phase1_lr=1e-3,
+        phase2_epochs=1,
+        phase2_lr=1e-5,
+        bootstrap_samples=200,
+    ),
+    # The paper's protocol on all 24,998 images.
+    "full": dict(profile="full"),
+}
+
+
+def get_config(profile: str = "full", **overrides: Any) -> Config:
+    """Config of a named profile with ``overrides`` applied.
+
+    Raises
+    ------
+    ValueError
+        If ``profile`` is not one of :data:`PROFILES` or an override is unknown.
+    """
+    if profile not in PROFILES:
+        raise ValueError(
+            f"unknown profile {profile!r}; choose one of: {', '.join(sorted(PROFILES))}"
+        )
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return Config().replace(**PROFILES[profile]).replace(**overrides)
+
+
+def cache_dir(config: Config) -> Path:
+    """Cache directory: ``config.cache_dir``, ``$CATSDOGS_CACHE_DIR`` or ``~/.cache/catsdogs``."""
+    value = config.cache_dir or os.environ.get(ENV_CACHE_DIR)
+    path = Path(value).expanduser() if value else Path.home() / ".cache" / "catsdogs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def weights_spec(config: Config) -> str:
+    """The configured weights source: field, then ``$CATSDOGS_WEIGHTS``, then ``imagenet``."""
+    return config.weights or os.environ.get(ENV_WEIGHTS) or "imagenet"
+
+
+def data_dir_setting(config: Config) -> str | None:
+    """The configured data directory: field, then ``$CATSDOGS_DATA_DIR`` (may be ``None``)."""
+    return config.data_dir or os.environ.get(ENV_DATA_DIR) or None
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The nearest directory above ``start`` (default: cwd) holding ``pyproject.toml``
+    of this project, or ``None`` (e.g. in Colab after a pip install)."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "catsdogs").is_dir():
+            return candidate
+    return None
+
+
+def runs_dir() -> Path:
+    """Where run directories go: ``$CATSDOGS_RUNS_DIR``, else ``<project>/runs``, else ``./runs``."""
+    value = os.environ.get(ENV_RUNS_DIR)
+    if value:
+        return Path(value).expanduser()
+    root = project_root()
+    return (root or Path.cwd()) / "runs"
+
+
+def default_run_dir(profile: str) -> Path:
+    """Run directory used when none is given: ``<runs_dir>/<profile>``."""
+    return runs_dir() / profile
+
+
+__all__ = [
+    "CLASS_NAMES",
+    "Config",
+    "PROFILES",
+    "get_config",
+    "cache_dir",
+    "weights_spec",
+    "data_dir_setting",
+    "project_root",
+    "runs_dir",
+    "default_run_dir",
+]

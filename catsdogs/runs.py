@@ -1,0 +1,256 @@
+"""Run directories: every number the book shows is read back from one of these.
+
+Layout of a run directory::
+
+    config.json          the Config of the run (training fields must not change on resume)
+    provenance.json      versions, git commit, hardware, data and weights provenance
+    timings.json         wall-clock seconds per step
+    data/                scan.json (validation counts), manifest.csv (file, label, split)
+    phase1/              features, history.csv, result.json, model.keras
+    phase2/              backup/ (resume state), history.csv, result.json, model.keras
+    eval/                predictions.csv, metrics.json
+    notebooks/           executed notebooks (papermill)
+    results.json         the summary the book's results page is built from
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+from catsdogs.config import Config, default_run_dir, project_root
+
+log = logging.getLogger(__name__)
+
+
+class RunConfigMismatch(ValueError):
+    """The run directory was created with different training settings."""
+
+
+class Run:
+    """A run directory. Create with :meth:`Run.open` (creates or resumes)."""
+
+    def __init__(self, path: Path | str, config: Config):
+        self.path = Path(path)
+        self.config = config
+
+    # --------------------------------------------------------------- creation
+    @classmethod
+    def open(cls, config: Config, path: Path | str | None = None) -> "Run":
+        """Open (or create) the run directory for ``config``.
+
+        A new directory records ``config.json``; an existing one must have been
+        made with the same training settings (locations may differ), so a resumed
+        run never mixes two protocols.
+
+        Raises
+        ------
+        RunConfigMismatch
+            If ``path`` holds a run with different training settings.
+        """
+        path = Path(path) if path else default_run_dir(config.profile)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg_file = path / "config.json"
+        if cfg_file.is_file():
+            old = Config.from_dict(json.loads(cfg_file.read_text()))
+            new_t, old_t = config.training_dict(), old.training_dict()
+            # Fields added to Config after the run was made are not compared.
+            diff = {k: (old_t[k], v) for k, v in new_t.items() if k in old_t and old_t[k] != v}
+            if diff:
+                raise RunConfigMismatch(
+                    f"run directory {path} was made with different settings "
+                    f"({', '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in diff.items())}); "
+                    "pass another --run-dir, or delete that directory to start over"
+                )
+        else:
+            cfg_file.write_text(config.to_json() + "\n")
+        return cls(path, config)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Run":
+        """Open an existing run directory with the config it was made with."""
+        path = Path(path)
+        cfg_file = path / "config.json"
+        if not cfg_file.is_file():
+            raise FileNotFoundError(
+                f"{path} is not a run directory (no config.json); run `python -m catsdogs train` "
+                "or the notebooks first, or pass the right --run-dir"
+            )
+        return cls(path, Config.from_dict(json.loads(cfg_file.read_text())))
+
+    # --------------------------------------------------------------- files
+    def file(self, *parts: str) -> Path:
+        p = self.path.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def has(self, *parts: str) -> bool:
+        return self.path.joinpath(*parts).exists()
+
+    def write_json(self, relpath: str, obj: Any) -> Path:
+        p = self.file(relpath)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+        tmp.replace(p)
+        return p
+
+    def read_json(self, relpath: str) -> Any:
+        p = self.path / relpath
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"{p} not found: the step that writes it has not run in this run directory yet "
+                "(run the earlier notebooks / `python -m catsdogs train` first)"
+            )
+        return json.loads(p.read_text())
+
+    def update_json(self, relpath: str, **values: Any) -> dict:
+        p = self.path / relpath
+        current = json.loads(p.read_text()) if p.is_file() else {}
+        current.update(values)
+        self.write_json(relpath, current)
+        return current
+
+    # --------------------------------------------------------------- timings
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Record the wall time of a block in ``timings.json`` (seconds)."""
+        start = time.perf_counter()
+        yield
+        seconds = round(time.perf_counter() - start, 2)
+        self.update_json("timings.json", **{step: seconds})
+        log.info("%s took %.1f s", step, seconds)
+
+    def timings(self) -> dict[str, float]:
+        p = self.path / "timings.json"
+        return json.loads(p.read_text()) if p.is_file() else {}
+
+    # --------------------------------------------------------------- provenance
+    def record_provenance(self, **sections: Any) -> dict:
+        """Merge ``sections`` (e.g. ``data=...``, ``weights=...``) into ``provenance.json``,
+        always refreshing the environment (versions, git, hardware)."""
+        return self.update_json("provenance.json", environment=environment_info(), **sections)
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
+
+
+def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
+    """sha256 hex digest of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_info() -> dict[str, Any]:
+    """Commit and dirty flag of the project checkout (``None`` outside a git checkout)."""
+    root = project_root()
+    if root is None:
+        return {"commit": None, "dirty": None}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip() or None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        return {"commit": commit, "dirty": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def hardware_info() -> dict[str, Any]:
+    """CPU model, logical cores, memory and visible GPUs."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gb = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
+    gpus: list[str] = []
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "gpus": gpus,
+        "platform": platform.platform(),
+    }
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions, git commit and hardware, for ``provenance.json``."""
+    packages = ["catsdogs", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn",
+                "pillow", "matplotlib", "papermill", "jupyter-book"]
+    return {
+        "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "packages": {p: v for p in packages if (v := _version(p))},
+        "git": git_info(),
+        "hardware": hardware_info(),
+    }
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
+    """Write dict rows to CSV (fields default to the first row's keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = fields or (list(rows[0]) if rows else [])
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """A Keras ``CSVLogger`` file as a history dict ``{metric: [per-epoch values]}``."""
+    rows = read_csv(path) if Path(path).is_file() else []
+    hist: dict[str, list[float]] = {}
+    for r in rows:
+        for k, v in r.items():
+            hist.setdefault(k, []).append(float(v))
+    return hist

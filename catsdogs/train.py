@@ -1,0 +1,312 @@
+"""The two-phase schedule, run step by step inside a run directory.
+
+Each step writes its outputs into the :class:`~catsdogs.runs.Run` and is skipped
+when they already exist, so a run can be executed chapter by chapter and an
+interrupted run resumes: Keras's ``BackupAndRestore`` callback brings training
+back to the last finished epoch, without repeating it.
+
+1. :func:`prepare_data`     validate the files, split them, write the manifest
+2. :func:`train_phase1`     base frozen; train the new head
+3. :func:`train_phase2`     unfreeze the top of the base; low learning rate
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catsdogs import data as data_mod
+from catsdogs.config import Config, cache_dir, data_dir_setting
+from catsdogs.runs import Run, file_sha256, write_csv
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def prepare_data(run: Run, progress: bool = True) -> dict[str, Any]:
+    """Validate the dataset and write the split manifest (skipped when done).
+
+    Writes ``data/scan.json`` (counts, skipped files and reasons, conversions),
+    ``data/manifest.csv`` and the data section of ``provenance.json``.
+    """
+    if run.has("data", "scan.json") and run.has("data", "manifest.csv"):
+        return run.read_json("data/scan.json")
+    cfg = run.config
+    with run.timed("data_scan"):
+        root = data_mod.find_data_dir(cfg)
+        report = data_mod.scan_dataset(
+            root, cache_dir(cfg), max_per_class=cfg.max_images_per_class, seed=cfg.seed, progress=progress
+        )
+        rows = data_mod.split_manifest(report, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        sha = data_mod.write_manifest(rows, run.file("data", "manifest.csv"))
+    summary = report.summary() | {
+        "converted_root": report.converted_root,
+        "manifest_sha256": sha,
+        "split": data_mod.split_table(rows),
+        "skipped_detail": report.skipped,
+        "converted_detail": [(r.file, r.note) for r in report.converted],
+    }
+    run.write_json("data/scan.json", summary)
+    from catsdogs import download
+
+    run.record_provenance(
+        data={
+            "root": str(root),
+            "usable_images": len(rows),
+            "per_class": report.counts(),
+            "skipped": len(report.skipped),
+            "converted": len(report.converted),
+            "manifest_sha256": sha,
+            "download": download.fetch_record(cache_dir(cfg)),
+        }
+    )
+    return summary
+
+
+def manifest(run: Run) -> list[dict]:
+    return data_mod.read_manifest(run.path / "data" / "manifest.csv")
+
+
+def split_paths(run: Run, split: str) -> tuple[list[str], np.ndarray]:
+    """Absolute image paths and labels of one split of the run's manifest."""
+    scan = run.read_json("data/scan.json")
+    rows = data_mod.select(manifest(run), split)
+    if not rows:
+        raise ValueError(f"split {split!r} is empty in {run.path / 'data' / 'manifest.csv'}")
+    root = data_dir_setting(run.config) or scan["root"]
+    paths = data_mod.resolve_paths(rows, root, scan["converted_root"])
+    return paths, np.array([r["label"] for r in rows], dtype="int64")
+
+
+def split_dataset(run: Run, split: str, shuffle: bool = False):
+    """The ``tf.data`` pipeline of one split (batched, prefetched)."""
+    cfg = run.config
+    paths, labels = split_paths(run, split)
+    return data_mod.image_dataset(paths, labels, cfg.image_size, cfg.batch_size, shuffle=shuffle, seed=cfg.seed)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _weights(run: Run):
+    from catsdogs.weights import resolve_weights
+
+    info = resolve_weights(run.config)
+    run.record_provenance(weights=info.to_dict())
+    return info
+
+
+def _callbacks(run: Run, phase: str, patience: int, checkpoint: bool = True) -> list:
+    import keras
+
+    cbs = [
+        keras.callbacks.BackupAndRestore(str(run.path / phase / "backup")),
+        keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+    ]
+    if checkpoint:
+        cbs.append(keras.callbacks.ModelCheckpoint(str(run.file(phase, "last_epoch.keras"))))
+    return cbs
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype="float64")))
+
+
+def save_predictions(path: Path, files: list[str], labels: np.ndarray, logits: np.ndarray) -> None:
+    """Predictions CSV: ``file`` (relative), ``label``, ``logit``, ``prob_dog``."""
+    logits = np.asarray(logits, dtype="float64").reshape(-1)
+    probs = sigmoid(logits)
+    write_csv(
+        path,
+        [
+            {"file": f, "label": int(y), "logit": f"{z:.6f}", "prob_dog": f"{p:.6f}"}
+            for f, y, z, p in zip(files, labels, logits, probs)
+        ],
+    )
+
+
+def read_predictions(path: Path) -> dict[str, np.ndarray]:
+    from catsdogs.runs import read_csv
+
+    rows = read_csv(path)
+    return {
+        "file": np.array([r["file"] for r in rows]),
+        "label": np.array([int(r["label"]) for r in rows]),
+        "logit": np.array([float(r["logit"]) for r in rows]),
+        "prob": np.array([float(r["prob_dog"]) for r in rows]),
+    }
+
+
+def _relative_files(run: Run, split: str) -> list[str]:
+    return [r["file"] for r in data_mod.select(manifest(run), split)]
+
+
+def _phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
+    from catsdogs.metrics import classification_metrics
+    from catsdogs.runs import read_history
+
+    history = read_history(history_path)
+    return {
+        "phase": phase,
+        "parameters": model_params,
+        "epochs_run": len(history.get("epoch", [])),
+        "history": history,
+        "val_metrics": classification_metrics(labels, sigmoid(logits)),
+        **extra,
+    }
+
+
+# ----------------------------------------------------------------------------- phase 1
+
+
+def extract_features(run: Run, model, split: str) -> np.ndarray:
+    """Pooled base features of a split, ``(n, 1280)`` float32, cached in ``phase1/``.
+
+    Valid as a stand-in for running the frozen base every epoch because the base
+    is frozen and in inference mode: its output for an un-augmented image never
+    changes during phase 1.
+    """
+    from catsdogs.model import feature_extractor
+
+    path = run.path / "phase1" / f"features_{split}.npy"
+    paths, _ = split_paths(run, split)
+    if path.is_file():
+        feats = np.load(path)
+        if feats.shape[0] == len(paths):
+            return feats
+    cfg = run.config
+    ds = data_mod.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
+    feats = feature_extractor(model).predict(ds, verbose=1).astype("float32")
+    tmp = run.file("phase1", f"features_{split}.tmp.npy")
+    np.save(tmp, feats)
+    tmp.replace(path)
+    return feats
+
+
+def train_phase1(run: Run) -> dict[str, Any]:
+    """Phase 1, feature extraction: the base frozen, only the new head trains.
+
+    With ``phase1_cached_features`` (default) the head trains on pooled features
+    computed once per split; otherwise the whole model trains with the base
+    frozen and augmentation on. Writes ``phase1/model.keras``,
+    ``phase1/history.csv``, ``phase1/predictions_val.csv`` and ``phase1/result.json``.
+    """
+    import keras
+
+    from catsdogs.model import build_classifier, build_head, compile_model, copy_head, parameter_counts
+
+    if run.has("phase1", "result.json"):
+        log.info("phase 1 already done in %s; reusing it", run.path)
+        return run.read_json("phase1/result.json")
+    cfg = run.config
+    prepare_data(run)
+    weights = _weights(run)
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_classifier(cfg, weights.keras_weights)
+    params = parameter_counts(model)
+    _, y_train = split_paths(run, "train")
+    _, y_val = split_paths(run, "val")
+    history_path = run.path / "phase1" / "history.csv"
+
+    if cfg.phase1_cached_features:
+        with run.timed("phase1_features"):
+            x_train = extract_features(run, model, "train")
+            x_val = extract_features(run, model, "val")
+        head = build_head(cfg, x_train.shape[1])
+        compile_model(head, cfg.phase1_lr)
+        with run.timed("phase1_train"):
+            head.fit(
+                x_train, y_train.astype("float32"),
+                validation_data=(x_val, y_val.astype("float32")),
+                batch_size=cfg.batch_size, epochs=cfg.phase1_epochs, shuffle=True, verbose=2,
+                callbacks=_callbacks(run, "phase1", cfg.phase1_patience, checkpoint=False),
+            )
+        copy_head(head, model)
+        logits = head.predict(x_val, batch_size=256, verbose=0).reshape(-1)
+    else:
+        compile_model(model, cfg.phase1_lr)
+        with run.timed("phase1_train"):
+            model.fit(
+                split_dataset(run, "train", shuffle=True), validation_data=split_dataset(run, "val"),
+                epochs=cfg.phase1_epochs, verbose=1,
+                callbacks=_callbacks(run, "phase1", cfg.phase1_patience),
+            )
+        logits = model.predict(split_dataset(run, "val"), verbose=0).reshape(-1)
+
+    model.save(run.file("phase1", "model.keras"))
+    save_predictions(run.file("phase1", "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    result = _phase_result(
+        run, "phase1", params, history_path, y_val, logits,
+        {"cached_features": cfg.phase1_cached_features, "learning_rate": cfg.phase1_lr},
+    )
+    run.write_json("phase1/result.json", result)
+    return result
+
+
+# ----------------------------------------------------------------------------- phase 2
+
+
+def train_phase2(run: Run) -> dict[str, Any]:
+    """Phase 2, fine-tuning: unfreeze the base from ``fine_tune_from`` on, train at
+    ``phase2_lr`` with augmentation, batch norm kept in inference mode.
+
+    Writes ``phase2/model.keras`` (the final model), ``phase2/history.csv``,
+    ``phase2/predictions_val.csv`` and ``phase2/result.json``.
+    """
+    import keras
+
+    from catsdogs.model import compile_model, parameter_counts, unfreeze_top
+
+    if run.has("phase2", "result.json"):
+        log.info("phase 2 already done in %s; reusing it", run.path)
+        return run.read_json("phase2/result.json")
+    cfg = run.config
+    train_phase1(run)
+    keras.utils.set_random_seed(cfg.seed + 1)
+    model = keras.models.load_model(run.path / "phase1" / "model.keras")
+    unfrozen = unfreeze_top(model, cfg.fine_tune_from)
+    params = parameter_counts(model)
+    compile_model(model, cfg.phase2_lr)
+    _, y_val = split_paths(run, "val")
+    val_ds = split_dataset(run, "val")
+    with run.timed("phase2_train"):
+        model.fit(
+            split_dataset(run, "train", shuffle=True), validation_data=val_ds,
+            epochs=cfg.phase2_epochs, verbose=1,
+            callbacks=_callbacks(run, "phase2", cfg.phase2_patience),
+        )
+    with run.timed("phase2_predict_val"):
+        logits = model.predict(val_ds, verbose=0).reshape(-1)
+    model.save(run.file("phase2", "model.keras"))
+    save_predictions(run.file("phase2", "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    result = _phase_result(
+        run, "phase2", params, run.path / "phase2" / "history.csv", y_val, logits,
+        {"unfrozen": unfrozen, "learning_rate": cfg.phase2_lr,
+         "model_sha256": file_sha256(run.path / "phase2" / "model.keras")},
+    )
+    run.write_json("phase2/result.json", result)
+    return result
+
+
+def train(config: Config, run_dir: Path | str | None = None) -> Run:
+    """Both phases end to end in one run directory (resumes what is done)."""
+    run = Run.open(config, run_dir)
+    prepare_data(run)
+    train_phase1(run)
+    train_phase2(run)
+    return run
+
+
+def final_model_path(run: Run) -> Path:
+    """The run's trained model: phase 2's if it exists, else phase 1's."""
+    for phase in ("phase2", "phase1"):
+        p = run.path / phase / "model.keras"
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"no trained model in {run.path}: run `python -m catsdogs train` first")
