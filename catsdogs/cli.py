@@ -49,7 +49,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def _add_common(p: argparse.ArgumentParser, run_dir: bool = True) -> None:
-    p.add_argument("--profile", default="smoke", help=f"named preset: {', '.join(PROFILES)} (default: smoke)")
+    p.add_argument("--profile", default="full", help=f"named preset: {', '.join(PROFILES)} (default: full, the paper's protocol)")
     p.add_argument("--data-dir", type=Path, help="PetImages folder holding Cat/ and Dog/ (default: $CATSDOGS_DATA_DIR)")
     p.add_argument("--download", action="store_true", help="download the Microsoft archive if no data is found (needs internet)")
     p.add_argument(

@@ -25,6 +25,11 @@ ENV_WEIGHTS = "CATSDOGS_WEIGHTS"
 ENV_CACHE_DIR = "CATSDOGS_CACHE_DIR"
 ENV_RUNS_DIR = "CATSDOGS_RUNS_DIR"
 
+#: The project's public repository: the one place its address is written in the
+#: package (the notebooks' Colab badges and install line, and the book's
+#: ``_config.yml``, are checked against it by ``tests/test_book.py``).
+REPOSITORY_URL = "https://github.com/catsdogs-reproduction/catsdogs"
+
 CLASS_NAMES: tuple[str, str] = ("cat", "dog")
 """Label 0 is ``cat`` and label 1 is ``dog`` everywhere in the package."""
 
@@ -194,6 +199,7 @@ def default_run_dir(profile: str) -> Path:
 
 
 __all__ = [
+    "REPOSITORY_URL",
     "CLASS_NAMES",
     "Config",
     "PROFILES",

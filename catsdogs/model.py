@@ -73,6 +73,21 @@ def build_classifier(config: Config, weights: str | None) -> keras.Model:
     return keras.Model(inputs, outputs, name="catsdogs_mobilenetv2")
 
 
+def inference_model(model: keras.Model) -> keras.Model:
+    """The same trained layers without augmentation and dropout (identities at inference).
+
+    Used for exports: the random augmentation ops have no TFLite kernels, and a
+    deployed model has no use for them. Predictions equal ``model(x, training=False)``.
+    """
+    size = model.input_shape[1]
+    inputs = keras.Input((size, size, 3), name="image")
+    x = model.get_layer("preprocess")(inputs)
+    x = get_base(model)(x, training=False)
+    x = model.get_layer(FEATURE_LAYER)(x)
+    outputs = model.get_layer(HEAD_LAYER)(x)
+    return keras.Model(inputs, outputs, name="catsdogs_mobilenetv2_inference")
+
+
 def get_base(model: keras.Model) -> keras.Model:
     """The MobileNetV2 sub-model of a classifier."""
     return model.get_layer(BASE_NAME)

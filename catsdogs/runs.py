@@ -90,6 +90,42 @@ class Run:
             )
         return cls(path, Config.from_dict(json.loads(cfg_file.read_text())))
 
+    @classmethod
+    def for_notebook(
+        cls,
+        profile: str = "smoke",
+        run_dir: Path | str | None = None,
+        seed: int | None = None,
+        **locations: Any,
+    ) -> "Run":
+        """The run a notebook works in, from its ``parameters`` cell.
+
+        An existing run directory is reopened with the settings it was made with
+        (``locations`` -- ``data_dir``, ``weights``, ``cache_dir``, ``download`` -- may
+        point elsewhere on this machine); otherwise a new run of ``profile`` is made.
+
+        Raises
+        ------
+        RunConfigMismatch
+            If ``run_dir`` holds a run of another profile or seed.
+        """
+        from catsdogs.config import get_config
+
+        path = Path(run_dir) if run_dir else default_run_dir(profile)
+        locations = {k: v for k, v in locations.items() if v is not None}
+        if (path / "config.json").is_file():
+            run = cls.load(path)
+            for key, wanted in (("profile", profile), ("seed", seed)):
+                have = getattr(run.config, key)
+                if wanted is not None and have != wanted:
+                    raise RunConfigMismatch(
+                        f"run directory {path} holds a run with {key}={have!r}, not {wanted!r}; "
+                        "pass a matching value or another run_dir"
+                    )
+            run.config = run.config.replace(**locations)
+            return run
+        return cls.open(get_config(profile, seed=seed, **locations), path)
+
     # --------------------------------------------------------------- files
     def file(self, *parts: str) -> Path:
         p = self.path.joinpath(*parts)

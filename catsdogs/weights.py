@@ -75,7 +75,7 @@ DOG_CLASSES: frozenset[int] = frozenset(range(151, 269))
 #: Keras indices of the domestic cats: tabby, tiger cat, Persian, Siamese, Egyptian cat.
 CAT_CLASSES: frozenset[int] = frozenset(range(281, 286))
 
-WeightsKind = Literal["keras-download", "keras-file", "tflite-converted"]
+WeightsKind = Literal["keras-download", "keras-file", "tflite-converted", "random"]
 
 
 # --------------------------------------------------------------------------------------
@@ -505,7 +505,7 @@ class WeightsInfo:
         JSON record of the conversion (``tflite-converted`` only).
     """
 
-    keras_weights: str
+    keras_weights: str | None
     kind: WeightsKind
     source: str
     source_sha256: str | None = None
@@ -546,6 +546,9 @@ def resolve_weights(config: Config, include_top: bool = False) -> WeightsInfo:
         If the configured file does not exist.
     """
     spec = weights_spec(config).strip()
+    if spec.lower() == "none":
+        # Random initialisation: for tests and ablations only, never a reproduction.
+        return WeightsInfo(keras_weights=None, kind="random", source="none", include_top=include_top)
     if spec.lower() == "imagenet":
         return WeightsInfo(
             keras_weights="imagenet", kind="keras-download", source="imagenet",

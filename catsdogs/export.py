@@ -1,0 +1,264 @@
+"""Exports and efficiency: the final ``.keras`` model without optimizer state, TFLite
+float32 and int8 (post-training, calibrated on training images), their accuracy,
+file sizes, and latency on this machine.
+
+Writes ``export/export.json`` and ``bench/bench.json`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from catsdogs.runs import Run, file_sha256, hardware_info
+
+log = logging.getLogger(__name__)
+
+MODEL_STEM = "catsdogs_mobilenetv2"
+EXPORTS: tuple[str, ...] = ("keras", "tflite_float32", "tflite_int8")
+
+
+def _mb(path: Path) -> float:
+    return round(path.stat().st_size / 1e6, 3)
+
+
+def tflite_interpreter(path: Path | str, num_threads: int | None = None):
+    """A TFLite interpreter for ``path`` (TensorFlow's, with the default XNNPACK delegate)."""
+    import os
+
+    import tensorflow as tf
+
+    return tf.lite.Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
+
+
+def tflite_predict_fn(path: Path | str, num_threads: int | None = None) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """``(predict, image_size)`` for a TFLite export of the classifier.
+
+    ``predict(images)`` takes float ``(n, S, S, 3)`` RGB in [0, 255] and returns the
+    probability of dog ``(n,)``; it quantizes the input and dequantizes the output
+    when the model is integer-only.
+    """
+    interp = tflite_interpreter(path, num_threads)
+    inp = interp.get_input_details()[0]
+    size = int(inp["shape"][1])
+    state = {"batch": int(inp["shape"][0])}
+
+    def predict(images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = np.asarray(images[start : start + batch_size], dtype="float32")
+            if chunk.shape[0] != state["batch"]:
+                interp.resize_tensor_input(inp["index"], [chunk.shape[0], size, size, 3])
+                interp.allocate_tensors()
+                state["batch"] = chunk.shape[0]
+            elif "allocated" not in state:
+                interp.allocate_tensors()
+            state["allocated"] = True
+            i_det, o_det = interp.get_input_details()[0], interp.get_output_details()[0]
+            scale, zero = i_det["quantization"]
+            if i_det["dtype"] != np.float32 and scale:
+                info = np.iinfo(i_det["dtype"])
+                chunk = np.clip(np.round(chunk / scale + zero), info.min, info.max).astype(i_det["dtype"])
+            interp.set_tensor(i_det["index"], chunk)
+            interp.invoke()
+            logits = interp.get_tensor(o_det["index"]).astype("float32")
+            o_scale, o_zero = o_det["quantization"]
+            if o_det["dtype"] != np.float32 and o_scale:
+                logits = (logits - o_zero) * o_scale
+            out.append(logits.reshape(-1))
+        return 1.0 / (1.0 + np.exp(-np.concatenate(out).astype("float64")))
+
+    return predict, size
+
+
+def convert_to_tflite(model, out_path: Path, representative_images: np.ndarray | None = None) -> Path:
+    """Convert a Keras classifier to TFLite via a SavedModel.
+
+    With ``representative_images`` (float, [0, 255]) the export is full-integer int8
+    (uint8 image input, int8 internals, float32 logit output): post-training
+    quantization calibrated on those images. Without, it is float32.
+    """
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "saved_model"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        if representative_images is not None:
+            images = np.asarray(representative_images, dtype="float32")
+
+            def representative():
+                for img in images:
+                    yield [img[None]]
+
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.uint8
+            converter.inference_output_type = tf.float32
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_bytes(converter.convert())
+    return out_path
+
+
+def export_run(run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300) -> dict[str, Any]:
+    """Export the run's final model and measure each export on the validation split.
+
+    Writes ``export/<stem>.keras`` (no optimizer state), ``.float32.tflite`` and
+    ``.int8.tflite``, and ``export/export.json`` (sizes, sha256, parameter count,
+    validation metrics of each export and its agreement with the Keras model).
+    With ``publish_dir`` the ``.keras`` and int8 files are also copied there.
+    """
+    import keras
+
+    from catsdogs import data as data_mod
+    from catsdogs import metrics
+    from catsdogs.model import inference_model, parameter_counts
+    from catsdogs.train import final_model_path, split_paths
+
+    cfg = run.config
+    source = final_model_path(run)
+    model = inference_model(keras.models.load_model(source, compile=False))
+    out = run.path / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "keras": out / f"{MODEL_STEM}.keras",
+        "tflite_float32": out / f"{MODEL_STEM}.float32.tflite",
+        "tflite_int8": out / f"{MODEL_STEM}.int8.tflite",
+    }
+    with run.timed("export_convert"):
+        model.save(files["keras"])  # not compiled: no optimizer state
+        convert_to_tflite(model, files["tflite_float32"])
+        train_paths, _ = split_paths(run, "train")
+        rng = np.random.default_rng(cfg.seed)
+        calib = rng.choice(len(train_paths), size=min(calibration_images, len(train_paths)), replace=False)
+        calib_images = data_mod.load_images([train_paths[i] for i in sorted(calib)], cfg.image_size)
+        convert_to_tflite(model, files["tflite_int8"], representative_images=calib_images)
+
+    val_paths, y_val = split_paths(run, "val")
+    from catsdogs.evaluate import load_predictor
+
+    result: dict[str, Any] = {
+        "source_model": source.relative_to(run.path).as_posix(),
+        "parameters": parameter_counts(model),
+        "calibration_images": int(len(calib)),
+        "exports": {},
+    }
+    probs = {}
+    with run.timed("export_evaluate"):
+        for name, path in files.items():
+            predictor = load_predictor(path)
+            chunks = []
+            for i in range(0, len(val_paths), 256):
+                batch = data_mod.load_images(val_paths[i : i + 256], cfg.image_size).astype("float32")
+                chunks.append(predictor.predict(batch))
+            probs[name] = np.concatenate(chunks)
+            result["exports"][name] = {
+                "file": path.name,
+                "size_mb": _mb(path),
+                "sha256": file_sha256(path),
+                "val_metrics": metrics.classification_metrics(y_val, probs[name]),
+            }
+    keras_pred = probs["keras"] >= 0.5
+    for name in EXPORTS:
+        result["exports"][name]["agreement_with_keras"] = float(np.mean((probs[name] >= 0.5) == keras_pred))
+        result["exports"][name]["max_abs_prob_diff"] = float(np.max(np.abs(probs[name] - probs["keras"])))
+    if publish_dir:
+        publish_dir = Path(publish_dir)
+        publish_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("keras", "tflite_int8"):
+            shutil.copy2(files[name], publish_dir / files[name].name)
+        result["published_to"] = str(publish_dir)
+    run.write_json("export/export.json", result)
+    return result
+
+
+# ----------------------------------------------------------------------------- bench
+
+
+def _time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _summary(times_ms: list[float], per: int = 1) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(times_ms) / per, 3),
+        "p90_ms": round(float(np.percentile(times_ms, 90)) / per, 3),
+        "min_ms": round(min(times_ms) / per, 3),
+    }
+
+
+def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, Any]:
+    """Single-image and batched latency of the Keras model and both TFLite exports.
+
+    Keras is timed through ``model.predict_on_batch`` (the conventional call); TFLite
+    through ``Interpreter.invoke`` with all cores. Writes ``bench/bench.json``.
+    """
+    import keras
+
+    export_dir = run.path / "export"
+    if not (export_dir / f"{MODEL_STEM}.int8.tflite").is_file():
+        raise FileNotFoundError(
+            f"no exports in {export_dir}: run `python -m catsdogs export --run-dir {run.path}` first"
+        )
+    size = run.config.image_size
+    rng = np.random.default_rng(0)
+    one = rng.uniform(0, 255, size=(1, size, size, 3)).astype("float32")
+    batch = rng.uniform(0, 255, size=(batch_size, size, size, 3)).astype("float32")
+    result: dict[str, Any] = {"repeats": repeats, "batch_size": batch_size, "hardware": hardware_info(), "models": {}}
+
+    model = keras.models.load_model(export_dir / f"{MODEL_STEM}.keras", compile=False)
+    result["models"]["keras"] = {
+        "single": _summary(_time_calls(lambda: model.predict_on_batch(one), repeats)),
+        "batched_per_image": _summary(_time_calls(lambda: model.predict_on_batch(batch), max(5, repeats // 5)), batch_size),
+    }
+    for name in ("tflite_float32", "tflite_int8"):
+        suffix = name.split("_")[1]
+        interp = tflite_interpreter(export_dir / f"{MODEL_STEM}.{suffix}.tflite")
+        entry = {}
+        for label, x, n in (("single", one, 1), ("batched_per_image", batch, batch_size)):
+            det = interp.get_input_details()[0]
+            interp.resize_tensor_input(det["index"], list(x.shape))
+            interp.allocate_tensors()
+            det = interp.get_input_details()[0]
+            xin = x if det["dtype"] == np.float32 else np.clip(np.round(x), 0, 255).astype(det["dtype"])
+            interp.set_tensor(det["index"], xin)
+            entry[label] = _summary(_time_calls(interp.invoke, repeats if n == 1 else max(5, repeats // 5)), n)
+        result["models"][name] = entry
+    base = result["models"]["keras"]
+    for name, entry in result["models"].items():
+        entry["speedup_vs_keras_single"] = round(base["single"]["median_ms"] / entry["single"]["median_ms"], 2)
+        entry["speedup_vs_keras_batched"] = round(
+            base["batched_per_image"]["median_ms"] / entry["batched_per_image"]["median_ms"], 2
+        )
+    run.write_json("bench/bench.json", result)
+    return result
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """A side-by-side text table of :func:`bench_run`'s result."""
+    lines = [
+        f"latency on {result['hardware']['cpu']} ({result['hardware']['logical_cores']} cores), "
+        f"median of {result['repeats']} single calls; batch of {result['batch_size']}",
+        f"{'model':<16}{'single ms':>11}{'x vs keras':>12}{'batched ms/img':>16}{'x vs keras':>12}",
+    ]
+    for name, e in result["models"].items():
+        lines.append(
+            f"{name:<16}{e['single']['median_ms']:>11.2f}{e['speedup_vs_keras_single']:>12.2f}"
+            f"{e['batched_per_image']['median_ms']:>16.2f}{e['speedup_vs_keras_batched']:>12.2f}"
+        )
+    return "\n".join(lines)

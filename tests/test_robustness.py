@@ -1,0 +1,76 @@
+"""Every corruption: shape, dtype, range, severity 0 = identity, monotone effect."""
+
+import numpy as np
+import pytest
+
+from catsdogs import robustness as R
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    # smooth colourful images (blur and JPEG act on structure, not on iid noise alone)
+    yy, xx = np.mgrid[0:48, 0:48] / 47.0
+    base = np.stack([yy, xx, 1 - yy * xx], axis=-1) * 200 + 20
+    imgs = np.stack([base + rng.normal(0, 15, base.shape) for _ in range(4)])
+    return np.clip(imgs, 0, 255).astype("float32")
+
+
+def _change(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - b)))
+
+
+@pytest.mark.parametrize("name", R.CORRUPTIONS)
+def test_contract(images, name):
+    for severity in R.SEVERITIES:
+        out = R.corrupt(images, name, severity, seed=1)
+        assert out.shape == images.shape
+        assert out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 255
+    np.testing.assert_allclose(R.corrupt(images, name, 0), images, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", R.CORRUPTIONS)
+def test_effect_grows_with_severity(images, name):
+    changes = [_change(R.corrupt(images, name, s, seed=3), images) for s in R.SEVERITIES]
+    assert changes[0] < 1e-3
+    assert all(b >= a - 1e-3 for a, b in zip(changes, changes[1:])), changes
+    assert changes[-1] > changes[1] > 0
+
+
+@pytest.mark.parametrize("name", R.CORRUPTIONS)
+def test_deterministic_for_a_seed(images, name):
+    np.testing.assert_array_equal(R.corrupt(images, name, 3, seed=5), R.corrupt(images, name, 3, seed=5))
+
+
+def test_specific_meanings(images):
+    dark = R.corrupt(images, "low_light", 5)
+    assert dark.mean() < 0.2 * images.mean()
+    gray = R.corrupt(images, "grayscale", 5)
+    np.testing.assert_allclose(gray[..., 0], gray[..., 1], atol=1e-3)
+    np.testing.assert_allclose(gray[..., 1], gray[..., 2], atol=1e-3)
+    for severity, fraction in enumerate(R.LEVELS["occlusion"]):
+        occluded = R.corrupt(images, "occlusion", severity)
+        hidden = np.mean(np.all(occluded == 127.5, axis=-1) & ~np.all(images == 127.5, axis=-1))
+        assert abs(hidden - fraction) < 0.03
+    center = R.corrupt(images, "occlusion_center", 3)
+    assert np.all(center[:, 24, 24] == 127.5)
+
+
+def test_bad_inputs(images):
+    with pytest.raises(ValueError, match="unknown corruption"):
+        R.corrupt(images, "fog", 1)
+    with pytest.raises(ValueError, match="severity"):
+        R.corrupt(images, "blur", 9)
+    with pytest.raises(ValueError, match="shape"):
+        R.corrupt(images[0], "blur", 1)
+
+
+def test_example_grid_and_subset(images):
+    imgs, titles = R.example_grid(images[0], names=("low_light", "grayscale"), severities=(0, 2, 5))
+    assert len(imgs) == len(titles) == 6
+    labels = np.array([0] * 10 + [1] * 30)
+    idx = R.stratified_subset(labels, 5, seed=0)
+    assert len(idx) == 10 and (labels[idx] == 0).sum() == 5
+    np.testing.assert_array_equal(idx, R.stratified_subset(labels, 5, seed=0))
+    assert len(R.stratified_subset(labels, None, seed=0)) == 40
