@@ -18,7 +18,10 @@ def build_augmentation(config: Config, seed: int | None = None) -> keras.Sequent
       left/right bias worth keeping;
     * small rotation (``augment_rotation`` of a full turn): handheld photos are
       rarely level;
-    * zoom in/out (``augment_zoom``): pets fill very different fractions of the frame.
+    * zoom in/out (``augment_zoom``): pets fill very different fractions of the frame;
+    * with ``augment_robust`` (the mitigation experiment): random brightness and
+      contrast (poor lighting), random grayscale (20% of images) and random erasing
+      of 5-40% of the image (occlusion).
 
     Input and output are float images ``(batch, S, S, 3)`` in [0, 255].
     """
@@ -36,4 +39,12 @@ def build_augmentation(config: Config, seed: int | None = None) -> keras.Sequent
                 (-config.augment_zoom, config.augment_zoom), fill_mode="reflect", seed=seed, name="zoom"
             )
         )
+    if config.augment_robust:
+        # What the paper's limitations call for: poor lighting, occlusion, grayscale.
+        layers += [
+            keras.layers.RandomBrightness(0.4, value_range=(0, 255), seed=seed, name="brightness"),
+            keras.layers.RandomContrast(0.4, seed=seed, name="contrast"),
+            keras.layers.RandomGrayscale(0.2, seed=seed, name="grayscale"),
+            keras.layers.RandomErasing(0.5, scale=(0.05, 0.4), value_range=(0, 255), seed=seed, name="erasing"),
+        ]
     return keras.Sequential(layers, name="augmentation")

@@ -73,6 +73,9 @@ class Config:
     augment_rotation: float = 0.05
     """Fraction of a full turn: 0.05 is up to +/-18 degrees."""
     augment_zoom: float = 0.1
+    augment_robust: bool = False
+    """Add the augmentations that target the paper's limitations (random brightness,
+    contrast, grayscale and erasing); used by the mitigation experiment of chapter 06."""
 
     # --- phase 1: feature extraction (base frozen) ---------------------------------
     phase1_cached_features: bool = True
@@ -89,6 +92,12 @@ class Config:
     phase2_epochs: int = 3
     phase2_lr: float = 1e-5
     phase2_patience: int = 2
+
+    # --- limitations study (chapter 06) -------------------------------------------
+    mitigation_epochs: int = 1
+    """Epochs of further fine-tuning with ``augment_robust`` augmentation."""
+    robustness_per_class: int | None = 500
+    """Validation images per class in the corruption study (a fixed stratified subset)."""
 
     # --- evaluation -------------------------------------------------------------
     bootstrap_samples: int = 1000
@@ -133,6 +142,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         phase1_lr=1e-3,
         phase2_epochs=1,
         phase2_lr=1e-5,
+        robustness_per_class=None,
         bootstrap_samples=200,
     ),
     # The paper's protocol on all 24,998 images.

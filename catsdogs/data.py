@@ -291,10 +291,11 @@ def scan_dataset(
             continue
         source = "original"
         if verdict == "convert":
-            dest = converted_root / Path(rel).with_suffix(".jpg")
-            convert_to_rgb_jpeg(root / rel, dest)
+            # keep the full original name so x.png and x.gif cannot collide
+            out_rel = rel if rel.lower().endswith((".jpg", ".jpeg")) else f"{rel}.jpg"
+            convert_to_rgb_jpeg(root / rel, converted_root / out_rel)
             source = "converted"
-            rel = Path(rel).with_suffix(".jpg").as_posix()
+            rel = out_rel
         report.images.append(ImageRecord(rel, label, source, w, h, reason))
         kept[label] += 1
 
@@ -358,11 +359,19 @@ def split_manifest(
     labels = np.array([r.label for r in records])
     split = np.full(len(records), "train", dtype=object)
     rest = idx
-    if test_fraction > 0:
-        rest, test = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=seed)
-        split[test] = "test"
-    val_share = val_fraction / (1 - test_fraction)
-    _, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=seed)
+    try:
+        if test_fraction > 0:
+            rest, test = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=seed)
+            split[test] = "test"
+        val_share = val_fraction / (1 - test_fraction)
+        _, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=seed)
+    except ValueError as exc:  # too few images for a stratified split: say so, not sklearn's words
+        raise ValueError(
+            f"cannot split {len(records)} images {report.counts()} into stratified train/val"
+            f"{'/test' if test_fraction > 0 else ''} sets with val_fraction={val_fraction} and "
+            f"test_fraction={test_fraction} ({exc}); every split needs images of both classes: "
+            "use more images (max_images_per_class) or larger fractions"
+        ) from exc
     split[val] = "val"
     return [
         {

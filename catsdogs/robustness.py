@@ -42,6 +42,10 @@ _GAMMA = (1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
 #: The paper's three limitations, in the order the book shows them.
 PAPER_LIMITATIONS: tuple[str, ...] = ("low_light", "occlusion", "grayscale")
 CORRUPTIONS: tuple[str, ...] = tuple(LEVELS)
+#: Occlusion centred on the Grad-CAM peak of each image (needs the model, so it
+#: lives in the study, not in :func:`corrupt`).
+GRADCAM_OCCLUSION = "occlusion_gradcam"
+STUDY: tuple[str, ...] = (*CORRUPTIONS, GRADCAM_OCCLUSION)
 
 
 def _check(images: np.ndarray, severity: int) -> np.ndarray:
@@ -188,7 +192,7 @@ def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> n
 
 def evaluate_corruptions(
     run,
-    names=CORRUPTIONS,
+    names=STUDY,
     severities=SEVERITIES,
     per_class: int | None = None,
     model_path=None,
@@ -212,17 +216,33 @@ def evaluate_corruptions(
     idx = stratified_subset(labels, per_class, cfg.seed)
     labels = labels[idx]
     clean = data_mod.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
+    unknown = [n for n in names if n not in _FUNCTIONS and n != GRADCAM_OCCLUSION]
+    if unknown:
+        raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(STUDY)}")
     results: dict = {
         "model": str(predictor.path.name),
         "n_images": int(len(idx)),
         "per_class": per_class,
-        "levels": {n: list(LEVELS[n]) for n in names},
+        "levels": {n: list(LEVELS.get(n, LEVELS["occlusion"])) for n in names},
         "corruptions": {},
     }
     clean_probs = predictor.predict(clean)
+    peaks = None
+    if GRADCAM_OCCLUSION in names:
+        import keras
+
+        from catsdogs.explain import gradcam, peak_locations
+
+        heatmaps, _ = gradcam(keras.models.load_model(predictor.path, compile=False), clean)
+        peaks = peak_locations(heatmaps)
     steps = [(n, s) for n in names for s in severities]
     for name, sev in tqdm(steps, desc="corruptions", unit="level"):
-        probs = clean_probs if sev == 0 else predictor.predict(corrupt(clean, name, sev, seed=cfg.seed))
+        if sev == 0:
+            probs = clean_probs
+        elif name == GRADCAM_OCCLUSION:
+            probs = predictor.predict(occlude(clean, LEVELS["occlusion"][sev], centers=peaks))
+        else:
+            probs = predictor.predict(corrupt(clean, name, sev, seed=cfg.seed))
         ci = metrics.bootstrap_ci(labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed,
                                   metric_names=("accuracy", "f1"))
         entry = results["corruptions"].setdefault(name, {"severity": []})
@@ -234,3 +254,121 @@ def evaluate_corruptions(
         entry.setdefault("mean_confidence", []).append(float(np.mean(np.maximum(probs, 1 - probs))))
     run.write_json("robustness/results.json", results)
     return results
+
+
+# ----------------------------------------------------------------------------- OOD
+
+OOD_KINDS: tuple[str, ...] = ("uniform_noise", "gaussian_noise", "solid_colour", "background_crop")
+
+
+def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """Images that are neither cat nor dog, made from the data's own format.
+
+    ``uniform_noise`` / ``gaussian_noise``: pixel noise; ``solid_colour``: one random
+    colour per image; ``background_crop``: a random corner of each real image,
+    a quarter of its width and height (1/16 of its area, where the animal rarely
+    is), upsampled back to full size -- mostly background.
+    """
+    rng = np.random.default_rng(seed)
+    n, h, w, _ = clean.shape
+    if kind == "uniform_noise":
+        return rng.uniform(0, 255, clean.shape).astype("float32")
+    if kind == "gaussian_noise":
+        return np.clip(rng.normal(127.5, 50, clean.shape), 0, 255).astype("float32")
+    if kind == "solid_colour":
+        colours = rng.uniform(0, 255, (n, 1, 1, 3))
+        return np.broadcast_to(colours, clean.shape).astype("float32").copy()
+    if kind == "background_crop":
+        from catsdogs.data import resize_image
+
+        ch, cw = h // 4, w // 4
+        corners = rng.integers(0, 4, size=n)
+        out = np.empty_like(clean, dtype="float32")
+        for i, c in enumerate(corners):
+            top = 0 if c in (0, 1) else h - ch
+            left = 0 if c in (0, 2) else w - cw
+            out[i] = resize_image(clean[i, top : top + ch, left : left + cw], h).numpy()
+        return out
+    raise ValueError(f"unknown out-of-distribution kind {kind!r}; choose from {', '.join(OOD_KINDS)}")
+
+
+def ood_study(run, kinds=OOD_KINDS, per_class: int | None = None, keep_in_distribution: float = 0.95) -> dict:
+    """What the model says on non-pet images, and whether a confidence threshold flags them.
+
+    The threshold keeps ``keep_in_distribution`` of the real validation images
+    (their confidence quantile); for each kind we report the mean confidence, the
+    share called "dog", the share flagged (confidence below the threshold) and the
+    AUROC of confidence for separating real from OOD images. Writes
+    ``robustness/ood.json``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from catsdogs import data as data_mod
+    from catsdogs.evaluate import load_predictor
+    from catsdogs.train import final_model_path, split_paths
+
+    cfg = run.config
+    predictor = load_predictor(final_model_path(run))
+    paths, labels = split_paths(run, "val")
+    idx = stratified_subset(labels, per_class, cfg.seed)
+    clean = data_mod.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
+    conf_id = _confidence(predictor.predict(clean))
+    threshold = float(np.quantile(conf_id, 1 - keep_in_distribution))
+    result = {"n_images": int(len(idx)), "threshold": threshold, "keep_in_distribution": keep_in_distribution,
+              "in_distribution": {"mean_confidence": float(conf_id.mean())}, "kinds": {}}
+    for kind in kinds:
+        probs = predictor.predict(make_ood(clean, kind, seed=cfg.seed))
+        conf = _confidence(probs)
+        y = np.r_[np.ones_like(conf_id), np.zeros_like(conf)]
+        result["kinds"][kind] = {
+            "mean_confidence": float(conf.mean()),
+            "share_called_dog": float(np.mean(probs >= 0.5)),
+            "share_flagged": float(np.mean(conf < threshold)),
+            "auroc_confidence": float(roc_auc_score(y, np.r_[conf_id, conf])),
+            "confidence": conf.round(4).tolist(),
+        }
+    result["in_distribution"]["confidence"] = conf_id.round(4).tolist()
+    run.write_json("robustness/ood.json", result)
+    return result
+
+
+def _confidence(probs: np.ndarray) -> np.ndarray:
+    return np.maximum(probs, 1 - probs)
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def calibration_study(run, n_bins: int = 15) -> dict:
+    """Reliability and ECE of the final model, before and after temperature scaling.
+
+    The full run trains on every training image, so the temperature is fitted by
+    two-fold cross-fitting on the validation split (fit on one stratified half,
+    apply to the other, and swap); every validation image is then scored by a
+    temperature it was not used to fit. Writes ``robustness/calibration.json``.
+    """
+    from catsdogs import metrics
+    from catsdogs.evaluate import final_predictions_file
+    from catsdogs.train import read_predictions
+
+    p = read_predictions(final_predictions_file(run))
+    y, logits = p["label"], p["logit"]
+    rng = np.random.default_rng(run.config.seed)
+    fold = np.zeros(len(y), dtype=int)
+    for c in (0, 1):
+        members = rng.permutation(np.flatnonzero(y == c))
+        fold[members[: len(members) // 2]] = 1
+    scaled = np.empty(len(y))
+    temps = []
+    for f in (0, 1):
+        fit, apply = fold == f, fold != f
+        t = metrics.fit_temperature(logits[fit], y[fit])
+        temps.append(t)
+        scaled[apply] = metrics.apply_temperature(logits[apply], t)
+    before = metrics.calibration(y, p["prob"], n_bins=n_bins)
+    after = metrics.calibration(y, scaled, n_bins=n_bins)
+    result = {"temperatures": temps, "before": before, "after": after,
+              "accuracy_before": float(np.mean((p["prob"] >= 0.5) == y)),
+              "accuracy_after": float(np.mean((scaled >= 0.5) == y))}
+    run.write_json("robustness/calibration.json", result)
+    return result

@@ -310,3 +310,49 @@ def final_model_path(run: Run) -> Path:
         if p.is_file():
             return p
     raise FileNotFoundError(f"no trained model in {run.path}: run `python -m catsdogs train` first")
+
+
+# ----------------------------------------------------------------------------- mitigation
+
+
+def train_mitigation(run: Run) -> dict[str, Any]:
+    """Fine-tune the final model further with augmentation aimed at the paper's
+    limitations (``augment_robust``: brightness, contrast, grayscale, erasing).
+
+    Same unfrozen layers and learning rate as phase 2, ``mitigation_epochs`` epochs.
+    Writes ``mitigation/model.keras``, ``history.csv``, ``predictions_val.csv`` and
+    ``result.json``; the run's final model is left untouched.
+    """
+    import keras
+
+    from catsdogs.model import HEAD_LAYER, build_classifier, compile_model, get_base, unfreeze_top
+
+    if run.has("mitigation", "result.json"):
+        log.info("mitigation already done in %s; reusing it", run.path)
+        return run.read_json("mitigation/result.json")
+    cfg = run.config
+    source = final_model_path(run)
+    trained = keras.models.load_model(source, compile=False)
+    keras.utils.set_random_seed(cfg.seed + 2)
+    model = build_classifier(cfg.replace(augment_robust=True), None)
+    get_base(model).set_weights(get_base(trained).get_weights())
+    model.get_layer(HEAD_LAYER).set_weights(trained.get_layer(HEAD_LAYER).get_weights())
+    unfreeze_top(model, cfg.fine_tune_from)
+    compile_model(model, cfg.phase2_lr)
+    _, y_val = split_paths(run, "val")
+    val_ds = split_dataset(run, "val")
+    with run.timed("mitigation_train"):
+        model.fit(
+            split_dataset(run, "train", shuffle=True), validation_data=val_ds,
+            epochs=cfg.mitigation_epochs, verbose=1,
+            callbacks=_callbacks(run, "mitigation", cfg.phase2_patience),
+        )
+    logits = model.predict(val_ds, verbose=0).reshape(-1)
+    model.save(run.file("mitigation", "model.keras"))
+    save_predictions(run.file("mitigation", "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    result = _phase_result(
+        run, "mitigation", {}, run.path / "mitigation" / "history.csv", y_val, logits,
+        {"source_model": source.relative_to(run.path).as_posix(), "learning_rate": cfg.phase2_lr},
+    )
+    run.write_json("mitigation/result.json", result)
+    return result

@@ -74,3 +74,30 @@ def test_example_grid_and_subset(images):
     assert len(idx) == 10 and (labels[idx] == 0).sum() == 5
     np.testing.assert_array_equal(idx, R.stratified_subset(labels, 5, seed=0))
     assert len(R.stratified_subset(labels, None, seed=0)) == 40
+
+
+def test_gradcam_shapes_and_peaks():
+    keras = pytest.importorskip("keras")
+    from catsdogs.config import get_config
+    from catsdogs.explain import gradcam, overlay, peak_locations
+    from catsdogs.model import build_classifier
+
+    keras.utils.set_random_seed(0)
+    model = build_classifier(get_config("smoke", image_size=32, weights="none"), None)
+    imgs = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    maps, probs = gradcam(model, imgs)
+    assert maps.shape == (3, 32, 32) and probs.shape == (3,)
+    assert maps.min() >= 0 and maps.max() <= 1 + 1e-6
+    peaks = peak_locations(maps)
+    assert peaks.shape == (3, 2) and peaks.max() < 32
+    assert overlay(imgs[0], maps[0]).dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", R.OOD_KINDS)
+def test_ood_images(images, kind):
+    out = R.make_ood(images, kind, seed=0)
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 255
+    np.testing.assert_array_equal(out, R.make_ood(images, kind, seed=0))
+    with pytest.raises(ValueError, match="unknown"):
+        R.make_ood(images, "cartoon")
