@@ -124,7 +124,7 @@ def unfreeze_top(model: keras.Model, from_layer: str) -> dict:
     base = get_base(model)
     names = [layer.name for layer in base.layers]
     if from_layer not in names:
-        blocks = sorted({n.split("_expand")[0] + "_expand" for n in names if n.endswith("_expand")})
+        blocks = [n for n in names if n.endswith("_expand")]  # network order: the top blocks last
         raise ValueError(
             f"fine_tune_from={from_layer!r} is not a layer of {base.name}; "
             f"use a layer name such as {', '.join(blocks[-4:])} or Conv_1"

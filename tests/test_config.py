@@ -1,0 +1,130 @@
+"""Tests of :mod:`catsdogs.config`: profiles, overrides, locations from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from catsdogs.config import (
+    ENV_CACHE_DIR,
+    ENV_DATA_DIR,
+    ENV_RUNS_DIR,
+    ENV_WEIGHTS,
+    PROFILES,
+    Config,
+    cache_dir,
+    data_dir_setting,
+    default_run_dir,
+    get_config,
+    runs_dir,
+    weights_spec,
+)
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+LOCATION_FIELDS = {"data_dir", "weights", "cache_dir", "download", "notes"}
+
+
+def test_profiles_exist_and_name_themselves() -> None:
+    assert {"smoke", "full"} <= set(PROFILES)
+    for name in PROFILES:
+        assert get_config(name).profile == name
+
+
+def test_smoke_is_smaller_than_full() -> None:
+    smoke, full = get_config("smoke"), get_config("full")
+    assert smoke.max_images_per_class is not None and full.max_images_per_class is None
+    assert smoke.image_size < full.image_size
+
+
+def test_overrides_apply_and_config_is_frozen() -> None:
+    cfg = get_config("smoke", image_size=32, batch_size=8, phase2_epochs=2, fine_tune_from="block_16_expand")
+    assert (cfg.image_size, cfg.batch_size, cfg.phase2_epochs) == (32, 8, 2)
+    assert cfg.fine_tune_from == "block_16_expand"
+    assert cfg.profile == "smoke"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.image_size = 64  # type: ignore[misc]
+
+
+def test_none_override_keeps_profile_value() -> None:
+    # get_config ignores None (so CLI options left unset do not clobber the profile).
+    assert get_config("smoke", max_images_per_class=None).max_images_per_class == 150
+    assert get_config("smoke").replace(max_images_per_class=None).max_images_per_class is None
+
+
+def test_unknown_profile_names_valid_choices() -> None:
+    with pytest.raises(ValueError) as info:
+        get_config("tiny")
+    message = str(info.value)
+    assert "'tiny'" in message
+    for name in PROFILES:
+        assert name in message
+
+
+def test_unknown_override_names_valid_options() -> None:
+    with pytest.raises(ValueError) as info:
+        get_config("smoke", imag_size=32)
+    message = str(info.value)
+    assert "imag_size" in message
+    assert "image_size" in message and "phase2_epochs" in message
+
+
+def test_replace_rejects_unknown_fields() -> None:
+    with pytest.raises(ValueError, match="epochs"):
+        Config().replace(epochs=3)
+
+
+def test_training_dict_excludes_locations() -> None:
+    cfg = get_config("smoke", data_dir="/somewhere", weights="/w.tflite", cache_dir="/c", notes="hi")
+    training = cfg.training_dict()
+    assert not LOCATION_FIELDS & set(training)
+    assert set(training) == {f.name for f in dataclasses.fields(Config)} - LOCATION_FIELDS
+    moved = cfg.replace(data_dir="/elsewhere", weights="imagenet", cache_dir="/c2", download=True)
+    assert moved.training_dict() == training
+    assert cfg.replace(seed=1).training_dict() != training
+
+
+def test_json_round_trip() -> None:
+    cfg = get_config("smoke", image_size=32, data_dir="/d")
+    again = Config.from_dict(json.loads(cfg.to_json()))
+    assert again == cfg
+    # Fields unknown to this version (from a newer/older run) are ignored, not fatal.
+    assert Config.from_dict(cfg.to_dict() | {"removed_field": 1}) == cfg
+
+
+def test_weights_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert weights_spec(get_config("smoke")) == "imagenet"
+    monkeypatch.setenv(ENV_WEIGHTS, "/env/model.tflite")
+    assert weights_spec(get_config("smoke")) == "/env/model.tflite"
+    assert weights_spec(get_config("smoke", weights="none")) == "none"
+
+
+def test_data_dir_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert data_dir_setting(get_config("smoke")) is None
+    monkeypatch.setenv(ENV_DATA_DIR, "/env/PetImages")
+    assert data_dir_setting(get_config("smoke")) == "/env/PetImages"
+    assert data_dir_setting(get_config("smoke", data_dir="/cfg/PetImages")) == "/cfg/PetImages"
+    monkeypatch.setenv(ENV_DATA_DIR, "")
+    assert data_dir_setting(get_config("smoke")) is None
+
+
+def test_cache_dir_resolution_order(tmp_path: Path, isolated_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cache_dir(get_config("smoke")) == isolated_env["cache"]
+    assert isolated_env["cache"].is_dir()  # created on demand
+    explicit = tmp_path / "explicit"
+    assert cache_dir(get_config("smoke", cache_dir=str(explicit))) == explicit
+    assert explicit.is_dir()
+    monkeypatch.delenv(ENV_CACHE_DIR)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir(get_config("smoke")) == tmp_path / "home" / ".cache" / "catsdogs"
+
+
+def test_runs_dir_from_environment(isolated_env: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert runs_dir() == isolated_env["runs"]
+    assert default_run_dir("smoke") == isolated_env["runs"] / "smoke"
+    monkeypatch.delenv(ENV_RUNS_DIR)
+    monkeypatch.chdir(tmp_path)  # not inside the project: ./runs
+    assert runs_dir() == tmp_path / "runs"
