@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="run both training phases into a run directory (resumes what is done)")
     _add_common(p)
     p.add_argument("--phase", choices=["data", "1", "2", "all"], default="all", help="stop after this step (default: all)")
+    p.add_argument("--from-run", type=Path, help="reuse the data split and phase 1 of this run (phase-2 ablations)")
 
     p = sub.add_parser("evaluate", help="metrics of a run (--run-dir) or of a saved model on a folder of images (--model)")
     _add_common(p)
@@ -143,7 +144,11 @@ def _cmd_train(args) -> int:
     from catsdogs import train
     from catsdogs.runs import Run
 
-    run = Run.open(config_from_args(args), args.run_dir)
+    cfg = config_from_args(args)
+    if args.from_run:
+        run = train.fork_after_phase1(Run.load(args.from_run), cfg, args.run_dir or Path(f"{args.from_run}-ablation"))
+    else:
+        run = Run.open(cfg, args.run_dir)
     steps = {"data": [train.prepare_data], "1": [train.prepare_data, train.train_phase1]}
     for step in steps.get(args.phase, [train.prepare_data, train.train_phase1, train.train_phase2]):
         step(run)

@@ -294,9 +294,53 @@ def train_phase2(run: Run) -> dict[str, Any]:
     return result
 
 
-def train(config: Config, run_dir: Path | str | None = None) -> Run:
-    """Both phases end to end in one run directory (resumes what is done)."""
+#: Config fields that do not change data preparation or phase 1.
+AFTER_PHASE1_FIELDS = frozenset({
+    "fine_tune_from", "phase2_epochs", "phase2_lr", "phase2_patience", "mitigation_epochs",
+    "robustness_per_class", "bootstrap_samples", "augment_robust",
+})
+
+
+def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
+    """A new run that shares ``source``'s data split and phase 1 (copied), for
+    ablations of phase 2: only :data:`AFTER_PHASE1_FIELDS` may differ.
+
+    Raises
+    ------
+    ValueError
+        If a field that phase 1 depends on differs, or ``source`` has no phase 1.
+    """
+    import shutil
+
+    a, b = source.config.training_dict(), config.training_dict()
+    differing = sorted(k for k in b if k in a and a[k] != b[k] and k not in AFTER_PHASE1_FIELDS)
+    if differing:
+        raise ValueError(
+            f"cannot reuse phase 1 of {source.path}: {', '.join(differing)} differ(s); "
+            "train this configuration from scratch instead (omit --from-run)"
+        )
+    if not source.has("phase1", "result.json"):
+        raise ValueError(f"{source.path} has no finished phase 1 to reuse; train it first")
     run = Run.open(config, run_dir)
+    for folder in ("data", "phase1"):
+        if not run.has(folder):
+            shutil.copytree(source.path / folder, run.path / folder,
+                            ignore=shutil.ignore_patterns("backup", "*.tmp*"))
+    timings = source.timings()
+    run.update_json("timings.json", **{k: v for k, v in timings.items() if k.startswith(("data", "phase1"))})
+    prov = source.read_json("provenance.json") if source.has("provenance.json") else {}
+    run.record_provenance(**{k: prov[k] for k in ("data", "weights") if k in prov},
+                          forked_from={"run": source.path.name, "shared": ["data", "phase1"]})
+    return run
+
+
+def train(config: Config, run_dir: Path | str | None = None, from_run: Path | str | None = None) -> Run:
+    """Both phases end to end in one run directory (resumes what is done).
+
+    With ``from_run``, the data split and phase 1 are taken from that run
+    (see :func:`fork_after_phase1`).
+    """
+    run = fork_after_phase1(Run.load(from_run), config, run_dir) if from_run else Run.open(config, run_dir)
     prepare_data(run)
     train_phase1(run)
     train_phase2(run)
