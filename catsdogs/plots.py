@@ -127,8 +127,10 @@ def class_counts(counts: Mapping[str, int], skipped: Mapping[str, int] | None = 
     labels = [f"{u:,}" for u in used]
     if skipped:
         dropped = np.array([skipped.get(c, 0) for c in classes])
-        ax.bar(x, dropped, 0.6, bottom=used, color="0.75", hatch="//", edgecolor="0.4",
-               linewidth=0, label="skipped (unreadable)")
+        stacked = ax.bar(x, dropped, 0.6, bottom=used, color="0.75", hatch="//", edgecolor="0.4",
+                         linewidth=0, label="skipped (unreadable)")
+        for patch in stacked:  # a bar's base is "sticky" and would cancel the headroom for the labels
+            patch.sticky_edges.y.clear()
         labels = [f"{u:,} usable\n{d:,} skipped" for u, d in zip(used, dropped)]
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     totals = used + (dropped if skipped else 0)
@@ -530,7 +532,7 @@ def metric_vs_severity_compare(
     nrows = math.ceil(len(corruptions) / ncols)
     fig = _figure(3.6 * ncols, 3.0 * nrows + 0.3)
     axes = _panel_grid(fig, len(corruptions), ncols, sharey=True)
-    show_legend = len(results_by_model) > 1
+    show_legend, banded = len(results_by_model) > 1, False
     for ax, corruption in zip(axes, corruptions):
         for i, (model, results) in enumerate(results_by_model.items()):
             if corruption not in results:
@@ -539,6 +541,7 @@ def metric_vs_severity_compare(
             severity = _as_float_array(curve["severity"])
             ax.plot(severity, _as_float_array(curve[metric]), marker="o", color=f"C{i}", label=model)
             if f"{metric}_low" in curve and f"{metric}_high" in curve:
+                banded = True
                 ax.fill_between(severity, _as_float_array(curve[f"{metric}_low"]),
                                 _as_float_array(curve[f"{metric}_high"]), color=f"C{i}", alpha=0.2,
                                 linewidth=0)
@@ -547,7 +550,7 @@ def metric_vs_severity_compare(
         ax.set_ylabel(metric.replace("_", " "))
         if show_legend:
             ax.legend(loc="lower left")
-    fig.suptitle(f"{metric.replace('_', ' ').capitalize()} under corruption (band: CI)",
+    fig.suptitle(f"{metric.replace('_', ' ').capitalize()} under corruption" + (" (band: CI)" if banded else ""),
                  fontweight="bold")
     return fig
 

@@ -130,7 +130,7 @@ def assemble_book(run_dir: Path | str, out: Path | str) -> Path:
             f"`python -m catsdogs reproduce --run-dir {run.path}` first"
         )
     for c in CHAPTERS:
-        shutil.copy2(run.path / "notebooks" / f"{c}.ipynb", chapters / f"{c}.ipynb")
+        report.copy_chapter(run.path / "notebooks" / f"{c}.ipynb", chapters / f"{c}.ipynb")
     report.write_generated_pages(run, out / "book" / "_generated")
     return out
 

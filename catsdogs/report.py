@@ -1,0 +1,549 @@
+"""Tables and pages built from a run directory, for the notebooks and the book.
+
+Every number here is read from the run's files (``config.json``,
+``data/scan.json``, ``phase*/result.json``, ``eval/metrics.json``,
+``timings.json``, ``provenance.json`` and, when they exist, ``export/export.json``,
+``bench/bench.json`` and ``robustness/results.json``); the paper's figures come
+from :data:`catsdogs.evaluate.PAPER_CLAIMS`. Tables are lists of row dicts
+(column name -> text) turned into Markdown by :func:`markdown_table`, so the
+notebooks show them with ``IPython.display.Markdown`` and the book includes the
+same Markdown through MyST ``{include}``; nothing needs pandas.
+
+:func:`write_generated_pages` writes the book's generated includes
+(``book/_generated/*.md``); :func:`reproduce.assemble_book` calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from catsdogs.config import CLASS_NAMES, REPOSITORY_URL, Config, get_config
+from catsdogs.runs import Run
+
+log = logging.getLogger(__name__)
+
+#: What a cell says when the step that measures it has not run in this run directory.
+NOT_MEASURED = "not measured in this run"
+NOT_REPORTED = "not reported"
+
+#: Classification metrics shown in tables, in order, with their display names.
+METRICS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "precision": "precision (dog)",
+    "recall": "recall (dog)",
+    "f1": "F1 (dog)",
+    "roc_auc": "ROC AUC",
+}
+
+Row = dict[str, str]
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A GitHub/MyST Markdown table of ``rows`` (dicts sharing their keys).
+
+    ``columns`` picks and orders the columns (default: the first row's keys).
+    Cells are converted with ``str``; ``|`` inside a cell is escaped.
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is empty (there is no header to write).
+    """
+    if not rows:
+        raise ValueError("markdown_table needs at least one row (a dict column -> value)")
+    columns = list(columns or rows[0])
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def bullet_list(items: Sequence[str]) -> str:
+    """Markdown bullet list, one item per line."""
+    return "".join(f"- {item}\n" for item in items)
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """``0.989`` -> ``"98.9 %"``; ``None`` -> ``"undefined"``."""
+    return "undefined" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def paper_percent(value: float) -> str:
+    """A paper figure as a percentage with no more digits than the paper gave: ``0.99`` -> ``"99 %"``."""
+    return f"{100 * value:.4g} %"
+
+
+def with_ci(interval: Mapping[str, float | None], digits: int = 1) -> str:
+    """``{"estimate", "low", "high"}`` -> ``"95.0 % (95 % CI 90.0-100.0)"``."""
+    text = percent(interval["estimate"], digits)
+    if interval.get("low") is None or interval.get("high") is None:
+        return text
+    return f"{text} (95 % CI {100 * interval['low']:.{digits}f}–{100 * interval['high']:.{digits}f})"
+
+
+def millions(count: float) -> str:
+    """``2259265`` -> ``"2.26 M"``."""
+    return f"{count / 1e6:.2f} M"
+
+
+def duration(seconds: float) -> str:
+    """``75.3`` -> ``"1 min 15 s"``; under a minute: ``"12.3 s"``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def colab_url(notebook: str) -> str:
+    """The Colab address of source notebook ``notebooks/<notebook>.ipynb`` on ``main``."""
+    path = REPOSITORY_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook}.ipynb"
+
+
+def _maybe_json(run: Run, relpath: str) -> Any | None:
+    return run.read_json(relpath) if run.has(relpath) else None
+
+
+# ----------------------------------------------------------------------------- chapter 01: data
+
+
+def scan_rows(scan: Mapping[str, Any]) -> list[Row]:
+    """What validation did with the files: kept as is, converted (why), skipped (why).
+
+    ``scan`` is ``data/scan.json`` (:func:`catsdogs.train.prepare_data`).
+    """
+    kept = scan["usable"] - scan["converted"]
+    rows = [{"outcome": "kept as is", "reason": "valid RGB JPEG", "files": f"{kept:,}"}]
+    rows += [{"outcome": "converted to RGB JPEG, kept", "reason": r, "files": f"{n:,}"}
+             for r, n in sorted(scan["converted_by_reason"].items())]
+    rows += [{"outcome": "skipped", "reason": r, "files": f"{n:,}"}
+             for r, n in sorted(scan["skipped_by_reason"].items())]
+    if not scan["skipped_by_reason"]:
+        rows.append({"outcome": "skipped", "reason": "(no file needed skipping)", "files": "0"})
+    rows.append({"outcome": "**examined**", "reason": "", "files": f"**{scan['examined']:,}**"})
+    return rows
+
+
+def split_rows(table: Mapping[str, Mapping[str, int]]) -> list[Row]:
+    """Rows of :func:`catsdogs.data.split_table`'s ``{split: {cat, dog, total}}``."""
+    rows = [{"split": split, **{c: f"{counts[c]:,}" for c in (*CLASS_NAMES, "total")}}
+            for split, counts in table.items()]
+    totals = {c: sum(counts[c] for counts in table.values()) for c in (*CLASS_NAMES, "total")}
+    return rows + [{"split": "**all**", **{c: f"**{n:,}**" for c, n in totals.items()}}]
+
+
+def size_rows(widths: Sequence[int], heights: Sequence[int]) -> list[Row]:
+    """Minimum, median and maximum of image width, height (pixels) and aspect ratio."""
+    import numpy as np
+
+    w, h = np.asarray(widths, dtype=float), np.asarray(heights, dtype=float)
+    series = {"width (px)": w, "height (px)": h, "aspect (w/h)": w / h}
+    return [{"": stat, **{name: f"{fn(v):.4g}" for name, v in series.items()}}
+            for stat, fn in (("min", np.min), ("median", np.median), ("max", np.max))]
+
+
+# ----------------------------------------------------------------------------- chapters 02-04: model
+
+
+def augmentation_rows(config: Config) -> list[Row]:
+    """The augmentation layers of ``config`` with their settings, in pipeline order."""
+    rows = []
+    if config.augment_flip:
+        rows.append({"layer": "RandomFlip", "setting": "horizontal", "range": "mirror with p = 0.5"})
+    if config.augment_rotation > 0:
+        deg = 360 * config.augment_rotation
+        rows.append({"layer": "RandomRotation", "setting": f"factor {config.augment_rotation}",
+                     "range": f"±{deg:.0f}°, reflected borders"})
+    if config.augment_zoom > 0:
+        rows.append({"layer": "RandomZoom", "setting": f"factor ±{config.augment_zoom}",
+                     "range": f"±{100 * config.augment_zoom:.0f} % of the side, reflected borders"})
+    return rows or [{"layer": "(none)", "setting": "augmentation disabled", "range": ""}]
+
+
+def parameter_rows(results: Mapping[str, Mapping[str, Any]]) -> list[Row]:
+    """Total / trainable / frozen parameters per phase, from ``phase*/result.json``."""
+    return [
+        {"model": name, "total": f"{r['parameters']['total']:,}",
+         "trainable": f"{r['parameters']['trainable']:,}",
+         "frozen": f"{r['parameters']['non_trainable']:,}"}
+        for name, r in results.items()
+    ]
+
+
+def metrics_rows(results: Mapping[str, Mapping[str, Any]]) -> list[Row]:
+    """Validation metrics side by side: one column per ``{name: classification_metrics}``."""
+    rows = [{"metric": label, **{name: percent(m.get(key), 2) for name, m in results.items()}}
+            for key, label in METRICS.items()]
+    rows.append({"metric": "validation images", **{name: f"{m['n']:,}" for name, m in results.items()}})
+    return rows
+
+
+def unfrozen_rows(unfrozen: Mapping[str, Any]) -> list[Row]:
+    """Phase 2's ``result.json["unfrozen"]`` as a two-column table."""
+    return [
+        {"": "first unfrozen layer", "value": f"`{unfrozen['first_layer']}`"},
+        {"": "its index among the base's layers", "value": f"{unfrozen['first_index']} of {unfrozen['n_layers']}"},
+        {"": "layers with weights that now train", "value": str(unfrozen["n_unfrozen"])},
+        {"": "batch-norm layers", "value": "kept frozen, in inference mode"},
+    ]
+
+
+def timing_rows(run: Run, steps: Sequence[str] | None = None) -> list[Row]:
+    """Wall-clock time of the run's recorded steps (``timings.json``), optionally a subset."""
+    timings = run.timings()
+    steps = [s for s in (steps or timings) if s in timings]
+    if not steps:
+        return [{"step": "(none recorded yet)", "wall time": ""}]
+    return [{"step": s.replace("_", " "), "wall time": duration(timings[s])} for s in steps]
+
+
+# ----------------------------------------------------------------------------- chapter 05: evaluation
+
+
+def ci_rows(evaluation: Mapping[str, Any]) -> list[Row]:
+    """Point estimate and bootstrap 95 % CI of each metric, from ``eval/metrics.json``."""
+    return [
+        {"metric": label, "estimate": percent(evaluation["ci95"][key]["estimate"], 2),
+         "95 % CI": _interval(evaluation["ci95"][key])}
+        for key, label in METRICS.items() if key in evaluation["ci95"]
+    ]
+
+
+def _interval(ci: Mapping[str, float | None]) -> str:
+    if ci.get("low") is None:
+        return "undefined"
+    return f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f} %"
+
+
+def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
+    """``labels, estimates, lows, highs`` of the metrics for :func:`catsdogs.plots.bar_with_ci`."""
+    keys = [k for k in METRICS if k in evaluation["ci95"]]
+    ci = evaluation["ci95"]
+    return {"labels": [METRICS[k] for k in keys], "estimates": [ci[k]["estimate"] for k in keys],
+            "lows": [ci[k]["low"] for k in keys], "highs": [ci[k]["high"] for k in keys]}
+
+
+def _final_result(run: Run) -> dict[str, Any] | None:
+    return _maybe_json(run, "phase2/result.json") or _maybe_json(run, "phase1/result.json")
+
+
+def _training_seconds(timings: Mapping[str, float]) -> float | None:
+    steps = [s for s in ("phase1_features", "phase1_train", "phase2_train") if s in timings]
+    return sum(timings[s] for s in steps) if steps else None
+
+
+def _hardware(hw: Mapping[str, Any] | None) -> str:
+    if not hw:
+        return NOT_MEASURED
+    gpus = f", GPU: {', '.join(hw['gpus'])}" if hw.get("gpus") else ", no GPU"
+    return f"{hw['cpu']} ({hw['logical_cores']} logical cores){gpus}"
+
+
+def _latency(bench: Mapping[str, Any] | None, model: str) -> str:
+    if not bench or model not in bench.get("models", {}):
+        return NOT_MEASURED
+    entry = bench["models"][model]
+    return (f"{entry['single']['median_ms']:.1f} ms single image; "
+            f"{entry['batched_per_image']['median_ms']:.1f} ms/image in batches of {bench['batch_size']}")
+
+
+def comparison_rows(run: Run) -> list[Row]:
+    """The paper's claims next to this run's float Keras model and its int8 TFLite export.
+
+    Columns: ``quantity``, ``paper``, ``this reproduction (float Keras)``,
+    ``int8 TFLite export``. A cell whose measuring step has not run (evaluation,
+    ``python -m catsdogs export`` / ``bench``) reads :data:`NOT_MEASURED`.
+    """
+    from catsdogs.evaluate import PAPER_CLAIMS
+
+    ev, final = _maybe_json(run, "eval/metrics.json"), _final_result(run)
+    export, bench = _maybe_json(run, "export/export.json"), _maybe_json(run, "bench/bench.json")
+    prov, timings = _maybe_json(run, "provenance.json") or {}, run.timings()
+    int8 = (export or {}).get("exports", {}).get("tflite_int8")
+    cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
+
+    def row(name: str, *cells: str) -> Row:
+        return {"quantity": name, **dict(zip(cols, cells))}
+
+    data = prov.get("data", {})
+    rows = [row("images used", f"{PAPER_CLAIMS['images']:,}",
+                f"{data['usable_images']:,}" if data else NOT_MEASURED, "same validation split")]
+    for key, label in METRICS.items():
+        paper = paper_percent(PAPER_CLAIMS[key]) if key in PAPER_CLAIMS else NOT_REPORTED
+        ours = with_ci(ev["ci95"][key]) if ev else NOT_MEASURED
+        rows.append(row(label, paper, ours, percent(int8["val_metrics"][key]) if int8 else NOT_MEASURED))
+    params = final["parameters"]["total"] if final else None
+    rows.append(row("parameters", f"≈{millions(PAPER_CLAIMS['parameters'])}",
+                    millions(params) if params else NOT_MEASURED,
+                    millions(export["parameters"]["total"]) if export else NOT_MEASURED))
+    rows.append(row("model file size", f"{PAPER_CLAIMS['file_size_mb']:.0f} MB", _keras_size(run, export),
+                    f"{int8['size_mb']:.1f} MB" if int8 else NOT_MEASURED))
+    rows.append(row("latency", f"≈{PAPER_CLAIMS['latency_ms_per_image']:.0f} ms/image",
+                    _latency(bench, "keras"), _latency(bench, "tflite_int8")))
+    train_s = _training_seconds(timings)
+    rows.append(row("training time", NOT_REPORTED, duration(train_s) if train_s else NOT_MEASURED,
+                    f"+ {duration(timings['export_convert'])} conversion" if "export_convert" in timings
+                    else NOT_MEASURED))
+    rows.append(row("hardware", PAPER_CLAIMS["latency_hardware"],
+                    _hardware(prov.get("environment", {}).get("hardware")),
+                    _hardware(bench["hardware"]) if bench else NOT_MEASURED))
+    return rows
+
+
+def _keras_size(run: Run, export: Mapping[str, Any] | None) -> str:
+    if export:
+        return f"{export['exports']['keras']['size_mb']:.1f} MB"
+    for phase in ("phase2", "phase1"):
+        path = run.path / phase / "model.keras"
+        if path.is_file():
+            return f"{path.stat().st_size / 1e6:.1f} MB (training checkpoint, with optimizer state)"
+    return NOT_MEASURED
+
+
+# ----------------------------------------------------------------------------- chapter 06: robustness
+
+
+def robustness_rows(results: Mapping[str, Any]) -> list[Row]:
+    """Accuracy on clean images and at the harshest severity, per corruption, with the
+    change in percentage points, from ``robustness/results.json``."""
+    rows = []
+    for name, curve in results["corruptions"].items():
+        acc, sev = curve["accuracy"], curve["severity"]
+        rows.append({
+            "corruption": name.replace("_", " "),
+            f"severity {sev[0]} (clean)": percent(acc[0]),
+            "harshest severity": f"{percent(acc[-1])} (level {sev[-1]})",
+            "change": f"{100 * (acc[-1] - acc[0]):+.1f} pp",
+        })
+    return rows
+
+
+# ----------------------------------------------------------------------------- book pages
+
+#: Why each chosen setting has its value (the paper gives no epochs, learning rates or split).
+RATIONALE: dict[str, str] = {
+    "image_size": "MobileNetV2's ImageNet input size, so the pretrained filters see objects at the scale they learned",
+    "val_fraction": "the paper gives no split; a stratified 80/20 split is the common Keras-tutorial choice "
+                    "and leaves thousands of validation images, so the accuracy CI is narrow",
+    "test_fraction": "the paper reports validation accuracy only; we follow it and say so among the deviations",
+    "max_images_per_class": "all images (the smoke profile takes a seeded subset to run in minutes)",
+    "batch_size": "the Keras default; fits a CPU or a small GPU",
+    "dropout": "the head of the Keras transfer-learning guide: dropout 0.2 before one logit",
+    "augment_rotation": "handheld photos are rarely level; larger angles mostly add black corners",
+    "augment_zoom": "pets fill very different fractions of the frame",
+    "phase1_epochs": "an upper bound; early stopping on validation loss ends phase 1 when the head has converged",
+    "phase1_lr": "Adam's default step size; only the new head (one dense logit) trains",
+    "phase1_patience": "epochs without validation-loss improvement before phase 1 stops (best weights restored)",
+    "fine_tune_from": "unfreeze the last MobileNetV2 blocks (13-16 and the final 1×1 conv): the most "
+                      "task-specific features, while the generic early filters stay ImageNet's",
+    "phase2_epochs": "fine-tuning converges in a few epochs at this learning rate; each epoch runs the full "
+                     "network with augmentation, the expensive part of training on a CPU",
+    "phase2_lr": "100× below phase 1, as in the Keras/TensorFlow fine-tuning guides: large steps would "
+                 "destroy the pretrained features",
+    "phase2_patience": "stop fine-tuning early if validation loss rises (overfitting)",
+    "bootstrap_samples": "resamples of the validation set for the 95 % confidence intervals",
+    "seed": "one seed for the split, the subset, weight initialisation and shuffling",
+}
+
+
+def config_rows(config: Config) -> list[Row]:
+    """Every chosen hyper-parameter: this run's value, the ``full`` profile's, and why."""
+    full = get_config("full")
+    return [
+        {"setting": f"`{name}`", "this run": f"`{getattr(config, name)}`",
+         "`full` profile": f"`{getattr(full, name)}`", "why": why}
+        for name, why in RATIONALE.items()
+    ]
+
+
+def claims_rows() -> list[Row]:
+    """The paper's headline figures (:data:`catsdogs.evaluate.PAPER_CLAIMS`)."""
+    from catsdogs.evaluate import PAPER_CLAIMS as P
+
+    return [
+        {"claim": "images (PetImages, both classes)", "paper": f"{P['images']:,}"},
+        {"claim": "validation accuracy", "paper": paper_percent(P["accuracy"])},
+        {"claim": "precision / recall / F1", "paper": f"{P['precision']} / {P['recall']} / {P['f1']}"},
+        {"claim": "parameters", "paper": f"≈{millions(P['parameters'])}"},
+        {"claim": "model file size", "paper": f"{P['file_size_mb']:.0f} MB"},
+        {"claim": "inference latency", "paper": f"≈{P['latency_ms_per_image']:.0f} ms/image, {P['latency_hardware']}"},
+    ]
+
+
+def run_summary(run: Run) -> str:
+    """One Markdown sentence saying which run the numbers come from (from its config)."""
+    cfg = run.config
+    scope = (f"at most {cfg.max_images_per_class:,} images per class" if cfg.max_images_per_class
+             else "every usable image")
+    warning = ("" if cfg.profile == "full" else
+               f" The **{cfg.profile}** profile is a quick check of the pipeline on a subset, at reduced "
+               "size and epochs: its figures are not the reproduction's results.")
+    return (f"Built from a run of the **{cfg.profile}** profile (seed {cfg.seed}) on {scope}, at "
+            f"{cfg.image_size}×{cfg.image_size} pixels.{warning}\n")
+
+
+def copy_chapter(src: Path | str, dst: Path | str) -> Path:
+    """Copy an executed chapter into the book, removing papermill's injected-parameters cell
+    from the rendering (it holds this machine's paths; the ``parameters`` cell above it
+    shows the knobs, and the chapter's run summary says which run was used)."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, dst)
+    return Path(dst)
+
+
+def deviations(run: Run) -> list[str]:
+    """Where this run departs from the paper (or from what the paper states), from its records."""
+    cfg, full = run.config, get_config("full")
+    prov = _maybe_json(run, "provenance.json") or {}
+    weights = prov.get("weights", {})
+    items = ["The paper gives no epochs, learning rates, split or unfreeze point; ours are chosen and "
+             "justified in the method chapter."]
+    if weights.get("kind") == "tflite-converted":
+        items.append("ImageNet weights: Keras' float MobileNetV2 checkpoint cannot be downloaded on the offline "
+                     "build machine, so the base starts from the official **int8 post-training-quantized TFLite** "
+                     "MobileNetV2, dequantized into the Keras model (batch norm folded into the convolutions). "
+                     "The starting weights carry int8 rounding error.")
+    elif weights.get("kind"):
+        items.append(f"ImageNet weights: `{weights['kind']}` (the paper's Keras `weights=\"imagenet\"`).")
+    if cfg.phase1_cached_features:
+        items.append("Phase 1 trains the head on features computed once by the frozen base, so phase 1 "
+                     "sees no augmentation (augmentation is used in phase 2).")
+    items.append("Batch-norm layers stay frozen and in inference mode during fine-tuning (Keras guide).")
+    if cfg.test_fraction == 0:
+        items.append("As in the paper, the headline figures are on the validation split, which also drives "
+                     "early stopping: a slightly optimistic estimate.")
+    changed = [f"`{k}` = `{getattr(cfg, k)}` (full: `{getattr(full, k)}`)" for k in full.training_dict()
+               if k not in ("profile",) and getattr(cfg, k) != getattr(full, k)]
+    if changed:
+        items.append(f"This run uses the **{cfg.profile}** profile, not the full protocol: " + "; ".join(changed) + ".")
+    hw = prov.get("environment", {}).get("hardware", {})
+    if hw and not hw.get("gpus"):
+        items.append("Trained and timed on a CPU; the paper's latency is on an unspecified GPU.")
+    return items
+
+
+def environment_rows(run: Run) -> list[Row]:
+    """Python, package versions, git commit and hardware from ``provenance.json``."""
+    env = (_maybe_json(run, "provenance.json") or {}).get("environment", {})
+    if not env:
+        return [{"item": "(no provenance recorded)", "value": ""}]
+    git = env.get("git", {})
+    commit = git.get("commit") or "not a git checkout"
+    rows = [{"item": "recorded at", "value": env["recorded_at"]},
+            {"item": "python", "value": env["python"]}]
+    rows += [{"item": f"`{p}`", "value": v} for p, v in env.get("packages", {}).items()]
+    rows.append({"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if git.get("dirty") else "")})
+    hw = env.get("hardware", {})
+    rows += [{"item": "hardware", "value": _hardware(hw)},
+             {"item": "memory", "value": f"{hw.get('memory_gb')} GB"},
+             {"item": "platform", "value": hw.get("platform", "")}]
+    return rows
+
+
+def provenance_rows(run: Run) -> list[Row]:
+    """Data and weights provenance (hashes, counts; file names, never machine paths)."""
+    prov = _maybe_json(run, "provenance.json") or {}
+    data, weights = prov.get("data", {}), prov.get("weights", {})
+    rows = []
+    if data:
+        fetched = data.get("download")
+        rows += [
+            {"item": "dataset", "value": "downloaded Microsoft archive" + (f" (sha256 `{fetched.get('sha256')}`)" if fetched else "")
+             if fetched else "a local PetImages copy"},
+            {"item": "usable images", "value": f"{data['usable_images']:,} "
+             f"({', '.join(f'{c}: {n:,}' for c, n in data['per_class'].items())})"},
+            {"item": "skipped / converted files", "value": f"{data['skipped']} / {data['converted']}"},
+            {"item": "split manifest sha256", "value": f"`{data['manifest_sha256']}`"},
+        ]
+    if weights:
+        rows += [
+            {"item": "ImageNet weights", "value": f"{weights['kind']}: `{Path(weights['source']).name}`"},
+            {"item": "weights source sha256", "value": f"`{weights.get('source_sha256')}`"},
+        ]
+        if weights.get("converted_sha256"):
+            rows.append({"item": "converted Keras weights sha256", "value": f"`{weights['converted_sha256']}`"})
+    final = _final_result(run)
+    if final and final.get("model_sha256"):
+        rows.append({"item": "trained model sha256", "value": f"`{final['model_sha256']}`"})
+    return rows or [{"item": "(no provenance recorded)", "value": ""}]
+
+
+def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
+    """Write the Markdown the book's pages ``{include}`` into ``out_dir``; return the files.
+
+    Files: ``run.md``, ``claims.md``, ``comparison.md``, ``ci.md``, ``hyperparameters.md``,
+    ``deviations.md``, ``timings.md``, ``environment.md``, ``provenance.md``,
+    ``robustness.md``. A page whose record is missing says which step writes it.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ev, robust = _maybe_json(run, "eval/metrics.json"), _maybe_json(run, "robustness/results.json")
+    pages = {
+        "run.md": run_summary(run),
+        "claims.md": markdown_table(claims_rows()),
+        "comparison.md": markdown_table(comparison_rows(run)),
+        "ci.md": markdown_table(ci_rows(ev)) if ev else f"*{NOT_MEASURED}: run chapter 05.*\n",
+        "hyperparameters.md": markdown_table(config_rows(run.config)),
+        "deviations.md": bullet_list(deviations(run)),
+        "timings.md": markdown_table(timing_rows(run)),
+        "environment.md": markdown_table(environment_rows(run)),
+        "provenance.md": markdown_table(provenance_rows(run)),
+        "robustness.md": markdown_table(robustness_rows(robust)) if robust
+        else f"*{NOT_MEASURED}: run chapter 06.*\n",
+    }
+    written = []
+    for name, text in pages.items():
+        path = out_dir / name
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+__all__ = [
+    "NOT_MEASURED",
+    "METRICS",
+    "markdown_table",
+    "bullet_list",
+    "percent",
+    "paper_percent",
+    "with_ci",
+    "duration",
+    "colab_url",
+    "scan_rows",
+    "split_rows",
+    "size_rows",
+    "augmentation_rows",
+    "parameter_rows",
+    "metrics_rows",
+    "unfrozen_rows",
+    "timing_rows",
+    "ci_rows",
+    "ci_series",
+    "comparison_rows",
+    "robustness_rows",
+    "config_rows",
+    "claims_rows",
+    "run_summary",
+    "copy_chapter",
+    "deviations",
+    "environment_rows",
+    "provenance_rows",
+    "write_generated_pages",
+]

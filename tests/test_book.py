@@ -1,0 +1,174 @@
+"""The chapter notebooks and the book.
+
+Fast checks read the committed sources (notebooks, ``_config.yml``, ``_toc.yml``). The
+slow ones execute all six chapters at the smoke profile with papermill into a temporary
+run directory, build the book from it (warnings are errors) and inspect the HTML; they
+need the real data and weights (``CATSDOGS_DATA_DIR``, ``CATSDOGS_WEIGHTS``).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from catsdogs.config import ENV_DATA_DIR, ENV_WEIGHTS, REPOSITORY_URL, get_config
+from catsdogs.report import colab_url
+from catsdogs.reproduce import CHAPTERS
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+MAX_LOGIC_LINES = 15
+PARAMETERS = {"profile", "run_dir", "data_dir", "weights", "cache_dir", "download", "seed"}
+PAGES = ("intro", "method", "results", "limitations", "reproducibility", "references")
+
+
+def _notebook(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def _logic_lines(source: str) -> int:
+    """Lines that are not blank, comments or IPython magics."""
+    return sum(1 for line in source.splitlines()
+               if line.strip() and not line.strip().startswith(("#", "%", "!")))
+
+
+def _code_cells(nb: nbformat.NotebookNode) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# ----------------------------------------------------------------------------- fast: sources
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_notebook_has_one_parameters_cell_with_the_standard_names(name):
+    cells = [c for c in _code_cells(_notebook(name)) if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{name}: expected exactly one cell tagged 'parameters', found {len(cells)}"
+    assigned = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    assert PARAMETERS <= assigned, f"{name}: parameters cell lacks {sorted(PARAMETERS - assigned)}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_notebook_is_committed_clean(name):
+    nb = _notebook(name)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for i, cell in enumerate(_code_cells(nb)):
+        assert not cell.outputs and cell.execution_count is None, f"{name}: code cell {i} has outputs"
+        n = _logic_lines(cell.source)
+        assert n <= MAX_LOGIC_LINES, f"{name}: code cell {i} has {n} lines of logic; move logic into catsdogs"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_notebook_links_colab_and_installs_from_the_repository(name):
+    nb = _notebook(name)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert colab_url(name) in nb.cells[0].source, f"{name}: Colab badge missing or pointing elsewhere"
+    install = [c for c in _code_cells(nb) if "%pip install" in c.source]
+    assert len(install) == 1 and f"git+{REPOSITORY_URL}" in install[0].source
+    assert _logic_lines(install[0].source) <= 3
+
+
+def test_book_config_matches_the_library():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"] == REPOSITORY_URL
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    assert config["launch_buttons"]["colab_url"]
+    assert config["html"]["use_repository_button"] is True
+    for bib in config["bibtex_bibfiles"]:
+        assert (ROOT / bib).is_file()
+
+
+def test_toc_lists_every_chapter_and_page():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    assert [f for f in files if f.startswith("book/chapters/")] == [f"book/chapters/{c}" for c in CHAPTERS]
+    for page in PAGES:
+        assert f"book/{page}" in files
+        assert (ROOT / "book" / f"{page}.md").is_file()
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    cited = set()
+    for page in (ROOT / "book").glob("*.md"):
+        for group in re.findall(r"\{cite\}`([^`]+)`", page.read_text()):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited <= keys, f"cited but not in references.bib: {sorted(cited - keys)}"
+    assert "paper" in cited
+
+
+# ----------------------------------------------------------------------------- slow: the smoke book
+
+
+def _real_setting(name: str) -> Path:
+    value = os.environ.get(name)
+    if not value or not Path(value).expanduser().exists():
+        pytest.skip(f"{name} does not point at an existing path: the smoke book needs the real "
+                    "PetImages data and ImageNet weights (set CATSDOGS_DATA_DIR and CATSDOGS_WEIGHTS)")
+    return Path(value).expanduser()
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory) -> dict[str, Path]:
+    """Execute the six chapters at the smoke profile and build the book: ``{"run", "html"}``."""
+    from catsdogs.reproduce import build_book, run_notebooks
+
+    _real_setting(ENV_DATA_DIR)
+    _real_setting(ENV_WEIGHTS)
+    run_dir = run_notebooks(get_config("smoke"), run_dir=tmp_path_factory.mktemp("smoke") / "run")
+    return {"run": run_dir, "html": build_book(run_dir)}
+
+
+def _local_images(page: Path) -> list[str]:
+    sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', page.read_text())
+    return [s for s in sources if not s.startswith(("http://", "https://", "data:"))]
+
+
+
+@pytest.mark.slow
+@pytest.mark.real
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_page_has_its_figures(smoke_book, name):
+    page = smoke_book["html"] / "book" / "chapters" / f"{name}.html"
+    assert page.is_file(), f"no page for chapter {name}"
+    images = _local_images(page)
+    assert images, f"chapter {name} shows no figure"
+    missing = [src for src in images if not (page.parent / src).is_file()]
+    assert not missing, f"chapter {name}: figures missing from the build: {missing}"
+
+
+@pytest.mark.slow
+@pytest.mark.real
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_page_launches_the_source_notebook_and_hides_local_paths(smoke_book, name):
+    html = (smoke_book["html"] / "book" / "chapters" / f"{name}.html").read_text()
+    assert colab_url(name) in html, "the Colab launch button should open notebooks/<name>.ipynb"
+    assert str(smoke_book["run"].resolve()) not in html, "a machine-specific run path leaked into the page"
+
+
+@pytest.mark.slow
+@pytest.mark.real
+def test_results_page_holds_the_comparison_table(smoke_book):
+    from catsdogs.evaluate import PAPER_CLAIMS
+    from catsdogs.report import paper_percent
+
+    html = (smoke_book["html"] / "book" / "results.html").read_text()
+    table = html[html.index("this reproduction (float Keras)") - 2000:]
+    assert "<table" in table and "int8 TFLite export" in table
+    assert paper_percent(PAPER_CLAIMS["accuracy"]) in table
+    assert "95 % CI" in table
+
+
+@pytest.mark.slow
+@pytest.mark.real
+@pytest.mark.parametrize("page", PAGES)
+def test_book_page_exists(smoke_book, page):
+    assert (smoke_book["html"] / "book" / f"{page}.html").is_file()

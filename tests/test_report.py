@@ -1,0 +1,102 @@
+"""Tables and generated book pages of :mod:`catsdogs.report`, on a hand-made run directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from catsdogs.config import get_config
+from catsdogs.evaluate import PAPER_CLAIMS
+from catsdogs.report import (
+    NOT_MEASURED,
+    comparison_rows,
+    deviations,
+    markdown_table,
+    paper_percent,
+    robustness_rows,
+    scan_rows,
+    write_generated_pages,
+)
+from catsdogs.runs import Run
+
+METRICS = {"n": 60, "accuracy": 0.95, "precision": 0.96, "recall": 0.93, "f1": 0.945, "roc_auc": 0.99}
+
+
+def _ci(value):
+    return {"estimate": value, "low": value - 0.05, "high": min(1.0, value + 0.03)}
+
+
+@pytest.fixture
+def run(tmp_path) -> Run:
+    run = Run.open(get_config("smoke"), tmp_path / "run")
+    params = {"total": 2259265, "trainable": 1664641, "non_trainable": 594624}
+    run.write_json("phase2/result.json", {"parameters": params, "val_metrics": METRICS, "history": {}})
+    run.write_json("eval/metrics.json", {"metrics": METRICS, "ci95": {k: _ci(v) for k, v in METRICS.items() if k != "n"}})
+    run.write_json("provenance.json", {
+        "data": {"usable_images": 300, "per_class": {"cat": 150, "dog": 150}, "skipped": 0, "converted": 0,
+                 "manifest_sha256": "ab" * 32, "download": None},
+        "weights": {"kind": "tflite-converted", "source": "/some/where/model.tflite", "source_sha256": "cd" * 32},
+        "environment": {"recorded_at": "now", "python": "3.11", "packages": {}, "git": {},
+                        "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []}},
+    })
+    run.update_json("timings.json", phase1_features=7.0, phase1_train=2.0, phase2_train=12.0)
+    return run
+
+
+def _row(rows, quantity):
+    return next(r for r in rows if r["quantity"] == quantity)
+
+
+def test_markdown_table_escapes_pipes_and_needs_rows():
+    text = markdown_table([{"a": "x|y", "b": 1}])
+    assert text.splitlines() == ["| a | b |", "| --- | --- |", "| x\\|y | 1 |"]
+    with pytest.raises(ValueError, match="at least one row"):
+        markdown_table([])
+
+
+def test_comparison_without_exports_says_not_measured(run):
+    rows = comparison_rows(run)
+    acc = _row(rows, "accuracy")
+    assert acc["paper"] == paper_percent(PAPER_CLAIMS["accuracy"])
+    assert acc["this reproduction (float Keras)"].startswith("95.0 % (95 % CI 90.0–98.0)")
+    assert acc["int8 TFLite export"] == NOT_MEASURED
+    assert _row(rows, "latency")["this reproduction (float Keras)"] == NOT_MEASURED
+    assert _row(rows, "parameters")["this reproduction (float Keras)"] == "2.26 M"
+    assert _row(rows, "training time")["this reproduction (float Keras)"] == "21.0 s"
+
+
+def test_comparison_reads_export_and_bench_when_present(run):
+    int8 = {"size_mb": 2.9, "val_metrics": dict(METRICS, accuracy=0.9333)}
+    run.write_json("export/export.json", {"parameters": {"total": 2257985},
+                                          "exports": {"keras": {"size_mb": 9.1}, "tflite_int8": int8}})
+    timing = {"single": {"median_ms": 12.0}, "batched_per_image": {"median_ms": 4.0}}
+    run.write_json("bench/bench.json", {"batch_size": 32, "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []},
+                                        "models": {"keras": timing, "tflite_int8": timing}})
+    rows = comparison_rows(run)
+    assert _row(rows, "accuracy")["int8 TFLite export"] == "93.3 %"
+    assert _row(rows, "model file size")["int8 TFLite export"] == "2.9 MB"
+    assert _row(rows, "model file size")["this reproduction (float Keras)"] == "9.1 MB"
+    assert _row(rows, "latency")["int8 TFLite export"].startswith("12.0 ms single image")
+
+
+def test_generated_pages_are_written_without_machine_paths(run, tmp_path):
+    files = write_generated_pages(run, tmp_path / "generated")
+    names = {f.name for f in files}
+    assert {"comparison.md", "ci.md", "hyperparameters.md", "deviations.md", "provenance.md"} <= names
+    text = "".join(f.read_text() for f in files)
+    assert "/some/where" not in text and str(run.path) not in text
+    assert "not measured in this run: run chapter 06" in (tmp_path / "generated" / "robustness.md").read_text()
+
+
+def test_deviations_name_the_smoke_profile_and_the_weights(run):
+    items = " ".join(deviations(run))
+    assert "int8 post-training-quantized TFLite" in items
+    assert "**smoke** profile" in items and "`image_size` = `128` (full: `224`)" in items
+
+
+def test_scan_and_robustness_rows():
+    scan = {"usable": 10, "converted": 1, "examined": 12, "converted_by_reason": {"PNG file with a .jpg name": 1},
+            "skipped_by_reason": {"zero-byte": 2}}
+    rows = scan_rows(scan)
+    assert [r["files"] for r in rows] == ["9", "1", "2", "**12**"]
+    curves = {"corruptions": {"low_light": {"severity": [0, 5], "accuracy": [0.95, 0.6]}}}
+    assert robustness_rows(curves)[0]["change"] == "-35.0 pp"
