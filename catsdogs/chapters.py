@@ -121,7 +121,33 @@ def mistakes(run: Run, k: int = 8) -> tuple[Images, Titles]:
     return list(images), titles
 
 
+def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severity: int = 4) -> tuple[Images, Titles]:
+    """Grad-CAM overlays of the final model in three rows of ``k``: correctly classified
+    validation images, the most confident mistakes, and the first row's images under
+    ``corruption`` at ``severity`` (titles: true class, P(dog))."""
+    from catsdogs.explain import gradcam, overlay
+    from catsdogs.metrics import most_confident_mistakes
+    from catsdogs.robustness import corrupt
+    from catsdogs.train import split_paths
+
+    pred = final_predictions(run)
+    paths, _ = split_paths(run, "val")
+    rng = np.random.default_rng(run.config.seed)
+    right = rng.permutation(np.flatnonzero((pred["prob"] >= 0.5) == pred["label"]))[:k]
+    wrong = most_confident_mistakes(pred["label"], pred["prob"], k=k)
+    model = load_model(run, "phase2" if run.has("phase2", "model.keras") else "phase1")
+    images, titles = [], []
+    for idx, tag in ((right, "clean"), (wrong, "mistake"), (right, f"{corruption} {severity}")):
+        clean = data_mod.load_images([paths[i] for i in idx], run.config.image_size).astype("float32")
+        shown = corrupt(clean, corruption, severity, seed=run.config.seed) if tag not in ("clean", "mistake") else clean
+        heat, prob = gradcam(model, shown)
+        images += [overlay(img, h) for img, h in zip(shown, heat)]
+        titles += [f"{tag}: {CLASS_NAMES[pred['label'][i]]}\nP(dog) = {p:.2f}" for i, p in zip(idx, prob)]
+    return images, titles
+
+
 __all__ = [
+    "gradcam_gallery",
     "image_sizes",
     "skipped_per_class",
     "sample_images",

@@ -7,6 +7,7 @@ Writes ``export/export.json`` and ``bench/bench.json`` in the run directory.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import statistics
@@ -170,14 +171,30 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
     for name in EXPORTS:
         result["exports"][name]["agreement_with_keras"] = float(np.mean((probs[name] >= 0.5) == keras_pred))
         result["exports"][name]["max_abs_prob_diff"] = float(np.max(np.abs(probs[name] - probs["keras"])))
-    if publish_dir:
-        publish_dir = Path(publish_dir)
-        publish_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("keras", "tflite_int8"):
-            shutil.copy2(files[name], publish_dir / files[name].name)
-        result["published_to"] = str(publish_dir)
     run.write_json("export/export.json", result)
+    if publish_dir:
+        publish(run, publish_dir)
     return result
+
+
+def publish(run: Run, publish_dir: Path | str) -> dict[str, Any]:
+    """Copy the run's ``.keras`` and int8 ``.tflite`` exports into ``publish_dir``
+    (the repository's ``models/``) with a JSON record of their sha256, sizes,
+    validation metrics and the run they come from."""
+    export = run.read_json("export/export.json")
+    publish_dir = Path(publish_dir)
+    publish_dir.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {"run": run.path.name, "config": run.config.training_dict(), "files": {}}
+    for name in ("keras", "tflite_int8"):
+        entry = export["exports"][name]
+        src = run.path / "export" / entry["file"]
+        if file_sha256(src) != entry["sha256"]:
+            raise ValueError(f"{src} changed since export/export.json was written; rerun the export")
+        shutil.copy2(src, publish_dir / entry["file"])
+        record["files"][entry["file"]] = {k: entry[k] for k in ("size_mb", "sha256")} | {
+            "val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]}
+    (publish_dir / f"{MODEL_STEM}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
 
 
 # ----------------------------------------------------------------------------- bench

@@ -640,3 +640,24 @@ __all__ = [
     "metric_vs_severity_compare",
     "bar_with_ci",
 ]
+
+
+@_styled
+def confidence_histograms(confidences: Mapping[str, Sequence[float]], threshold: float | None = None) -> Figure:
+    """Histograms of the predicted-class confidence (0.5-1) per input kind, e.g. real
+    validation images versus out-of-distribution inputs, with an optional threshold line."""
+    if not confidences:
+        raise ValueError("confidences is empty: pass {label: [confidence, ...]}")
+    fig = _figure(8.0, 3.8)
+    ax = fig.add_subplot(1, 1, 1)
+    bins = np.linspace(0.5, 1.0, 26)
+    for label, conf in confidences.items():
+        ax.hist(np.asarray(conf, dtype=float), bins=bins, histtype="step", linewidth=1.8,
+                density=True, label=label)
+    if threshold is not None:
+        ax.axvline(threshold, color=BOUNDARY_COLOR, linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set_xlabel("confidence of the predicted class")
+    ax.set_ylabel("density")
+    ax.set_title("How sure the model is, by kind of input")
+    ax.legend(loc="upper left", fontsize="small")
+    return fig

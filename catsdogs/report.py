@@ -19,6 +19,8 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from catsdogs.config import CLASS_NAMES, REPOSITORY_URL, Config, get_config
 from catsdogs.runs import Run
 
@@ -311,6 +313,35 @@ def _keras_size(run: Run, export: Mapping[str, Any] | None) -> str:
     return NOT_MEASURED
 
 
+# ----------------------------------------------------------------------------- chapter 05: exports
+
+
+def export_rows(export: Mapping[str, Any]) -> list[Row]:
+    """One row per export (Keras, TFLite float32, int8): size, validation accuracy and F1,
+    agreement with the Keras model, from ``export/export.json``."""
+    names = {"keras": "Keras .keras (no optimizer)", "tflite_float32": "TFLite float32",
+             "tflite_int8": "TFLite int8 (full integer)"}
+    keras_acc = export["exports"]["keras"]["val_metrics"]["accuracy"]
+    rows = []
+    for key, e in export["exports"].items():
+        m = e["val_metrics"]
+        rows.append({"model": names.get(key, key), "file size": f"{e['size_mb']:.2f} MB",
+                     "val accuracy": percent(m["accuracy"], 2), "F1": f"{m['f1']:.4f}",
+                     "vs Keras": f"{100 * (m['accuracy'] - keras_acc):+.2f} pp",
+                     "same label as Keras": percent(e["agreement_with_keras"], 2)})
+    return rows
+
+
+def bench_rows(bench: Mapping[str, Any]) -> list[Row]:
+    """Median latency per model, single image and batched, with speed-ups over Keras."""
+    return [{"model": name,
+             "single image": f"{e['single']['median_ms']:.2f} ms",
+             f"batch of {bench['batch_size']}": f"{e['batched_per_image']['median_ms']:.2f} ms/image",
+             "speed-up (single)": f"{e['speedup_vs_keras_single']:.1f}x",
+             "speed-up (batched)": f"{e['speedup_vs_keras_batched']:.1f}x"}
+            for name, e in bench["models"].items()]
+
+
 # ----------------------------------------------------------------------------- chapter 06: robustness
 
 
@@ -547,3 +578,53 @@ __all__ = [
     "provenance_rows",
     "write_generated_pages",
 ]
+
+
+def calibration_rows(calib: Mapping[str, Any]) -> list[Row]:
+    """ECE and accuracy before/after temperature scaling, from ``robustness/calibration.json``."""
+    temps = ", ".join(f"{t:.2f}" for t in calib["temperatures"])
+    return [
+        {"model": "as trained", "ECE": f"{calib['before']['ece']:.4f}",
+         "accuracy": percent(calib["accuracy_before"], 2), "temperature": "1"},
+        {"model": "temperature-scaled (cross-fitted)", "ECE": f"{calib['after']['ece']:.4f}",
+         "accuracy": percent(calib["accuracy_after"], 2), "temperature": temps},
+    ]
+
+
+def ood_rows(ood: Mapping[str, Any]) -> list[Row]:
+    """Per out-of-distribution kind: confidence, share called dog, share flagged by the
+    threshold that keeps most real images, AUROC of confidence; from ``robustness/ood.json``."""
+    rows = [{"input": "real validation images", "mean confidence": f"{ood['in_distribution']['mean_confidence']:.3f}",
+             "called dog": "", "flagged": percent(1 - ood["keep_in_distribution"]), "AUROC": ""}]
+    for kind, k in ood["kinds"].items():
+        rows.append({"input": kind.replace("_", " "), "mean confidence": f"{k['mean_confidence']:.3f}",
+                     "called dog": percent(k["share_called_dog"]), "flagged": percent(k["share_flagged"]),
+                     "AUROC": f"{k['auroc_confidence']:.3f}"})
+    return rows
+
+
+def ood_confidences(ood: Mapping[str, Any]) -> dict[str, list[float]]:
+    """``{input kind: confidences}`` for :func:`catsdogs.plots.confidence_histograms`."""
+    out = {"real validation images": ood["in_distribution"]["confidence"]}
+    out.update({k.replace("_", " "): v["confidence"] for k, v in ood["kinds"].items()})
+    return out
+
+
+def mitigation_rows(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Row]:
+    """Accuracy per corruption at its harshest level and averaged over levels 1-5, for the
+    final model and the mitigation model, and the share of the drop recovered."""
+    rows = []
+    for name, b in before["corruptions"].items():
+        a = after["corruptions"].get(name)
+        if a is None:
+            continue
+        drop_b = b["accuracy"][0] - float(np.mean(b["accuracy"][1:]))
+        drop_a = a["accuracy"][0] - float(np.mean(a["accuracy"][1:]))
+        rows.append({
+            "corruption": name.replace("_", " "),
+            "clean: final / mitigated": f"{percent(b['accuracy'][0])} / {percent(a['accuracy'][0])}",
+            "mean over levels 1-5": f"{percent(np.mean(b['accuracy'][1:]))} / {percent(np.mean(a['accuracy'][1:]))}",
+            "harshest level": f"{percent(b['accuracy'][-1])} / {percent(a['accuracy'][-1])}",
+            "drop recovered": percent(1 - drop_a / drop_b) if drop_b > 1e-9 else "no drop",
+        })
+    return rows

@@ -190,19 +190,30 @@ def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> n
     return np.sort(np.concatenate(picked))
 
 
+#: Default of ``per_class`` arguments: take ``config.robustness_per_class``.
+FROM_CONFIG = "config"
+
+
+def _per_class(run, per_class):
+    return run.config.robustness_per_class if per_class == FROM_CONFIG else per_class
+
+
 def evaluate_corruptions(
     run,
     names=STUDY,
     severities=SEVERITIES,
-    per_class: int | None = None,
+    per_class: int | None | str = FROM_CONFIG,
     model_path=None,
+    tag: str = "",
 ) -> dict:
     """Accuracy, F1 (with bootstrap 95% CIs) and mean confidence per corruption and level.
 
     Uses the run's final model (or ``model_path``) on a fixed stratified subset of
-    the validation split (``per_class`` images of each class; ``None``: all). Writes
-    ``robustness/results.json`` and returns it.
+    the validation split (``per_class`` images of each class; ``None``: all; by
+    default the config's ``robustness_per_class``). Writes
+    ``robustness/results.json`` (``results_<tag>.json`` with a ``tag``) and returns it.
     """
+    per_class = _per_class(run, per_class)
     from tqdm.auto import tqdm
 
     from catsdogs import data as data_mod
@@ -252,7 +263,7 @@ def evaluate_corruptions(
             entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
             entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
         entry.setdefault("mean_confidence", []).append(float(np.mean(np.maximum(probs, 1 - probs))))
-    run.write_json("robustness/results.json", results)
+    run.write_json(f"robustness/results{'_' + tag if tag else ''}.json", results)
     return results
 
 
@@ -292,7 +303,8 @@ def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     raise ValueError(f"unknown out-of-distribution kind {kind!r}; choose from {', '.join(OOD_KINDS)}")
 
 
-def ood_study(run, kinds=OOD_KINDS, per_class: int | None = None, keep_in_distribution: float = 0.95) -> dict:
+def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG,
+              keep_in_distribution: float = 0.95) -> dict:
     """What the model says on non-pet images, and whether a confidence threshold flags them.
 
     The threshold keeps ``keep_in_distribution`` of the real validation images
@@ -308,6 +320,7 @@ def ood_study(run, kinds=OOD_KINDS, per_class: int | None = None, keep_in_distri
     from catsdogs.train import final_model_path, split_paths
 
     cfg = run.config
+    per_class = _per_class(run, per_class)
     predictor = load_predictor(final_model_path(run))
     paths, labels = split_paths(run, "val")
     idx = stratified_subset(labels, per_class, cfg.seed)
