@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, required=True, help="run whose executed notebooks to render")
     p.add_argument("--out", type=Path, help="where to assemble and build the book (default: <run-dir>/book)")
 
+    p = sub.add_parser("ablation", help="compare runs that share a data split; record it in the published run")
+    p.add_argument("--run-dir", type=Path, required=True, help="the published run (gets ablation.json)")
+    p.add_argument("runs", nargs="+", type=Path, help="run directories to compare (include the published one)")
+
+    p = sub.add_parser("publish-results", help="copy a run's JSON records into the repository, paths made portable")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("results"), help="destination folder (default: results/)")
+
     p = sub.add_parser("export", help="save the final model without optimizer state and export TFLite float32/int8")
     _add_common(p)
     p.add_argument("--publish", type=Path, help="also copy the .keras and int8 .tflite into this folder (e.g. models/)")
@@ -251,7 +259,26 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_ablation(args) -> int:
+    from catsdogs import report
+    from catsdogs.runs import Run
+
+    result = report.record_ablation(Run.load(args.run_dir), [Run.load(p) for p in args.runs])
+    print(report.markdown_table(report.ablation_rows(result)))
+    return 0
+
+
+def _cmd_publish_results(args) -> int:
+    from catsdogs.runs import Run, publish_records
+
+    for path in publish_records(Run.load(args.run_dir), args.out):
+        print(path)
+    return 0
+
+
 COMMANDS = {
+    "ablation": _cmd_ablation,
+    "publish-results": _cmd_publish_results,
     "data": _cmd_data,
     "weights": _cmd_weights,
     "config": _cmd_config,

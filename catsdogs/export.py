@@ -88,6 +88,16 @@ def convert_to_tflite(model, out_path: Path, representative_images: np.ndarray |
     """
     import tensorflow as tf
 
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.WARNING)  # "Assets written to <tmp>" is noise in a notebook
+    try:
+        return _convert(tf, model, out_path, representative_images)
+    finally:
+        tf_logger.setLevel(level)
+
+
+def _convert(tf, model, out_path: Path, representative_images: np.ndarray | None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved_model"
         model.export(str(saved), format="tf_saved_model", verbose=False)

@@ -425,17 +425,38 @@ def run_summary(run: Run) -> str:
 
 
 def copy_chapter(src: Path | str, dst: Path | str) -> Path:
-    """Copy an executed chapter into the book, removing papermill's injected-parameters cell
-    from the rendering (it holds this machine's paths; the ``parameters`` cell above it
-    shows the knobs, and the chapter's run summary says which run was used)."""
+    """Copy an executed chapter into the book, made portable.
+
+    * papermill's injected-parameters cell is hidden from the rendering (the
+      ``parameters`` cell above it shows the knobs; the run summary names the run);
+    * stderr outputs (TensorFlow logs, warnings, progress bars) are dropped: the book
+      does not show them and they hold this machine's paths;
+    * absolute paths of the run directory and the project are rewritten as
+      ``runs/<name>`` and ``.``, so a committed notebook names no machine.
+    """
+    import json
+
     import nbformat
 
+    from catsdogs.config import project_root
+
+    src = Path(src)
     nb = nbformat.read(src, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
-    nbformat.write(nb, dst)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    text = json.dumps(nb, indent=1, ensure_ascii=False)
+    run_path = src.resolve().parent.parent  # <run>/notebooks/NN.ipynb
+    replacements = {str(run_path): f"runs/{run_path.name}"}
+    root = project_root(src.parent) or project_root()
+    if root is not None:
+        replacements[str(root)] = "."
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(json.dumps(old)[1:-1], new)
+    nbformat.write(nbformat.reads(text, as_version=4), dst)
     return Path(dst)
 
 
@@ -516,6 +537,71 @@ def provenance_rows(run: Run) -> list[Row]:
     return rows or [{"item": "(no provenance recorded)", "value": ""}]
 
 
+# ----------------------------------------------------------------------------- ablation
+
+
+def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
+    """Compare ``runs`` (same data split; e.g. phase-2 variants made with
+    ``train --from-run``) and store the comparison in ``run``'s ``ablation.json``.
+
+    For each run: the config fields that differ from ``run``'s, validation metrics
+    of phase 1 and of the final model with bootstrap 95% CIs, and training times.
+    """
+    from catsdogs import metrics
+    from catsdogs.evaluate import final_predictions_file
+    from catsdogs.train import read_predictions
+
+    base = run.config.training_dict()
+    entries = []
+    for other in runs:
+        cfg = other.config.training_dict()
+        pred = read_predictions(final_predictions_file(other))
+        ci = metrics.bootstrap_ci(pred["label"], pred["prob"], n_samples=run.config.bootstrap_samples,
+                                  seed=run.config.seed, metric_names=("accuracy", "f1"))
+        phase1 = _maybe_json(other, "phase1/result.json")
+        timings = other.timings()
+        entries.append({
+            "run": other.path.name,
+            "differs": {k: v for k, v in cfg.items() if k in base and base[k] != v},
+            "settings": {k: cfg.get(k) for k in ("fine_tune_from", "phase2_lr", "phase2_epochs")},
+            "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
+            "final_accuracy": ci["accuracy"], "final_f1": ci["f1"],
+            "phase2_epochs_run": len((_maybe_json(other, "phase2/result.json") or {}).get("history", {}).get("epoch", [])),
+            "phase2_seconds": timings.get("phase2_train"),
+            "manifest_sha256": (_maybe_json(other, "data/scan.json") or {}).get("manifest_sha256"),
+        })
+    shas = {e["manifest_sha256"] for e in entries}
+    if len(shas) > 1:
+        raise ValueError("the runs do not share one validation split (manifest sha256 differs); "
+                         "compare runs made with `train --from-run`")
+    result = {"published_run": run.path.name, "runs": entries}
+    run.write_json("ablation.json", result)
+    return result
+
+
+def ablation_rows(ablation: Mapping[str, Any]) -> list[Row]:
+    rows = []
+    for e in ablation["runs"]:
+        s = e["settings"]
+        rows.append({
+            "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
+            "unfrozen from": s["fine_tune_from"], "phase-2 LR": f"{s['phase2_lr']:g}",
+            "phase-2 epochs": str(e["phase2_epochs_run"]),
+            "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
+            "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
+            "final F1 (95% CI)": with_ci(e["final_f1"], 2),
+            "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
+        })
+    return rows
+
+
+def ablation_markdown(run: Run) -> str:
+    ablation = _maybe_json(run, "ablation.json")
+    if not ablation:
+        return "*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n"
+    return markdown_table(ablation_rows(ablation))
+
+
 def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     """Write the Markdown the book's pages ``{include}`` into ``out_dir``; return the files.
 
@@ -538,6 +624,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "provenance.md": markdown_table(provenance_rows(run)),
         "robustness.md": markdown_table(robustness_rows(robust)) if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
+        "ablation.md": ablation_markdown(run),
     }
     written = []
     for name, text in pages.items():

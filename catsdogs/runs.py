@@ -290,3 +290,58 @@ def read_history(path: Path) -> dict[str, list[float]]:
         for k, v in r.items():
             hist.setdefault(k, []).append(float(v))
     return hist
+
+
+#: The JSON records of a run that are published with the repository.
+PUBLISHED_RECORDS = (
+    "config.json", "provenance.json", "timings.json", "results.json", "ablation.json",
+    "data/scan.json", "phase1/result.json", "phase2/result.json", "eval/metrics.json",
+    "export/export.json", "bench/bench.json", "mitigation/result.json",
+    "robustness/results.json", "robustness/results_mitigation.json", "robustness/ood.json",
+    "robustness/calibration.json",
+)
+
+
+def portable_text(text: str, replacements: dict[str, str]) -> str:
+    """``text`` with each absolute path prefix replaced by its placeholder (longest first)."""
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        if old and old not in ("/", "."):
+            text = text.replace(old, new)
+    return text
+
+
+def publish_records(run: Run, out: Path | str) -> list[Path]:
+    """Copy the run's JSON records (:data:`PUBLISHED_RECORDS`) and its split manifest
+    into ``out/<run name>/``, with machine-specific paths replaced by the settings
+    they came from (``$CATSDOGS_DATA_DIR``, ``$CATSDOGS_WEIGHTS``, ``$CATSDOGS_CACHE_DIR``,
+    ``runs/<name>``)."""
+    from catsdogs.config import cache_dir, data_dir_setting, weights_spec
+
+    cfg = run.config
+    replacements = {str(run.path.resolve()): f"runs/{run.path.name}"}
+    for value, token in ((data_dir_setting(cfg), "$CATSDOGS_DATA_DIR"), (weights_spec(cfg), "$CATSDOGS_WEIGHTS"),
+                         (str(cache_dir(cfg)), "$CATSDOGS_CACHE_DIR")):
+        if value and value != "imagenet":
+            replacements[str(Path(value).expanduser().resolve())] = token
+            replacements[str(value)] = token
+    prov = json.loads((run.path / "provenance.json").read_text()) if (run.path / "provenance.json").is_file() else {}
+    if prov.get("data", {}).get("root"):
+        replacements[prov["data"]["root"]] = "$CATSDOGS_DATA_DIR"
+    weights = prov.get("weights", {})
+    if weights.get("kind") in ("tflite-converted", "keras-file"):
+        replacements[weights["source"]] = "$CATSDOGS_WEIGHTS"
+    if weights.get("metadata_path"):
+        replacements[str(Path(weights["metadata_path"]).parent.parent)] = "$CATSDOGS_CACHE_DIR"
+    root = project_root()
+    if root is not None:
+        replacements[str(root)] = "."
+    dest = Path(out) / run.path.name
+    written = []
+    for rel in (*PUBLISHED_RECORDS, "data/manifest.csv"):
+        src = run.path / rel
+        if src.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(portable_text(src.read_text(), replacements))
+            written.append(target)
+    return written
