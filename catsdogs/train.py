@@ -249,6 +249,28 @@ def train_phase1(run: Run) -> dict[str, Any]:
     return result
 
 
+def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Compile at ``phase2_lr``, fit with augmentation on the train split (resumable,
+    checkpointed), predict the validation split, save ``<phase>/model.keras`` and
+    ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
+    from catsdogs.model import compile_model
+
+    cfg = run.config
+    compile_model(model, cfg.phase2_lr)
+    _, y_val = split_paths(run, "val")
+    val_ds = split_dataset(run, "val")
+    with run.timed(f"{phase}_train"):
+        model.fit(
+            split_dataset(run, "train", shuffle=True), validation_data=val_ds,
+            epochs=epochs, verbose=1, callbacks=_callbacks(run, phase, cfg.phase2_patience),
+        )
+    with run.timed(f"{phase}_predict_val"):
+        logits = model.predict(val_ds, verbose=0).reshape(-1)
+    model.save(run.file(phase, "model.keras"))
+    save_predictions(run.file(phase, "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    return y_val, logits
+
+
 # ----------------------------------------------------------------------------- phase 2
 
 
@@ -261,7 +283,7 @@ def train_phase2(run: Run) -> dict[str, Any]:
     """
     import keras
 
-    from catsdogs.model import compile_model, parameter_counts, unfreeze_top
+    from catsdogs.model import parameter_counts, unfreeze_top
 
     if run.has("phase2", "result.json"):
         log.info("phase 2 already done in %s; reusing it", run.path)
@@ -272,19 +294,7 @@ def train_phase2(run: Run) -> dict[str, Any]:
     model = keras.models.load_model(run.path / "phase1" / "model.keras")
     unfrozen = unfreeze_top(model, cfg.fine_tune_from)
     params = parameter_counts(model)
-    compile_model(model, cfg.phase2_lr)
-    _, y_val = split_paths(run, "val")
-    val_ds = split_dataset(run, "val")
-    with run.timed("phase2_train"):
-        model.fit(
-            split_dataset(run, "train", shuffle=True), validation_data=val_ds,
-            epochs=cfg.phase2_epochs, verbose=1,
-            callbacks=_callbacks(run, "phase2", cfg.phase2_patience),
-        )
-    with run.timed("phase2_predict_val"):
-        logits = model.predict(val_ds, verbose=0).reshape(-1)
-    model.save(run.file("phase2", "model.keras"))
-    save_predictions(run.file("phase2", "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    y_val, logits = _fine_tune(run, model, "phase2", cfg.phase2_epochs)
     result = _phase_result(
         run, "phase2", params, run.path / "phase2" / "history.csv", y_val, logits,
         {"unfrozen": unfrozen, "learning_rate": cfg.phase2_lr,
@@ -369,7 +379,7 @@ def train_mitigation(run: Run) -> dict[str, Any]:
     """
     import keras
 
-    from catsdogs.model import HEAD_LAYER, build_classifier, compile_model, get_base, unfreeze_top
+    from catsdogs.model import HEAD_LAYER, build_classifier, get_base, unfreeze_top
 
     if run.has("mitigation", "result.json"):
         log.info("mitigation already done in %s; reusing it", run.path)
@@ -382,18 +392,7 @@ def train_mitigation(run: Run) -> dict[str, Any]:
     get_base(model).set_weights(get_base(trained).get_weights())
     model.get_layer(HEAD_LAYER).set_weights(trained.get_layer(HEAD_LAYER).get_weights())
     unfreeze_top(model, cfg.fine_tune_from)
-    compile_model(model, cfg.phase2_lr)
-    _, y_val = split_paths(run, "val")
-    val_ds = split_dataset(run, "val")
-    with run.timed("mitigation_train"):
-        model.fit(
-            split_dataset(run, "train", shuffle=True), validation_data=val_ds,
-            epochs=cfg.mitigation_epochs, verbose=1,
-            callbacks=_callbacks(run, "mitigation", cfg.phase2_patience),
-        )
-    logits = model.predict(val_ds, verbose=0).reshape(-1)
-    model.save(run.file("mitigation", "model.keras"))
-    save_predictions(run.file("mitigation", "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    y_val, logits = _fine_tune(run, model, "mitigation", cfg.mitigation_epochs)
     result = _phase_result(
         run, "mitigation", {}, run.path / "mitigation" / "history.csv", y_val, logits,
         {"source_model": source.relative_to(run.path).as_posix(), "learning_rate": cfg.phase2_lr},
