@@ -371,7 +371,7 @@ RATIONALE: dict[str, str] = {
     "max_images_per_class": "all images (the smoke profile takes a seeded subset to run in minutes)",
     "batch_size": "the Keras default; fits a CPU or a small GPU",
     "dropout": "the head of the Keras transfer-learning guide: dropout 0.2 before one logit",
-    "augment_rotation": "handheld photos are rarely level; larger angles mostly add black corners",
+    "augment_rotation": "handheld photos are rarely level; larger angles mostly add reflected borders that real photos lack",
     "augment_zoom": "pets fill very different fractions of the frame",
     "phase1_epochs": "an upper bound; early stopping on validation loss ends phase 1 when the head has converged",
     "phase1_lr": "Adam's default step size; only the new head (one dense logit) trains",
@@ -602,6 +602,33 @@ def ablation_markdown(run: Run) -> str:
     return markdown_table(ablation_rows(ablation))
 
 
+def parameter_explanation(run: Run) -> str:
+    """Where the paper's "3.5M parameters / 14 MB" comes from, computed: Keras's
+    MobileNetV2 *with* its 1,000-class ImageNet top, against this run's binary model."""
+    import keras
+
+    top = keras.applications.MobileNetV2(weights=None, include_top=True, classes=1000)
+    n_top = int(top.count_params())
+    base = int(top.get_layer("predictions").input.shape[-1])
+    final = _final_result(run)
+    ours = final["parameters"]["total"] if final else None
+    export = _maybe_json(run, "export/export.json")
+    lines = [
+        f"Keras's `MobileNetV2(include_top=True)` (the 1,000-class ImageNet classifier) has "
+        f"**{n_top:,}** parameters, {n_top * 4 / 2**20:.1f} MiB as float32 "
+        f"({n_top * 4 / 1e6:.1f} MB): the paper's \"≈3.5M parameters, 14 MB\".",
+        f"Its last layer alone maps {base:,} pooled features to 1,000 classes "
+        f"({base * 1000 + 1000:,} parameters). The binary model drops it for one logit "
+        f"({base + 1:,} parameters)"
+        + (f", for **{ours:,}** parameters in all." if ours else "."),
+    ]
+    if export:
+        k, q = export["exports"]["keras"], export["exports"]["tflite_int8"]
+        lines.append(f"Saved without optimizer state the Keras file is {k['size_mb']:.1f} MB; "
+                     f"the int8 TFLite export is {q['size_mb']:.1f} MB.")
+    return " ".join(lines) + "\n"
+
+
 def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     """Write the Markdown the book's pages ``{include}`` into ``out_dir``; return the files.
 
@@ -625,6 +652,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "robustness.md": markdown_table(robustness_rows(robust)) if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "ablation.md": ablation_markdown(run),
+        "parameters.md": parameter_explanation(run),
     }
     written = []
     for name, text in pages.items():
