@@ -100,3 +100,45 @@ def test_scan_and_robustness_rows():
     assert [r["files"] for r in rows] == ["9", "1", "2", "**12**"]
     curves = {"corruptions": {"low_light": {"severity": [0, 5], "accuracy": [0.95, 0.6]}}}
     assert robustness_rows(curves)[0]["change"] == "-35.0 pp"
+
+
+def _curves(clean, *levels):
+    acc = [clean, *levels]
+    return {"severity": list(range(len(acc))), "accuracy": acc}
+
+
+def test_mitigation_rows_report_recovered_share():
+    from catsdogs.report import mitigation_rows
+
+    before = {"corruptions": {"grayscale": _curves(0.98, 0.90, 0.80), "blur": _curves(0.98, 0.98, 0.98)}}
+    after = {"corruptions": {"grayscale": _curves(0.97, 0.95, 0.93), "blur": _curves(0.97, 0.97, 0.97)}}
+    rows = {r["corruption"]: r for r in mitigation_rows(before, after)}
+    # drop before: 0.98 - 0.85 = 0.13; after: 0.97 - 0.94 = 0.03 -> 1 - 0.03/0.13 recovered
+    assert rows["grayscale"]["drop recovered"] == "76.9 %"
+    assert rows["blur"]["drop recovered"] == "no drop"
+
+
+def test_calibration_and_ood_rows():
+    from catsdogs.report import calibration_rows, ood_confidences, ood_rows
+
+    calib = {"temperatures": [1.5, 1.7], "before": {"ece": 0.02}, "after": {"ece": 0.01},
+             "accuracy_before": 0.98, "accuracy_after": 0.98}
+    assert [r["ECE"] for r in calibration_rows(calib)] == ["0.0200", "0.0100"]
+    ood = {"keep_in_distribution": 0.95, "in_distribution": {"mean_confidence": 0.99, "confidence": [0.99]},
+           "kinds": {"solid_colour": {"mean_confidence": 0.8, "share_called_dog": 0.25, "share_flagged": 0.5,
+                                      "auroc_confidence": 0.9, "confidence": [0.8]}}}
+    rows = ood_rows(ood)
+    assert rows[1]["input"] == "solid colour" and rows[1]["flagged"] == "50.0 %"
+    assert set(ood_confidences(ood)) == {"real validation images", "solid colour"}
+
+
+def test_publish_records_replaces_machine_paths(run, tmp_path):
+    from catsdogs.runs import publish_records
+
+    run.update_json("provenance.json", data={"root": "/some/data/PetImages", "usable_images": 300})
+    run.write_json("data/scan.json", {"root": "/some/data/PetImages", "run": str(run.path.resolve())})
+    written = publish_records(run, tmp_path / "published")
+    texts = {p.name: p.read_text() for p in written}
+    assert "/some/data" not in texts["scan.json"] and "$CATSDOGS_DATA_DIR" in texts["scan.json"]
+    assert str(run.path.resolve()) not in texts["scan.json"]
+    assert "/some/where/model.tflite" not in texts["provenance.json"]
