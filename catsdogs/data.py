@@ -486,10 +486,19 @@ def image_dataset(
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def load_images(paths: Sequence[str], image_size: int) -> np.ndarray:
-    """Decode and resize a few images into a uint8 array ``(n, S, S, 3)`` (for figures)."""
+def load_images(paths: Sequence[str], image_size: int, exact: bool = False) -> np.ndarray:
+    """Decode and resize images into an array ``(n, S, S, 3)``.
+
+    By default 8-bit (uint8, rounded): what a camera or an image file holds; used for
+    figures, the corruption study and int8 calibration. With ``exact=True`` the
+    float32 output of the training pipeline itself, unrounded, so a model scores
+    exactly what it scored during training (used to evaluate exports).
+    """
     import tensorflow as tf
 
+    if exact:
+        out = [load_image(p, image_size).numpy() for p in paths]
+        return np.stack(out) if out else np.zeros((0, image_size, image_size, 3), np.float32)
     out = [tf.cast(tf.round(load_image(p, image_size)), tf.uint8).numpy() for p in paths]
     return np.stack(out) if out else np.zeros((0, image_size, image_size, 3), np.uint8)
 

@@ -151,7 +151,7 @@ def evaluate_directory(
     labels = np.array([r.label for r in report.images])
     probs = []
     for i in tqdm(range(0, len(paths), batch_size), desc="predicting", unit="batch", disable=not progress):
-        batch = data_mod.load_images(paths[i : i + batch_size], predictor.image_size).astype("float32")
+        batch = data_mod.load_images(paths[i : i + batch_size], predictor.image_size, exact=True)
         probs.append(predictor.predict(batch))
     prob = np.concatenate(probs)
     return {

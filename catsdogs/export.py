@@ -168,7 +168,7 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
             predictor = load_predictor(path)
             chunks = []
             for i in range(0, len(val_paths), 256):
-                batch = data_mod.load_images(val_paths[i : i + 256], cfg.image_size).astype("float32")
+                batch = data_mod.load_images(val_paths[i : i + 256], cfg.image_size, exact=True)
                 chunks.append(predictor.predict(batch))
             probs[name] = np.concatenate(chunks)
             result["exports"][name] = {

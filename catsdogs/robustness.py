@@ -5,7 +5,10 @@ occlusion and grayscale inputs. Each corruption here is a pure function of a bat
 of images and a severity level 0..5 (0 = the image unchanged), seeded where random,
 so the study is reproducible. Blur and JPEG compression are extras.
 
-Images are float32 ``(n, S, S, 3)`` RGB in [0, 255] in and out.
+Images are float32 ``(n, S, S, 3)`` RGB in [0, 255] in and out. The study starts
+from 8-bit images (the resized validation images rounded to integers, as a camera
+or an image file would hold them), so its clean accuracy can differ by an image or
+two from chapter 5's, which scores the unrounded training pipeline.
 """
 
 from __future__ import annotations
