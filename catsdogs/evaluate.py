@@ -104,9 +104,14 @@ def load_predictor(path: Path | str) -> Predictor:
         model = keras.models.load_model(path, compile=False)
         size = int(model.input_shape[1])
 
-        def predict(images: np.ndarray) -> np.ndarray:
-            logits = model.predict(np.asarray(images, dtype="float32"), batch_size=64, verbose=0)
-            return sigmoid(logits.reshape(-1))
+        def predict(images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+            # predict_on_batch per chunk: model.predict on a large in-memory array builds a
+            # new tf.data pipeline that holds a copy of it, and repeated calls (the
+            # corruption study makes dozens) accumulate those copies until memory runs out.
+            images = np.asarray(images, dtype="float32")
+            logits = [np.asarray(model.predict_on_batch(images[i : i + batch_size])).reshape(-1)
+                      for i in range(0, len(images), batch_size)]
+            return sigmoid(np.concatenate(logits)) if logits else np.zeros(0)
 
         return Predictor(path, "keras", size, predict)
     if path.suffix == ".tflite":
