@@ -44,9 +44,11 @@ def gradcam(model, images: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray
 
     gm = gradcam_model(model)
     size = images.shape[1]
-    maps, probs = [], []
-    for start in range(0, len(images), batch_size):
-        x = tf.convert_to_tensor(np.asarray(images[start : start + batch_size], dtype="float32"))
+
+    # One compiled step: run eagerly, each batch's tape and activations came back as
+    # fresh allocations and memory grew with the number of batches.
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    def step(x):
         with tf.GradientTape() as tape:
             fmap, logit = gm(x, training=False)
             # score of the predicted class: the logit for "dog", minus it for "cat"
@@ -56,8 +58,13 @@ def gradcam(model, images: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray
         cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1))
         cam = cam / (tf.reduce_max(cam, axis=(1, 2), keepdims=True) + 1e-8)
         cam = tf.image.resize(cam[..., None], (size, size), method="bilinear")[..., 0]
+        return cam, tf.reshape(tf.sigmoid(logit), [-1])
+
+    maps, probs = [], []
+    for start in range(0, len(images), batch_size):
+        cam, prob = step(tf.convert_to_tensor(np.asarray(images[start : start + batch_size], dtype="float32")))
         maps.append(cam.numpy())
-        probs.append(tf.sigmoid(logit).numpy().reshape(-1))
+        probs.append(prob.numpy())
     return np.concatenate(maps), np.concatenate(probs)
 
 
