@@ -96,7 +96,7 @@ class Config:
     # --- limitations study (chapter 06) -------------------------------------------
     mitigation_epochs: int = 1
     """Epochs of further fine-tuning with ``augment_robust`` augmentation."""
-    robustness_per_class: int | None = 500
+    robustness_per_class: int | None = 200
     """Validation images per class in the corruption study (a fixed stratified subset)."""
 
     # --- evaluation -------------------------------------------------------------

@@ -23,7 +23,7 @@ def gradcam_model(model):
     return keras.Model(inputs, [fmap, logit], name="gradcam")
 
 
-def gradcam(model, images: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def gradcam(model, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Grad-CAM heatmaps for the predicted class of each image.
 
     Parameters

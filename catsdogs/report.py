@@ -384,6 +384,11 @@ RATIONALE: dict[str, str] = {
                  "destroy the pretrained features (the results page's ablation tries a 10× larger step)",
     "phase2_patience": "stop fine-tuning early if validation loss rises (overfitting)",
     "bootstrap_samples": "resamples of the validation set for the 95 % confidence intervals",
+    "robustness_per_class": "chapter 6 corrupts a fixed, seeded, stratified subset of the validation split "
+                            "(this many images per class) so that 8 corruptions × 5 levels, the mitigation "
+                            "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
+    "mitigation_epochs": "one more epoch of fine-tuning with the robustness augmentation: enough to see "
+                         "what it recovers and what it costs, within chapter 6's budget",
     "seed": "one seed for the split, the subset, weight initialisation and shuffling",
 }
 
