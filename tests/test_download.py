@@ -235,7 +235,7 @@ def test_non_zip_is_rejected(tmp_path: Path) -> None:
         extract_petimages(archive, tmp_path / "out")
 
 
-@pytest.mark.parametrize("evil", ["../evil.txt", "PetImages/../../evil.txt", "/tmp/evil.txt"])
+@pytest.mark.parametrize("evil", ["../evil.txt", "PetImages/../../evil.txt", "/abs/evil.txt"])
 def test_zip_slip_member_is_rejected(tmp_path: Path, evil: str) -> None:
     archive = make_petimages_zip(tmp_path / "evil.zip", extra={evil: b"pwned"})
     out = tmp_path / "nested" / "out"
