@@ -44,6 +44,12 @@ export: install
 bench: install
 	$(PY) -m catsdogs bench --profile $(PROFILE) --run-dir $(RUN_DIR)
 
+# Publish a finished run: models/, results/<run>/ and the book's executed chapters (then commit them).
+publish: install
+	$(PY) -m catsdogs export --run-dir $(RUN_DIR) --publish models
+	$(PY) -m catsdogs publish-results --run-dir $(RUN_DIR) --out results
+	$(PY) -m catsdogs book --run-dir $(RUN_DIR) --out .
+
 constraints: install
 	{ echo "# Exact versions the tests were run with (pip constraints: python -m pip install -c constraints.txt ...)."; \
 	  echo "# Regenerate with: make constraints"; \
