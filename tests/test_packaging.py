@@ -1,0 +1,35 @@
+"""environment.yml (conda users) and pyproject.toml declare the same dependencies."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"]}
+    for extra in ("cpu", "test", "docs"):
+        declared |= {_name(r) for r in project["optional-dependencies"][extra]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    listed = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            listed |= {_name(r) for r in dep["pip"] if not r.startswith("-e")}
+        elif not dep.startswith(("python", "pip")):
+            listed.add(_name(dep))
+    assert listed == declared, (
+        f"only in environment.yml: {sorted(listed - declared)}; only in pyproject.toml: {sorted(declared - listed)}"
+    )
+
+
+def test_jupyter_book_is_pinned_to_1x():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"jupyter-book>=1.0.4,<2"' in text
