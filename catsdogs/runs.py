@@ -193,11 +193,11 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
 
 
-def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
-    """sha256 hex digest of a file, read in chunks."""
+def file_sha256(path: Path | str, chunk_size: int = 1 << 20) -> str:
+    """sha256 hex digest (64 lowercase hex characters) of a file, read ``chunk_size`` bytes at a time."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
+        while block := fh.read(chunk_size):
             h.update(block)
     return h.hexdigest()
 

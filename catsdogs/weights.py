@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -51,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from catsdogs.config import ENV_WEIGHTS, Config, cache_dir, weights_spec
+from catsdogs.runs import file_sha256  # noqa: F401  (one implementation, re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import keras
@@ -81,28 +81,6 @@ WeightsKind = Literal["keras-download", "keras-file", "tflite-converted", "rando
 # --------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------
-def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """SHA-256 of a file, read in chunks.
-
-    Parameters
-    ----------
-    path
-        File to hash.
-    chunk_size
-        Bytes read at a time (default 1 MiB).
-
-    Returns
-    -------
-    str
-        64 lowercase hex characters.
-    """
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _how_to_fix() -> str:
     return (
         f"Set the environment variable {ENV_WEIGHTS}, pass --weights on the command line, "
