@@ -135,7 +135,11 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
     rng = np.random.default_rng(run.config.seed)
     right = rng.permutation(np.flatnonzero((pred["prob"] >= 0.5) == pred["label"]))[:k]
     wrong = most_confident_mistakes(pred["label"], pred["prob"], k=k)
-    model = load_model(run, "phase2" if run.has("phase2", "model.keras") else "phase1")
+    import keras
+
+    from catsdogs.train import final_model_path
+
+    model = keras.models.load_model(final_model_path(run), compile=False)
     images, titles = [], []
     for idx, tag in ((right, "clean"), (wrong, "mistake"), (right, f"{corruption} {severity}")):
         clean = data_mod.load_images([paths[i] for i in idx], run.config.image_size).astype("float32")
