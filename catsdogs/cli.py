@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, required=True, help="the published run (gets ablation.json)")
     p.add_argument("runs", nargs="+", type=Path, help="run directories to compare (include the published one)")
 
+    p = sub.add_parser("audit", help="join a run's validation mistakes with the label audit (catsdogs/label_audit.csv)")
+    p.add_argument("--run-dir", type=Path, required=True, help="the run to audit (gets audit.json)")
+
     p = sub.add_parser("publish-results", help="copy a run's JSON records into the repository, paths made portable")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("results"), help="destination folder (default: results/)")
@@ -268,6 +271,15 @@ def _cmd_ablation(args) -> int:
     return 0
 
 
+def _cmd_audit(args) -> int:
+    from catsdogs import report
+    from catsdogs.audit import audit_run
+    from catsdogs.runs import Run
+
+    print(report.label_audit_markdown(audit_run(Run.load(args.run_dir))), end="")
+    return 0
+
+
 def _cmd_publish_results(args) -> int:
     from catsdogs.runs import Run, publish_records
 
@@ -278,6 +290,7 @@ def _cmd_publish_results(args) -> int:
 
 COMMANDS = {
     "ablation": _cmd_ablation,
+    "audit": _cmd_audit,
     "publish-results": _cmd_publish_results,
     "data": _cmd_data,
     "weights": _cmd_weights,

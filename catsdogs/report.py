@@ -562,8 +562,9 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
         cfg = other.config.training_dict()
         pred = read_predictions(final_predictions_file(other))
         ci = metrics.bootstrap_ci(pred["label"], pred["prob"], n_samples=run.config.bootstrap_samples,
-                                  seed=run.config.seed, metric_names=("accuracy", "f1"))
+                                  seed=run.config.seed, metric_names=("accuracy", "precision", "recall", "f1"))
         phase1 = _maybe_json(other, "phase1/result.json")
+        history = (_maybe_json(other, "phase2/result.json") or {}).get("history", {})
         timings = other.timings()
         entries.append({
             "run": other.path.name,
@@ -571,7 +572,9 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
             "settings": {k: cfg.get(k) for k in ("fine_tune_from", "phase2_lr", "phase2_epochs")},
             "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
             "final_accuracy": ci["accuracy"], "final_f1": ci["f1"],
-            "phase2_epochs_run": len((_maybe_json(other, "phase2/result.json") or {}).get("history", {}).get("epoch", [])),
+            "final_precision": ci["precision"], "final_recall": ci["recall"],
+            "phase2_epochs_run": len(history.get("epoch", [])),
+            "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
             "phase2_seconds": timings.get("phase2_train"),
             "manifest_sha256": (_maybe_json(other, "data/scan.json") or {}).get("manifest_sha256"),
         })
@@ -592,8 +595,12 @@ def ablation_rows(ablation: Mapping[str, Any]) -> list[Row]:
             "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
             "unfrozen from": s["fine_tune_from"], "phase-2 LR": f"{s['phase2_lr']:g}",
             "phase-2 epochs": str(e["phase2_epochs_run"]),
+            "validation accuracy (%) after each phase-2 epoch": " → ".join(
+                f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])) or "–",
             "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
             "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
+            "final precision / recall": " / ".join(
+                f"{e[k]['estimate']:.4f}" if e.get(k) else "–" for k in ("final_precision", "final_recall")),
             "final F1 (95% CI)": with_ci(e["final_f1"], 2),
             "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
         })
@@ -605,6 +612,35 @@ def ablation_markdown(run: Run) -> str:
     if not ablation:
         return "*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n"
     return markdown_table(ablation_rows(ablation))
+
+
+def label_audit_markdown(audit: Mapping[str, Any] | None) -> str:
+    """The label audit of the final model's mistakes (``audit.json``, ``python -m catsdogs
+    audit``): a sentence with the counts and both accuracies, then the mistakes whose
+    image is not a genuine model mistake."""
+    from catsdogs.audit import NO_ANSWER, VERDICTS
+
+    if not audit:
+        return f"*{NOT_MEASURED}: run `python -m catsdogs audit --run-dir <run>`.*\n"
+    c = audit["counts"]
+    text = (
+        f"Of the **{audit['n_errors']}** validation images the final model gets wrong, looked at "
+        f"one by one: **{c['label_ok']}** show the animal their folder names (genuine mistakes), "
+        f"{c['other_class']} the other animal, {c['no_pet']} no cat or dog at all and "
+        f"{c['unclear']} cannot be judged by eye"
+        + (f"; {c['not_audited']} are not in the audit file" if c.get("not_audited") else "")
+        + f". Dropping the {sum(c[k] for k in NO_ANSWER)} images with no right answer and "
+        f"relabelling the mislabelled ones gives **{percent(audit['accuracy_adjusted'], 2)}** on "
+        f"{audit['n_adjusted']:,} images, against {percent(audit['accuracy'], 2)} on the folder "
+        f"labels ({audit['n_images']:,} images). Only mistakes were audited, so the adjusted "
+        "figure is an upper bound.\n\n"
+    )
+    rows = [{
+        "file": f"`{e['file']}`", "folder": CLASS_NAMES[e["label"]],
+        "P(dog)": f"{e['prob_dog']:.2f}", "verdict": e["verdict"], "what it shows": e["note"],
+    } for e in audit["errors"] if e["verdict"] != "label_ok"]
+    legend = "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items())
+    return text + (markdown_table(rows) + "\n" if rows else "") + f"Verdicts: {legend}.\n"
 
 
 def parameter_explanation(run: Run) -> str:
@@ -639,7 +675,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
 
     Files: ``run.md``, ``claims.md``, ``comparison.md``, ``ci.md``, ``hyperparameters.md``,
     ``deviations.md``, ``timings.md``, ``environment.md``, ``provenance.md``,
-    ``robustness.md``. A page whose record is missing says which step writes it.
+    ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``. A page whose record is missing says which step writes it.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -657,6 +693,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "robustness.md": markdown_table(robustness_rows(robust)) if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "ablation.md": ablation_markdown(run),
+        "label_audit.md": label_audit_markdown(_maybe_json(run, "audit.json")),
         "parameters.md": parameter_explanation(run),
     }
     written = []
@@ -697,6 +734,9 @@ __all__ = [
     "environment_rows",
     "provenance_rows",
     "write_generated_pages",
+    "label_audit_markdown",
+    "ablation_rows",
+    "record_ablation",
 ]
 
 

@@ -294,7 +294,7 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 #: The JSON records of a run that are published with the repository.
 PUBLISHED_RECORDS = (
-    "config.json", "provenance.json", "timings.json", "results.json", "ablation.json",
+    "config.json", "provenance.json", "timings.json", "results.json", "ablation.json", "audit.json",
     "data/scan.json", "phase1/result.json", "phase2/result.json", "eval/metrics.json",
     "export/export.json", "bench/bench.json", "mitigation/result.json",
     "robustness/results.json", "robustness/results_mitigation.json", "robustness/ood.json",

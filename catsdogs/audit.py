@@ -1,0 +1,134 @@
+"""Label audit: are the final model's validation mistakes the model's, or the labels'?
+
+``label_audit.csv`` (shipped with the package) records what a person saw in
+PetImages files, one row per file (path relative to the data root): a
+``verdict`` from :data:`VERDICTS` and a short description. It was made by looking
+at every validation image the published full run (``runs/full``) gets wrong,
+shown at full resolution in contact sheets; it is an annotation of the dataset,
+not of a run, so any run over the same data can be joined with it.
+
+:func:`audit_run` joins it with a run's final validation predictions and writes
+``audit.json``: the mistakes with their verdicts, verdict counts, and the accuracy
+once images without a right answer are dropped and mislabelled ones relabelled.
+Only mistakes were audited, so that second accuracy is an upper bound: a
+mislabelled image the model "gets right" is counted as right.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from catsdogs.runs import Run, file_sha256
+
+#: The audit file shipped with the package.
+LABEL_AUDIT_FILE = Path(__file__).with_name("label_audit.csv")
+
+#: How the audit file was made (stored with every audit record).
+AUDIT_METHOD = (
+    "every validation image misclassified by the published full run, looked at by one "
+    "person (the author of this reproduction) at full resolution; one verdict each"
+)
+
+#: Verdicts, with what each means.
+VERDICTS: dict[str, str] = {
+    "label_ok": "shows the animal its folder says: a genuine model mistake",
+    "other_class": "shows the other animal: mislabelled",
+    "no_pet": "shows neither a cat nor a dog (logo, banner, person)",
+    "unclear": "too blurred or cropped to tell by eye",
+}
+
+#: Verdicts for which the image has no right answer, dropped from the adjusted accuracy.
+NO_ANSWER = ("no_pet", "unclear")
+
+
+def read_label_audit(path: Path | str = LABEL_AUDIT_FILE) -> dict[str, dict[str, str]]:
+    """The audit file as ``{file: {"verdict": ..., "note": ...}}``.
+
+    Raises
+    ------
+    ValueError
+        If a row has an unknown verdict or a file appears twice; the message names it.
+    """
+    path = Path(path)
+    out: dict[str, dict[str, str]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for line, row in enumerate(csv.DictReader(fh), start=2):
+            file, verdict = row["file"].strip(), row["verdict"].strip()
+            if verdict not in VERDICTS:
+                raise ValueError(f"{path}:{line}: unknown verdict {verdict!r} for {file}; "
+                                 f"use one of {', '.join(VERDICTS)}")
+            if file in out:
+                raise ValueError(f"{path}:{line}: {file} is audited twice; keep one row")
+            out[file] = {"verdict": verdict, "note": row.get("note", "").strip()}
+    return out
+
+
+def audit_predictions(
+    files: list[str], labels: np.ndarray, probs: np.ndarray, verdicts: Mapping[str, Mapping[str, str]],
+    threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Join validation predictions with audit verdicts.
+
+    Parameters
+    ----------
+    files
+        Image paths relative to the data root (``Cat/1.jpg``), as in ``predictions_val.csv``.
+    labels, probs
+        Folder labels (0 cat, 1 dog) and predicted probabilities of dog.
+    verdicts
+        From :func:`read_label_audit`.
+
+    Returns
+    -------
+    dict
+        ``errors`` (file, label, prob_dog, verdict, note; ``not_audited`` when the
+        file has no row), ``counts`` per verdict, ``accuracy`` against the folder
+        labels and ``accuracy_adjusted`` with ``NO_ANSWER`` images dropped and
+        ``other_class`` images relabelled, plus the image counts behind both.
+    """
+    from catsdogs.metrics import predict_labels
+
+    labels = np.asarray(labels).astype(int)
+    predicted = predict_labels(probs, threshold)
+    wrong = np.flatnonzero(predicted != labels)
+    errors = []
+    for i in wrong:
+        v = verdicts.get(files[i], {"verdict": "not_audited", "note": ""})
+        errors.append({"file": files[i], "label": int(labels[i]), "prob_dog": float(probs[i]), **v})
+    counts = {k: sum(e["verdict"] == k for e in errors) for k in (*VERDICTS, "not_audited")}
+    n = len(labels)
+    dropped = sum(counts[k] for k in NO_ANSWER)
+    correct_adjusted = n - len(errors) + counts["other_class"]
+    return {
+        "n_images": n, "n_errors": len(errors), "errors": errors, "counts": counts,
+        "accuracy": (n - len(errors)) / n if n else None,
+        "n_adjusted": n - dropped,
+        "accuracy_adjusted": correct_adjusted / (n - dropped) if n > dropped else None,
+    }
+
+
+def audit_run(run: Run, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, Any]:
+    """Audit the run's final validation mistakes; write and return ``audit.json``."""
+    from catsdogs.evaluate import final_predictions_file
+    from catsdogs.train import read_predictions
+
+    pred_file = final_predictions_file(run)
+    pred = read_predictions(pred_file)
+    result = audit_predictions(list(pred["file"]), pred["label"], pred["prob"], read_label_audit(audit_file))
+    result.update({
+        "source": pred_file.parent.name,
+        "audit_file": Path(audit_file).name,
+        "audit_sha256": file_sha256(audit_file),
+        "method": AUDIT_METHOD,
+        "verdicts": VERDICTS,
+    })
+    run.write_json("audit.json", result)
+    return result
+
+
+__all__ = ["AUDIT_METHOD", "LABEL_AUDIT_FILE", "NO_ANSWER", "VERDICTS", "audit_predictions",
+           "audit_run", "read_label_audit"]

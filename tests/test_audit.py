@@ -1,0 +1,131 @@
+"""The label audit (:mod:`catsdogs.audit`) and the phase-2 ablation record, on hand-made runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from catsdogs.audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
+from catsdogs.config import get_config
+from catsdogs.report import ablation_rows, label_audit_markdown, record_ablation
+from catsdogs.runs import Run
+from catsdogs.train import save_predictions
+
+FILES = ["Cat/1.jpg", "Cat/2.jpg", "Cat/3.jpg", "Dog/1.jpg", "Dog/2.jpg", "Dog/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
+LABELS = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+#: Wrong: Cat/3 (p=0.9), Dog/4 (logit -3), Dog/5 (logit -1); the rest right.
+LOGITS = np.array([-4.0, -3.0, 2.2, 3.0, 4.0, 0.5, -3.0, -1.0])
+
+
+def _write_audit(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    path.write_text("file,verdict,note\n" + "".join(f"{f},{v},{n}\n" for f, v, n in rows))
+    return path
+
+
+def test_shipped_audit_file_is_valid() -> None:
+    verdicts = read_label_audit()
+    assert len(verdicts) > 0
+    assert {v["verdict"] for v in verdicts.values()} <= set(VERDICTS)
+    assert all(f.split("/")[0] in ("Cat", "Dog") and f.endswith(".jpg") for f in verdicts)
+    assert all(v["note"] for v in verdicts.values()), "every verdict says what the image shows"
+
+
+def test_shipped_audit_names_real_files() -> None:
+    root = Path(os.environ.get("CATSDOGS_DATA_DIR", "")).expanduser()
+    if not os.environ.get("CATSDOGS_DATA_DIR") or not (root / "Cat").is_dir():
+        pytest.skip("set CATSDOGS_DATA_DIR to the PetImages folder to check the audited files exist")
+    missing = [f for f in read_label_audit() if not (root / f).is_file()]
+    assert not missing, f"audited files not in {root}: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("Cat/1.jpg", "maybe", "x")], "unknown verdict 'maybe' for Cat/1.jpg"),
+        ([("Cat/1.jpg", "label_ok", "x"), ("Cat/1.jpg", "no_pet", "y")], "Cat/1.jpg is audited twice"),
+    ],
+)
+def test_bad_audit_rows_are_named(tmp_path: Path, rows, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_label_audit(_write_audit(tmp_path / "audit.csv", rows))
+
+
+def test_audit_counts_and_adjusted_accuracy() -> None:
+    probs = 1 / (1 + np.exp(-LOGITS))
+    verdicts = {"Cat/3.jpg": {"verdict": "other_class", "note": "a dog"},
+                "Dog/4.jpg": {"verdict": "no_pet", "note": "a logo"},
+                "Cat/1.jpg": {"verdict": "label_ok", "note": "right, and not a mistake"}}
+    out = audit_predictions(FILES, LABELS, probs, verdicts)
+    assert [e["file"] for e in out["errors"]] == ["Cat/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
+    assert out["counts"] == {"label_ok": 0, "other_class": 1, "no_pet": 1, "unclear": 0, "not_audited": 1}
+    assert out["accuracy"] == pytest.approx(5 / 8)
+    # Dog/4 dropped (no right answer); Cat/3 relabelled dog, which the model said: 6 right of 7.
+    assert out["n_adjusted"] == 7
+    assert out["accuracy_adjusted"] == pytest.approx(6 / 7)
+
+
+def _hand_made_run(root: Path, name: str, logits: np.ndarray, **overrides) -> Run:
+    run = Run.open(get_config("smoke", **overrides), root / name)
+    save_predictions(run.file("phase2", "predictions_val.csv"), FILES, LABELS, logits)
+    run.write_json("data/scan.json", {"manifest_sha256": "ab" * 32})
+    run.write_json("phase1/result.json", {"val_metrics": {"accuracy": 0.75}})
+    run.write_json("phase2/result.json", {"history": {"epoch": [0, 1], "val_accuracy": [0.5, 0.625]}})
+    run.update_json("timings.json", phase2_train=125.0)
+    return run
+
+
+def test_audit_run_writes_record_and_page(tmp_path: Path) -> None:
+    run = _hand_made_run(tmp_path, "run", LOGITS)
+    audit = _write_audit(tmp_path / "audit.csv", [("Dog/5.jpg", "unclear", "blurred fur"),
+                                                  ("Cat/3.jpg", "label_ok", "a cat in a cage")])
+    result = audit_run(run, audit)
+    assert run.read_json("audit.json") == result
+    assert result["source"] == "phase2" and len(result["audit_sha256"]) == 64
+    page = label_audit_markdown(result)
+    assert "**3** validation images" in page and "**1** show the animal" in page
+    assert "`Dog/5.jpg`" in page and "blurred fur" in page
+    assert "`Cat/3.jpg`" not in page, "genuine mistakes are counted, not listed"
+    assert "1 are not in the audit file" in page
+
+
+def test_audit_page_without_record_says_how_to_make_it() -> None:
+    assert "python -m catsdogs audit" in label_audit_markdown(None)
+
+
+def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
+    base = _hand_made_run(tmp_path, "base", LOGITS)
+    other = _hand_made_run(tmp_path, "lr", LOGITS + 3.0, phase2_lr=3e-5)
+    result = record_ablation(base, [base, other])
+    assert base.read_json("ablation.json") == result
+    by_run = {e["run"]: e for e in result["runs"]}
+    assert by_run["lr"]["differs"] == {"phase2_lr": 3e-5}
+    assert by_run["base"]["final_accuracy"]["estimate"] == pytest.approx(5 / 8)
+    assert by_run["lr"]["final_accuracy"]["estimate"] == pytest.approx(6 / 8)  # Dog/4, Dog/5 turn right; Cat/2 reaches 0.5 = dog
+    rows = {r["run"]: r for r in ablation_rows(result)}
+    assert set(rows) == {"base (published)", "lr"}
+    assert rows["lr"]["validation accuracy (%) after each phase-2 epoch"] == "50.00 → 62.50"
+    assert rows["lr"]["phase-2 LR"] == "3e-05"
+
+
+def test_ablation_refuses_runs_with_another_split(tmp_path: Path) -> None:
+    base = _hand_made_run(tmp_path, "base", LOGITS)
+    other = _hand_made_run(tmp_path, "other", LOGITS, seed=7)
+    other.write_json("data/scan.json", {"manifest_sha256": "cd" * 32})
+    with pytest.raises(ValueError, match="do not share one validation split"):
+        record_ablation(base, [base, other])
+
+
+def test_package_ships_the_audit_file() -> None:
+    assert LABEL_AUDIT_FILE.is_file()
+
+
+def test_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from catsdogs.cli import main
+
+    run = _hand_made_run(tmp_path, "run", LOGITS)
+    assert main(["audit", "--run-dir", str(run.path)]) == 0
+    assert "**3** validation images" in capsys.readouterr().out
+    assert run.has("audit.json")
