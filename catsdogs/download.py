@@ -42,6 +42,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from catsdogs.config import ENV_DATA_DIR
+from catsdogs.runs import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -61,37 +62,6 @@ _CLASS_PREFIXES = ("PetImages/Cat/", "PetImages/Dog/")
 
 
 # --------------------------------------------------------------------------- hashing
-
-
-def sha256_file(path: Path, progress: bool = False) -> str:
-    """Hex sha256 digest of a file, read in 1 MiB chunks.
-
-    Parameters
-    ----------
-    path : Path
-        File to hash.
-    progress : bool
-        Show a tqdm bar (bytes) while hashing.
-
-    Returns
-    -------
-    str
-        64 lower-case hex characters.
-    """
-    path = Path(path)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh, tqdm(
-        total=path.stat().st_size,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=f"sha256 {path.name}",
-        disable=not progress,
-    ) as bar:
-        for chunk in iter(lambda: fh.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-            bar.update(len(chunk))
-    return digest.hexdigest()
 
 
 def _normalise_sha256(value: str | None) -> str | None:
@@ -195,7 +165,7 @@ def _download(
         if expected is None:
             logger.info("using existing %s (no sha256 given to verify it)", dest)
             return dest, None, False
-        actual = sha256_file(dest, progress=progress)
+        actual = file_sha256(dest, progress=progress)
         if actual == expected:
             logger.info("using existing %s (sha256 verified)", dest)
             return dest, actual, False
@@ -514,7 +484,7 @@ def fetch_petimages(
     )
     if downloaded or not record_matches:
         if sha256 is None:
-            sha256 = sha256_file(archive, progress=True)
+            sha256 = file_sha256(archive, progress=True)
         new_record = {
             "url": url,
             "archive": archive.name,
@@ -538,5 +508,4 @@ __all__ = [
     "extract_petimages",
     "fetch_petimages",
     "fetch_record",
-    "sha256_file",
 ]

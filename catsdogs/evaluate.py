@@ -37,10 +37,10 @@ PAPER_CLAIMS: dict[str, Any] = {
 
 
 def final_predictions_file(run: Run) -> Path:
-    for phase in ("phase2", "phase1"):
-        p = run.path / phase / "predictions_val.csv"
-        if p.is_file():
-            return p
+    """Validation predictions of the run's final model (phase 2's, else phase 1's)."""
+    path = run.final_file("predictions_val.csv")
+    if path is not None:
+        return path
     raise FileNotFoundError(
         f"no validation predictions in {run.path}: run the training chapters (03, 04) or "
         "`python -m catsdogs train` first"

@@ -237,7 +237,8 @@ def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
 
 
 def _final_result(run: Run) -> dict[str, Any] | None:
-    return _maybe_json(run, "phase2/result.json") or _maybe_json(run, "phase1/result.json")
+    path = run.final_file("result.json")
+    return _maybe_json(run, str(path.relative_to(run.path))) if path else None
 
 
 def _training_seconds(timings: Mapping[str, float]) -> float | None:

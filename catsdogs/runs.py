@@ -135,6 +135,15 @@ class Run:
     def has(self, *parts: str) -> bool:
         return self.path.joinpath(*parts).exists()
 
+    def final_file(self, name: str) -> Path | None:
+        """``<phase>/<name>`` of the run's final training phase: phase 2's if it
+        exists, else phase 1's; ``None`` when neither has it."""
+        for phase in ("phase2", "phase1"):
+            p = self.path / phase / name
+            if p.is_file():
+                return p
+        return None
+
     def write_json(self, relpath: str, obj: Any) -> Path:
         p = self.file(relpath)
         tmp = p.with_suffix(p.suffix + ".tmp")
@@ -193,12 +202,18 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
 
 
-def file_sha256(path: Path | str, chunk_size: int = 1 << 20) -> str:
-    """sha256 hex digest (64 lowercase hex characters) of a file, read ``chunk_size`` bytes at a time."""
+def file_sha256(path: Path | str, chunk_size: int = 1 << 20, progress: bool = False) -> str:
+    """sha256 hex digest (64 lowercase hex characters) of a file, read ``chunk_size``
+    bytes at a time; ``progress`` shows a tqdm bar in bytes (for large downloads)."""
+    from tqdm.auto import tqdm
+
+    path = Path(path)
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, tqdm(total=path.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024,
+                                       desc=f"sha256 {path.name}", disable=not progress) as bar:
         while block := fh.read(chunk_size):
             h.update(block)
+            bar.update(len(block))
     return h.hexdigest()
 
 

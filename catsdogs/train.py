@@ -359,10 +359,9 @@ def train(config: Config, run_dir: Path | str | None = None, from_run: Path | st
 
 def final_model_path(run: Run) -> Path:
     """The run's trained model: phase 2's if it exists, else phase 1's."""
-    for phase in ("phase2", "phase1"):
-        p = run.path / phase / "model.keras"
-        if p.is_file():
-            return p
+    path = run.final_file("model.keras")
+    if path is not None:
+        return path
     raise FileNotFoundError(f"no trained model in {run.path}: run `python -m catsdogs train` first")
 
 
