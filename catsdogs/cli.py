@@ -129,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------- commands
 
 
+def _existing_run(args: argparse.Namespace):
+    """The run of ``--run-dir`` (default ``runs/<profile>``); it must exist, nothing is created."""
+    from catsdogs.config import default_run_dir
+    from catsdogs.runs import Run
+
+    config_from_args(args)  # rejects an unknown --profile or a bad --set with a clear message
+    return Run.load(args.run_dir or default_run_dir(args.profile))
+
+
 def _cmd_data(args) -> int:
     from catsdogs import data
 
@@ -184,7 +193,7 @@ def _cmd_evaluate(args) -> int:
         result = evaluate.evaluate_directory(evaluate.load_predictor(args.model), find_data_dir(cfg), cache_dir(cfg))
         result["scan"].pop("skipped_files", None)
     else:
-        run = Run.load(args.run_dir or Run.open(config_from_args(args)).path)
+        run = _existing_run(args)
         result = evaluate.evaluate_run(run)
         result = {k: result[k] for k in ("source", "split", "metrics", "ci95")}
     print(json.dumps(result, indent=2))
@@ -239,7 +248,7 @@ def _cmd_export(args) -> int:
     from catsdogs import export
     from catsdogs.runs import Run
 
-    run = Run.load(args.run_dir or Run.open(config_from_args(args)).path)
+    run = _existing_run(args)
     if run.has("export", "export.json") and not args.force:
         result = run.read_json("export/export.json")
         if args.publish:
@@ -256,7 +265,7 @@ def _cmd_bench(args) -> int:
     from catsdogs import export
     from catsdogs.runs import Run
 
-    run = Run.load(args.run_dir or Run.open(config_from_args(args)).path)
+    run = _existing_run(args)
     result = export.bench_run(run, repeats=args.repeats)
     print(export.format_bench(result))
     return 0

@@ -63,6 +63,13 @@ def test_unknown_profile(capsys) -> None:
     assert "'tiny'" in line and "full" in line and "smoke" in line
 
 
+@pytest.mark.parametrize("command", ["evaluate", "export", "bench"])
+def test_commands_on_a_missing_run_create_nothing(command: str, isolated_env, capsys) -> None:
+    line = run_error([command, "--profile", "smoke"], capsys)
+    assert "not a run directory" in line and "--run-dir" in line
+    assert not (isolated_env["runs"] / "smoke").exists()
+
+
 def test_missing_weights_file(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "mobilenet_v2.tflite"
     line = run_error(["weights", "--weights", str(missing)], capsys)
