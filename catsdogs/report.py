@@ -608,11 +608,49 @@ def ablation_rows(ablation: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+def ablation_summary(ablation: Mapping[str, Any]) -> str:
+    """The ablation in sentences: the best configuration next to the published
+    (paper-faithful) one, against the paper, and how the differences between runs
+    compare with the width of their confidence intervals."""
+    from catsdogs.evaluate import PAPER_CLAIMS
+
+    runs = ablation["runs"]
+    published = next(e for e in runs if e["run"] == ablation["published_run"])
+    best = max(runs, key=lambda e: e["final_accuracy"]["estimate"])
+    paper = PAPER_CLAIMS["accuracy"]
+
+    def described(e: Mapping[str, Any]) -> str:
+        changes = ", ".join(f"`{k}={v}`" for k, v in sorted(e["differs"].items()))
+        return f"**{e['run']}**" + (f" ({changes})" if changes else "")
+
+    def scores(e: Mapping[str, Any]) -> str:
+        pr = " / ".join(f"{e[k]['estimate']:.4f}" for k in ("final_precision", "final_recall") if e.get(k))
+        return with_ci(e["final_accuracy"], 2) + (f", precision / recall {pr}" if pr else "")
+
+    accs = [e["final_accuracy"]["estimate"] for e in runs]
+    half = [(e["final_accuracy"]["high"] - e["final_accuracy"]["low"]) / 2 for e in runs
+            if e["final_accuracy"].get("low") is not None]
+    covering = sum(e["final_accuracy"]["low"] <= paper <= e["final_accuracy"]["high"] for e in runs
+                   if e["final_accuracy"].get("low") is not None)
+    lines = [f"The paper-faithful published run, {described(published)}: {scores(published)}."]
+    if best is published or best["final_accuracy"]["estimate"] == published["final_accuracy"]["estimate"]:
+        lines.append("No variant is more accurate.")
+    else:
+        lines.append(f"The most accurate configuration, {described(best)}: {scores(best)}.")
+    lines.append(
+        f"{sum(a >= 0.99 for a in accs)} of {len(runs)} runs reach 99.0 %; "
+        f"{covering} of {len(runs)} intervals contain the paper's {paper_percent(paper)}. "
+        f"The runs differ by at most {100 * (max(accs) - min(accs)):.2f} percentage points, "
+        + (f"while each interval spans about ±{100 * float(np.mean(half)):.2f}." if half else "")
+    )
+    return " ".join(lines) + "\n"
+
+
 def ablation_markdown(run: Run) -> str:
     ablation = _maybe_json(run, "ablation.json")
     if not ablation:
         return "*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n"
-    return markdown_table(ablation_rows(ablation))
+    return markdown_table(ablation_rows(ablation)) + "\n" + ablation_summary(ablation)
 
 
 def label_audit_markdown(audit: Mapping[str, Any] | None) -> str:
@@ -737,6 +775,7 @@ __all__ = [
     "write_generated_pages",
     "label_audit_markdown",
     "ablation_rows",
+    "ablation_summary",
     "record_ablation",
 ]
 

@@ -10,7 +10,7 @@ import pytest
 
 from catsdogs.audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
 from catsdogs.config import get_config
-from catsdogs.report import ablation_rows, label_audit_markdown, record_ablation
+from catsdogs.report import ablation_rows, ablation_summary, label_audit_markdown, record_ablation
 from catsdogs.runs import Run
 from catsdogs.train import save_predictions
 
@@ -108,6 +108,10 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     assert set(rows) == {"base (published)", "lr"}
     assert rows["lr"]["validation accuracy (%) after each phase-2 epoch"] == "50.00 → 62.50"
     assert rows["lr"]["phase-2 LR"] == "3e-05"
+    summary = ablation_summary(result)
+    assert "published run, **base**: 62.50 %" in summary
+    assert "most accurate configuration, **lr** (`phase2_lr=3e-05`): 75.00 %" in summary
+    assert "0 of 2 runs reach 99.0 %" in summary and "at most 12.50 percentage points" in summary
 
 
 def test_ablation_refuses_runs_with_another_split(tmp_path: Path) -> None:
