@@ -662,6 +662,9 @@ def label_audit_markdown(audit: Mapping[str, Any] | None) -> str:
     if not audit:
         return f"*{NOT_MEASURED}: run `python -m catsdogs audit --run-dir <run>`.*\n"
     c = audit["counts"]
+    if c.get("not_audited", 0) == audit["n_errors"]:
+        return (f"None of this run's {audit['n_errors']} validation mistakes is in the audit file, "
+                "which covers the mistakes of the published full run; nothing to adjust.\n")
     text = (
         f"Of the **{audit['n_errors']}** validation images the final model gets wrong, looked at "
         f"one by one: **{c['label_ok']}** show the animal their folder names (genuine mistakes), "

@@ -131,5 +131,5 @@ def test_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
     run = _hand_made_run(tmp_path, "run", LOGITS)
     assert main(["audit", "--run-dir", str(run.path)]) == 0
-    assert "**3** validation images" in capsys.readouterr().out
+    assert "None of this run's 3 validation mistakes is in the audit file" in capsys.readouterr().out
     assert run.has("audit.json")
