@@ -484,6 +484,16 @@ def deviations(run: Run) -> list[str]:
         items.append("Phase 1 trains the head on features computed once by the frozen base, so phase 1 "
                      "sees no augmentation (augmentation is used in phase 2).")
     items.append("Batch-norm layers stay frozen and in inference mode during fine-tuning (Keras guide).")
+    if run.has("data", "manifest.csv"):
+        from catsdogs.data import read_manifest
+
+        rows = read_manifest(run.path / "data" / "manifest.csv")
+        longest = max((max(int(r["width"]), int(r["height"])) for r in rows), default=0)
+        if 0 < longest < cfg.image_size:
+            items.append(f"No image available to this run is larger than {longest} pixels on its longer side "
+                         "(the Kaggle originals are mostly around 500×375): every image is upsampled to "
+                         f"{cfg.image_size}×{cfg.image_size}, so the model sees no more detail than "
+                         f"{longest} pixels carry.")
     if cfg.test_fraction == 0:
         items.append("As in the paper, the headline figures are on the validation split, which also drives "
                      "early stopping: a slightly optimistic estimate.")

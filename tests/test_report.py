@@ -93,6 +93,17 @@ def test_deviations_name_the_smoke_profile_and_the_weights(run):
     assert "**smoke** profile" in items and "`image_size` = `128` (full: `224`)" in items
 
 
+@pytest.mark.parametrize(("side", "upsampled"), [(100, True), (128, False), (400, False)])
+def test_deviations_say_when_images_are_upsampled(run, side, upsampled):
+    from catsdogs.data import write_manifest
+
+    write_manifest([{"file": "Cat/1.jpg", "label": 0, "class": "cat", "split": "val", "source": "original",
+                     "width": side, "height": side - 20}], run.file("data", "manifest.csv"))
+    text = " ".join(deviations(run))
+    assert (f"larger than {side} pixels" in text) is upsampled
+    assert ("upsampled to 128×128" in text) is upsampled
+
+
 def test_scan_and_robustness_rows():
     scan = {"usable": 10, "converted": 1, "examined": 12, "converted_by_reason": {"PNG file with a .jpg name": 1},
             "skipped_by_reason": {"zero-byte": 2}}
