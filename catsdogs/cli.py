@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="save the final model without optimizer state and export TFLite float32/int8")
     _add_common(p)
     p.add_argument("--publish", type=Path, help="also copy the .keras and int8 .tflite into this folder (e.g. models/)")
-    p.add_argument("--force", action="store_true", help="export again even if the run has exports")
+    p.add_argument("--force", action="store_true", help="export again even if the run's exports are up to date with its final model")
 
     p = sub.add_parser("bench", help="latency of the Keras model and its TFLite exports on this machine")
     _add_common(p)
@@ -246,15 +246,8 @@ def _cmd_book(args) -> int:
 
 def _cmd_export(args) -> int:
     from catsdogs import export
-    from catsdogs.runs import Run
 
-    run = _existing_run(args)
-    if run.has("export", "export.json") and not args.force:
-        result = run.read_json("export/export.json")
-        if args.publish:
-            export.publish(run, args.publish)
-    else:
-        result = export.export_run(run, publish_dir=args.publish)
+    result = export.export_run(_existing_run(args), publish_dir=args.publish, force=args.force)
     summary = {k: {m: e[m] for m in ("file", "size_mb", "sha256", "agreement_with_keras")}
                | {"val_accuracy": e["val_metrics"]["accuracy"]} for k, e in result["exports"].items()}
     print(json.dumps(summary, indent=2))

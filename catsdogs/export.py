@@ -119,12 +119,37 @@ def _convert(tf, model, out_path: Path, representative_images: np.ndarray | None
     return out_path
 
 
-def export_run(run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300) -> dict[str, Any]:
+def current_export(run: Run) -> dict[str, Any] | None:
+    """``export/export.json`` if it is up to date: made from the run's current final
+    model (its sha256, recorded in the export or, for older records, in the phase's
+    ``result.json``) and every export file still has its recorded sha256; else ``None``."""
+    from catsdogs.train import final_model_path
+
+    if not run.has("export", "export.json"):
+        return None
+    record = run.read_json("export/export.json")
+    source = final_model_path(run)
+    recorded = record.get("source_sha256")
+    if recorded is None and record.get("source_model") == source.relative_to(run.path).as_posix():
+        recorded = (run.read_json(f"{source.parent.name}/result.json") if run.has(source.parent.name, "result.json")
+                    else {}).get("model_sha256")
+    if recorded is None or recorded != file_sha256(source):
+        return None
+    for entry in record["exports"].values():
+        path = run.path / "export" / entry["file"]
+        if not path.is_file() or file_sha256(path) != entry["sha256"]:
+            return None
+    return record
+
+
+def export_run(run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300,
+               force: bool = False) -> dict[str, Any]:
     """Export the run's final model and measure each export on the validation split.
 
     Writes ``export/<stem>.keras`` (no optimizer state), ``.float32.tflite`` and
     ``.int8.tflite``, and ``export/export.json`` (sizes, sha256, parameter count,
     validation metrics of each export and its agreement with the Keras model).
+    An up-to-date export (:func:`current_export`) is reused unless ``force``.
     With ``publish_dir`` the ``.keras`` and int8 files are also copied there.
     """
     import keras
@@ -134,6 +159,12 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
     from catsdogs.model import inference_model, parameter_counts
     from catsdogs.train import final_model_path, split_paths
 
+    existing = None if force else current_export(run)
+    if existing is not None:
+        log.info("reusing the exports in %s/export (made from the current final model)", run.path)
+        if publish_dir:
+            publish(run, publish_dir)
+        return existing
     cfg = run.config
     source = final_model_path(run)
     model = inference_model(keras.models.load_model(source, compile=False))
@@ -158,6 +189,7 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
 
     result: dict[str, Any] = {
         "source_model": source.relative_to(run.path).as_posix(),
+        "source_sha256": file_sha256(source),
         "parameters": parameter_counts(model),
         "calibration_images": int(len(calib)),
         "exports": {},

@@ -258,3 +258,22 @@ def test_trainable_parameters_grow_from_phase1_to_phase2() -> None:
     )
     assert not base.get_layer("block_15_expand").trainable and base.get_layer("block_16_expand").trainable
     assert info["first_layer"] == "block_16_expand" and info["n_unfrozen"] > 0
+
+
+def test_export_is_reused_until_the_final_model_changes(trained_run: Run, tmp_path: Path, monkeypatch) -> None:
+    from catsdogs import export
+
+    run = Run.load(shutil.copytree(trained_run.path, tmp_path / "run"))
+    first = export.export_run(run, calibration_images=8)
+    assert first["source_sha256"] == file_sha256(run.path / "phase2" / "model.keras")
+    assert export.current_export(run) == first
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("an up-to-date export was redone")
+
+    monkeypatch.setattr(export, "convert_to_tflite", must_not_run)
+    assert export.export_run(run) == first
+    with pytest.raises(AssertionError, match="redone"):
+        export.export_run(run, force=True)
+    shutil.copy(run.path / "phase1" / "model.keras", run.path / "phase2" / "model.keras")
+    assert export.current_export(run) is None, "a changed final model makes the export stale"
