@@ -3,9 +3,9 @@
 ``label_audit.csv`` (shipped with the package) records what a person saw in
 PetImages files, one row per file (path relative to the data root): a
 ``verdict`` from :data:`VERDICTS` and a short description. It was made by looking
-at every validation image the published full run (``runs/full``) gets wrong,
-shown at full resolution in contact sheets; it is an annotation of the dataset,
-not of a run, so any run over the same data can be joined with it.
+at every validation image the published full run (``runs/full``) or one of its
+ablation runs gets wrong, shown at full resolution in contact sheets; it annotates
+the dataset, not a run, so any run over the same data can be joined with it.
 
 :func:`audit_run` joins it with a run's final validation predictions and writes
 ``audit.json``: the mistakes with their verdicts, verdict counts, and the accuracy
@@ -29,8 +29,9 @@ LABEL_AUDIT_FILE = Path(__file__).with_name("label_audit.csv")
 
 #: How the audit file was made (stored with every audit record).
 AUDIT_METHOD = (
-    "every validation image misclassified by the published full run, looked at by one "
-    "person (the author of this reproduction) at full resolution; one verdict each"
+    "every validation image misclassified by the published full run or by one of its phase-2 "
+    "ablation runs, looked at by one person (the author of this reproduction) at full "
+    "resolution; one verdict each"
 )
 
 #: Verdicts, with what each means.
@@ -38,11 +39,12 @@ VERDICTS: dict[str, str] = {
     "label_ok": "shows the animal its folder says: a genuine model mistake",
     "other_class": "shows the other animal: mislabelled",
     "no_pet": "shows neither a cat nor a dog (logo, banner, person)",
+    "both": "shows a cat and a dog",
     "unclear": "too blurred or cropped to tell by eye",
 }
 
 #: Verdicts for which the image has no right answer, dropped from the adjusted accuracy.
-NO_ANSWER = ("no_pet", "unclear")
+NO_ANSWER = ("no_pet", "both", "unclear")
 
 
 def read_label_audit(path: Path | str = LABEL_AUDIT_FILE) -> dict[str, dict[str, str]]:

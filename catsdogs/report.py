@@ -678,8 +678,8 @@ def label_audit_markdown(audit: Mapping[str, Any] | None) -> str:
     text = (
         f"Of the **{audit['n_errors']}** validation images the final model gets wrong, looked at "
         f"one by one: **{c['label_ok']}** show the animal their folder names (genuine mistakes), "
-        f"{c['other_class']} the other animal, {c['no_pet']} no cat or dog at all and "
-        f"{c['unclear']} cannot be judged by eye"
+        f"{c['other_class']} the other animal, {c['no_pet']} no cat or dog at all, "
+        f"{c['both']} both animals and {c['unclear']} cannot be judged by eye"
         + (f"; {c['not_audited']} are not in the audit file" if c.get("not_audited") else "")
         + f". Dropping the {sum(c[k] for k in NO_ANSWER)} images with no right answer and "
         f"relabelling the mislabelled ones gives **{percent(audit['accuracy_adjusted'], 2)}** on "

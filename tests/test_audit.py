@@ -60,7 +60,8 @@ def test_audit_counts_and_adjusted_accuracy() -> None:
                 "Cat/1.jpg": {"verdict": "label_ok", "note": "right, and not a mistake"}}
     out = audit_predictions(FILES, LABELS, probs, verdicts)
     assert [e["file"] for e in out["errors"]] == ["Cat/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
-    assert out["counts"] == {"label_ok": 0, "other_class": 1, "no_pet": 1, "unclear": 0, "not_audited": 1}
+    assert out["counts"] == {"label_ok": 0, "other_class": 1, "no_pet": 1, "both": 0, "unclear": 0,
+                             "not_audited": 1}
     assert out["accuracy"] == pytest.approx(5 / 8)
     # Dog/4 dropped (no right answer); Cat/3 relabelled dog, which the model said: 6 right of 7.
     assert out["n_adjusted"] == 7
