@@ -365,7 +365,7 @@ def robustness_rows(results: Mapping[str, Any]) -> list[Row]:
 
 #: Why each chosen setting has its value (the paper gives no epochs, learning rates or split).
 RATIONALE: dict[str, str] = {
-    "image_size": "MobileNetV2's ImageNet input size and the paper's Keras default (the results page's "
+    "image_size": "the input size of Keras MobileNetV2's ImageNet weights, its default (the results page's "
                   "ablation tries a larger input)",
     "val_fraction": "the paper gives no split; a stratified 80/20 split is the common Keras-tutorial choice "
                     "and leaves thousands of validation images, so the accuracy CI is narrow",
