@@ -582,7 +582,7 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
         entries.append({
             "run": other.path.name,
             "differs": {k: v for k, v in cfg.items() if k in base and base[k] != v},
-            "settings": {k: cfg.get(k) for k in ("fine_tune_from", "phase2_lr", "phase2_epochs")},
+            "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
             "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
             "final_accuracy": ci["accuracy"], "final_f1": ci["f1"],
             "final_precision": ci["precision"], "final_recall": ci["recall"],
@@ -606,15 +606,15 @@ def ablation_rows(ablation: Mapping[str, Any]) -> list[Row]:
         s = e["settings"]
         rows.append({
             "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
+            "input (px)": str(s.get("image_size", "")),
             "unfrozen from": s["fine_tune_from"], "phase-2 LR": f"{s['phase2_lr']:g}",
             "phase-2 epochs": str(e["phase2_epochs_run"]),
             "validation accuracy (%) after each phase-2 epoch": " → ".join(
                 f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])) or "–",
             "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
             "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
-            "final precision / recall": " / ".join(
-                f"{e[k]['estimate']:.4f}" if e.get(k) else "–" for k in ("final_precision", "final_recall")),
-            "final F1 (95% CI)": with_ci(e["final_f1"], 2),
+            "final precision / recall / F1": " / ".join(
+                f"{e[k]['estimate']:.4f}" if e.get(k) else "–" for k in ("final_precision", "final_recall", "final_f1")),
             "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
         })
     return rows
