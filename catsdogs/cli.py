@@ -184,7 +184,6 @@ def _cmd_train(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from catsdogs import evaluate
-    from catsdogs.runs import Run
 
     if args.model:
         cfg = config_from_args(args)
@@ -256,7 +255,6 @@ def _cmd_export(args) -> int:
 
 def _cmd_bench(args) -> int:
     from catsdogs import export
-    from catsdogs.runs import Run
 
     run = _existing_run(args)
     result = export.bench_run(run, repeats=args.repeats)
