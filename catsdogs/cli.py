@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from catsdogs.config import PROFILES, Config, cache_dir, get_config
+from catsdogs.config import PROFILES, Config, cache_dir, get_config, runs_dir
 
 log = logging.getLogger("catsdogs")
 
@@ -84,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--phase", choices=["data", "1", "2", "all"], default="all", help="stop after this step (default: all)")
     p.add_argument("--from-run", type=Path, help="reuse the data split and phase 1 of this run (phase-2 ablations)")
+
+    p = sub.add_parser("cv", help="K-fold cross-validation of the recipe over every image (resumable)")
+    _add_common(p)
+    p.add_argument("--folds", type=int, default=5, help="number of folds; fold 0 is the usual validation split (default 5)")
+    p.add_argument("--fold0", type=Path, help="a finished run of the same recipe to use as fold 0 instead of training it")
+    p.add_argument("--phase1-from", type=Path, help="another study on the same folds whose phase 1 each fold shares "
+                   "(for phase-2 variants)")
+
+    p = sub.add_parser("compare", help="paired comparison of two cross-validation studies (exact McNemar test)")
+    p.add_argument("first", type=Path, help="the reference study (gets compare.json)")
+    p.add_argument("second", type=Path, help="the study compared with it")
 
     p = sub.add_parser("evaluate", help="metrics of a run (--run-dir) or of a saved model on a folder of images (--model)")
     _add_common(p)
@@ -179,6 +190,28 @@ def _cmd_train(args) -> int:
             m = run.read_json(f"{phase}/result.json")["val_metrics"]
             summary[f"{phase}_val_accuracy"] = m["accuracy"]
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_cv(args) -> int:
+    from catsdogs import cv
+
+    cfg = config_from_args(args)
+    study = cv.run_cv(cfg, args.run_dir or runs_dir() / f"cv-{args.profile}", args.folds, args.fold0, args.phase1_from)
+    result = study.run.read_json("cv.json")
+    ci = result["pooled_ci95"]["accuracy"]
+    print(f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
+          f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from catsdogs import ablation
+
+    r = ablation.compare_dirs(args.first, args.second)
+    print(f"{r['second']} vs {r['first']}: accuracy {100 * r['accuracy']['second']:.2f} % vs "
+          f"{100 * r['accuracy']['first']:.2f} % ({100 * r['accuracy']['difference']:+.2f} pp), "
+          f"exact McNemar p = {r['mcnemar']['p_value']:.3g}: {r['verdict']}")
     return 0
 
 
@@ -289,6 +322,8 @@ def _cmd_publish_results(args) -> int:
 
 
 COMMANDS = {
+    "cv": _cmd_cv,
+    "compare": _cmd_compare,
     "ablation": _cmd_ablation,
     "audit": _cmd_audit,
     "publish-results": _cmd_publish_results,

@@ -13,6 +13,7 @@ back to the last finished epoch, without repeating it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,28 @@ def _weights(run: Run):
     return info
 
 
-def _callbacks(run: Run, phase: str, patience: int, checkpoint: bool = True) -> list:
+def _epoch_log(run: Run, phase: str, epochs: int):
+    """A callback logging one line per finished epoch: run, phase, metrics, wall time."""
+    import keras
+
+    started: dict[str, float] = {}
+
+    def begin(epoch: int, logs: dict | None = None) -> None:
+        started["t"] = time.perf_counter()
+
+    def end(epoch: int, logs: dict | None = None) -> None:
+        shown = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k.endswith(("loss", "accuracy")))
+        log.info("%s %s epoch %d/%d: %s (%.0f s)", run.path.name, phase, epoch + 1, epochs, shown,
+                 time.perf_counter() - started.get("t", time.perf_counter()))
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+
+
+def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: bool = True) -> list:
     import keras
 
     cbs = [
+        _epoch_log(run, phase, epochs),
         keras.callbacks.BackupAndRestore(str(run.path / phase / "backup")),
         keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
@@ -225,7 +244,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
                 x_train, y_train.astype("float32"),
                 validation_data=(x_val, y_val.astype("float32")),
                 batch_size=cfg.batch_size, epochs=cfg.phase1_epochs, shuffle=True, verbose=2,
-                callbacks=_callbacks(run, "phase1", cfg.phase1_patience, checkpoint=False),
+                callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs, checkpoint=False),
             )
         copy_head(head, model)
         logits = head.predict(x_val, batch_size=256, verbose=0).reshape(-1)
@@ -235,7 +254,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
             model.fit(
                 split_dataset(run, "train", shuffle=True), validation_data=split_dataset(run, "val"),
                 epochs=cfg.phase1_epochs, verbose=1,
-                callbacks=_callbacks(run, "phase1", cfg.phase1_patience),
+                callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs),
             )
         logits = model.predict(split_dataset(run, "val"), verbose=0).reshape(-1)
 
@@ -262,7 +281,7 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     with run.timed(f"{phase}_train"):
         model.fit(
             split_dataset(run, "train", shuffle=True), validation_data=val_ds,
-            epochs=epochs, verbose=1, callbacks=_callbacks(run, phase, cfg.phase2_patience),
+            epochs=epochs, verbose=1, callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
         )
     with run.timed(f"{phase}_predict_val"):
         logits = model.predict(val_ds, verbose=0).reshape(-1)
