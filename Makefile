@@ -1,6 +1,6 @@
 # catsdogs: two commands on a fresh machine.
 #   make reproduce   create .venv, install, run the six chapters + build the book (PROFILE=full)
-#   make test        create .venv, install, run the library tests, the notebooks (nbval) and the book test
+#   make test        create .venv, install, lint (ruff), run the library tests, the notebooks (nbval) and the book test
 # Data and ImageNet weights are found through CATSDOGS_DATA_DIR and CATSDOGS_WEIGHTS
 # (see README.md); without them the notebooks download both (internet needed).
 
@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= full
 RUN_DIR ?= runs/$(PROFILE)
-EXTRAS ?= cpu,test
+EXTRAS ?= cpu,test,jupyter
 
 .PHONY: install reproduce smoke test test-lib test-notebooks book export bench publish constraints clean
 
@@ -29,6 +29,8 @@ smoke:
 	$(MAKE) reproduce PROFILE=smoke
 
 test: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -p no:cacheprovider tests
 	CATSDOGS_RUNS_DIR=$$(mktemp -d) $(PY) -m pytest -p no:cacheprovider --nbval-lax notebooks
 

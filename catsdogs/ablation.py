@@ -1,6 +1,8 @@
-"""Comparing training recipes: the paired comparison of two cross-validation studies.
+"""Comparing training recipes: phase-2 ablations on one split, and the paired
+comparison of two cross-validation studies.
 
-Two recipes validated on the same folds give every image two out-of-fold
+:func:`record_ablation` compares runs that share a data split (``train --from-run``)
+and stores the comparison in the published run's ``ablation.json``. Two recipes validated on the same folds give every image two out-of-fold
 predictions, one per recipe. Whether one recipe is more accurate is then a paired
 question, answered with the exact McNemar test on the images where exactly one
 recipe is right (a two-sided binomial test of those discordant pairs against
@@ -10,14 +12,129 @@ recipe is right (a two-sided binomial test of those discordant pairs against
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 
-from catsdogs.cv import CrossValidation, OOF_FILE, read_oof
+from catsdogs.bootstrap import bootstrap_ci
+from catsdogs.cv import OOF_FILE, CrossValidation, read_oof
+from catsdogs.evaluate import PAPER_CLAIMS, final_predictions_file
+from catsdogs.files import read_json_or_none
+from catsdogs.markdown import NOT_MEASURED, Table, Text, duration, paper_percent, percent, table_builder, with_ci
+from catsdogs.predict import read_predictions
+from catsdogs.runs import Run
 
 #: Significance level of the pre-declared comparison.
 ALPHA = 0.05
+
+
+# ----------------------------------------------------------------------------- phase-2 ablations on one split
+
+
+def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
+    """Compare ``runs`` (same data split; e.g. phase-2 variants made with
+    ``train --from-run``) and store the comparison in ``run``'s ``ablation.json``.
+
+    For each run: the config fields that differ from ``run``'s, validation metrics
+    of phase 1 and of the final model with bootstrap 95% CIs, and training times.
+    """
+    base = run.config.training_dict()
+    entries = []
+    for other in runs:
+        cfg = other.config.training_dict()
+        pred = read_predictions(final_predictions_file(other))
+        ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=run.config.bootstrap_samples,
+                                  seed=run.config.seed, metric_names=("accuracy", "precision", "recall", "f1"))
+        phase1 = read_json_or_none(other.path / "phase1" / "result.json")
+        history = (read_json_or_none(other.path / "phase2" / "result.json") or {}).get("history", {})
+        timings = other.timings()
+        entries.append({
+            "run": other.path.name,
+            "differs": {k: v for k, v in cfg.items() if k in base and base[k] != v},
+            "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
+            "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
+            "final_accuracy": ci["accuracy"], "final_f1": ci["f1"],
+            "final_precision": ci["precision"], "final_recall": ci["recall"],
+            "phase2_epochs_run": len(history.get("epoch", [])),
+            "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
+            "phase2_seconds": timings.get("phase2_train"),
+            "manifest_sha256": (read_json_or_none(other.path / "data" / "scan.json") or {}).get("manifest_sha256"),
+        })
+    shas = {e["manifest_sha256"] for e in entries}
+    if len(shas) > 1:
+        raise ValueError("the runs do not share one validation split (manifest sha256 differs); "
+                         "compare runs made with `train --from-run`")
+    result = {"published_run": run.path.name, "runs": entries}
+    run.write_json("ablation.json", result)
+    return result
+
+
+@table_builder
+def ablation_rows(ablation: Mapping[str, Any]) -> Table:
+    rows = []
+    for e in ablation["runs"]:
+        s = e["settings"]
+        rows.append({
+            "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
+            "input (px)": str(s.get("image_size", "")),
+            "unfrozen from": s["fine_tune_from"], "phase-2 LR": f"{s['phase2_lr']:g}",
+            "phase-2 epochs": str(e["phase2_epochs_run"]),
+            "validation accuracy (%) after each phase-2 epoch": " → ".join(
+                f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])) or "–",
+            "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
+            "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
+            "final precision / recall / F1": " / ".join(
+                f"{e[k]['estimate']:.4f}" if e.get(k) else "–" for k in ("final_precision", "final_recall", "final_f1")),
+            "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
+        })
+    return rows
+
+
+def ablation_summary(ablation: Mapping[str, Any]) -> str:
+    """The ablation in sentences: the best configuration next to the published
+    (paper-faithful) one, against the paper, and how the differences between runs
+    compare with the width of their confidence intervals."""
+    runs = ablation["runs"]
+    published = next(e for e in runs if e["run"] == ablation["published_run"])
+    best = max(runs, key=lambda e: e["final_accuracy"]["estimate"])
+    paper = PAPER_CLAIMS["accuracy"]
+
+    def described(e: Mapping[str, Any]) -> str:
+        changes = ", ".join(f"`{k}={v}`" for k, v in sorted(e["differs"].items()))
+        return f"**{e['run']}**" + (f" ({changes})" if changes else "")
+
+    def scores(e: Mapping[str, Any]) -> str:
+        pr = " / ".join(f"{e[k]['estimate']:.4f}" for k in ("final_precision", "final_recall") if e.get(k))
+        return with_ci(e["final_accuracy"], 2) + (f", precision / recall {pr}" if pr else "")
+
+    accs = [e["final_accuracy"]["estimate"] for e in runs]
+    half = [(e["final_accuracy"]["high"] - e["final_accuracy"]["low"]) / 2 for e in runs
+            if e["final_accuracy"].get("low") is not None]
+    covering = sum(e["final_accuracy"]["low"] <= paper <= e["final_accuracy"]["high"] for e in runs
+                   if e["final_accuracy"].get("low") is not None)
+    lines = [f"The paper-faithful published run, {described(published)}: {scores(published)}."]
+    if best is published or best["final_accuracy"]["estimate"] == published["final_accuracy"]["estimate"]:
+        lines.append("No variant is more accurate.")
+    else:
+        lines.append(f"The most accurate configuration, {described(best)}: {scores(best)}.")
+    lines.append(
+        f"{sum(a >= 0.99 for a in accs)} of {len(runs)} runs reach 99.0 %; "
+        f"{covering} of {len(runs)} intervals contain the paper's {paper_percent(paper)}. "
+        f"The runs differ by at most {100 * (max(accs) - min(accs)):.2f} percentage points, "
+        + (f"while each interval spans about ±{100 * float(np.mean(half)):.2f}." if half else "")
+    )
+    return " ".join(lines) + "\n"
+
+
+def ablation_markdown(ablation: Mapping[str, Any] | None) -> Text:
+    """The ablation table and its summary, from an ``ablation.json`` record."""
+    if not ablation:
+        return Text("*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n")
+    return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
+
+
+# ----------------------------------------------------------------------------- cross-validated recipes
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any]:
@@ -27,8 +144,6 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any
     the discordant counts and the two-sided exact p-value (``1.0`` when no pair is
     discordant).
     """
-    from scipy.stats import binomtest
-
     a, b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"paired correctness vectors must be 1-D and equally long, got {a.shape} and {b.shape}")
@@ -101,4 +216,4 @@ def compare_dirs(first: Path | str, second: Path | str) -> dict[str, Any]:
     return compare_studies(CrossValidation.load(first), CrossValidation.load(second))
 
 
-__all__ = ["ALPHA", "mcnemar_exact", "verdict", "compare_studies", "compare_dirs"]
+__all__ = ["record_ablation", "ablation_rows", "ablation_summary", "ablation_markdown", "ALPHA", "mcnemar_exact", "verdict", "compare_studies", "compare_dirs"]

@@ -17,15 +17,22 @@ mislabelled image the model "gets right" is counted as right.
 from __future__ import annotations
 
 import csv
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from catsdogs.runs import Run, file_sha256
+from catsdogs.config import CLASS_NAMES
+from catsdogs.evaluate import final_predictions_file
+from catsdogs.files import file_sha256
+from catsdogs.markdown import Text, markdown_table, percent
+from catsdogs.metrics import predict_labels
+from catsdogs.predict import read_predictions
+from catsdogs.runs import Run
 
 #: The audit file shipped with the package.
-LABEL_AUDIT_FILE = Path(__file__).with_name("label_audit.csv")
+LABEL_AUDIT_FILE = Path(str(resources.files("catsdogs") / "label_audit.csv"))
 
 #: How the audit file was made (stored with every audit record).
 AUDIT_METHOD = (
@@ -92,8 +99,6 @@ def audit_predictions(
         labels and ``accuracy_adjusted`` with ``NO_ANSWER`` images dropped and
         ``other_class`` images relabelled, plus the image counts behind both.
     """
-    from catsdogs.metrics import predict_labels
-
     labels = np.asarray(labels).astype(int)
     predicted = predict_labels(probs, threshold)
     wrong = np.flatnonzero(predicted != labels)
@@ -115,9 +120,6 @@ def audit_predictions(
 
 def audit_run(run: Run, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, Any]:
     """Audit the run's final validation mistakes; write and return ``audit.json``."""
-    from catsdogs.evaluate import final_predictions_file
-    from catsdogs.train import read_predictions
-
     pred_file = final_predictions_file(run)
     pred = read_predictions(pred_file)
     result = audit_predictions(list(pred["file"]), pred["label"], pred["prob"], read_label_audit(audit_file))
@@ -132,5 +134,70 @@ def audit_run(run: Run, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, 
     return result
 
 
-__all__ = ["AUDIT_METHOD", "LABEL_AUDIT_FILE", "NO_ANSWER", "VERDICTS", "audit_predictions",
+#: At most this many flagged images are audited one by one, the highest-ranked first.
+AUDIT_TOP = 400
+#: ... plus a seeded random sample of this many of the rest, to estimate the remainder.
+AUDIT_SAMPLE = 100
+
+
+def suspected_label_issues(labels: np.ndarray, prob_dog: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+    """Indices of suspected label errors, most suspicious first: cleanlab's confident
+    learning (``cleanlab.filter.find_label_issues``, pruning by noise rate, ranked by
+    self-confidence) on out-of-fold probabilities, which no model saw its own label for."""
+    from cleanlab.filter import find_label_issues  # cleanlab loads pandas: only this audit needs it
+
+    labels = np.asarray(labels, dtype=int)
+    prob_dog = np.asarray(prob_dog, dtype=float)
+    pred_probs = np.column_stack([1.0 - prob_dog, prob_dog])
+    return np.asarray(find_label_issues(labels, pred_probs, return_indices_ranked_by="self_confidence",
+                                        n_jobs=n_jobs), dtype=int)
+
+
+def audit_selection(flagged: np.ndarray, seed: int, top: int = AUDIT_TOP, sample: int = AUDIT_SAMPLE) -> dict[str, list[int]]:
+    """Which flagged images to look at: all of them when there are at most ``top``; else
+    the ``top`` highest-ranked plus a seeded random ``sample`` of the rest (whose verdict
+    shares estimate the unaudited remainder)."""
+    flagged = [int(i) for i in flagged]
+    if len(flagged) <= top:
+        return {"ranked": flagged, "sampled": [], "unaudited": []}
+    rest = flagged[top:]
+    rng = np.random.default_rng(seed)
+    sampled = sorted(rng.choice(len(rest), size=min(sample, len(rest)), replace=False).tolist())
+    chosen = {rest[i] for i in sampled}
+    return {"ranked": flagged[:top], "sampled": [rest[i] for i in sampled],
+            "unaudited": [i for i in rest if i not in chosen]}
+
+
+def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
+    """The label audit of the final model's mistakes (``audit.json``, ``python -m catsdogs
+    audit``): a sentence with the counts and both accuracies, then the mistakes whose
+    image is not a genuine model mistake."""
+    if not audit:
+        return Text("*not measured in this run: run `python -m catsdogs audit --run-dir <run>`.*\n")
+    c = audit["counts"]
+    if c.get("not_audited", 0) == audit["n_errors"]:
+        return Text(f"None of this run's {audit['n_errors']} validation mistakes is in the audit file, "
+                "which covers the mistakes of the published full run; nothing to adjust.\n")
+    text = (
+        f"Of the **{audit['n_errors']}** validation images the final model gets wrong, looked at "
+        f"one by one: **{c['label_ok']}** show the animal their folder names (genuine mistakes), "
+        f"{c['other_class']} the other animal, {c['no_pet']} no cat or dog at all, "
+        f"{c['both']} both animals and {c['unclear']} cannot be judged by eye"
+        + (f"; {c['not_audited']} are not in the audit file" if c.get("not_audited") else "")
+        + f". Dropping the {sum(c[k] for k in NO_ANSWER)} images with no right answer and "
+        f"relabelling the mislabelled ones gives **{percent(audit['accuracy_adjusted'], 2)}** on "
+        f"{audit['n_adjusted']:,} images, against {percent(audit['accuracy'], 2)} on the folder "
+        f"labels ({audit['n_images']:,} images). Only mistakes were audited, so the adjusted "
+        "figure is an upper bound.\n\n"
+    )
+    rows = [{
+        "file": f"`{e['file']}`", "folder": CLASS_NAMES[e["label"]],
+        "P(dog)": f"{e['prob_dog']:.2f}", "verdict": e["verdict"], "what it shows": e["note"],
+    } for e in audit["errors"] if e["verdict"] != "label_ok"]
+    legend = "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items())
+    return Text(text + (markdown_table(rows) + "\n" if rows else "") + f"Verdicts: {legend}.\n")
+
+
+
+__all__ = ["AUDIT_SAMPLE", "AUDIT_TOP", "audit_selection", "suspected_label_issues", "audit_markdown", "AUDIT_METHOD", "LABEL_AUDIT_FILE", "NO_ANSWER", "VERDICTS", "audit_predictions",
            "audit_run", "read_label_audit"]

@@ -13,7 +13,13 @@ import numpy as np
 
 from catsdogs import data as data_mod
 from catsdogs.config import CLASS_NAMES
+from catsdogs.evaluate import final_predictions_file
+from catsdogs.images import load_images
+from catsdogs.metrics import most_confident_mistakes
+from catsdogs.predict import read_predictions
+from catsdogs.robustness import corrupt
 from catsdogs.runs import Run
+from catsdogs.train import final_model_path
 
 Images = list[np.ndarray]
 Titles = list[str]
@@ -21,9 +27,7 @@ Titles = list[str]
 
 def image_sizes(run: Run) -> tuple[list[int], list[int]]:
     """Widths and heights (pixels, as found on disk) of every image in the manifest."""
-    from catsdogs.train import manifest
-
-    rows = manifest(run)
+    rows = run.manifest()
     return [r["width"] for r in rows], [r["height"] for r in rows]
 
 
@@ -39,23 +43,17 @@ def skipped_per_class(scan: dict[str, Any]) -> dict[str, int]:
 def sample_images(run: Run, per_class: int = 6, split: str = "train") -> tuple[Images, Titles]:
     """``per_class`` images of each class in ``split``, drawn with the run's seed, at the
     run's image size, titled with the file name (``"Cat/54.jpg"``)."""
-    from catsdogs.train import split_paths
-
-    paths, labels = split_paths(run, split)
-    rng = np.random.default_rng(run.config.seed)
-    picked = [i for c in range(len(CLASS_NAMES))
-              for i in np.sort(rng.permutation(np.flatnonzero(labels == c))[:per_class])]
-    images = data_mod.load_images([paths[i] for i in picked], run.config.image_size)
+    paths, labels = run.split_paths(split)
+    picked = data_mod.stratified_subset(labels, per_class, run.config.seed)
+    images = load_images([paths[i] for i in picked], run.config.image_size)
     titles = ['/'.join(paths[i].split('/')[-2:]) for i in picked]
     return list(images), titles
 
 
 def example_image(run: Run, split: str = "val", index: int = 0) -> np.ndarray:
     """One image of ``split`` as float32 ``(S, S, 3)`` in [0, 255], at the run's size."""
-    from catsdogs.train import split_paths
-
-    paths, _ = split_paths(run, split)
-    return data_mod.load_images([paths[index]], run.config.image_size)[0].astype("float32")
+    paths, _ = run.split_paths(split)
+    return load_images([paths[index]], run.config.image_size)[0].astype("float32")
 
 
 def augmentation_draws(layer: Any, image: np.ndarray, n: int = 11) -> tuple[Images, Titles]:
@@ -80,7 +78,7 @@ def transform_draws(pipeline: Any, image: np.ndarray, n: int = 5) -> tuple[Image
 
 def load_model(run: Run, phase: str = "phase2") -> Any:
     """The Keras model a training phase saved (``phase1`` or ``phase2``), uncompiled."""
-    import keras
+    import keras  # loads TensorFlow: only the chapters that show a model need it
 
     path = run.path / phase / "model.keras"
     if not path.is_file():
@@ -99,24 +97,18 @@ def phase_histories(run: Run) -> dict[str, dict[str, list[float]]]:
 
 def final_predictions(run: Run) -> dict[str, np.ndarray]:
     """The final model's validation predictions: ``file``, ``label``, ``logit``, ``prob``."""
-    from catsdogs.evaluate import final_predictions_file
-    from catsdogs.train import read_predictions
-
     return read_predictions(final_predictions_file(run))
 
 
 def mistakes(run: Run, k: int = 8) -> tuple[Images, Titles]:
     """The ``k`` validation images the final model got wrong most confidently, titled with
     the true class and the predicted probability of dog (empty lists when there are none)."""
-    from catsdogs.metrics import most_confident_mistakes
-    from catsdogs.train import split_paths
-
     pred = final_predictions(run)
-    paths, labels = split_paths(run, "val")
+    paths, labels = run.split_paths("val")
     if not np.array_equal(labels, pred["label"]):
         raise ValueError(f"the predictions in {run.path} do not match the run's validation split; rerun chapter 04")
     idx = most_confident_mistakes(pred["label"], pred["prob"], k=k)
-    images = data_mod.load_images([paths[i] for i in idx], run.config.image_size)
+    images = load_images([paths[i] for i in idx], run.config.image_size)
     titles = [f"true {CLASS_NAMES[pred['label'][i]]}\nP(dog) = {pred['prob'][i]:.2f}" for i in idx]
     return list(images), titles
 
@@ -125,24 +117,19 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
     """Grad-CAM overlays of the final model in three rows of ``k``: correctly classified
     validation images, the most confident mistakes, and the first row's images under
     ``corruption`` at ``severity`` (titles: true class, P(dog))."""
+    import keras  # loads TensorFlow (with catsdogs.explain): only chapter 06 needs it
+
     from catsdogs.explain import gradcam, overlay
-    from catsdogs.metrics import most_confident_mistakes
-    from catsdogs.robustness import corrupt
-    from catsdogs.train import split_paths
 
     pred = final_predictions(run)
-    paths, _ = split_paths(run, "val")
+    paths, _ = run.split_paths("val")
     rng = np.random.default_rng(run.config.seed)
     right = rng.permutation(np.flatnonzero((pred["prob"] >= 0.5) == pred["label"]))[:k]
     wrong = most_confident_mistakes(pred["label"], pred["prob"], k=k)
-    import keras
-
-    from catsdogs.train import final_model_path
-
     model = keras.models.load_model(final_model_path(run), compile=False)
     images, titles = [], []
     for idx, tag in ((right, "clean"), (wrong, "mistake"), (right, f"{corruption} {severity}")):
-        clean = data_mod.load_images([paths[i] for i in idx], run.config.image_size).astype("float32")
+        clean = load_images([paths[i] for i in idx], run.config.image_size).astype("float32")
         shown = corrupt(clean, corruption, severity, seed=run.config.seed) if tag not in ("clean", "mistake") else clean
         heat, prob = gradcam(model, shown)
         images += [overlay(img, h) for img, h in zip(shown, heat)]

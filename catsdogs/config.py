@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,27 @@ ENV_RUNS_DIR = "CATSDOGS_RUNS_DIR"
 #: package (the notebooks' Colab badges and install line, and the book's
 #: ``_config.yml``, are checked against it by ``tests/test_book.py``).
 REPOSITORY_URL = "https://github.com/catsdogs-reproduction/catsdogs"
+
+PETIMAGES_URL = (
+    "https://download.microsoft.com/download/3/E/1/"
+    "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip"
+)
+"""The public Microsoft PetImages archive (the one the Keras examples use)."""
+
+#: Field metadata: where files live or a free-text note, not what a run computes.
+LOCATION = {"location": True}
+#: Field metadata: what a run computes, but only after phase 1.
+AFTER_PHASE1 = {"after_phase1": True}
+
+
+class _NotGiven:
+    """Sentinel of :func:`get_config` overrides: "not given" (``None`` is a value)."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
 
 CLASS_NAMES: tuple[str, str] = ("cat", "dog")
 """Label 0 is ``cat`` and label 1 is ``dog`` everywhere in the package."""
@@ -46,16 +67,16 @@ class Config:
     seed: int = 42
 
     # --- locations (None: environment variable, then default) -------------------
-    data_dir: str | None = None
+    data_dir: str | None = field(default=None, metadata=LOCATION)
     """PetImages root holding ``Cat/`` and ``Dog/``; ``None``: ``$CATSDOGS_DATA_DIR``,
     then the download cache (downloaded on first use when ``download`` is true)."""
-    download: bool = False
+    download: bool = field(default=False, metadata=LOCATION)
     """Download the Microsoft archive when no data directory is found."""
-    weights: str | None = None
+    weights: str | None = field(default=None, metadata=LOCATION)
     """``"imagenet"`` (Keras download), a Keras ``.h5`` weights file, or the int8
     ``.tflite`` MobileNetV2 (converted once, then cached); ``None``:
     ``$CATSDOGS_WEIGHTS``, then ``"imagenet"``."""
-    cache_dir: str | None = None
+    cache_dir: str | None = field(default=None, metadata=LOCATION)
     """Where converted weights, downloads and the validated-file cache live."""
 
     # --- data -------------------------------------------------------------------
@@ -73,7 +94,7 @@ class Config:
     augment_rotation: float = 0.05
     """Fraction of a full turn: 0.05 is up to +/-18 degrees."""
     augment_zoom: float = 0.1
-    augment_robust: bool = False
+    augment_robust: bool = field(default=False, metadata=AFTER_PHASE1)
     """Add the augmentations that target the paper's limitations (random brightness,
     contrast, grayscale and erasing); used by the mitigation experiment of chapter 06."""
 
@@ -87,22 +108,22 @@ class Config:
     phase1_patience: int = 4
 
     # --- phase 2: fine-tuning the top of the base ----------------------------------
-    fine_tune_from: str = "block_13_expand"
+    fine_tune_from: str = field(default="block_13_expand", metadata=AFTER_PHASE1)
     """First base layer that is unfrozen in phase 2; all layers after it train too."""
-    phase2_epochs: int = 3
-    phase2_lr: float = 1e-5
-    phase2_patience: int = 2
+    phase2_epochs: int = field(default=3, metadata=AFTER_PHASE1)
+    phase2_lr: float = field(default=1e-5, metadata=AFTER_PHASE1)
+    phase2_patience: int = field(default=2, metadata=AFTER_PHASE1)
 
     # --- limitations study (chapter 06) -------------------------------------------
-    mitigation_epochs: int = 1
+    mitigation_epochs: int = field(default=1, metadata=AFTER_PHASE1)
     """Epochs of further fine-tuning with ``augment_robust`` augmentation."""
-    robustness_per_class: int | None = 200
+    robustness_per_class: int | None = field(default=200, metadata=AFTER_PHASE1)
     """Validation images per class in the corruption study (a fixed stratified subset)."""
 
     # --- evaluation -------------------------------------------------------------
-    bootstrap_samples: int = 1000
+    bootstrap_samples: int = field(default=1000, metadata=AFTER_PHASE1)
 
-    notes: str = ""
+    notes: str = field(default="", metadata=LOCATION)
 
     def replace(self, **overrides: Any) -> "Config":
         """Return a copy with ``overrides`` applied (unknown names raise)."""
@@ -126,9 +147,14 @@ class Config:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def training_dict(self) -> dict[str, Any]:
-        """The fields that change what a run computes (not where files live)."""
-        skip = {"data_dir", "weights", "cache_dir", "download", "notes"}
-        return {k: v for k, v in self.to_dict().items() if k not in skip}
+        """The fields that change what a run computes (not where files live, nor notes)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.metadata.get("location")}
+
+    @classmethod
+    def after_phase1_fields(cls) -> frozenset[str]:
+        """Fields that change nothing up to the end of phase 1 (data, split, phase 1):
+        runs differing only in these can share a phase 1."""
+        return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("after_phase1"))
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -153,6 +179,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 def get_config(profile: str = "full", **overrides: Any) -> Config:
     """Config of a named profile with ``overrides`` applied.
 
+    An override of :data:`NOT_GIVEN` is ignored; ``None`` is applied like any value
+    (``--set max_images_per_class=null`` means "all images").
+
     Raises
     ------
     ValueError
@@ -162,7 +191,7 @@ def get_config(profile: str = "full", **overrides: Any) -> Config:
         raise ValueError(
             f"unknown profile {profile!r}; choose one of: {', '.join(sorted(PROFILES))}"
         )
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = {k: v for k, v in overrides.items() if v is not NOT_GIVEN}
     return Config().replace(**PROFILES[profile]).replace(**overrides)
 
 
@@ -194,6 +223,24 @@ def project_root(start: Path | None = None) -> Path | None:
     return None
 
 
+def project_dir() -> Path:
+    """The project checkout (``notebooks/``, ``book/``, ``results/``, ``models/``), found
+    from the working directory, else from this package's location.
+
+    Raises
+    ------
+    FileNotFoundError
+        Outside a clone of the repository (e.g. after a plain pip install).
+    """
+    root = project_root() or project_root(Path(__file__).resolve().parent)
+    if root is None:
+        raise FileNotFoundError(
+            "cannot find the catsdogs project (pyproject.toml + notebooks/): run this from a "
+            "clone of the repository"
+        )
+    return root
+
+
 def runs_dir() -> Path:
     """Where run directories go: ``$CATSDOGS_RUNS_DIR``, else ``<project>/runs``, else ``./runs``."""
     value = os.environ.get(ENV_RUNS_DIR)
@@ -210,14 +257,19 @@ def default_run_dir(profile: str) -> Path:
 
 __all__ = [
     "REPOSITORY_URL",
+    "PETIMAGES_URL",
     "CLASS_NAMES",
     "Config",
     "PROFILES",
     "get_config",
+    "NOT_GIVEN",
+    "LOCATION",
+    "AFTER_PHASE1",
     "cache_dir",
     "weights_spec",
     "data_dir_setting",
     "project_root",
+    "project_dir",
     "runs_dir",
     "default_run_dir",
 ]

@@ -34,11 +34,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.model_selection import StratifiedKFold
 
 from catsdogs import data as data_mod
+from catsdogs import images
+from catsdogs import metrics
+from catsdogs.bootstrap import bootstrap_ci
 from catsdogs import train
 from catsdogs.config import Config, data_dir_setting
-from catsdogs.runs import Run, file_sha256, read_csv, write_csv
+from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
+from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +67,6 @@ def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
     ValueError
         If ``n_folds < 2``, or the manifest has rows outside ``train``/``val``.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     if n_folds < 2:
         raise ValueError(f"--folds must be at least 2, got {n_folds}")
     splits = {r["split"] for r in rows}
@@ -153,7 +156,7 @@ class CrossValidation:
         return Run.load(self.fold_dir(k))
 
     def manifest(self) -> list[dict]:
-        return data_mod.read_manifest(self.path / "data" / "manifest.csv")
+        return self.run.manifest()
 
     def folds(self) -> np.ndarray:
         """Fold of every manifest row (``folds.csv`` written on first use)."""
@@ -221,9 +224,7 @@ class CrossValidation:
             feats = self._assemble_features(rows, {s: np.load(p) for s, p in parts.items()})
         else:
             feats = self._compute_features(rows)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, feats)
-        tmp.replace(path)
+        save_npy(path, feats)
         return feats
 
     @staticmethod
@@ -237,7 +238,7 @@ class CrossValidation:
         return out
 
     def _compute_features(self, rows: Sequence[dict]) -> np.ndarray:
-        import keras
+        import keras  # loads TensorFlow: only when the features are computed
 
         from catsdogs.model import build_classifier, feature_extractor
         from catsdogs.weights import resolve_weights
@@ -247,7 +248,7 @@ class CrossValidation:
         paths = data_mod.resolve_paths(rows, data_dir_setting(cfg) or scan["root"], scan["converted_root"])
         keras.utils.set_random_seed(cfg.seed)
         model = build_classifier(cfg, resolve_weights(cfg).keras_weights)
-        ds = data_mod.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
+        ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
         with self.run.timed("features_all"):
             return feature_extractor(model).predict(ds, verbose=1).astype("float32")
 
@@ -275,7 +276,7 @@ class CrossValidation:
             target = run.path / "phase1" / f"features_{split}.npy"
             if not target.is_file():
                 index = [i for i, r in enumerate(rows) if r["split"] == split]
-                np.save(run.file("phase1", f"features_{split}.npy"), feats[index])
+                save_npy(target, feats[index])
         return run
 
     def train_fold(self, k: int, phase1_from: "CrossValidation | None" = None) -> Run:
@@ -287,7 +288,7 @@ class CrossValidation:
         try:
             run = self.prepare_fold(k, phase1_from)
             log.info("fold %d/%d: training on %d images, validating on %d", k, self.n_folds,
-                     *(len(train.split_paths(run, s)[0]) for s in ("train", "val")))
+                     *(len(run.split_files(s)) for s in ("train", "val")))
             train.train_phase1(run)
             train.train_phase2(run)
         finally:
@@ -351,8 +352,6 @@ class CrossValidation:
     def summarize(self) -> dict[str, Any]:
         """Write ``oof_predictions.csv`` and ``cv.json`` (per-fold metrics, pooled
         out-of-fold metrics with bootstrap CIs, mean and sd across folds)."""
-        from catsdogs import metrics
-
         oof = self.out_of_fold()
         write_csv(self.run.file(OOF_FILE), oof, ["file", "label", "fold", "prob_dog", "logit"])
         labels = np.array([r["label"] for r in oof])
@@ -381,7 +380,7 @@ class CrossValidation:
             "images": int(labels.size),
             "per_fold": per_fold,
             "pooled": {n: pooled[n] for n in names} | {"confusion_matrix": pooled["confusion_matrix"]},
-            "pooled_ci95": metrics.bootstrap_ci(labels, probs, n_samples=self.config.bootstrap_samples,
+            "pooled_ci95": bootstrap_ci(labels, probs, n_samples=self.config.bootstrap_samples,
                                                 seed=self.config.seed, metric_names=names),
             "across_folds": {n: {"mean": float(np.mean([f[n] for f in per_fold])),
                                  "sd": float(np.std([f[n] for f in per_fold], ddof=1))} for n in names},

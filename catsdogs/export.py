@@ -18,11 +18,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from catsdogs.runs import Run, file_sha256, hardware_info
+from catsdogs import images
+from catsdogs import metrics
+from catsdogs.files import file_sha256
+from catsdogs.predict import (KEEP_IN_DISTRIBUTION, MODEL_STEM, fit_ood_threshold, load_predictor, predict_paths,
+                              quantize, tflite_interpreter)
+from catsdogs.runs import Run, hardware_info
+from catsdogs.train import final_model_path
 
 log = logging.getLogger(__name__)
 
-MODEL_STEM = "catsdogs_mobilenetv2"
 EXPORTS: tuple[str, ...] = ("keras", "tflite_float32", "tflite_int8")
 
 
@@ -30,59 +35,11 @@ def _mb(path: Path) -> float:
     return round(path.stat().st_size / 1e6, 3)
 
 
-def tflite_interpreter(path: Path | str, num_threads: int | None = None):
-    """A TFLite interpreter for ``path`` (TensorFlow's, with the default XNNPACK delegate)."""
-    import os
-
-    import tensorflow as tf
-
-    return tf.lite.Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
-
-
-def tflite_predict_fn(path: Path | str, num_threads: int | None = None) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-    """``(predict, image_size)`` for a TFLite export of the classifier.
-
-    ``predict(images)`` takes float ``(n, S, S, 3)`` RGB in [0, 255] and returns the
-    probability of dog ``(n,)``; it quantizes the input and dequantizes the output
-    when the model is integer-only.
-    """
-    interp = tflite_interpreter(path, num_threads)
-    inp = interp.get_input_details()[0]
-    size = int(inp["shape"][1])
-    state = {"batch": int(inp["shape"][0])}
-
-    def predict(images: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        out = []
-        for start in range(0, len(images), batch_size):
-            chunk = np.asarray(images[start : start + batch_size], dtype="float32")
-            if chunk.shape[0] != state["batch"]:
-                interp.resize_tensor_input(inp["index"], [chunk.shape[0], size, size, 3])
-                interp.allocate_tensors()
-                state["batch"] = chunk.shape[0]
-            elif "allocated" not in state:
-                interp.allocate_tensors()
-            state["allocated"] = True
-            i_det, o_det = interp.get_input_details()[0], interp.get_output_details()[0]
-            scale, zero = i_det["quantization"]
-            if i_det["dtype"] != np.float32 and scale:
-                info = np.iinfo(i_det["dtype"])
-                chunk = np.clip(np.round(chunk / scale + zero), info.min, info.max).astype(i_det["dtype"])
-            interp.set_tensor(i_det["index"], chunk)
-            interp.invoke()
-            logits = interp.get_tensor(o_det["index"]).astype("float32")
-            o_scale, o_zero = o_det["quantization"]
-            if o_det["dtype"] != np.float32 and o_scale:
-                logits = (logits - o_zero) * o_scale
-            out.append(logits.reshape(-1))
-        return 1.0 / (1.0 + np.exp(-np.concatenate(out).astype("float64")))
-
-    return predict, size
-
-
 def convert_to_tflite(model, out_path: Path, representative_images: np.ndarray | None = None) -> Path:
-    """Convert a Keras classifier to TFLite via a SavedModel.
+    """Convert a Keras classifier to TFLite via a SavedModel, with a static batch of 1.
 
-    With ``representative_images`` (float, [0, 255]) the export is full-integer int8
+    A static input shape ``[1, S, S, 3]`` is what the browser runtime (LiteRT.js)
+    accepts; LiteRT in Python still resizes the input to any batch. With ``representative_images`` (float, [0, 255]) the export is full-integer int8
     (uint8 image input, int8 internals, float32 logit output): post-training
     quantization calibrated on those images. Without, it is float32.
     """
@@ -98,9 +55,10 @@ def convert_to_tflite(model, out_path: Path, representative_images: np.ndarray |
 
 
 def _convert(tf, model, out_path: Path, representative_images: np.ndarray | None) -> Path:
+    signature = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="image")]
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved_model"
-        model.export(str(saved), format="tf_saved_model", verbose=False)
+        model.export(str(saved), format="tf_saved_model", verbose=False, input_signature=signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         if representative_images is not None:
             images = np.asarray(representative_images, dtype="float32")
@@ -123,8 +81,6 @@ def current_export(run: Run) -> dict[str, Any] | None:
     """``export/export.json`` if it is up to date: made from the run's current final
     model (its sha256, recorded in the export or, for older records, in the phase's
     ``result.json``) and every export file still has its recorded sha256; else ``None``."""
-    from catsdogs.train import final_model_path
-
     if not run.has("export", "export.json"):
         return None
     record = run.read_json("export/export.json")
@@ -154,10 +110,7 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
     """
     import keras
 
-    from catsdogs import data as data_mod
-    from catsdogs import metrics
-    from catsdogs.model import inference_model, parameter_counts
-    from catsdogs.train import final_model_path, split_paths
+    from catsdogs.model import inference_model, parameter_counts  # loads TensorFlow
 
     existing = None if force else current_export(run)
     if existing is not None:
@@ -178,15 +131,13 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
     with run.timed("export_convert"):
         model.save(files["keras"])  # not compiled: no optimizer state
         convert_to_tflite(model, files["tflite_float32"])
-        train_paths, _ = split_paths(run, "train")
+        train_paths, _ = run.split_paths("train")
         rng = np.random.default_rng(cfg.seed)
         calib = rng.choice(len(train_paths), size=min(calibration_images, len(train_paths)), replace=False)
-        calib_images = data_mod.load_images([train_paths[i] for i in sorted(calib)], cfg.image_size)
+        calib_images = images.load_images([train_paths[i] for i in sorted(calib)], cfg.image_size)
         convert_to_tflite(model, files["tflite_int8"], representative_images=calib_images)
 
-    val_paths, y_val = split_paths(run, "val")
-    from catsdogs.evaluate import load_predictor
-
+    val_paths, y_val = run.split_paths("val")
     result: dict[str, Any] = {
         "source_model": source.relative_to(run.path).as_posix(),
         "source_sha256": file_sha256(source),
@@ -197,17 +148,14 @@ def export_run(run: Run, publish_dir: Path | str | None = None, calibration_imag
     probs = {}
     with run.timed("export_evaluate"):
         for name, path in files.items():
-            predictor = load_predictor(path)
-            chunks = []
-            for i in range(0, len(val_paths), 256):
-                batch = data_mod.load_images(val_paths[i : i + 256], cfg.image_size, exact=True)
-                chunks.append(predictor.predict(batch))
-            probs[name] = np.concatenate(chunks)
+            probs[name] = predict_paths(load_predictor(path), val_paths)
             result["exports"][name] = {
                 "file": path.name,
                 "size_mb": _mb(path),
                 "sha256": file_sha256(path),
                 "val_metrics": metrics.classification_metrics(y_val, probs[name]),
+                "ood_threshold": fit_ood_threshold(probs[name]),
+                "ood_keep_in_distribution": KEEP_IN_DISTRIBUTION,
             }
     keras_pred = probs["keras"] >= 0.5
     for name in EXPORTS:
@@ -234,7 +182,8 @@ def publish(run: Run, publish_dir: Path | str) -> dict[str, Any]:
             raise ValueError(f"{src} changed since export/export.json was written; rerun the export")
         shutil.copy2(src, publish_dir / entry["file"])
         record["files"][entry["file"]] = {k: entry[k] for k in ("size_mb", "sha256")} | {
-            "val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]}
+            "val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]} | {
+            k: entry[k] for k in ("ood_threshold", "ood_keep_in_distribution") if k in entry}
     (publish_dir / f"{MODEL_STEM}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -287,15 +236,14 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, An
     }
     for name in ("tflite_float32", "tflite_int8"):
         suffix = name.split("_")[1]
-        interp = tflite_interpreter(export_dir / f"{MODEL_STEM}.{suffix}.tflite")
+        interp = tflite_interpreter(export_dir / f"{MODEL_STEM}.{suffix}.tflite")  # invoke() alone is timed
         entry = {}
         for label, x, n in (("single", one, 1), ("batched_per_image", batch, batch_size)):
             det = interp.get_input_details()[0]
             interp.resize_tensor_input(det["index"], list(x.shape))
             interp.allocate_tensors()
             det = interp.get_input_details()[0]
-            xin = x if det["dtype"] == np.float32 else np.clip(np.round(x), 0, 255).astype(det["dtype"])
-            interp.set_tensor(det["index"], xin)
+            interp.set_tensor(det["index"], quantize(x, det))
             entry[label] = _summary(_time_calls(interp.invoke, repeats if n == 1 else max(5, repeats // 5)), n)
         result["models"][name] = entry
     base = result["models"]["keras"]

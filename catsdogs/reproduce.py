@@ -1,47 +1,85 @@
-"""Batch re-execution of the six chapters with papermill, and the book build.
+"""Batch re-execution of the six chapters with papermill.
 
-``run_notebooks`` executes ``notebooks/NN_*.ipynb`` in order into
-``<run_dir>/notebooks/``; ``build_book`` assembles the Jupyter Book from those
-executed copies (never re-executing them) plus pages generated from the run's
-JSON records, and builds HTML with warnings as errors.
+:func:`run_notebooks` executes ``notebooks/NN_*.ipynb`` in order into
+``<run_dir>/notebooks/``, with the chapter, papermill's cell progress and the running
+cell's own output shown live; :mod:`catsdogs.book` then builds the book from them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from catsdogs.config import Config, project_root
+from catsdogs.book import CHAPTERS
+from catsdogs.config import Config, project_dir
 from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)
-
-CHAPTERS: tuple[str, ...] = (
-    "01_dataset_exploration",
-    "02_augmentation",
-    "03_phase1_feature_extraction",
-    "04_phase2_fine_tuning",
-    "05_evaluation",
-    "06_limitations",
-)
 
 
 class ChapterFailed(RuntimeError):
     """A notebook failed; the message names it, the cell and the partial output."""
 
 
-def _root() -> Path:
-    root = project_root()
-    if root is None:
-        raise FileNotFoundError(
-            "cannot find the catsdogs project (pyproject.toml + notebooks/): run this from a "
-            "clone of the repository"
-        )
-    return root
+#: TensorFlow's C++ log lines (absl format; the TFLite converter and XNNPACK start-up),
+#: which the kernel forwards as cell output; they stay in the executed notebook only.
+_TF_CPP_LINE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
+    r"|INFO: Created TensorFlow Lite \w+ delegate for CPU\."
+    r"|fully_quantize: \d+, inference_type: .*"
+)
+
+
+class _LiveCellOutput:
+    """File-like target for one stream of the running cell (papermill's ``stdout_file`` /
+    ``stderr_file``): written to the terminal as it arrives, without TensorFlow's C++
+    start-up lines, around papermill's progress bar (cleared before a new line of output,
+    redrawn once the line is complete, so ``\\r`` progress bars of the cell stay visible)."""
+
+    partial = False  # shared by stdout and stderr: the terminal has one cursor
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from tqdm import tqdm
+
+        kept = "".join(line for line in text.splitlines(keepends=True) if not _TF_CPP_LINE.fullmatch(line.rstrip("\r\n")))
+        if kept:
+            bars = list(getattr(tqdm, "_instances", []))
+            if not _LiveCellOutput.partial:
+                for bar in bars:
+                    bar.clear()
+            self.stream.write(kept)
+            self.stream.flush()
+            _LiveCellOutput.partial = not kept.endswith("\n")
+            if not _LiveCellOutput.partial:
+                for bar in bars:
+                    bar.refresh()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _kernel_writing_to(log_file) -> type:
+    """A kernel manager whose kernel process writes its own stdout/stderr (TensorFlow's C++
+    start-up lines, ipykernel warnings, a crash) to ``log_file`` instead of the terminal;
+    what the cells print still reaches papermill."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelWritingToFile(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw.setdefault("stdout", log_file)
+            kw.setdefault("stderr", subprocess.STDOUT)
+            return await super().start_kernel(**kw)
+
+    return KernelWritingToFile
 
 
 def chapter_index(name: str) -> int:
@@ -85,69 +123,35 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
                 f"--from {start}: chapter {earlier} has not been executed in {run.path}; "
                 f"start from {earlier[:2]} instead"
             )
-    src_dir = _root() / "notebooks"
+    src_dir = project_dir() / "notebooks"
+    papermill_log = logging.getLogger("papermill")
+    quiet = papermill_log.level == logging.NOTSET and not log.isEnabledFor(logging.DEBUG)
     for chapter in CHAPTERS[first : last + 1]:
         src, dst = src_dir / f"{chapter}.ipynb", out_dir / f"{chapter}.ipynb"
-        log.info("executing %s -> %s", src.name, dst)
-        with run.timed(f"notebook_{chapter}"):
+        kernel_log = out_dir / f"{chapter}.kernel.log"
+        log.info("chapter %s (%d of %d) -> %s", chapter, CHAPTERS.index(chapter) + 1, len(CHAPTERS), dst)
+        # papermill's cell progress bar, with the cells' own output (epoch lines, tqdm) streamed above it
+        bar = {"desc": chapter[:2], "unit": "cell", "file": sys.stderr, "bar_format": "{l_bar}{bar:20}| {n_fmt}/{total_fmt} cells [{elapsed}]"}
+        _LiveCellOutput.partial = False
+        if quiet:
+            papermill_log.setLevel(logging.WARNING)  # "Input Notebook: ...", "Executing notebook with kernel"
+        with run.timed(f"notebook_{chapter}"), open(kernel_log, "w") as kernel_out:
             try:
                 pm.execute_notebook(
                     str(src), str(dst), parameters=notebook_parameters(run), cwd=str(src_dir),
-                    kernel_name="python3", progress_bar=sys.stderr.isatty(), log_output=False,
+                    kernel_name="python3", progress_bar=bar, log_output=False,
+                    stdout_file=_LiveCellOutput(sys.stdout), stderr_file=_LiveCellOutput(sys.stderr),
+                    kernel_manager_class=_kernel_writing_to(kernel_out),
                 )
             except pm.PapermillExecutionError as exc:
                 raise ChapterFailed(
                     f"chapter {chapter} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
-                    f"the partial executed notebook is {dst}; fix it and rerun with --from {chapter[:2]}"
+                    f"the partial executed notebook is {dst} (the kernel's own log: {kernel_log}); "
+                    f"fix it and rerun with --from {chapter[:2]}"
                 ) from exc
+            finally:
+                if quiet:
+                    papermill_log.setLevel(logging.NOTSET)
     return run.path
 
 
-# ----------------------------------------------------------------------------- book
-
-
-def assemble_book(run_dir: Path | str, out: Path | str) -> Path:
-    """Copy the book sources and the run's executed chapters into ``out``; write the
-    generated pages. Returns ``out``. ``out`` may be the project root itself (the
-    published book), in which case only ``book/chapters`` and generated pages change."""
-    from catsdogs import report
-
-    run = Run.load(run_dir)
-    root, out = _root(), Path(out)
-    if out.resolve() != root.resolve():
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("_config.yml", "_toc.yml"):
-            shutil.copy2(root / name, out / name)
-        if (out / "book").exists():
-            shutil.rmtree(out / "book")
-        shutil.copytree(root / "book", out / "book", ignore=shutil.ignore_patterns("chapters", "_generated"))
-    chapters = out / "book" / "chapters"
-    chapters.mkdir(parents=True, exist_ok=True)
-    missing = [c for c in CHAPTERS if not (run.path / "notebooks" / f"{c}.ipynb").is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"run {run.path} has no executed notebook for {', '.join(missing)}: run "
-            f"`python -m catsdogs reproduce --run-dir {run.path}` first"
-        )
-    for c in CHAPTERS:
-        report.copy_chapter(run.path / "notebooks" / f"{c}.ipynb", chapters / f"{c}.ipynb")
-    report.write_generated_pages(run, out / "book" / "_generated")
-    return out
-
-
-def build_book(run_dir: Path | str, out: Path | str | None = None) -> Path:
-    """Assemble and build the book (HTML, warnings as errors); return the HTML folder."""
-    out = Path(out) if out else Path(run_dir) / "book"
-    assemble_book(run_dir, out)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(out), "--warningiserror", "--nitpick", "--keep-going"]
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
-    if jb:
-        cmd = [jb, *cmd[3:]]
-    log.info("building the book: %s", " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        raise RuntimeError(f"jupyter-book build of {out} failed (warnings are errors):\n{tail}")
-    html = out / "_build" / "html"
-    (html / "build_record.json").write_text(json.dumps({"run_dir": str(Path(run_dir).resolve())}) + "\n")
-    return html

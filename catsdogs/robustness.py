@@ -18,6 +18,19 @@ import logging
 from typing import Callable
 
 import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from tqdm import tqdm
+
+from catsdogs import images
+from catsdogs import calibration
+from catsdogs.bootstrap import bootstrap_ci
+from catsdogs.data import stratified_subset
+from catsdogs.evaluate import final_predictions_file
+from catsdogs.predict import confidence, fit_ood_threshold, load_predictor, read_predictions
+from catsdogs.train import final_model_path
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +141,6 @@ def grayscale(images: np.ndarray, severity: int, seed: int = 0) -> np.ndarray:
 
 
 def blur(images: np.ndarray, severity: int, seed: int = 0) -> np.ndarray:
-    from scipy.ndimage import gaussian_filter
-
     images = _check(images, severity)
     sigma = LEVELS["blur"][severity]
     if sigma == 0:
@@ -138,8 +149,6 @@ def blur(images: np.ndarray, severity: int, seed: int = 0) -> np.ndarray:
 
 
 def jpeg(images: np.ndarray, severity: int, seed: int = 0) -> np.ndarray:
-    from PIL import Image
-
     images = _check(images, severity)
     quality = int(LEVELS["jpeg"][severity])
     if severity == 0:
@@ -184,13 +193,6 @@ def example_grid(image: np.ndarray, names=PAPER_LIMITATIONS, severities=SEVERITI
 # ----------------------------------------------------------------------------- study
 
 
-def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of at most ``per_class`` examples of each class (seeded)."""
-    if per_class is None:
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
-    return np.sort(np.concatenate(picked))
 
 
 #: Default of ``per_class`` arguments: take ``config.robustness_per_class``.
@@ -217,19 +219,12 @@ def evaluate_corruptions(
     ``robustness/results.json`` (``results_<tag>.json`` with a ``tag``) and returns it.
     """
     per_class = _per_class(run, per_class)
-    from tqdm.auto import tqdm
-
-    from catsdogs import data as data_mod
-    from catsdogs import metrics
-    from catsdogs.evaluate import load_predictor
-    from catsdogs.train import final_model_path, split_paths
-
     cfg = run.config
     predictor = load_predictor(model_path or final_model_path(run))
-    paths, labels = split_paths(run, "val")
+    paths, labels = run.split_paths("val")
     idx = stratified_subset(labels, per_class, cfg.seed)
     labels = labels[idx]
-    clean = data_mod.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
+    clean = images.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
     unknown = [n for n in names if n not in _FUNCTIONS and n != GRADCAM_OCCLUSION]
     if unknown:
         raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(STUDY)}")
@@ -243,7 +238,7 @@ def evaluate_corruptions(
     clean_probs = predictor.predict(clean)
     peaks = None
     if GRADCAM_OCCLUSION in names:
-        import keras
+        import keras  # loads TensorFlow: only when the Grad-CAM occlusion is studied
 
         from catsdogs.explain import gradcam, peak_locations
 
@@ -257,7 +252,7 @@ def evaluate_corruptions(
             probs = predictor.predict(occlude(clean, LEVELS["occlusion"][sev], centers=peaks))
         else:
             probs = predictor.predict(corrupt(clean, name, sev, seed=cfg.seed))
-        ci = metrics.bootstrap_ci(labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed,
+        ci = bootstrap_ci(labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed,
                                   metric_names=("accuracy", "f1"))
         entry = results["corruptions"].setdefault(name, {"severity": []})
         entry["severity"].append(sev)
@@ -265,7 +260,7 @@ def evaluate_corruptions(
             entry.setdefault(m, []).append(ci[m]["estimate"])
             entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
             entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
-        entry.setdefault("mean_confidence", []).append(float(np.mean(np.maximum(probs, 1 - probs))))
+        entry.setdefault("mean_confidence", []).append(float(np.mean(confidence(probs))))
     run.write_json(f"robustness/results{'_' + tag if tag else ''}.json", results)
     return results
 
@@ -293,15 +288,13 @@ def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
         colours = rng.uniform(0, 255, (n, 1, 1, 3))
         return np.broadcast_to(colours, clean.shape).astype("float32").copy()
     if kind == "background_crop":
-        from catsdogs.data import resize_image
-
         ch, cw = h // 4, w // 4
         corners = rng.integers(0, 4, size=n)
         out = np.empty_like(clean, dtype="float32")
         for i, c in enumerate(corners):
             top = 0 if c in (0, 1) else h - ch
             left = 0 if c in (0, 2) else w - cw
-            out[i] = resize_image(clean[i, top : top + ch, left : left + cw], h).numpy()
+            out[i] = images.resize_image(clean[i, top : top + ch, left : left + cw], h).numpy()
         return out
     raise ValueError(f"unknown out-of-distribution kind {kind!r}; choose from {', '.join(OOD_KINDS)}")
 
@@ -316,25 +309,20 @@ def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG,
     AUROC of confidence for separating real from OOD images. Writes
     ``robustness/ood.json``.
     """
-    from sklearn.metrics import roc_auc_score
-
-    from catsdogs import data as data_mod
-    from catsdogs.evaluate import load_predictor
-    from catsdogs.train import final_model_path, split_paths
-
     cfg = run.config
     per_class = _per_class(run, per_class)
     predictor = load_predictor(final_model_path(run))
-    paths, labels = split_paths(run, "val")
+    paths, labels = run.split_paths("val")
     idx = stratified_subset(labels, per_class, cfg.seed)
-    clean = data_mod.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
-    conf_id = _confidence(predictor.predict(clean))
-    threshold = float(np.quantile(conf_id, 1 - keep_in_distribution))
+    clean = images.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
+    probs_id = predictor.predict(clean)
+    conf_id = confidence(probs_id)
+    threshold = fit_ood_threshold(probs_id, keep_in_distribution)
     result = {"n_images": int(len(idx)), "threshold": threshold, "keep_in_distribution": keep_in_distribution,
               "in_distribution": {"mean_confidence": float(conf_id.mean())}, "kinds": {}}
     for kind in kinds:
         probs = predictor.predict(make_ood(clean, kind, seed=cfg.seed))
-        conf = _confidence(probs)
+        conf = confidence(probs)
         y = np.r_[np.ones_like(conf_id), np.zeros_like(conf)]
         result["kinds"][kind] = {
             "mean_confidence": float(conf.mean()),
@@ -348,10 +336,6 @@ def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG,
     return result
 
 
-def _confidence(probs: np.ndarray) -> np.ndarray:
-    return np.maximum(probs, 1 - probs)
-
-
 # ----------------------------------------------------------------------------- calibration
 
 
@@ -359,30 +343,22 @@ def calibration_study(run, n_bins: int = 15) -> dict:
     """Reliability and ECE of the final model, before and after temperature scaling.
 
     The full run trains on every training image, so the temperature is fitted by
-    two-fold cross-fitting on the validation split (fit on one stratified half,
-    apply to the other, and swap); every validation image is then scored by a
-    temperature it was not used to fit. Writes ``robustness/calibration.json``.
+    two-fold cross-fitting on the validation split (scikit-learn's seeded
+    ``StratifiedKFold``: fit on one stratified half, apply to the other, and swap);
+    every validation image is then scored by a temperature it was not used to fit.
+    Writes ``robustness/calibration.json``.
     """
-    from catsdogs import metrics
-    from catsdogs.evaluate import final_predictions_file
-    from catsdogs.train import read_predictions
-
     p = read_predictions(final_predictions_file(run))
     y, logits = p["label"], p["logit"]
-    rng = np.random.default_rng(run.config.seed)
-    fold = np.zeros(len(y), dtype=int)
-    for c in (0, 1):
-        members = rng.permutation(np.flatnonzero(y == c))
-        fold[members[: len(members) // 2]] = 1
     scaled = np.empty(len(y))
     temps = []
-    for f in (0, 1):
-        fit, apply = fold == f, fold != f
-        t = metrics.fit_temperature(logits[fit], y[fit])
+    halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=run.config.seed)
+    for apply, fit in halves.split(logits, y):
+        t = calibration.fit_temperature(logits[fit], y[fit])
         temps.append(t)
-        scaled[apply] = metrics.apply_temperature(logits[apply], t)
-    before = metrics.calibration(y, p["prob"], n_bins=n_bins)
-    after = metrics.calibration(y, scaled, n_bins=n_bins)
+        scaled[apply] = calibration.apply_temperature(logits[apply], t)
+    before = calibration.calibration(y, p["prob"], n_bins=n_bins)
+    after = calibration.calibration(y, scaled, n_bins=n_bins)
     result = {"temperatures": temps, "before": before, "after": after,
               "accuracy_before": float(np.mean((p["prob"] >= 0.5) == y)),
               "accuracy_after": float(np.mean((scaled >= 0.5) == y))}

@@ -16,9 +16,7 @@ Layout of a run directory::
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +28,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-from catsdogs.config import Config, default_run_dir, project_root
+import numpy as np
+
+from catsdogs.config import NOT_GIVEN, Config, cache_dir, data_dir_setting, default_run_dir, get_config, project_root, weights_spec
+from catsdogs.data import read_manifest, resolve_paths, select
+from catsdogs.files import atomic_write, read_csv, read_json_or_none
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +111,6 @@ class Run:
         RunConfigMismatch
             If ``run_dir`` holds a run of another profile or seed.
         """
-        from catsdogs.config import get_config
-
         path = Path(run_dir) if run_dir else default_run_dir(profile)
         locations = {k: v for k, v in locations.items() if v is not None}
         if (path / "config.json").is_file():
@@ -124,7 +124,7 @@ class Run:
                     )
             run.config = run.config.replace(**locations)
             return run
-        return cls.open(get_config(profile, seed=seed, **locations), path)
+        return cls.open(get_config(profile, seed=NOT_GIVEN if seed is None else seed, **locations), path)
 
     # --------------------------------------------------------------- files
     def file(self, *parts: str) -> Path:
@@ -144,12 +144,31 @@ class Run:
                 return p
         return None
 
+    def manifest(self) -> list[dict]:
+        """The rows of ``data/manifest.csv`` (file, label, class, split, ...)."""
+        return read_manifest(self.path / "data" / "manifest.csv")
+
+    def split_files(self, split: str) -> list[str]:
+        """Files of one split, relative to the data root, in manifest order."""
+        return [r["file"] for r in select(self.manifest(), split)]
+
+    def split_paths(self, split: str) -> tuple[list[str], np.ndarray]:
+        """Absolute image paths and labels of one split of the run's manifest.
+
+        Raises
+        ------
+        ValueError
+            If the split is empty.
+        """
+        scan = self.read_json("data/scan.json")
+        rows = select(self.manifest(), split)
+        if not rows:
+            raise ValueError(f"split {split!r} is empty in {self.path / 'data' / 'manifest.csv'}")
+        root = data_dir_setting(self.config) or scan["root"]
+        return resolve_paths(rows, root, scan["converted_root"]), np.array([r["label"] for r in rows], dtype="int64")
+
     def write_json(self, relpath: str, obj: Any) -> Path:
-        p = self.file(relpath)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
-        tmp.replace(p)
-        return p
+        return atomic_write(self.file(relpath), json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
     def read_json(self, relpath: str) -> Any:
         p = self.path / relpath
@@ -161,8 +180,7 @@ class Run:
         return json.loads(p.read_text())
 
     def update_json(self, relpath: str, **values: Any) -> dict:
-        p = self.path / relpath
-        current = json.loads(p.read_text()) if p.is_file() else {}
+        current = read_json_or_none(self.path / relpath) or {}
         current.update(values)
         self.write_json(relpath, current)
         return current
@@ -178,8 +196,7 @@ class Run:
         log.info("%s took %.1f s", step, seconds)
 
     def timings(self) -> dict[str, float]:
-        p = self.path / "timings.json"
-        return json.loads(p.read_text()) if p.is_file() else {}
+        return read_json_or_none(self.path / "timings.json") or {}
 
     # --------------------------------------------------------------- provenance
     def record_provenance(self, **sections: Any) -> dict:
@@ -189,8 +206,6 @@ class Run:
 
 
 def _json_default(obj: Any) -> Any:
-    import numpy as np
-
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.floating,)):
@@ -202,19 +217,6 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
 
 
-def file_sha256(path: Path | str, chunk_size: int = 1 << 20, progress: bool = False) -> str:
-    """sha256 hex digest (64 lowercase hex characters) of a file, read ``chunk_size``
-    bytes at a time; ``progress`` shows a tqdm bar in bytes (for large downloads)."""
-    from tqdm.auto import tqdm
-
-    path = Path(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as fh, tqdm(total=path.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024,
-                                       desc=f"sha256 {path.name}", disable=not progress) as bar:
-        while block := fh.read(chunk_size):
-            h.update(block)
-            bar.update(len(block))
-    return h.hexdigest()
 
 
 def _version(dist: str) -> str | None:
@@ -282,19 +284,8 @@ def environment_info() -> dict[str, Any]:
     }
 
 
-def write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
-    """Write dict rows to CSV (fields default to the first row's keys)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = fields or (list(rows[0]) if rows else [])
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
 
 
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -313,7 +304,7 @@ PUBLISHED_RECORDS = (
     "data/scan.json", "phase1/result.json", "phase2/result.json", "eval/metrics.json",
     "export/export.json", "bench/bench.json", "mitigation/result.json",
     "robustness/results.json", "robustness/results_mitigation.json", "robustness/ood.json",
-    "robustness/calibration.json",
+    "robustness/calibration.json", "cv.json", "compare.json", "fold_seconds.json",
 )
 
 
@@ -325,13 +316,11 @@ def portable_text(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
-def publish_records(run: Run, out: Path | str) -> list[Path]:
+def publish_records(run: Run, out: Path | str, manifest: bool = True) -> list[Path]:
     """Copy the run's JSON records (:data:`PUBLISHED_RECORDS`) and its split manifest
     into ``out/<run name>/``, with machine-specific paths replaced by the settings
     they came from (``$CATSDOGS_DATA_DIR``, ``$CATSDOGS_WEIGHTS``, ``$CATSDOGS_CACHE_DIR``,
     ``runs/<name>``)."""
-    from catsdogs.config import cache_dir, data_dir_setting, weights_spec
-
     cfg = run.config
     replacements = {str(run.path.resolve()): f"runs/{run.path.name}"}
     for value, token in ((data_dir_setting(cfg), "$CATSDOGS_DATA_DIR"), (weights_spec(cfg), "$CATSDOGS_WEIGHTS"),
@@ -352,7 +341,7 @@ def publish_records(run: Run, out: Path | str) -> list[Path]:
         replacements[str(root)] = "."
     dest = Path(out) / run.path.name
     written = []
-    for rel in (*PUBLISHED_RECORDS, "data/manifest.csv"):
+    for rel in (*PUBLISHED_RECORDS, *(["data/manifest.csv"] if manifest else [])):
         src = run.path / rel
         if src.is_file():
             target = dest / rel

@@ -13,15 +13,23 @@ back to the last finished epoch, without repeating it.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scipy.special import expit
+
 from catsdogs import data as data_mod
-from catsdogs.config import Config, cache_dir, data_dir_setting
-from catsdogs.runs import Run, file_sha256, write_csv
+from catsdogs import images
+from catsdogs import download
+from catsdogs.config import Config, cache_dir
+from catsdogs.files import file_sha256, save_npy
+from catsdogs.metrics import classification_metrics
+from catsdogs.predict import save_predictions
+from catsdogs.runs import Run, read_history
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +61,6 @@ def prepare_data(run: Run, progress: bool = True) -> dict[str, Any]:
         "converted_detail": [(r.file, r.note) for r in report.converted],
     }
     run.write_json("data/scan.json", summary)
-    from catsdogs import download
-
     run.record_provenance(
         data={
             "root": str(root),
@@ -69,33 +75,18 @@ def prepare_data(run: Run, progress: bool = True) -> dict[str, Any]:
     return summary
 
 
-def manifest(run: Run) -> list[dict]:
-    return data_mod.read_manifest(run.path / "data" / "manifest.csv")
-
-
-def split_paths(run: Run, split: str) -> tuple[list[str], np.ndarray]:
-    """Absolute image paths and labels of one split of the run's manifest."""
-    scan = run.read_json("data/scan.json")
-    rows = data_mod.select(manifest(run), split)
-    if not rows:
-        raise ValueError(f"split {split!r} is empty in {run.path / 'data' / 'manifest.csv'}")
-    root = data_dir_setting(run.config) or scan["root"]
-    paths = data_mod.resolve_paths(rows, root, scan["converted_root"])
-    return paths, np.array([r["label"] for r in rows], dtype="int64")
-
-
 def split_dataset(run: Run, split: str, shuffle: bool = False):
     """The ``tf.data`` pipeline of one split (batched, prefetched)."""
     cfg = run.config
-    paths, labels = split_paths(run, split)
-    return data_mod.image_dataset(paths, labels, cfg.image_size, cfg.batch_size, shuffle=shuffle, seed=cfg.seed)
+    paths, labels = run.split_paths(split)
+    return images.image_dataset(paths, labels, cfg.image_size, cfg.batch_size, shuffle=shuffle, seed=cfg.seed)
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def _weights(run: Run):
-    from catsdogs.weights import resolve_weights
+    from catsdogs.weights import resolve_weights  # loads TensorFlow: only when training
 
     info = resolve_weights(run.config)
     run.record_provenance(weights=info.to_dict())
@@ -123,60 +114,25 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
     import keras
 
     cbs = [
-        _epoch_log(run, phase, epochs),
         keras.callbacks.BackupAndRestore(str(run.path / phase / "backup")),
         keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
     ]
     if checkpoint:
         cbs.append(keras.callbacks.ModelCheckpoint(str(run.file(phase, "last_epoch.keras"))))
-    return cbs
+    return [*cbs, _epoch_log(run, phase, epochs)]
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype="float64")))
-
-
-def save_predictions(path: Path, files: list[str], labels: np.ndarray, logits: np.ndarray) -> None:
-    """Predictions CSV: ``file`` (relative), ``label``, ``logit``, ``prob_dog``."""
-    logits = np.asarray(logits, dtype="float64").reshape(-1)
-    probs = sigmoid(logits)
-    write_csv(
-        path,
-        [
-            {"file": f, "label": int(y), "logit": f"{z:.6f}", "prob_dog": f"{p:.6f}"}
-            for f, y, z, p in zip(files, labels, logits, probs)
-        ],
-    )
-
-
-def read_predictions(path: Path) -> dict[str, np.ndarray]:
-    from catsdogs.runs import read_csv
-
-    rows = read_csv(path)
-    return {
-        "file": np.array([r["file"] for r in rows]),
-        "label": np.array([int(r["label"]) for r in rows]),
-        "logit": np.array([float(r["logit"]) for r in rows]),
-        "prob": np.array([float(r["prob_dog"]) for r in rows]),
-    }
-
-
-def _relative_files(run: Run, split: str) -> list[str]:
-    return [r["file"] for r in data_mod.select(manifest(run), split)]
 
 
 def _phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
-    from catsdogs.metrics import classification_metrics
-    from catsdogs.runs import read_history
-
     history = read_history(history_path)
     return {
         "phase": phase,
         "parameters": model_params,
         "epochs_run": len(history.get("epoch", [])),
         "history": history,
-        "val_metrics": classification_metrics(labels, sigmoid(logits)),
+        "val_metrics": classification_metrics(labels, expit(np.asarray(logits, dtype="float64"))),
         **extra,
     }
 
@@ -191,20 +147,18 @@ def extract_features(run: Run, model, split: str) -> np.ndarray:
     is frozen and in inference mode: its output for an un-augmented image never
     changes during phase 1.
     """
-    from catsdogs.model import feature_extractor
+    from catsdogs.model import feature_extractor  # loads TensorFlow: only when training
 
     path = run.path / "phase1" / f"features_{split}.npy"
-    paths, _ = split_paths(run, split)
+    paths, _ = run.split_paths(split)
     if path.is_file():
         feats = np.load(path)
         if feats.shape[0] == len(paths):
             return feats
     cfg = run.config
-    ds = data_mod.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
+    ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
     feats = feature_extractor(model).predict(ds, verbose=1).astype("float32")
-    tmp = run.file("phase1", f"features_{split}.tmp.npy")
-    np.save(tmp, feats)
-    tmp.replace(path)
+    save_npy(path, feats)
     return feats
 
 
@@ -218,7 +172,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
     """
     import keras
 
-    from catsdogs.model import build_classifier, build_head, compile_model, copy_head, parameter_counts
+    from catsdogs.model import build_classifier, build_head, compile_model, copy_head, parameter_counts  # TF
 
     if run.has("phase1", "result.json"):
         log.info("phase 1 already done in %s; reusing it", run.path)
@@ -229,8 +183,8 @@ def train_phase1(run: Run) -> dict[str, Any]:
     keras.utils.set_random_seed(cfg.seed)
     model = build_classifier(cfg, weights.keras_weights)
     params = parameter_counts(model)
-    _, y_train = split_paths(run, "train")
-    _, y_val = split_paths(run, "val")
+    _, y_train = run.split_paths("train")
+    _, y_val = run.split_paths("val")
     history_path = run.path / "phase1" / "history.csv"
 
     if cfg.phase1_cached_features:
@@ -259,7 +213,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
         logits = model.predict(split_dataset(run, "val"), verbose=0).reshape(-1)
 
     model.save(run.file("phase1", "model.keras"))
-    save_predictions(run.file("phase1", "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    save_predictions(run.file("phase1", "predictions_val.csv"), run.split_files("val"), y_val, logits)
     result = _phase_result(
         run, "phase1", params, history_path, y_val, logits,
         {"cached_features": cfg.phase1_cached_features, "learning_rate": cfg.phase1_lr},
@@ -276,7 +230,7 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
-    _, y_val = split_paths(run, "val")
+    _, y_val = run.split_paths("val")
     val_ds = split_dataset(run, "val")
     with run.timed(f"{phase}_train"):
         model.fit(
@@ -286,7 +240,7 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     with run.timed(f"{phase}_predict_val"):
         logits = model.predict(val_ds, verbose=0).reshape(-1)
     model.save(run.file(phase, "model.keras"))
-    save_predictions(run.file(phase, "predictions_val.csv"), _relative_files(run, "val"), y_val, logits)
+    save_predictions(run.file(phase, "predictions_val.csv"), run.split_files("val"), y_val, logits)
     return y_val, logits
 
 
@@ -323,26 +277,19 @@ def train_phase2(run: Run) -> dict[str, Any]:
     return result
 
 
-#: Config fields that do not change data preparation or phase 1.
-AFTER_PHASE1_FIELDS = frozenset({
-    "fine_tune_from", "phase2_epochs", "phase2_lr", "phase2_patience", "mitigation_epochs",
-    "robustness_per_class", "bootstrap_samples", "augment_robust",
-})
 
 
 def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
     """A new run that shares ``source``'s data split and phase 1 (copied), for
-    ablations of phase 2: only :data:`AFTER_PHASE1_FIELDS` may differ.
+    ablations of phase 2: only :meth:`Config.after_phase1_fields` may differ.
 
     Raises
     ------
     ValueError
         If a field that phase 1 depends on differs, or ``source`` has no phase 1.
     """
-    import shutil
-
     a, b = source.config.training_dict(), config.training_dict()
-    differing = sorted(k for k in b if k in a and a[k] != b[k] and k not in AFTER_PHASE1_FIELDS)
+    differing = sorted(k for k in b if k in a and a[k] != b[k] and k not in Config.after_phase1_fields())
     if differing:
         raise ValueError(
             f"cannot reuse phase 1 of {source.path}: {', '.join(differing)} differ(s); "

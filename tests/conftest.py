@@ -90,11 +90,7 @@ def tiny_config(data_dir: Path | str | None = None, **overrides) -> Config:
     if data_dir is not None:
         values["data_dir"] = str(data_dir)
     values.update(overrides)
-    cfg = get_config("smoke", **values)
-    # get_config drops None overrides; max_images_per_class=None must still win.
-    if "max_images_per_class" in values and values["max_images_per_class"] is None:
-        cfg = cfg.replace(max_images_per_class=None)
-    return cfg
+    return get_config("smoke", **values)
 
 
 @pytest.fixture

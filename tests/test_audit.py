@@ -10,9 +10,10 @@ import pytest
 
 from catsdogs.audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
 from catsdogs.config import get_config
-from catsdogs.report import ablation_rows, ablation_summary, label_audit_markdown, record_ablation
+from catsdogs.ablation import ablation_rows, ablation_summary, record_ablation
+from catsdogs.audit import audit_markdown as label_audit_markdown
 from catsdogs.runs import Run
-from catsdogs.train import save_predictions
+from catsdogs.predict import save_predictions
 
 FILES = ["Cat/1.jpg", "Cat/2.jpg", "Cat/3.jpg", "Dog/1.jpg", "Dog/2.jpg", "Dog/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
 LABELS = np.array([0, 0, 0, 1, 1, 1, 1, 1])
@@ -134,3 +135,34 @@ def test_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["audit", "--run-dir", str(run.path)]) == 0
     assert "None of this run's 3 validation mistakes is in the audit file" in capsys.readouterr().out
     assert run.has("audit.json")
+
+
+# ----------------------------------------------------------------------------- dataset-wide search
+
+
+def test_cleanlab_flags_the_flipped_labels_of_confident_probabilities():
+    from catsdogs.audit import suspected_label_issues
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat([0, 1], 200)
+    prob_dog = np.clip(np.where(truth == 1, 0.9, 0.1) + rng.normal(0, 0.05, truth.size), 0.01, 0.99)
+    labels = truth.copy()
+    flipped = rng.choice(truth.size, size=8, replace=False)
+    labels[flipped] = 1 - labels[flipped]
+    prob_dog[flipped[0]] = 0.999 if truth[flipped[0]] else 0.001  # the most confident contradiction
+    issues = suspected_label_issues(labels, prob_dog)
+    # confident learning estimates how many labels are wrong and prunes that many: on this
+    # clean synthetic set every flag is a flipped label, and most flipped labels are flagged
+    assert set(issues.tolist()) <= set(flipped.tolist()) and len(issues) >= len(flipped) // 2
+    assert issues[0] == flipped[0]  # ranked by self-confidence: the surest contradiction first
+
+
+def test_audit_selection_applies_the_sampling_rule():
+    from catsdogs.audit import audit_selection
+
+    assert audit_selection(np.arange(5), seed=0) == {"ranked": [0, 1, 2, 3, 4], "sampled": [], "unaudited": []}
+    sel = audit_selection(np.arange(1000, 0, -1), seed=0, top=400, sample=100)
+    assert sel["ranked"] == list(range(1000, 600, -1))
+    assert len(sel["sampled"]) == 100 and len(sel["unaudited"]) == 500
+    assert set(sel["sampled"]) | set(sel["unaudited"]) == set(range(600, 0, -1))
+    assert sel == audit_selection(np.arange(1000, 0, -1), seed=0, top=400, sample=100)

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from catsdogs.config import ENV_DATA_DIR, ENV_WEIGHTS, REPOSITORY_URL, get_config
-from catsdogs.report import colab_url
-from catsdogs.reproduce import CHAPTERS
+from catsdogs.markdown import colab_url
+from catsdogs.book import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -119,7 +119,8 @@ def _real_setting(name: str) -> Path:
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory) -> dict[str, Path]:
     """Execute the six chapters at the smoke profile and build the book: ``{"run", "html"}``."""
-    from catsdogs.reproduce import build_book, run_notebooks
+    from catsdogs.book import build_book
+    from catsdogs.reproduce import run_notebooks
 
     _real_setting(ENV_DATA_DIR)
     _real_setting(ENV_WEIGHTS)
@@ -158,7 +159,7 @@ def test_chapter_page_launches_the_source_notebook_and_hides_local_paths(smoke_b
 @pytest.mark.real
 def test_results_page_holds_the_comparison_table(smoke_book):
     from catsdogs.evaluate import PAPER_CLAIMS
-    from catsdogs.report import paper_percent
+    from catsdogs.markdown import paper_percent
 
     html = (smoke_book["html"] / "book" / "results.html").read_text()
     table = html[html.index("this reproduction (float Keras)") - 2000:]
@@ -172,3 +173,21 @@ def test_results_page_holds_the_comparison_table(smoke_book):
 @pytest.mark.parametrize("page", PAGES)
 def test_book_page_exists(smoke_book, page):
     assert (smoke_book["html"] / "book" / f"{page}.html").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.real
+def test_reproduce_ends_with_the_check_against_the_smoke_record(smoke_book, monkeypatch, capsys):
+    """``python -m catsdogs reproduce --profile smoke`` (what ``make reproduce PROFILE=smoke``
+    runs) ends with the ``verify`` table against ``tests/fixtures/published-smoke``. The
+    pipeline steps are this module's smoke run, not a second one."""
+    from catsdogs import book, reproduce
+    from catsdogs.cli import main
+
+    monkeypatch.setattr(reproduce, "run_notebooks", lambda *args, **kwargs: smoke_book["run"])
+    monkeypatch.setattr(book, "build_book", lambda *args, **kwargs: smoke_book["html"])
+    status = main(["reproduce", "--profile", "smoke", "--run-dir", str(smoke_book["run"])])
+    out = capsys.readouterr().out
+    assert "reproduction check against the published record" in out and "published-smoke" in out
+    assert "missing" not in out, out
+    assert status == 0, f"the smoke run does not reproduce the smoke record:\n{out}"

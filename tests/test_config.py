@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from catsdogs.config import (
+    NOT_GIVEN,
     ENV_CACHE_DIR,
     ENV_DATA_DIR,
     ENV_RUNS_DIR,
@@ -51,7 +52,8 @@ def test_overrides_apply_and_config_is_frozen() -> None:
 
 def test_none_override_keeps_profile_value() -> None:
     # get_config ignores None (so CLI options left unset do not clobber the profile).
-    assert get_config("smoke", max_images_per_class=None).max_images_per_class == 150
+    assert get_config("smoke", max_images_per_class=NOT_GIVEN).max_images_per_class == 150
+    assert get_config("smoke", max_images_per_class=None).max_images_per_class is None  # an explicit None applies
     assert get_config("smoke").replace(max_images_per_class=None).max_images_per_class is None
 
 
@@ -128,3 +130,12 @@ def test_runs_dir_from_environment(isolated_env: dict, monkeypatch: pytest.Monke
     monkeypatch.delenv(ENV_RUNS_DIR)
     monkeypatch.chdir(tmp_path)  # not inside the project: ./runs
     assert runs_dir() == tmp_path / "runs"
+
+
+def test_field_roles_come_from_metadata() -> None:
+    cfg = get_config("smoke", data_dir="/d", notes="n")
+    assert {"data_dir", "weights", "cache_dir", "download", "notes"}.isdisjoint(cfg.training_dict())
+    assert {"image_size", "seed", "phase1_lr"} <= set(cfg.training_dict())
+    after = Config.after_phase1_fields()
+    assert {"phase2_lr", "phase2_epochs", "fine_tune_from"} <= after
+    assert not after & {"image_size", "seed", "phase1_lr", "val_fraction", "max_images_per_class"}

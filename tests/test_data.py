@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from catsdogs import data
+from catsdogs import images as images_mod
 from catsdogs.data import DataError, ImageRecord, ScanReport
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -388,7 +389,7 @@ def test_image_dataset_shapes_ranges_and_label_order(make_petimages) -> None:
     root = make_petimages(n_per_class=3, size=40)
     files = [root / "Cat" / "0.jpg", root / "Dog" / "0.jpg", root / "Cat" / "1.jpg", root / "Dog" / "1.jpg", root / "Dog" / "2.jpg"]
     labels = [0, 1, 0, 1, 1]
-    ds = data.image_dataset([str(f) for f in files], labels, image_size=32, batch_size=4)
+    ds = images_mod.image_dataset([str(f) for f in files], labels, image_size=32, batch_size=4)
     batches = list(ds.as_numpy_iterator())
     assert [b[0].shape for b in batches] == [(4, 32, 32, 3), (1, 32, 32, 3)]
     images = np.concatenate([b[0] for b in batches])
@@ -400,7 +401,7 @@ def test_image_dataset_shapes_ranges_and_label_order(make_petimages) -> None:
     red_minus_blue = images[..., 0].mean(axis=(1, 2)) - images[..., 2].mean(axis=(1, 2))
     assert np.all((red_minus_blue > 0) == (got_labels == 0))
 
-    only_images = list(data.image_dataset([str(f) for f in files], None, 32, 8).as_numpy_iterator())
+    only_images = list(images_mod.image_dataset([str(f) for f in files], None, 32, 8).as_numpy_iterator())
     assert len(only_images) == 1 and only_images[0].shape == (5, 32, 32, 3)
 
 
@@ -408,7 +409,7 @@ def test_shuffled_dataset_keeps_pairs(make_petimages) -> None:
     root = make_petimages(n_per_class=4)
     paths = [str(p) for p in sorted((root / "Cat").iterdir())] + [str(p) for p in sorted((root / "Dog").iterdir())]
     labels = [0] * 4 + [1] * 4
-    ds = data.image_dataset(paths, labels, 16, 8, shuffle=True, seed=5)
+    ds = images_mod.image_dataset(paths, labels, 16, 8, shuffle=True, seed=5)
     images, got = next(ds.as_numpy_iterator())
     assert sorted(got.tolist()) == sorted(labels)
     red_minus_blue = images[..., 0].mean(axis=(1, 2)) - images[..., 2].mean(axis=(1, 2))
@@ -418,10 +419,10 @@ def test_shuffled_dataset_keeps_pairs(make_petimages) -> None:
 def test_read_image_file_png_and_grayscale(tmp_path: Path) -> None:
     png = make_rgba_png_named_jpg(tmp_path)
     png = png.rename(tmp_path / "pet.png")
-    image = data.read_image_file(png, 32)
+    image = images_mod.read_image_file(png, 32)
     assert image.shape == (32, 32, 3) and image.dtype == np.float32
     assert 0.0 <= image.min() and image.max() <= 255.0
-    gray = data.read_image_file(make_grayscale_jpeg(tmp_path), 32)
+    gray = images_mod.read_image_file(make_grayscale_jpeg(tmp_path), 32)
     assert gray.shape == (32, 32, 3)
     np.testing.assert_allclose(gray[..., 0], gray[..., 2])
 
@@ -429,14 +430,14 @@ def test_read_image_file_png_and_grayscale(tmp_path: Path) -> None:
 def test_read_image_file_missing_or_empty_names_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.jpg"
     with pytest.raises(DataError, match="not found") as info:
-        data.read_image_file(missing, 32)
+        images_mod.read_image_file(missing, 32)
     assert str(missing) in str(info.value)
     empty = make_zero_byte(tmp_path)
     with pytest.raises(DataError, match="zero-byte") as info:
-        data.read_image_file(empty, 32)
+        images_mod.read_image_file(empty, 32)
     assert str(empty) in str(info.value)
     with pytest.raises(DataError, match="not an image"):
-        data.read_image_file(make_thumbs_db(tmp_path), 32)
+        images_mod.read_image_file(make_thumbs_db(tmp_path), 32)
 
 
 # ----------------------------------------------------------------------------- real data
@@ -446,8 +447,8 @@ def test_read_image_file_missing_or_empty_names_the_file(tmp_path: Path) -> None
 def test_real_images_decode_to_rgb(real_data_dir: Path) -> None:
     paths = [real_data_dir / "Cat" / "1.jpg", real_data_dir / "Dog" / "1.jpg"]
     for path in paths:
-        assert data.read_image_file(path, 180).shape == (180, 180, 3)
-    images = data.load_images([str(p) for p in paths], 180)
+        assert images_mod.read_image_file(path, 180).shape == (180, 180, 3)
+    images = images_mod.load_images([str(p) for p in paths], 180)
     assert images.shape == (2, 180, 180, 3) and images.dtype == np.uint8
 
 

@@ -6,9 +6,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from catsdogs.config import get_config
-from catsdogs.evaluate import load_predictor
-from catsdogs.export import convert_to_tflite, format_bench, tflite_predict_fn
+from catsdogs.export import convert_to_tflite, format_bench
 from catsdogs.model import build_classifier, inference_model
+from catsdogs.predict import load_predictor
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +36,17 @@ def test_inference_model_matches_training_model_at_inference(tiny):
 
 def test_float32_tflite_matches_keras(tiny):
     out, images, ref = tiny
-    predict, size = tflite_predict_fn(out / "m.float32.tflite")
-    assert size == 32
-    np.testing.assert_allclose(predict(images, batch_size=5), ref, atol=1e-4)
+    p = load_predictor(out / "m.float32.tflite")
+    assert p.kind == "tflite" and p.image_size == 32
+    assert list(p.input["shape_signature"]) == [1, 32, 32, 3]  # static batch: what LiteRT.js accepts
+    np.testing.assert_allclose(p.predict(images, batch_size=5), ref, atol=1e-4)
 
 
 def test_int8_tflite_is_integer_and_close(tiny):
     out, images, ref = tiny
-    import tensorflow as tf
-
-    interp = tf.lite.Interpreter(model_path=str(out / "m.int8.tflite"))
-    assert interp.get_input_details()[0]["dtype"] == np.uint8
-    probs = load_predictor(out / "m.int8.tflite").predict(images)
+    predictor = load_predictor(out / "m.int8.tflite")
+    assert predictor.input["dtype"] == np.uint8
+    probs = predictor.predict(images)
     assert probs.shape == ref.shape
     assert np.all((probs >= 0) & (probs <= 1))
     assert np.max(np.abs(probs - ref)) < 0.15

@@ -20,13 +20,11 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from catsdogs import metrics
+from catsdogs import bootstrap
+from catsdogs.bootstrap import bootstrap_ci
+from catsdogs.calibration import apply_temperature, calibration, fit_temperature
 from catsdogs.metrics import (
-    apply_temperature,
-    bootstrap_ci,
-    calibration,
     classification_metrics,
-    fit_temperature,
     most_confident_mistakes,
     predict_labels,
     roc_pr_curves,
@@ -108,6 +106,10 @@ def test_single_class_gives_none_aucs_not_a_crash() -> None:
     assert m["per_class"]["cat"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
 
 
+def test_accepts_a_keras_column_of_probabilities() -> None:
+    assert classification_metrics(Y_TRUE, Y_PROB[:, None]) == classification_metrics(Y_TRUE, Y_PROB)
+
+
 def test_accepts_boolean_labels() -> None:
     m = classification_metrics(Y_TRUE.astype(bool), Y_PROB)
     assert m["confusion_matrix"] == [[2, 2], [2, 4]]
@@ -116,14 +118,13 @@ def test_accepts_boolean_labels() -> None:
 @pytest.mark.parametrize(
     ("y_true", "y_prob", "message"),
     [
-        ([0, 1, 1], [0.2, 0.8], r"y_true has 3 examples but y_prob has 2"),
+        ([0, 1, 1], [0.2, 0.8], r"inconsistent numbers of samples: \[3, 2\]"),
         ([0, 1, 2], [0.2, 0.8, 0.5], r"only 0 \(cat\) and 1 \(dog\); found 2"),
         (["cat", "dog"], [0.2, 0.8], r"only 0 \(cat\) and 1 \(dog\).*CLASS_NAMES"),
         ([0, 1], [0.2, 1.2], r"probabilities of 'dog' in \[0, 1\].*logits"),
         ([0, 1], [-0.1, 0.5], r"in \[0, 1\]"),
-        ([0, 1], [0.2, np.nan], r"NaN or infinite"),
-        ([0, 1], [[0.2], [0.8]], r"y_prob must be 1-D.*np.ravel"),
-        ([[0, 1]], [0.2, 0.8], r"y_true must be 1-D"),
+        ([0, 1], [0.2, np.nan], r"y_prob contains NaN"),
+        ([[0, 1]], [0.2, 0.8], r"should be a 1d array"),
         ([], [], r"y_true is empty"),
     ],
 )
@@ -183,9 +184,9 @@ def test_vectorised_resample_metrics_match_scikit_learn() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     p = np.round(np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1), 2)  # rounding makes ties
-    weights = metrics._resample_counts(rng, y.size, 5)
+    weights = bootstrap._resample_counts(rng, y.size, 5)
     assert (weights.sum(axis=1) == y.size).all()
-    values = metrics._weighted_metrics(weights, y, p, 0.5, metrics.BOOTSTRAP_METRICS)
+    values = bootstrap._weighted_metrics(weights, y, p, 0.5, bootstrap.BOOTSTRAP_METRICS)
     pred = (p >= 0.5).astype(int)
     for i, w in enumerate(weights):
         assert values["accuracy"][i] == pytest.approx(accuracy_score(y, pred, sample_weight=w))
@@ -318,7 +319,7 @@ def test_apply_temperature() -> None:
 
 
 def test_fit_temperature_validates_inputs() -> None:
-    with pytest.raises(ValueError, match="y_true has 3 examples but logits has 2"):
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[3, 2\]"):
         fit_temperature([0.1, 0.2], [0, 1, 1])
     with pytest.raises(ValueError, match="bounds must be 0 < low < high"):
         fit_temperature([0.1, 0.2], [0, 1], bounds=(0.0, 10.0))

@@ -16,7 +16,7 @@ def _name(requirement: str) -> str:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {_name(r) for r in project["dependencies"]}
-    for extra in ("cpu", "test", "docs"):
+    for extra in ("cpu", "test", "docs", "jupyter"):
         declared |= {_name(r) for r in project["optional-dependencies"][extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed = set()

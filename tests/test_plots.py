@@ -15,6 +15,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from catsdogs import metrics, plots  # noqa: E402
+from catsdogs.bootstrap import bootstrap_ci  # noqa: E402
+from catsdogs.calibration import calibration  # noqa: E402
 
 
 @pytest.fixture
@@ -113,7 +115,7 @@ def test_roc_pr_figure(check_figure, predictions) -> None:
 
 def test_reliability_diagram(check_figure, predictions) -> None:
     y, p = predictions
-    calibs = {"model": metrics.calibration(y, p), "sharpened": metrics.calibration(y, p**2)}
+    calibs = {"model": calibration(y, p), "sharpened": calibration(y, p**2)}
     fig = check_figure(plots.reliability_diagram(calibs), 2)
     assert sum("ECE =" in text for text in _legend_texts(fig)) == 2
 
@@ -142,7 +144,7 @@ def test_metric_vs_severity_compare(check_figure) -> None:
 
 
 def test_bar_with_ci(check_figure, predictions) -> None:
-    ci = metrics.bootstrap_ci(*predictions, n_samples=100)
+    ci = bootstrap_ci(*predictions, n_samples=100)
     fig = plots.bar_with_ci(list(ci), [v["estimate"] for v in ci.values()],
                             [v["low"] for v in ci.values()], [v["high"] for v in ci.values()],
                             title="Test metrics (95% CI)", ylabel="score")

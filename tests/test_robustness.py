@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from catsdogs import robustness as R
+from catsdogs.data import stratified_subset
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +71,10 @@ def test_example_grid_and_subset(images):
     imgs, titles = R.example_grid(images[0], names=("low_light", "grayscale"), severities=(0, 2, 5))
     assert len(imgs) == len(titles) == 6
     labels = np.array([0] * 10 + [1] * 30)
-    idx = R.stratified_subset(labels, 5, seed=0)
+    idx = stratified_subset(labels, 5, seed=0)
     assert len(idx) == 10 and (labels[idx] == 0).sum() == 5
-    np.testing.assert_array_equal(idx, R.stratified_subset(labels, 5, seed=0))
-    assert len(R.stratified_subset(labels, None, seed=0)) == 40
+    np.testing.assert_array_equal(idx, stratified_subset(labels, 5, seed=0))
+    assert len(stratified_subset(labels, None, seed=0)) == 40
 
 
 def test_gradcam_shapes_and_peaks():

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from catsdogs.config import Config
-from catsdogs.runs import Run, RunConfigMismatch, environment_info, read_history, write_csv
+from catsdogs.files import write_csv
+from catsdogs.runs import Run, RunConfigMismatch, environment_info, read_history
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -17,7 +17,10 @@ import pytest
 
 from catsdogs import train as train_mod
 from catsdogs.data import read_manifest, select
-from catsdogs.runs import Run, file_sha256, read_csv
+from catsdogs.images import read_image_file
+from catsdogs.predict import read_predictions
+from catsdogs.files import file_sha256, read_csv
+from catsdogs.runs import Run
 
 from conftest import tiny_config, write_petimages
 
@@ -107,10 +110,10 @@ def test_predictions_csv_matches_val_split(trained_run: Run) -> None:
 def test_saved_model_predicts_like_the_predictions_file(trained_run: Run) -> None:
     model = keras.models.load_model(trained_run.path / "phase2" / "model.keras", compile=False)
     assert model.input_shape == (None, 32, 32, 3)
-    paths, _ = train_mod.split_paths(trained_run, "val")
-    images = np.stack([train_mod.data_mod.read_image_file(p, 32) for p in paths])
+    paths, _ = trained_run.split_paths("val")
+    images = np.stack([read_image_file(p, 32) for p in paths])
     logits = model.predict(images, verbose=0).reshape(-1)
-    saved = train_mod.read_predictions(trained_run.path / "phase2" / "predictions_val.csv")["logit"]
+    saved = read_predictions(trained_run.path / "phase2" / "predictions_val.csv")["logit"]
     np.testing.assert_allclose(logits, saved, atol=1e-3)
 
 
@@ -181,8 +184,8 @@ def test_phase2_resumes_after_interruption(trained_run: Run, tmp_path: Path, mon
 
     original = train_mod._callbacks
 
-    def interrupting(run, phase, patience, checkpoint=True):
-        cbs = original(run, phase, patience, checkpoint)
+    def interrupting(run, phase, patience, epochs, checkpoint=True):
+        cbs = original(run, phase, patience, epochs, checkpoint)
         assert isinstance(cbs[0], keras.callbacks.BackupAndRestore)
         return cbs + [InterruptAfterFirstEpoch()] if phase == "phase2" else cbs
 

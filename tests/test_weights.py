@@ -19,19 +19,10 @@ import numpy as np
 import pytest
 
 from catsdogs.config import ENV_DATA_DIR, ENV_WEIGHTS, Config
-from catsdogs.weights import (
-    CAT_CLASSES,
-    DOG_CLASSES,
-    WeightsInfo,
-    _cached,
-    _output_names,
-    convert_tflite_mobilenet_v2,
-    file_sha256,
-    imagenet_labels,
-    resolve_weights,
-    superclass_of,
-    superclass_scores,
-)
+from catsdogs.files import file_sha256
+from catsdogs.tflite_weights import _cached, _output_names, convert_tflite_mobilenet_v2
+from catsdogs.weights import WeightsInfo, resolve_weights
+from imagenet_reference import CAT_CLASSES, DOG_CLASSES, imagenet_labels, superclass_of, superclass_scores
 
 # ======================================================================================
 # unit tests (fast, no external inputs)
@@ -317,7 +308,7 @@ def test_converted_model_agrees_with_tflite(
 ) -> None:
     import keras
 
-    from catsdogs.weights import tflite_classify
+    from imagenet_reference import tflite_classify
 
     _, converted = converted_cache
     images, labels = pet_batch

@@ -1,4 +1,5 @@
-"""Tables and generated book pages of :mod:`catsdogs.report`, on a hand-made run directory."""
+"""Tables (:mod:`catsdogs.tables`, :mod:`catsdogs.markdown`) and generated book pages
+(:mod:`catsdogs.book`), on a hand-made run directory."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ import pytest
 
 from catsdogs.config import get_config
 from catsdogs.evaluate import PAPER_CLAIMS
-from catsdogs.report import (
-    NOT_MEASURED,
+from catsdogs.book import deviations, write_generated_pages
+from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
+from catsdogs.tables import (
+    calibration_rows,
     comparison_rows,
-    deviations,
-    markdown_table,
-    paper_percent,
+    mitigation_rows,
+    ood_confidences,
+    ood_rows,
     robustness_rows,
     scan_rows,
-    write_generated_pages,
 )
 from catsdogs.runs import Run
 
@@ -108,6 +110,7 @@ def test_scan_and_robustness_rows():
     scan = {"usable": 10, "converted": 1, "examined": 12, "converted_by_reason": {"PNG file with a .jpg name": 1},
             "skipped_by_reason": {"zero-byte": 2}}
     rows = scan_rows(scan)
+    assert isinstance(rows, Table) and rows._repr_markdown_() == markdown_table(rows)
     assert [r["files"] for r in rows] == ["9", "1", "2", "**12**"]
     curves = {"corruptions": {"low_light": {"severity": [0, 5], "accuracy": [0.95, 0.6]}}}
     assert robustness_rows(curves)[0]["change"] == "-35.0 pp"
@@ -119,8 +122,6 @@ def _curves(clean, *levels):
 
 
 def test_mitigation_rows_report_recovered_share():
-    from catsdogs.report import mitigation_rows
-
     before = {"corruptions": {"grayscale": _curves(0.98, 0.90, 0.80), "blur": _curves(0.98, 0.98, 0.98)}}
     after = {"corruptions": {"grayscale": _curves(0.97, 0.95, 0.93), "blur": _curves(0.97, 0.97, 0.97)}}
     rows = {r["corruption"]: r for r in mitigation_rows(before, after)}
@@ -130,8 +131,6 @@ def test_mitigation_rows_report_recovered_share():
 
 
 def test_calibration_and_ood_rows():
-    from catsdogs.report import calibration_rows, ood_confidences, ood_rows
-
     calib = {"temperatures": [1.5, 1.7], "before": {"ece": 0.02}, "after": {"ece": 0.01},
              "accuracy_before": 0.98, "accuracy_after": 0.98}
     assert [r["ECE"] for r in calibration_rows(calib)] == ["0.0200", "0.0100"]

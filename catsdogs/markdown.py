@@ -1,0 +1,121 @@
+"""Markdown for people: small display objects and number formatting.
+
+A :class:`Table` is a list of row dicts (column name -> text) that renders itself as
+a Markdown table in a notebook (``_repr_markdown_``) and as text in the book's
+generated pages (:meth:`Table.markdown`); :class:`Text` does the same for a
+paragraph. Nothing here reads a run: :mod:`catsdogs.tables` builds the tables.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Mapping, Sequence
+
+from catsdogs.config import REPOSITORY_URL
+
+Row = dict[str, str]
+
+#: What a cell says when the step that measures it has not run in this run directory.
+NOT_MEASURED = "not measured in this run"
+
+
+class Table(list):
+    """Rows of a table (dicts sharing their keys); shows itself as Markdown in Jupyter."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]] = (), columns: Sequence[str] | None = None):
+        super().__init__(rows)
+        self.columns = list(columns) if columns else None
+
+    def markdown(self) -> str:
+        return markdown_table(self, self.columns)
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+
+def table_builder(builder: Callable[..., Sequence[Mapping[str, Any]]]) -> Callable[..., Table]:
+    """Decorate a function returning row dicts so it returns a :class:`Table`."""
+
+    @functools.wraps(builder)
+    def build(*args: Any, **kwargs: Any) -> Table:
+        return Table(builder(*args, **kwargs))
+
+    return build
+
+
+class Text(str):
+    """A Markdown paragraph that shows itself rendered in Jupyter."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A GitHub/MyST Markdown table of ``rows`` (dicts sharing their keys).
+
+    ``columns`` picks and orders the columns (default: the first row's keys).
+    Cells are converted with ``str``; ``|`` inside a cell is escaped.
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is empty (there is no header to write).
+    """
+    if not rows:
+        raise ValueError("markdown_table needs at least one row (a dict column -> value)")
+    columns = list(columns or rows[0])
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def bullet_list(items: Sequence[str]) -> str:
+    """Markdown bullet list, one item per line."""
+    return "".join(f"- {item}\n" for item in items)
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """``0.989`` -> ``"98.9 %"``; ``None`` -> ``"undefined"``."""
+    return "undefined" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def paper_percent(value: float) -> str:
+    """A paper figure as a percentage with no more digits than the paper gave: ``0.99`` -> ``"99 %"``."""
+    return f"{100 * value:.4g} %"
+
+
+def with_ci(interval: Mapping[str, float | None], digits: int = 1) -> str:
+    """``{"estimate", "low", "high"}`` -> ``"95.0 % (95 % CI 90.0-100.0)"``."""
+    text = percent(interval["estimate"], digits)
+    if interval.get("low") is None or interval.get("high") is None:
+        return text
+    return f"{text} (95 % CI {100 * interval['low']:.{digits}f}–{100 * interval['high']:.{digits}f})"
+
+
+def millions(count: float) -> str:
+    """``2259265`` -> ``"2.26 M"``."""
+    return f"{count / 1e6:.2f} M"
+
+
+def duration(seconds: float) -> str:
+    """``75.3`` -> ``"1 min 15 s"``; under a minute: ``"12.3 s"``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def colab_url(notebook: str) -> str:
+    """The Colab address of source notebook ``notebooks/<notebook>.ipynb`` on ``main``."""
+    path = REPOSITORY_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook}.ipynb"
+
+
+__all__ = ["NOT_MEASURED", "Row", "Table", "Text", "table_builder", "markdown_table", "bullet_list", "percent", "paper_percent", "with_ci", "millions", "duration", "colab_url"]

@@ -1,0 +1,42 @@
+"""Every figure the notebooks show, as functions returning a matplotlib Figure.
+
+The functions only draw: numbers come from :mod:`catsdogs.metrics` (or the
+data/training modules) and are passed in. Figures are built with
+:class:`matplotlib.figure.Figure` rather than ``pyplot``, so nothing is
+registered globally: a figure returned as the last expression of a notebook cell
+is shown once, and a script saves it with ``fig.savefig(path)``. All figures share
+one clean style (:data:`STYLE`) and the class colours :data:`CLASS_COLORS`.
+
+:mod:`~catsdogs.plots.data` draws the data and training, :mod:`~catsdogs.plots.results`
+the results; both are importable from here (``plots.training_curves(...)``).
+"""
+
+from catsdogs.plots.data import class_counts, image_grid, size_distribution, training_curves
+from catsdogs.plots.results import (
+    bar_with_ci,
+    confidence_histograms,
+    confusion_matrix_figure,
+    forest_plot,
+    metric_vs_severity,
+    metric_vs_severity_compare,
+    reliability_diagram,
+    roc_pr_figure,
+)
+from catsdogs.plots.style import CLASS_COLORS, STYLE
+
+__all__ = [
+    "STYLE",
+    "CLASS_COLORS",
+    "class_counts",
+    "size_distribution",
+    "image_grid",
+    "training_curves",
+    "confusion_matrix_figure",
+    "roc_pr_figure",
+    "reliability_diagram",
+    "metric_vs_severity",
+    "metric_vs_severity_compare",
+    "bar_with_ci",
+    "confidence_histograms",
+    "forest_plot",
+]

@@ -1,0 +1,89 @@
+"""The one look of every figure: matplotlib settings, class colours and small helpers."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+
+#: Matplotlib settings applied while each figure is drawn.
+STYLE: dict[str, Any] = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "lines.markersize": 4,
+    "image.cmap": "Blues",
+}
+
+#: One colour per class, used wherever classes are compared.
+CLASS_COLORS: dict[str, str] = {"cat": "#E07B39", "dog": "#3A7DC9"}
+TRAIN_COLOR, VAL_COLOR = "#3A7DC9", "#E07B39"
+BOUNDARY_COLOR = "0.4"
+
+_F = TypeVar("_F", bound=Callable[..., Figure])
+
+
+def styled(function: _F) -> _F:
+    """Draw ``function``'s figure under :data:`STYLE`."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with mpl.rc_context(STYLE):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def panel_grid(fig: Figure, n_panels: int, ncols: int, **subplot_kw: Any) -> list[Axes]:
+    """``n_panels`` axes on a grid ``ncols`` wide (no empty axes left over)."""
+    nrows = math.ceil(n_panels / ncols)
+    axes: list[Axes] = []
+    for i in range(n_panels):
+        share = {"sharey": axes[0]} if axes and subplot_kw.get("sharey") else {}
+        kwargs = {k: v for k, v in subplot_kw.items() if k != "sharey"}
+        axes.append(fig.add_subplot(nrows, ncols, i + 1, **kwargs, **share))
+    return axes
+
+
+def check_same_length(**arrays: Sequence[Any]) -> int:
+    lengths = {name: len(values) for name, values in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"these must have the same length, one entry per item: {lengths}.")
+    return next(iter(lengths.values()))
+
+
+def as_float_array(values: Sequence[float | None] | ArrayLike) -> np.ndarray:
+    """Floats with ``None`` (an undefined metric) as NaN, which matplotlib skips."""
+    return np.array([np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))],
+                    dtype=np.float64)
+
+
+__all__ = [
+    "STYLE", "CLASS_COLORS", "TRAIN_COLOR", "VAL_COLOR", "BOUNDARY_COLOR", "styled", "figure", "panel_grid",
+    "check_same_length", "as_float_array",
+]

@@ -1,0 +1,230 @@
+"""The verdict of the reproduction: the cross-validation study (published records,
+tables, forest plot, the verdict on the paper's 98.9 % in words) and the claim-by-claim
+reproduction summary at the top of the book.
+
+Published studies live in ``results/<study>/`` with the layout of their run directory
+(:mod:`catsdogs.cv`): ``config.json``, ``folds.csv``, ``fold_seconds.json``, ``cv.json``
+and ``oof_predictions.csv`` once every fold is done, ``compare.json`` in the first study
+of a comparison, and ``fold-<k>/`` with each fold's records and validation predictions
+(published as each fold finishes, so a study that spans sessions loses nothing). Every
+sentence and number on the book's page is computed here from those files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+from catsdogs.bootstrap import bootstrap_ci
+from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation
+from catsdogs.evaluate import PAPER_CLAIMS
+from catsdogs.files import read_csv, read_json_or_none
+from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
+from catsdogs.predict import read_predictions
+from catsdogs.runs import Run, publish_records
+
+#: The two pre-declared recipes of the study, in the order the book shows them.
+STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "phase-2 LR 3e-5, 6 epochs"}
+#: The accuracy the project set itself as a target.
+TARGET = 0.99
+
+
+def publish_study(study: CrossValidation, out: Path | str) -> list[Path]:
+    """Copy a study's records (and each finished fold's records and predictions) into
+    ``out/<study name>/``, machine paths made portable (:func:`catsdogs.runs.publish_records`).
+    The split manifests are left out: ``folds.csv`` says which fold holds each image."""
+    out = Path(out)
+    dest = out / study.path.name
+    written = publish_records(study.run, out, manifest=False)  # folds.csv lists the images
+    for name in (FOLDS_FILE, OOF_FILE):
+        if study.run.has(name):
+            written.append(Path(shutil.copy2(study.path / name, dest / name)))
+    for k in range(study.n_folds):
+        if study.run_done(k):
+            fold = study.fold_run(k)
+            written += publish_records(fold, dest, manifest=False)
+            target = dest / f"fold-{k}" / "phase2" / "predictions_val.csv"
+            written.append(Path(shutil.copy2(fold.path / "phase2" / "predictions_val.csv", target)))
+    return written
+
+
+def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[str, Any] | None:
+    """A (published or running) study: its config, ``cv.json`` if complete, and every
+    finished fold's accuracy with a bootstrap 95 % CI; ``None`` when ``path`` holds none."""
+    path = Path(path)
+    folds_file = path / FOLDS_FILE
+    if not folds_file.is_file():
+        return None
+    n_folds = len({r["fold"] for r in read_csv(folds_file)})
+    seconds = read_json_or_none(path / "fold_seconds.json") or {}
+    folds = []
+    for k in range(n_folds):
+        result = read_json_or_none(path / f"fold-{k}" / "phase2" / "result.json")
+        pred_file = path / f"fold-{k}" / "phase2" / "predictions_val.csv"
+        if result is None or not pred_file.is_file():
+            continue
+        pred = read_predictions(pred_file)
+        ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=n_samples, seed=seed, metric_names=("accuracy",))
+        timings = read_json_or_none(path / f"fold-{k}" / "timings.json") or {}
+        folds.append({
+            "fold": k, "n": int(pred["label"].size), "accuracy": ci["accuracy"],
+            "phase1_accuracy": (read_json_or_none(path / f"fold-{k}" / "phase1" / "result.json") or {})
+            .get("val_metrics", {}).get("accuracy"),
+            "epochs": result["history"].get("val_accuracy", []),
+            "seconds": seconds.get(str(k)) or sum(v for s, v in timings.items() if s.startswith("phase2_")),
+        })
+    return {"name": path.name, "n_folds": n_folds, "folds": folds, "cv": read_json_or_none(path / "cv.json"),
+            "compare": read_json_or_none(path / "compare.json")}
+
+
+def studies_of(run: Run, root: Path | str) -> dict[str, dict[str, Any]]:
+    """The published studies of the run's profile under ``root`` (the project's
+    ``results/``): only the full profile has them."""
+    if run.config.profile != "full":
+        return {}
+    loaded = {name: load_study(Path(root) / name, run.config.bootstrap_samples, run.config.seed) for name in STUDIES}
+    return {name: s for name, s in loaded.items() if s is not None}
+
+
+@table_builder
+def fold_rows(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    rows = []
+    for name, study in studies.items():
+        for f in study["folds"]:
+            rows.append({
+                "recipe": STUDIES.get(name, name), "fold": str(f["fold"]), "images": f"{f['n']:,}",
+                "phase 1": percent(f["phase1_accuracy"], 2),
+                "after each phase-2 epoch (%)": " → ".join(f"{100 * a:.2f}" for a in f["epochs"]),
+                "final accuracy (95 % CI)": with_ci(f["accuracy"], 2),
+                "wall time": duration(f["seconds"]) if f["seconds"] else "–",
+            })
+        missing = study["n_folds"] - len(study["folds"])
+        if missing:
+            rows.append({"recipe": STUDIES.get(name, name), "fold": f"{missing} more",
+                         "final accuracy (95 % CI)": "not finished yet"})
+    return rows
+
+
+def forest_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str, Any] | None) -> list[dict]:
+    """Rows of :func:`catsdogs.plots.forest_plot`: the published single-split run, then
+    each study's folds and its pooled out-of-fold estimate."""
+    rows = []
+    if published:
+        rows.append({"label": "published run (fold 0's split)", "group": "published single split",
+                     **published["ci95"]["accuracy"]})
+    for name, study in studies.items():
+        group = STUDIES.get(name, name)
+        rows += [{"label": f"{group}: fold {f['fold']}", "group": group, **f["accuracy"]} for f in study["folds"]]
+        if study["cv"]:
+            rows.append({"label": f"{group}: pooled, {study['cv']['images']:,} images", "group": group,
+                         "pooled": True, **study["cv"]["pooled_ci95"]["accuracy"]})
+    return rows
+
+
+def _position(ci: Mapping[str, float], value: float) -> str:
+    """Where the interval lies relative to ``value``: ``inside``, ``below`` or ``above``."""
+    if ci["low"] <= value <= ci["high"]:
+        return "inside"
+    return "below" if ci["high"] < value else "above"
+
+
+def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
+    """The verdict in plain words, or what is still missing for it."""
+    paper = PAPER_CLAIMS["accuracy"]
+    if not studies:
+        return Text("*No cross-validation study is published for this profile "
+                    "(`python -m catsdogs cv --profile full`).*\n")
+    lines = []
+    for name, study in studies.items():
+        label = f"**{STUDIES.get(name, name)}**"
+        if not study["cv"]:
+            lines.append(f"- {label}: {len(study['folds'])} of {study['n_folds']} folds finished; "
+                         "no pooled estimate yet.")
+            continue
+        ci = study["cv"]["pooled_ci95"]["accuracy"]
+        where = {"inside": f"the paper's {percent(paper)} lies inside this interval: **matched**",
+                 "above": f"the interval lies above the paper's {percent(paper)}: **beaten**",
+                 "below": f"the interval lies below the paper's {percent(paper)}: **missed**"}[_position(ci, paper)]
+        target = "reaches" if ci["estimate"] >= TARGET else "does not reach"
+        lines.append(f"- {label}: pooled out-of-fold accuracy {with_ci(ci, 2)} on "
+                     f"{study['cv']['images']:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
+                     f"It {target} our {percent(TARGET)} target.")
+    compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
+    if compare:
+        m = compare["mcnemar"]
+        lines.append(f"- **Paired comparison** ({compare['second']} against {compare['first']}, the same "
+                     f"{compare['images']:,} images): {100 * compare['accuracy']['difference']:+.2f} pp, "
+                     f"{m['only_second_right']} images right only with the second recipe and "
+                     f"{m['only_first_right']} only with the first; exact McNemar p = {m['p_value']:.3g}: "
+                     f"**{compare['verdict']}** at α = {compare['alpha']}.")
+    return Text("\n".join(lines) + "\n")
+
+
+# ----------------------------------------------------------------------------- claim by claim
+
+REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable here"
+
+
+def _claim(claim: str, paper: str, ours: str, status: str, evidence: str) -> dict[str, str]:
+    return {"claim": claim, "paper": paper, "this reproduction": ours, "verdict": f"**{status}**",
+            "evidence": evidence}
+
+
+def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> tuple[dict, str, str] | None:
+    """The strongest accuracy evidence available: the pooled out-of-fold estimate of the
+    paper recipe, else the run's single validation split."""
+    study = studies.get("cv-paper")
+    if study and study["cv"]:
+        return study["cv"]["pooled_ci95"], f"{study['cv']['images']:,} out-of-fold images", "[Is 98.9 % reproducible?](reproducible.md)"
+    ev = read_json_or_none(run.path / "eval" / "metrics.json")
+    return (ev["ci95"], f"{ev['metrics']['n']:,} validation images", "[Results](results.md)") if ev else None
+
+
+@table_builder
+def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    """Each claim of the paper with this reproduction's figure and a verdict computed from
+    the records: a figure is *reproduced* when the paper's value lies inside (or below, for
+    accuracy) our 95 % CI, or equals ours at the paper's precision."""
+    P, rows = PAPER_CLAIMS, []
+    evidence = _accuracy_evidence(run, studies)
+    if evidence:
+        ci, what, link = evidence
+        acc = ci["accuracy"]
+        status = NOT_REPRODUCED if _position(acc, P["accuracy"]) == "below" else REPRODUCED
+        rows.append(_claim("validation accuracy", percent(P["accuracy"]), f"{with_ci(acc, 2)}, {what}", status, link))
+        prf = [ci[k]["estimate"] for k in ("precision", "recall", "f1")]
+        same = all(round(v, 2) == P[k] for v, k in zip(prf, ("precision", "recall", "f1")))
+        rows.append(_claim("precision / recall / F1", f"{P['precision']} / {P['recall']} / {P['f1']}",
+                           " / ".join(f"{v:.4f}" for v in prf), REPRODUCED if same else NOT_REPRODUCED, link))
+    final = read_json_or_none(run.path / "phase2" / "result.json")
+    if final:
+        ours = final["parameters"]["total"]
+        close = abs(ours - P["parameters"]) / P["parameters"] < 0.05
+        rows.append(_claim("parameters", f"≈{P['parameters'] / 1e6:.1f} M", f"{ours / 1e6:.2f} M (binary model)",
+                           REPRODUCED if close else NOT_REPRODUCED, "[Results: parameters and size](results.md)"))
+    export = read_json_or_none(run.path / "export" / "export.json")
+    if export:
+        size = export["exports"]["keras"]["size_mb"]
+        rows.append(_claim("model file size", f"{P['file_size_mb']:.0f} MB", f"{size:.1f} MB (Keras)",
+                           REPRODUCED if abs(size - P["file_size_mb"]) / P["file_size_mb"] < 0.05 else NOT_REPRODUCED,
+                           "[Results: parameters and size](results.md)"))
+    hardware = (read_json_or_none(run.path / "provenance.json") or {}).get("environment", {}).get("hardware", {})
+    bench = read_json_or_none(run.path / "bench" / "bench.json")
+    cpu = f"{bench['models']['tflite_int8']['single']['median_ms']:.1f} ms/image int8 on a CPU" if bench else "–"
+    rows.append(_claim("latency", f"≈{P['latency_ms_per_image']:.0f} ms/image, GPU", cpu,
+                       NOT_TESTABLE if not hardware.get("gpus") else NOT_REPRODUCED, "[Results](results.md)"))
+    robust = read_json_or_none(run.path / "robustness" / "results.json")
+    for name, claim in (("low_light", "weak in poor lighting"), ("occlusion", "weak under partial occlusion"),
+                        ("grayscale", "weak on grayscale images")):
+        if robust and name in robust["corruptions"]:
+            c = robust["corruptions"][name]
+            clean = {"low": c["accuracy_low"][0], "high": c["accuracy_high"][0], "estimate": c["accuracy"][0]}
+            drop = _position(clean, c["accuracy"][-1]) == "above"  # the harshest level below the clean CI
+            rows.append(_claim(claim, "named, not measured", f"{percent(c['accuracy'][0])} → {percent(c['accuracy'][-1])}",
+                               REPRODUCED if drop else NOT_REPRODUCED, "[Limitations](limitations.md)"))
+    return rows
+
+
+__all__ = ["STUDIES", "TARGET", "REPRODUCED", "NOT_REPRODUCED", "NOT_TESTABLE", "publish_study", "load_study",
+           "studies_of", "fold_rows", "forest_rows", "verdict_markdown", "claim_rows"]

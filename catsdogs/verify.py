@@ -1,0 +1,330 @@
+"""Did this run reproduce the published one? A figure-by-figure check of two run records.
+
+:func:`verify_run` reads the JSON records of a run directory and of a published
+record (``results/full``, or any folder written by ``python -m catsdogs
+publish-results``) and returns a :class:`Verification`: one :class:`Check` per
+headline figure, which renders itself as a terminal table (:meth:`Verification.to_text`),
+as Markdown (in a notebook) and as JSON (:meth:`Verification.to_dict`).
+
+The verdicts of the rows (*identical*, *within the 95 % CI*, *differs*, *not
+bit-identical*, *shown only*, *missing*) and the interval each figure is judged by are
+defined in :mod:`catsdogs.record_checks`. The run *reproduces* the record
+(:attr:`Verification.ok`, exit status 0 of ``python -m catsdogs verify``) when no row
+``differs`` and none is ``missing``.
+When the training settings differ (another profile, split or image size) no figure
+is compared: the check lists the differing settings and says which record to
+compare with or how to re-run with the published settings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from catsdogs.config import PROFILES, Config, get_config, project_root
+from catsdogs.markdown import markdown_table
+from catsdogs.record_checks import (
+    DIFFERS,
+    FAILING,
+    IDENTICAL,
+    MISSING,
+    NOT_BIT_IDENTICAL,
+    SHOWN,
+    WITHIN_CI,
+    Check,
+    compare_records,
+    value_text,
+)
+from catsdogs.runs import Run
+
+#: Published record of each profile, relative to the project root. The smoke one is a smoke
+#: run's ``publish-results`` output kept with the tests (see ``tests/test_verify.py``).
+PUBLISHED_RECORD_OF_PROFILE: dict[str, str] = {
+    "full": "results/full",
+    "smoke": "tests/fixtures/published-smoke",
+}
+
+#: Config fields that say where things are, not what a run computes.
+_LOCATION_FIELDS = ("data_dir", "weights", "cache_dir", "download", "notes")
+
+
+@dataclass
+class Verification:
+    """The outcome of :func:`verify_run`: rows, missing records, setting differences."""
+
+    run_dir: str
+    against: str
+    checks: list[Check] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+    """Record (relative path) -> the command that writes it."""
+    setting_differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """Config field -> (published value, this run's value)."""
+    advice: str = ""
+
+    @property
+    def comparable(self) -> bool:
+        """``False`` when the run was made with other training settings than the record."""
+        return not self.setting_differences
+
+    @property
+    def ok(self) -> bool:
+        """Nothing differs beyond the 95 % CI and nothing is missing."""
+        return self.comparable and not self.missing and all(c.verdict not in FAILING for c in self.checks)
+
+    @property
+    def bit_identical(self) -> bool:
+        """Every judged figure is identical (timings and latency may differ: they are
+        this machine's)."""
+        return self.ok and all(c.verdict in (IDENTICAL, SHOWN) for c in self.checks)
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if self.ok else 1
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.checks:
+            out[c.verdict] = out.get(c.verdict, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        """One line: reproduced or not, and how many rows got each verdict."""
+        if not self.comparable:
+            return f"not compared: {self.advice}"
+        counts = ", ".join(f"{n} {v}" for v, n in self.counts().items())
+        if self.bit_identical:
+            head = "reproduced bit for bit: every judged figure is identical to the published record"
+        elif self.ok:
+            head = "reproduced within the published 95 % intervals (not bit-identical)"
+        else:
+            differ = sum(c.verdict in FAILING for c in self.checks)
+            missing = f"{len(self.missing)} record(s) missing (commands above)" if self.missing else ""
+            if differ:
+                head = f"NOT reproduced: {differ} figure(s) differ or are missing" + (f"; {missing}" if missing else "")
+            else:
+                head = f"incomplete: {missing}; every figure compared is identical or within its 95 % CI"
+        return f"{head} ({counts}; {self.run_dir} vs {self.against})"
+
+    # ------------------------------------------------------------- rendering
+    def rows(self) -> list[dict[str, str]]:
+        """Table rows as text: section, figure, published, this run, verdict, 95 % CI."""
+        return [
+            {
+                "section": c.section,
+                "figure": c.figure,
+                "published": value_text(c.published),
+                "this run": value_text(c.this_run),
+                "verdict": c.verdict + (f" ({c.difference:+.3g})" if c.difference and c.verdict != IDENTICAL else ""),
+                "95 % CI": f"{value_text(c.interval[0])}–{value_text(c.interval[1])}" if c.interval else "",
+            }
+            for c in self.checks
+        ]
+
+    def footer(self) -> str:
+        if not self.comparable:
+            return self.summary()
+        lines = [f"{c.section} / {c.figure}: {c.note}" for c in self.checks if c.verdict in FAILING and c.note]
+        lines += [f"missing {record}: make it with `{command}`" for record, command in self.missing.items()]
+        if self.advice:
+            lines.append(self.advice)
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def to_text(self, width: int = 160) -> str:
+        """A plain-text table (no colours) followed by the summary line."""
+        import io
+
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        rows = self.rows()
+        text = ""
+        if rows:
+            table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+            for column in rows[0]:
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                table.add_row(*(Text(v) for v in row.values()))
+            buffer = io.StringIO()
+            Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False,
+                    emoji=False).print(table)
+            text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+        return text + self.footer() + "\n"
+
+    def _repr_markdown_(self) -> str:
+        rows = self.rows()
+        return (markdown_table(rows) if rows else "") + "\n" + self.footer().replace("\n", "\n\n") + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_dir": self.run_dir,
+            "against": self.against,
+            "comparable": self.comparable,
+            "reproduced": self.ok,
+            "bit_identical": self.bit_identical,
+            "exit_status": self.exit_status,
+            "summary": self.summary(),
+            "counts": self.counts(),
+            "missing": [{"record": r, "command": c} for r, c in self.missing.items()],
+            "setting_differences": {k: {"published": a, "this_run": b}
+                                    for k, (a, b) in self.setting_differences.items()},
+            "advice": self.advice,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+def setting_differences(published: Mapping[str, Any], this_run: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Training settings (``config.json`` fields other than locations) that differ,
+    as ``{field: (published, this run)}``; fields only one side records are skipped."""
+    return {k: (v, this_run[k]) for k, v in published.items()
+            if k not in _LOCATION_FIELDS and k in this_run and this_run[k] != v}
+
+
+def _rerun_advice(pub_config: Mapping[str, Any], against: Path) -> str:
+    """How to make a run with the record's settings: the profile plus any ``--set``."""
+    profile = pub_config.get("profile", "full")
+    if profile not in PROFILES:
+        return f"the record {against} is of an unknown profile {profile!r}"
+    defaults = get_config(profile).to_dict()
+    sets = [f"--set {k}={json.dumps(v)}" for k, v in pub_config.items()
+            if k not in _LOCATION_FIELDS and k in defaults and defaults[k] != v]
+    return " ".join([f"python -m catsdogs reproduce --profile {profile} --run-dir runs/<new name>", *sets])
+
+
+def _load_config(path: Path, role: str) -> dict[str, Any]:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{role} {path} does not exist; pass an existing directory "
+                                f"({'--run-dir' if role == 'run directory' else '--against'})")
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        what = ("a run directory (no config.json): pass the run's --run-dir, or run "
+                "`python -m catsdogs reproduce` first") if role == "run directory" else \
+            ("a published record (no config.json): pass --against a folder written by "
+             "`python -m catsdogs publish-results`, e.g. results/full")
+        raise FileNotFoundError(f"{path} is not {what}")
+    try:
+        return json.loads(cfg.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{cfg} is not valid JSON ({exc}); restore it from the run or the repository") from exc
+
+
+def verify_run(run_dir: Path | str, against: Path | str | None = None) -> Verification:
+    """Compare the records of ``run_dir`` with the published record ``against``
+    (default: :func:`published_record` of the run's profile).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``run_dir`` or ``against`` is not a directory holding ``config.json``, or
+        no record is published for the run's profile and ``against`` is not given.
+    """
+    run_dir = Path(run_dir)
+    run_config = _load_config(run_dir, "run directory")
+    if against is None:
+        against = published_record(run_config.get("profile", ""))
+        if against is None:
+            raise FileNotFoundError(
+                f"no published record of the {run_config.get('profile')!r} profile in this checkout; "
+                "pass --against a folder written by `python -m catsdogs publish-results`")
+    against = Path(against)
+    pub_config = _load_config(against, "published record")
+    result = Verification(run_dir=str(run_dir), against=str(against))
+    result.setting_differences = setting_differences(pub_config, run_config)
+    if result.setting_differences:
+        own = published_record(run_config.get("profile", ""))
+        todo = [f"re-run with the record's settings: `{_rerun_advice(pub_config, against)}`"]
+        if own is not None and own.resolve() != against.resolve():
+            todo.insert(0, f"compare it with the record of its own profile (--against {own})")
+        listed = "; ".join(f"{k}: {b!r} here, {a!r} published" for k, (a, b) in result.setting_differences.items())
+        result.advice = (f"this run was made with other settings than {against} ({listed}), so its figures "
+                         f"are not comparable; {', or '.join(todo)}")
+        return result
+    result.checks, result.missing = compare_records(against, run_dir, run_config.get("profile", "full"))
+    manifest = next((c for c in result.checks if c.figure == "split manifest sha256"), None)
+    if manifest is not None and manifest.verdict == DIFFERS:
+        result.advice = ("the split manifest differs: this run saw other image files than the published one; "
+                         "check that CATSDOGS_DATA_DIR (or --data-dir) is the complete Microsoft PetImages folder")
+    return result
+
+
+# ----------------------------------------------------------------------------- published record lookup
+
+
+def published_record(profile: str, root: Path | None = None) -> Path | None:
+    """The published record of ``profile`` in the project checkout (``results/full``
+    for ``full``, the test fixture for ``smoke``), or ``None`` when there is none."""
+    root = root or project_root()
+    rel = PUBLISHED_RECORD_OF_PROFILE.get(profile)
+    if root is None or rel is None:
+        return None
+    path = root / rel
+    return path if (path / "config.json").is_file() else None
+
+
+def check_after_reproduce(run_dir: Path | str) -> tuple[str, int | None]:
+    """What ``reproduce`` prints last: the check table against the published record
+    of the run's profile, or why no check ran.
+
+    Returns ``(text, status)``: status 1 when a figure differs beyond its interval, 0
+    otherwise, ``None`` when no check ran. Records the run does not have yet (a
+    ``reproduce --to 04``) are listed with their commands but do not make it 1.
+    """
+    run_dir = Path(run_dir)
+    config = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
+    record = published_record(config.profile)
+    if record is None:
+        where = PUBLISHED_RECORD_OF_PROFILE.get(config.profile)
+        why = (f"no published record of the {config.profile!r} profile in this checkout"
+               + (f" ({where} is absent)" if where else ""))
+        text = (f"no reproduction check: {why}; `python -m catsdogs verify --run-dir {run_dir} --against <record>` "
+                "compares the run with any record written by `python -m catsdogs publish-results`\n")
+        return text, None
+    result = verify_run(run_dir, record)
+    if not result.comparable:
+        return f"no reproduction check: {result.advice}\n", None
+    header = f"reproduction check against the published record {record}:\n"
+    differs = any(c.verdict == DIFFERS for c in result.checks)
+    return header + result.to_text(), 1 if differs else 0
+
+
+def published_environment_markdown(run: Any, environment_rows: Callable[[Any], Sequence[Mapping[str, str]]],
+                                   root: Path | None = None) -> str:
+    """The environment of the published full run (``results/full/provenance.json``), for
+    the book's "Re-running this book" section, next to that of ``run`` (the
+    :class:`~catsdogs.runs.Run` the book is built from, or ``None``).
+
+    ``environment_rows(run)`` gives a run's environment as ``{"item", "value"}`` rows (the
+    book passes its own table builder). One sentence when ``run`` has the published run's
+    Python, package versions, hardware and platform; else both environments side by side
+    (the published one alone without ``run``).
+    """
+    record = published_record("full", root)
+    if record is None:
+        return f"*No published record (`{PUBLISHED_RECORD_OF_PROFILE['full']}/`) in this copy of the project.*\n"
+    published = environment_rows(Run(record, Config.from_dict(json.loads((record / "config.json").read_text()))))
+    if run is None:
+        return markdown_table(published)
+    pub = {r["item"]: r["value"] for r in published}
+    own = {r["item"]: r["value"] for r in environment_rows(run)}
+    differing = [k for k in pub if k not in ("recorded at", "git commit") and own.get(k) != pub[k]]
+    where = f"`{PUBLISHED_RECORD_OF_PROFILE['full']}/provenance.json`"
+    if not differing:
+        return (f"The published run ({where}) used the environment listed under *Environment* below: "
+                "this run has the same Python, package versions, hardware and platform.\n")
+    rows = [{"item": k, "published run": v, "this run": own.get(k, "—")} for k, v in pub.items()]
+    return (f"The published run ({where}) and this run differ in {', '.join(differing)}:\n\n"
+            + markdown_table(rows))
+
+
+__all__ = [
+    "IDENTICAL", "WITHIN_CI", "DIFFERS", "NOT_BIT_IDENTICAL", "SHOWN", "MISSING",
+    "Check", "Verification", "verify_run", "setting_differences",
+    "published_record", "check_after_reproduce", "published_environment_markdown",
+]

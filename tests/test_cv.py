@@ -1,0 +1,187 @@
+"""Cross-validation (:mod:`catsdogs.cv`) and the paired comparison (:mod:`catsdogs.ablation`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from catsdogs import cv as cv_mod
+from catsdogs import train as train_mod
+from catsdogs.ablation import compare_studies, mcnemar_exact, verdict
+from catsdogs.cv import CrossValidation, assign_folds, fold_manifest, read_oof
+from catsdogs.data import read_manifest
+from catsdogs.files import read_csv
+
+PUBLISHED_MANIFEST = Path(__file__).resolve().parent.parent / "results" / "full" / "data" / "manifest.csv"
+
+
+# ----------------------------------------------------------------------------- folds
+
+
+def _rows(n_cat: int, n_dog: int, val_every: int = 5) -> list[dict]:
+    rows = [{"file": f"{c}/{i}.jpg", "label": int(c == "Dog")} for c, n in (("Cat", n_cat), ("Dog", n_dog))
+            for i in range(n)]
+    for i, r in enumerate(rows):
+        r["split"] = "val" if i % val_every == 0 else "train"
+    return rows
+
+
+def _check_folds(rows: list[dict], folds: np.ndarray, k: int) -> None:
+    assert len(folds) == len(rows) and set(folds) == set(range(k))  # every image in exactly one fold
+    per_fold = {f: Counter(r["label"] for r, g in zip(rows, folds) if g == f) for f in range(k)}
+    for label in (0, 1):
+        counts = [per_fold[f][label] for f in range(1, k)]
+        assert max(counts) - min(counts) <= 1, f"class {label} not stratified over folds 1..{k - 1}: {counts}"
+
+
+def test_fold_zero_is_the_validation_split_and_the_rest_is_stratified():
+    rows = _rows(23, 17)
+    folds = assign_folds(rows, 5, seed=0)
+    assert [r["split"] == "val" for r in rows] == list(folds == 0)
+    _check_folds(rows, folds, 5)
+    np.testing.assert_array_equal(folds, assign_folds(rows, 5, seed=0))  # seeded
+    assert not np.array_equal(folds, assign_folds(rows, 5, seed=1))
+
+
+def test_fold_zero_of_the_published_run_is_its_validation_split():
+    rows = read_manifest(PUBLISHED_MANIFEST)
+    folds = assign_folds(rows, 5, seed=42)
+    assert len(rows) == 24998
+    assert [r["file"] for r, f in zip(rows, folds) if f == 0] == [r["file"] for r in rows if r["split"] == "val"]
+    _check_folds(rows, folds, 5)
+    sizes = Counter(folds.tolist())
+    assert max(sizes.values()) - min(sizes.values()) <= 2
+
+
+def test_fold_manifest_validates_on_one_fold():
+    rows = _rows(6, 6)
+    folds = assign_folds(rows, 3, seed=0)
+    m = fold_manifest(rows, folds, 2)
+    assert [r["split"] == "val" for r in m] == list(folds == 2)
+    assert rows[0]["split"] in ("val", "train") and m is not rows
+
+
+@pytest.mark.parametrize(("folds", "message"), [(1, "at least 2"), (5, "set test_fraction=0")])
+def test_bad_fold_requests_say_what_to_do(folds, message):
+    rows = _rows(5, 5)
+    rows[0]["split"] = "test"
+    with pytest.raises(ValueError, match=message):
+        assign_folds(rows, folds, seed=0)
+
+
+def test_folds_must_match_the_validation_fraction(make_config, tmp_path):
+    with pytest.raises(ValueError, match=r"val_fraction = 1/4.*--set val_fraction=0.25"):
+        CrossValidation.open(make_config(), tmp_path / "cv", n_folds=4)
+
+
+# ----------------------------------------------------------------------------- McNemar
+
+
+def _exact_mcnemar_by_hand(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the binomial sum, written out for the test."""
+    n = b + c
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@pytest.mark.parametrize(("only_a", "only_b"), [(10, 2), (3, 3), (0, 7), (40, 25)])
+def test_mcnemar_exact_matches_the_binomial_sum(only_a, only_b):
+    both, neither = 50, 4
+    a = np.array([True] * both + [True] * only_a + [False] * only_b + [False] * neither)
+    b = np.array([True] * both + [False] * only_a + [True] * only_b + [False] * neither)
+    result = mcnemar_exact(a, b)
+    assert result["table"] == [[both, only_a], [only_b, neither]]
+    assert result["p_value"] == pytest.approx(_exact_mcnemar_by_hand(only_a, only_b), rel=1e-9)
+
+
+def test_mcnemar_without_discordant_pairs_and_verdicts():
+    same = np.array([True, False, True])
+    assert mcnemar_exact(same, same)["p_value"] == 1.0
+    assert verdict(0.01, 0.2) == "no detectable difference"
+    assert verdict(0.01, 0.01) == "better" and verdict(-0.01, 0.01) == "worse"
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+@pytest.fixture(scope="module")
+def petimages(tmp_path_factory):
+    from conftest import write_petimages
+
+    return write_petimages(tmp_path_factory.mktemp("cvdata") / "PetImages", n_per_class=10, size=36)
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_cv_runs_every_fold_resumes_after_interruption_and_compares(petimages, make_config, tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("CATSDOGS_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = make_config(petimages)
+    study = CrossValidation.open(cfg, tmp_path / "cv-a", n_folds=5)
+
+    original = train_mod._callbacks
+
+    class InterruptFold2(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Interrupted("simulated stop")
+
+    def interrupting(run, phase, patience, epochs, checkpoint=True):
+        cbs = original(run, phase, patience, epochs, checkpoint)
+        return cbs + [InterruptFold2()] if run.path.name == "fold-2" and phase == "phase2" else cbs
+
+    monkeypatch.setattr(train_mod, "_callbacks", interrupting)
+    with pytest.raises(Interrupted):
+        study.run_all()
+    assert study.run_done(0) and study.run_done(1) and not study.run_done(2)
+    assert [r["epoch"] for r in read_csv(study.fold_dir(2) / "phase2" / "history.csv")] == ["0"]
+
+    monkeypatch.setattr(train_mod, "_callbacks", original)
+    study.run_all()
+    assert [r["epoch"] for r in read_csv(study.fold_dir(2) / "phase2" / "history.csv")] == ["0", "1"]
+    result = study.summarize()
+
+    oof = read_oof(study.path / cv_mod.OOF_FILE)
+    manifest = read_manifest(study.path / "data" / "manifest.csv")
+    assert sorted(oof["file"]) == sorted(r["file"] for r in manifest)  # every image exactly once
+    assert len(set(oof["file"])) == len(manifest) == result["images"] == 20
+    folds = dict(zip(oof["file"], oof["fold"]))
+    for k in range(5):
+        fold_files = [r["file"] for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r["split"] == "val"]
+        assert {f for f in fold_files} == {f for f, g in folds.items() if g == k}
+    assert result["pooled"]["accuracy"] == pytest.approx(np.mean((oof["prob"] >= 0.5) == oof["label"]))
+    assert set(json.loads((study.path / "fold_seconds.json").read_text())) == {str(k) for k in range(5)}
+
+    # A phase-2 variant on the same folds shares each fold's phase 1, then the paired comparison.
+    other = CrossValidation.open(cfg.replace(phase2_lr=3e-5), tmp_path / "cv-b", n_folds=5)
+    other.run_all(phase1_from=study)
+    other.summarize()
+    for k in range(5):
+        a, b = (json.loads((s.fold_dir(k) / "phase1" / "result.json").read_text()) for s in (study, other))
+        assert a["val_metrics"] == b["val_metrics"]
+    compared = compare_studies(study, other)
+    assert compared["images"] == 20 and len(compared["per_fold"]) == 5
+    assert compared["verdict"] in ("better", "worse", "no detectable difference")
+    assert json.loads((study.path / "compare.json").read_text())["mcnemar"]["p_value"] == compared["mcnemar"]["p_value"]
+    # Published as the book reads it: every fold's accuracy, the pooled estimate, the verdict.
+    from catsdogs import verdict as verdict_mod
+
+    verdict_mod.publish_study(study, tmp_path / "results")
+    published = verdict_mod.load_study(tmp_path / "results" / "cv-a", n_samples=50)
+    assert [f["fold"] for f in published["folds"]] == list(range(5))
+    assert published["cv"]["pooled"]["accuracy"] == result["pooled"]["accuracy"]
+    assert published["compare"]["verdict"] == compared["verdict"]
+    rows = verdict_mod.forest_rows({"cv-paper": published}, None)
+    assert len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result["pooled_ci95"]["accuracy"]["estimate"]
+    text = verdict_mod.verdict_markdown({"cv-paper": published})
+    assert "pooled out-of-fold accuracy" in text and compared["verdict"] in text
+    partial = verdict_mod.verdict_markdown({"cv-paper": published | {"cv": None, "folds": published["folds"][:2]}})
+    assert "2 of 5 folds finished" in partial
