@@ -11,8 +11,9 @@ recipe is right (a two-sided binomial test of those discordant pairs against
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest

@@ -17,9 +17,10 @@ mislabelled image the model "gets right" is counted as right.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -24,9 +24,8 @@ from catsdogs import ablation, audit, plots, tables, verdict, verify
 from catsdogs.config import Config, get_config, project_dir, project_root
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.files import read_json_or_none
-from catsdogs.markdown import Table, bullet_list, markdown_table, millions, paper_percent, table_builder
+from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, markdown_table, millions, paper_percent, table_builder
 from catsdogs.runs import Run
-from catsdogs.markdown import NOT_MEASURED
 from catsdogs.tables import final_result, hardware_text
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from catsdogs.metrics import check_binary_inputs, check_positive_int, check_threshold, classification_metrics, safe_ratio
+from catsdogs.metrics import (
+    check_binary_inputs,
+    check_positive_int,
+    check_threshold,
+    classification_metrics,
+    safe_ratio,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -30,17 +30,16 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from catsdogs import data as data_mod
-from catsdogs import images
-from catsdogs import metrics
+from catsdogs import images, metrics, train
 from catsdogs.bootstrap import bootstrap_ci
-from catsdogs import train
 from catsdogs.config import Config, data_dir_setting
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
 from catsdogs.runs import Run
@@ -119,7 +118,7 @@ class CrossValidation:
         return self.run.config
 
     @classmethod
-    def open(cls, config: Config, path: Path | str, n_folds: int = 5) -> "CrossValidation":
+    def open(cls, config: Config, path: Path | str, n_folds: int = 5) -> CrossValidation:
         """Open (or create) the CV directory of ``config`` with ``n_folds`` folds.
 
         Raises
@@ -140,7 +139,7 @@ class CrossValidation:
         return study
 
     @classmethod
-    def load(cls, path: Path | str) -> "CrossValidation":
+    def load(cls, path: Path | str) -> CrossValidation:
         """An existing CV directory, with the config and folds it was made with."""
         run = Run.load(path)
         if not run.has(FOLDS_FILE):
@@ -253,7 +252,7 @@ class CrossValidation:
             return feature_extractor(model).predict(ds, verbose=1).astype("float32")
 
     # ------------------------------------------------------------------ one fold
-    def prepare_fold(self, k: int, phase1_from: "CrossValidation | None" = None) -> Run:
+    def prepare_fold(self, k: int, phase1_from: CrossValidation | None = None) -> Run:
         """The run directory of fold ``k``, with its manifest and (unless phase 1
         is shared from ``phase1_from``) its phase-1 features in place."""
         if phase1_from is not None:
@@ -279,7 +278,7 @@ class CrossValidation:
                 save_npy(target, feats[index])
         return run
 
-    def train_fold(self, k: int, phase1_from: "CrossValidation | None" = None) -> Run:
+    def train_fold(self, k: int, phase1_from: CrossValidation | None = None) -> Run:
         """Both phases of fold ``k`` (resumes what is done); its wall time is added to
         ``fold_seconds.json``."""
         if self.fold_dir(k).is_dir() and self.run_done(k):
@@ -304,7 +303,7 @@ class CrossValidation:
         p = self.path / "fold_seconds.json"
         return self.run.read_json("fold_seconds.json") if p.is_file() else {}
 
-    def run_all(self, fold0: Run | None = None, phase1_from: "CrossValidation | None" = None,
+    def run_all(self, fold0: Run | None = None, phase1_from: CrossValidation | None = None,
                 folds: Sequence[int] | None = None) -> None:
         """Prepare the folds and train every fold not yet finished (fold 0 reused from
         ``fold0`` when given), in order."""

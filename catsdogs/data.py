@@ -27,9 +27,9 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -280,7 +280,7 @@ def scan_dataset(
     kept = Counter()
     for rel, label in tqdm(files, desc=f"validating {root.name}", unit="file", disable=not progress):
         if max_per_class is not None and kept[label] >= max_per_class:
-            if all(kept[l] >= max_per_class for l in range(len(CLASS_FOLDERS))):
+            if all(kept[c] >= max_per_class for c in range(len(CLASS_FOLDERS))):
                 break
             continue
         report.examined += 1

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from catsdogs import data as data_mod
 from catsdogs import calibration, metrics
+from catsdogs import data as data_mod
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.predict import Predictor, predict_paths, read_predictions
 from catsdogs.runs import Run

@@ -13,16 +13,23 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from catsdogs import images
-from catsdogs import metrics
+from catsdogs import images, metrics
 from catsdogs.files import file_sha256
-from catsdogs.predict import (KEEP_IN_DISTRIBUTION, MODEL_STEM, fit_ood_threshold, load_predictor, predict_paths,
-                              quantize, tflite_interpreter)
+from catsdogs.predict import (
+    KEEP_IN_DISTRIBUTION,
+    MODEL_STEM,
+    fit_ood_threshold,
+    load_predictor,
+    predict_paths,
+    quantize,
+    tflite_interpreter,
+)
 from catsdogs.runs import Run, hardware_info
 from catsdogs.train import final_model_path
 
@@ -247,7 +254,7 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, An
             entry[label] = _summary(_time_calls(interp.invoke, repeats if n == 1 else max(5, repeats // 5)), n)
         result["models"][name] = entry
     base = result["models"]["keras"]
-    for name, entry in result["models"].items():
+    for entry in result["models"].values():
         entry["speedup_vs_keras_single"] = round(base["single"]["median_ms"] / entry["single"]["median_ms"], 2)
         entry["speedup_vs_keras_batched"] = round(
             base["batched_per_image"]["median_ms"] / entry["batched_per_image"]["median_ms"], 2

@@ -8,8 +8,8 @@ is imported inside the functions, so listing and validating files never loads it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps

@@ -9,7 +9,8 @@ paragraph. Nothing here reads a run: :mod:`catsdogs.tables` builds the tables.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from catsdogs.config import REPOSITORY_URL
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.utils import assert_all_finite, check_consistent_length, column_or_1d
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -37,6 +36,7 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+from sklearn.utils import assert_all_finite, check_consistent_length, column_or_1d
 
 from catsdogs.config import CLASS_NAMES
 

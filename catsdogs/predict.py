@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
 from catsdogs import data as data_mod
-from catsdogs.images import load_images, read_image_file
 from catsdogs.config import CLASS_NAMES, project_root
 from catsdogs.files import read_csv, read_json_or_none, write_csv
+from catsdogs.images import load_images, read_image_file
 
 log = logging.getLogger(__name__)
 

@@ -50,9 +50,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 IDENTICAL = "identical"
 WITHIN_CI = "within the 95 % CI"

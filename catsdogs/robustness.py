@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -24,8 +24,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from catsdogs import images
-from catsdogs import calibration
+from catsdogs import calibration, images
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.data import stratified_subset
 from catsdogs.evaluate import final_predictions_file

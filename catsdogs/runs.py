@@ -24,13 +24,23 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from catsdogs.config import NOT_GIVEN, Config, cache_dir, data_dir_setting, default_run_dir, get_config, project_root, weights_spec
+from catsdogs.config import (
+    NOT_GIVEN,
+    Config,
+    cache_dir,
+    data_dir_setting,
+    default_run_dir,
+    get_config,
+    project_root,
+    weights_spec,
+)
 from catsdogs.data import read_manifest, resolve_paths, select
 from catsdogs.files import atomic_write, read_csv, read_json_or_none
 
@@ -50,7 +60,7 @@ class Run:
 
     # --------------------------------------------------------------- creation
     @classmethod
-    def open(cls, config: Config, path: Path | str | None = None) -> "Run":
+    def open(cls, config: Config, path: Path | str | None = None) -> Run:
         """Open (or create) the run directory for ``config``.
 
         A new directory records ``config.json``; an existing one must have been
@@ -81,7 +91,7 @@ class Run:
         return cls(path, config)
 
     @classmethod
-    def load(cls, path: Path | str) -> "Run":
+    def load(cls, path: Path | str) -> Run:
         """Open an existing run directory with the config it was made with."""
         path = Path(path)
         cfg_file = path / "config.json"
@@ -99,7 +109,7 @@ class Run:
         run_dir: Path | str | None = None,
         seed: int | None = None,
         **locations: Any,
-    ) -> "Run":
+    ) -> Run:
         """The run a notebook works in, from its ``parameters`` cell.
 
         An existing run directory is reopened with the settings it was made with

@@ -12,14 +12,26 @@ book writes into its generated pages.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.files import read_json_or_none
-from catsdogs.markdown import NOT_MEASURED, Row, Table, Text, duration, table_builder, millions, paper_percent, percent, with_ci
+from catsdogs.markdown import (
+    NOT_MEASURED,
+    Row,
+    Table,
+    Text,
+    duration,
+    millions,
+    paper_percent,
+    percent,
+    table_builder,
+    with_ci,
+)
 from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)

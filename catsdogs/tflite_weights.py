@@ -179,7 +179,7 @@ def _cached(out_dir: Path, source_sha256: str) -> dict[str, Any] | None:
     return meta
 
 
-def _assign_tflite_weights(model: "keras.Model", convs: Sequence[_FloatConv]) -> dict[str, int]:
+def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> dict[str, int]:
     """Write the dequantised TFLite convolutions into a Keras MobileNetV2 (in place).
 
     Returns counts of what was assigned.
@@ -261,7 +261,7 @@ def _assign_tflite_weights(model: "keras.Model", convs: Sequence[_FloatConv]) ->
     return counts
 
 
-def _save_weights_atomically(model: "keras.Model", path: Path) -> None:
+def _save_weights_atomically(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".{path.name[: -len('.weights.h5')]}.tmp{os.getpid()}.weights.h5")
     try:
         model.save_weights(str(tmp))

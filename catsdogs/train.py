@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from scipy.special import expit
 
 from catsdogs import data as data_mod
-from catsdogs import images
-from catsdogs import download
+from catsdogs import download, images
 from catsdogs.config import Config, cache_dir
 from catsdogs.files import file_sha256, save_npy
 from catsdogs.metrics import classification_metrics

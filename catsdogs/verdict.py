@@ -13,8 +13,9 @@ sentence and number on the book's page is computed here from those files.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation

@@ -19,9 +19,10 @@ compare with or how to re-run with the published settings.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from catsdogs.config import PROFILES, Config, get_config, project_root
 from catsdogs.markdown import markdown_table

@@ -23,7 +23,6 @@ from catsdogs.config import ENV_WEIGHTS, Config, cache_dir, weights_spec
 from catsdogs.files import file_sha256
 from catsdogs.tflite_weights import convert_tflite_mobilenet_v2
 
-
 #: Accepted values of the weights setting, for error messages.
 ACCEPTED_WEIGHTS_FORMS = (
     '"imagenet" (Keras downloads its checkpoint; needs internet), '

@@ -11,8 +11,8 @@ real data through :func:`real_data_dir` while every other test runs isolated.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catsdogs.audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
-from catsdogs.config import get_config
 from catsdogs.ablation import ablation_rows, ablation_summary, record_ablation
+from catsdogs.audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
 from catsdogs.audit import audit_markdown as label_audit_markdown
-from catsdogs.runs import Run
+from catsdogs.config import get_config
 from catsdogs.predict import save_predictions
+from catsdogs.runs import Run
 
 FILES = ["Cat/1.jpg", "Cat/2.jpg", "Cat/3.jpg", "Dog/1.jpg", "Dog/2.jpg", "Dog/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
 LABELS = np.array([0, 0, 0, 1, 1, 1, 1, 1])

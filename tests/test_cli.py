@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import synthetic_image, tiny_config
 from PIL import Image
 
 from catsdogs.cli import main
-
-from conftest import synthetic_image, tiny_config
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

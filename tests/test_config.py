@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from catsdogs.config import (
-    NOT_GIVEN,
     ENV_CACHE_DIR,
     ENV_DATA_DIR,
     ENV_RUNS_DIR,
     ENV_WEIGHTS,
+    NOT_GIVEN,
     PROFILES,
     Config,
     cache_dir,

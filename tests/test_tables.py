@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from catsdogs.book import deviations, write_generated_pages
 from catsdogs.config import get_config
 from catsdogs.evaluate import PAPER_CLAIMS
-from catsdogs.book import deviations, write_generated_pages
 from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
+from catsdogs.runs import Run
 from catsdogs.tables import (
     calibration_rows,
     comparison_rows,
@@ -18,7 +19,6 @@ from catsdogs.tables import (
     robustness_rows,
     scan_rows,
 )
-from catsdogs.runs import Run
 
 METRICS = {"n": 60, "accuracy": 0.95, "precision": 0.96, "recall": 0.93, "f1": 0.945, "roc_auc": 0.99}
 

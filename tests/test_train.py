@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_config, write_petimages
 
 from catsdogs import train as train_mod
 from catsdogs.data import read_manifest, select
+from catsdogs.files import file_sha256, read_csv
 from catsdogs.images import read_image_file
 from catsdogs.predict import read_predictions
-from catsdogs.files import file_sha256, read_csv
 from catsdogs.runs import Run
-
-from conftest import tiny_config, write_petimages
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from imagenet_reference import CAT_CLASSES, DOG_CLASSES, imagenet_labels, superclass_of, superclass_scores
 
 from catsdogs.config import ENV_DATA_DIR, ENV_WEIGHTS, Config
 from catsdogs.files import file_sha256
 from catsdogs.tflite_weights import _cached, _output_names, convert_tflite_mobilenet_v2
 from catsdogs.weights import WeightsInfo, resolve_weights
-from imagenet_reference import CAT_CLASSES, DOG_CLASSES, imagenet_labels, superclass_of, superclass_scores
 
 # ======================================================================================
 # unit tests (fast, no external inputs)
@@ -307,7 +307,6 @@ def test_converted_model_agrees_with_tflite(
     converted_cache, tflite_path: Path, pet_batch: tuple[np.ndarray, np.ndarray]
 ) -> None:
     import keras
-
     from imagenet_reference import tflite_classify
 
     _, converted = converted_cache

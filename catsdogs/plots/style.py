@@ -13,7 +13,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-
 #: Matplotlib settings applied while each figure is drawn.
 STYLE: dict[str, Any] = {
     "figure.facecolor": "white",
