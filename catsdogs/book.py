@@ -261,7 +261,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     pages = {
         "run.md": tables.run_summary(run),
         "claims.md": markdown_table(claims_rows()),
-        "comparison.md": markdown_table(tables.comparison_rows(run)),
+        "comparison.md": markdown_table(verdict.comparison_rows(run)),
         "ci.md": markdown_table(tables.ci_rows(ev)) if ev else f"*{NOT_MEASURED}: run chapter 05.*\n",
         "hyperparameters.md": markdown_table(config_rows(run.config)),
         "deviations.md": bullet_list(deviations(run)),

@@ -19,6 +19,7 @@ from catsdogs.metrics import most_confident_mistakes
 from catsdogs.predict import read_predictions
 from catsdogs.robustness import corrupt
 from catsdogs.runs import Run
+from catsdogs.split import stratified_subset
 from catsdogs.train import final_model_path
 
 Images = list[np.ndarray]
@@ -44,7 +45,7 @@ def sample_images(run: Run, per_class: int = 6, split: str = "train") -> tuple[I
     """``per_class`` images of each class in ``split``, drawn with the run's seed, at the
     run's image size, titled with the file name (``"Cat/54.jpg"``)."""
     paths, labels = run.split_paths(split)
-    picked = data_mod.stratified_subset(labels, per_class, run.config.seed)
+    picked = stratified_subset(labels, per_class, run.config.seed)
     images = load_images([paths[i] for i in picked], run.config.image_size)
     titles = ['/'.join(paths[i].split('/')[-2:]) for i in picked]
     return list(images), titles

@@ -35,68 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
-from catsdogs import data as data_mod
 from catsdogs import images, metrics, train
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.config import Config, data_dir_setting
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
 from catsdogs.runs import Run
+from catsdogs.split import assign_folds, check_fold_fraction, fold_manifest, resolve_paths, split_table, write_manifest
 
 log = logging.getLogger(__name__)
 
 FOLDS_FILE = "folds.csv"
 OOF_FILE = "oof_predictions.csv"
 FEATURES_FILE = "features.npy"
-
-
-# ----------------------------------------------------------------------------- folds
-
-
-def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
-    """Fold index of every manifest row: 0 for the ``val`` split, 1..K-1 for the rest.
-
-    The rows of the ``train`` split are divided into ``n_folds - 1`` stratified,
-    seeded folds (scikit-learn's ``StratifiedKFold``), so every row gets exactly one
-    fold and each fold holds the classes in the proportion of the whole set.
-
-    Raises
-    ------
-    ValueError
-        If ``n_folds < 2``, or the manifest has rows outside ``train``/``val``.
-    """
-    if n_folds < 2:
-        raise ValueError(f"--folds must be at least 2, got {n_folds}")
-    splits = {r["split"] for r in rows}
-    if not splits <= {"train", "val"}:
-        raise ValueError(f"cross-validation needs a train/val manifest; this one has {sorted(splits)} "
-                         "(set test_fraction=0)")
-    folds = np.zeros(len(rows), dtype="int64")
-    rest = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
-    labels = np.array([rows[i]["label"] for i in rest])
-    if n_folds > 2:
-        splitter = StratifiedKFold(n_splits=n_folds - 1, shuffle=True, random_state=seed)
-        for k, (_, held) in enumerate(splitter.split(rest, labels), start=1):
-            folds[rest[held]] = k
-    else:
-        folds[rest] = 1
-    return folds
-
-
-def fold_manifest(rows: Sequence[dict], folds: np.ndarray, k: int) -> list[dict]:
-    """The manifest of fold ``k``: its images are ``val``, all others ``train``."""
-    return [r | {"split": "val" if f == k else "train"} for r, f in zip(rows, folds)]
-
-
-def check_fold_fraction(config: Config, n_folds: int) -> None:
-    """Fold 0 is the config's validation split, so ``val_fraction`` must be ``1 / n_folds``."""
-    if abs(config.val_fraction - 1 / n_folds) > 1e-9:
-        raise ValueError(
-            f"{n_folds} folds need val_fraction = 1/{n_folds} (fold 0 is the validation split); "
-            f"this config has val_fraction={config.val_fraction}: pass --set val_fraction={1 / n_folds:g} "
-            "or --folds to match"
-        )
 
 
 # ----------------------------------------------------------------------------- study
@@ -244,7 +195,7 @@ class CrossValidation:
 
         cfg = self.config
         scan = self.run.read_json("data/scan.json")
-        paths = data_mod.resolve_paths(rows, data_dir_setting(cfg) or scan["root"], scan["converted_root"])
+        paths = resolve_paths(rows, data_dir_setting(cfg) or scan["root"], scan["converted_root"])
         keras.utils.set_random_seed(cfg.seed)
         model = build_classifier(cfg, resolve_weights(cfg).keras_weights)
         ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
@@ -264,8 +215,8 @@ class CrossValidation:
         run = Run.open(self.config, self.fold_dir(k))
         rows = fold_manifest(self.manifest(), self.folds(), k)
         if not (run.has("data", "scan.json") and run.has("data", "manifest.csv")):
-            sha = data_mod.write_manifest(rows, run.file("data", "manifest.csv"))
-            scan = self.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": data_mod.split_table(rows)}
+            sha = write_manifest(rows, run.file("data", "manifest.csv"))
+            scan = self.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": split_table(rows)}
             run.write_json("data/scan.json", scan)
             prov = self.run.read_json("provenance.json")
             run.record_provenance(data=prov["data"] | {"manifest_sha256": sha},
@@ -417,4 +368,4 @@ def run_cv(config: Config, path: Path | str, n_folds: int = 5, fold0: Path | str
     return study
 
 
-__all__ = ["assign_folds", "fold_manifest", "check_fold_fraction", "CrossValidation", "read_oof", "run_cv"]
+__all__ = ["CrossValidation", "read_oof", "run_cv"]

@@ -20,14 +20,13 @@ so every decodable image is kept and nothing crashes. Labels are 0 = cat, 1 = do
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Folder name on disk for each label (label = index).
 CLASS_FOLDERS: tuple[str, str] = ("Cat", "Dog")
-SPLITS: tuple[str, str, str] = ("train", "val", "test")
-MANIFEST_FIELDS = ("file", "label", "class", "split", "source", "width", "height")
 
 
 class DataError(Exception):
@@ -335,116 +332,6 @@ def _load_scan(path: Path) -> ScanReport:
     )
 
 
-# ----------------------------------------------------------------------------- split
-
-
-def split_manifest(
-    report: ScanReport, val_fraction: float = 0.2, test_fraction: float = 0.0, seed: int = 42
-) -> list[dict]:
-    """Deterministic stratified split of the usable images.
-
-    Returns one dict per image with the keys of :data:`MANIFEST_FIELDS`; ``split``
-    is ``train``, ``val`` or ``test``. The same report, fractions and seed give
-    the same manifest on any machine.
-    """
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise ValueError(
-            f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
-            "with val_fraction > 0 and a sum below 1"
-        )
-    records = report.images
-    idx = np.arange(len(records))
-    labels = np.array([r.label for r in records])
-    split = np.full(len(records), "train", dtype=object)
-    rest = idx
-    try:
-        if test_fraction > 0:
-            rest, test = train_test_split(idx, test_size=test_fraction, stratify=labels, random_state=seed)
-            split[test] = "test"
-        val_share = val_fraction / (1 - test_fraction)
-        _, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=seed)
-    except ValueError as exc:  # too few images for a stratified split: say so, not sklearn's words
-        raise ValueError(
-            f"cannot split {len(records)} images {report.counts()} into stratified train/val"
-            f"{'/test' if test_fraction > 0 else ''} sets with val_fraction={val_fraction} and "
-            f"test_fraction={test_fraction} ({exc}); every split needs images of both classes: "
-            "use more images (max_images_per_class) or larger fractions"
-        ) from exc
-    split[val] = "val"
-    return [
-        {
-            "file": r.file,
-            "label": r.label,
-            "class": CLASS_NAMES[r.label],
-            "split": str(split[i]),
-            "source": r.source,
-            "width": r.width,
-            "height": r.height,
-        }
-        for i, r in enumerate(records)
-    ]
-
-
-def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of at most ``per_class`` examples of each class, drawn with ``seed``
-    (``None``: all indices). The one seeded per-class subset of the package."""
-    if per_class is None:
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
-    return np.sort(np.concatenate(picked))
-
-
-def write_manifest(rows: Iterable[dict], path: Path) -> str:
-    """Write the manifest CSV; return its sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    data = buf.getvalue().encode()
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_manifest(path: Path) -> list[dict]:
-    """Read a manifest CSV written by :func:`write_manifest`."""
-    if not Path(path).is_file():
-        raise DataError(f"manifest {path} not found: run the dataset chapter (01) or `catsdogs data` first")
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["label"] = int(r["label"])
-        r["width"], r["height"] = int(r["width"]), int(r["height"])
-    return rows
-
-
-def split_table(rows: Sequence[dict]) -> dict[str, dict[str, int]]:
-    """Counts per split and class: ``{"train": {"cat": n, "dog": n, "total": n}, ...}``."""
-    table: dict[str, dict[str, int]] = {}
-    for s in SPLITS:
-        sel = [r for r in rows if r["split"] == s]
-        if not sel:
-            continue
-        c = Counter(r["class"] for r in sel)
-        table[s] = {name: c.get(name, 0) for name in CLASS_NAMES} | {"total": len(sel)}
-    return table
-
-
-def select(rows: Sequence[dict], split: str) -> list[dict]:
-    return [r for r in rows if r["split"] == split]
-
-
-def resolve_paths(rows: Sequence[dict], root: Path | str, converted_root: Path | str) -> list[str]:
-    """Absolute file paths of manifest rows."""
-    root, converted_root = Path(root), Path(converted_root)
-    return [str((converted_root if r["source"] == "converted" else root) / r["file"]) for r in rows]
-
-
 __all__ = [
-    "CLASS_FOLDERS", "DataError", "ImageRecord", "ScanReport", "find_data_dir", "check_layout",
-    "list_class_files", "inspect_image", "convert_to_rgb_jpeg", "scan_dataset", "split_manifest",
-    "stratified_subset", "write_manifest", "read_manifest", "split_table", "select", "resolve_paths",
+    "CLASS_FOLDERS", "DataError", "ImageRecord", "ScanReport", "find_data_dir", "check_layout", "list_class_files", "inspect_image", "convert_to_rgb_jpeg", "scan_dataset",
 ]

@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from catsdogs import calibration, images
 from catsdogs.bootstrap import bootstrap_ci
-from catsdogs.data import stratified_subset
 from catsdogs.evaluate import final_predictions_file
 from catsdogs.predict import confidence, fit_ood_threshold, load_predictor, read_predictions
+from catsdogs.split import stratified_subset
 from catsdogs.train import final_model_path
 
 log = logging.getLogger(__name__)

@@ -41,8 +41,8 @@ from catsdogs.config import (
     project_root,
     weights_spec,
 )
-from catsdogs.data import read_manifest, resolve_paths, select
 from catsdogs.files import atomic_write, read_csv, read_json_or_none
+from catsdogs.split import read_manifest, resolve_paths, select
 
 log = logging.getLogger(__name__)
 

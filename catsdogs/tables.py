@@ -18,19 +18,14 @@ from typing import Any
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
-from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import (
     NOT_MEASURED,
-    Row,
     Table,
     Text,
     duration,
-    millions,
-    paper_percent,
     percent,
     table_builder,
-    with_ci,
 )
 from catsdogs.runs import Run
 
@@ -75,7 +70,7 @@ def scan_rows(scan: Mapping[str, Any]) -> Table:
 
 @table_builder
 def split_rows(table: Mapping[str, Mapping[str, int]]) -> Table:
-    """Rows of :func:`catsdogs.data.split_table`'s ``{split: {cat, dog, total}}``."""
+    """Rows of :func:`catsdogs.split.split_table`'s ``{split: {cat, dog, total}}``."""
     rows = [{"split": split, **{c: f"{counts[c]:,}" for c in (*CLASS_NAMES, "total")}}
             for split, counts in table.items()]
     totals = {c: sum(counts[c] for counts in table.values()) for c in (*CLASS_NAMES, "total")}
@@ -177,76 +172,11 @@ def final_result(run: Run) -> dict[str, Any] | None:
     return _maybe_json(run, str(path.relative_to(run.path))) if path else None
 
 
-def _training_seconds(timings: Mapping[str, float]) -> float | None:
-    steps = [s for s in ("phase1_features", "phase1_train", "phase2_train") if s in timings]
-    return sum(timings[s] for s in steps) if steps else None
-
-
 def hardware_text(hw: Mapping[str, Any] | None) -> str:
     if not hw:
         return NOT_MEASURED
     gpus = f", GPU: {', '.join(hw['gpus'])}" if hw.get("gpus") else ", no GPU"
     return f"{hw['cpu']} ({hw['logical_cores']} logical cores){gpus}"
-
-
-def _latency(bench: Mapping[str, Any] | None, model: str) -> str:
-    if not bench or model not in bench.get("models", {}):
-        return NOT_MEASURED
-    entry = bench["models"][model]
-    return (f"{entry['single']['median_ms']:.1f} ms single image; "
-            f"{entry['batched_per_image']['median_ms']:.1f} ms/image in batches of {bench['batch_size']}")
-
-
-@table_builder
-def comparison_rows(run: Run) -> Table:
-    """The paper's claims next to this run's float Keras model and its int8 TFLite export.
-
-    Columns: ``quantity``, ``paper``, ``this reproduction (float Keras)``,
-    ``int8 TFLite export``. A cell whose measuring step has not run (evaluation,
-    ``python -m catsdogs export`` / ``bench``) reads :data:`NOT_MEASURED`.
-    """
-    ev, final = _maybe_json(run, "eval/metrics.json"), final_result(run)
-    export, bench = _maybe_json(run, "export/export.json"), _maybe_json(run, "bench/bench.json")
-    prov, timings = _maybe_json(run, "provenance.json") or {}, run.timings()
-    int8 = (export or {}).get("exports", {}).get("tflite_int8")
-    cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
-
-    def row(name: str, *cells: str) -> Row:
-        return {"quantity": name, **dict(zip(cols, cells))}
-
-    data = prov.get("data", {})
-    rows = [row("images used", f"{PAPER_CLAIMS['images']:,}",
-                f"{data['usable_images']:,}" if data else NOT_MEASURED, "same validation split")]
-    for key, label in METRICS.items():
-        paper = paper_percent(PAPER_CLAIMS[key]) if key in PAPER_CLAIMS else NOT_REPORTED
-        ours = with_ci(ev["ci95"][key]) if ev else NOT_MEASURED
-        rows.append(row(label, paper, ours, percent(int8["val_metrics"][key]) if int8 else NOT_MEASURED))
-    params = final["parameters"]["total"] if final else None
-    rows.append(row("parameters", f"≈{millions(PAPER_CLAIMS['parameters'])}",
-                    millions(params) if params else NOT_MEASURED,
-                    millions(export["parameters"]["total"]) if export else NOT_MEASURED))
-    rows.append(row("model file size", f"{PAPER_CLAIMS['file_size_mb']:.0f} MB", _keras_size(run, export),
-                    f"{int8['size_mb']:.1f} MB" if int8 else NOT_MEASURED))
-    rows.append(row("latency", f"≈{PAPER_CLAIMS['latency_ms_per_image']:.0f} ms/image",
-                    _latency(bench, "keras"), _latency(bench, "tflite_int8")))
-    train_s = _training_seconds(timings)
-    rows.append(row("training time", NOT_REPORTED, duration(train_s) if train_s else NOT_MEASURED,
-                    f"+ {duration(timings['export_convert'])} conversion" if "export_convert" in timings
-                    else NOT_MEASURED))
-    rows.append(row("hardware", PAPER_CLAIMS["latency_hardware"],
-                    hardware_text(prov.get("environment", {}).get("hardware")),
-                    hardware_text(bench["hardware"]) if bench else NOT_MEASURED))
-    return rows
-
-
-def _keras_size(run: Run, export: Mapping[str, Any] | None) -> str:
-    if export:
-        return f"{export['exports']['keras']['size_mb']:.1f} MB"
-    for phase in ("phase2", "phase1"):
-        path = run.path / phase / "model.keras"
-        if path.is_file():
-            return f"{path.stat().st_size / 1e6:.1f} MB (training checkpoint, with optimizer state)"
-    return NOT_MEASURED
 
 
 @table_builder

@@ -28,6 +28,7 @@ from catsdogs.files import file_sha256, save_npy
 from catsdogs.metrics import classification_metrics
 from catsdogs.predict import save_predictions
 from catsdogs.runs import Run, read_history
+from catsdogs.split import split_manifest, split_table, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,12 @@ def prepare_data(run: Run, progress: bool = True) -> dict[str, Any]:
         report = data_mod.scan_dataset(
             root, cache_dir(cfg), max_per_class=cfg.max_images_per_class, seed=cfg.seed, progress=progress
         )
-        rows = data_mod.split_manifest(report, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-        sha = data_mod.write_manifest(rows, run.file("data", "manifest.csv"))
+        rows = split_manifest(report, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        sha = write_manifest(rows, run.file("data", "manifest.csv"))
     summary = report.summary() | {
         "converted_root": report.converted_root,
         "manifest_sha256": sha,
-        "split": data_mod.split_table(rows),
+        "split": split_table(rows),
         "skipped_detail": report.skipped,
         "converted_detail": [(r.file, r.note) for r in report.converted],
     }

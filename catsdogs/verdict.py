@@ -21,9 +21,21 @@ from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.files import read_csv, read_json_or_none
-from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
+from catsdogs.markdown import (
+    NOT_MEASURED,
+    Row,
+    Table,
+    Text,
+    duration,
+    millions,
+    paper_percent,
+    percent,
+    table_builder,
+    with_ci,
+)
 from catsdogs.predict import read_predictions
 from catsdogs.runs import Run, publish_records
+from catsdogs.tables import METRICS, NOT_REPORTED, final_result, hardware_text
 
 #: The two pre-declared recipes of the study, in the order the book shows them.
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "phase-2 LR 3e-5, 6 epochs"}
@@ -162,6 +174,78 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
     return Text("\n".join(lines) + "\n")
 
 
+# ----------------------------------------------------------------------------- the paper next to ours
+
+
+def _record(run: Run, relpath: str) -> Any | None:
+    return read_json_or_none(run.path / relpath)
+
+
+def _training_seconds(timings: Mapping[str, float]) -> float | None:
+    steps = [s for s in ("phase1_features", "phase1_train", "phase2_train") if s in timings]
+    return sum(timings[s] for s in steps) if steps else None
+
+
+def _latency(bench: Mapping[str, Any] | None, model: str) -> str:
+    if not bench or model not in bench.get("models", {}):
+        return NOT_MEASURED
+    entry = bench["models"][model]
+    return (f"{entry['single']['median_ms']:.1f} ms single image; "
+            f"{entry['batched_per_image']['median_ms']:.1f} ms/image in batches of {bench['batch_size']}")
+
+
+@table_builder
+def comparison_rows(run: Run) -> Table:
+    """The paper's claims next to this run's float Keras model and its int8 TFLite export.
+
+    Columns: ``quantity``, ``paper``, ``this reproduction (float Keras)``,
+    ``int8 TFLite export``. A cell whose measuring step has not run (evaluation,
+    ``python -m catsdogs export`` / ``bench``) reads :data:`NOT_MEASURED`.
+    """
+    ev, final = _record(run, "eval/metrics.json"), final_result(run)
+    export, bench = _record(run, "export/export.json"), _record(run, "bench/bench.json")
+    prov, timings = _record(run, "provenance.json") or {}, run.timings()
+    int8 = (export or {}).get("exports", {}).get("tflite_int8")
+    cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
+
+    def row(name: str, *cells: str) -> Row:
+        return {"quantity": name, **dict(zip(cols, cells))}
+
+    data = prov.get("data", {})
+    rows = [row("images used", f"{PAPER_CLAIMS['images']:,}",
+                f"{data['usable_images']:,}" if data else NOT_MEASURED, "same validation split")]
+    for key, label in METRICS.items():
+        paper = paper_percent(PAPER_CLAIMS[key]) if key in PAPER_CLAIMS else NOT_REPORTED
+        ours = with_ci(ev["ci95"][key]) if ev else NOT_MEASURED
+        rows.append(row(label, paper, ours, percent(int8["val_metrics"][key]) if int8 else NOT_MEASURED))
+    params = final["parameters"]["total"] if final else None
+    rows.append(row("parameters", f"≈{millions(PAPER_CLAIMS['parameters'])}",
+                    millions(params) if params else NOT_MEASURED,
+                    millions(export["parameters"]["total"]) if export else NOT_MEASURED))
+    rows.append(row("model file size", f"{PAPER_CLAIMS['file_size_mb']:.0f} MB", _keras_size(run, export),
+                    f"{int8['size_mb']:.1f} MB" if int8 else NOT_MEASURED))
+    rows.append(row("latency", f"≈{PAPER_CLAIMS['latency_ms_per_image']:.0f} ms/image",
+                    _latency(bench, "keras"), _latency(bench, "tflite_int8")))
+    train_s = _training_seconds(timings)
+    rows.append(row("training time", NOT_REPORTED, duration(train_s) if train_s else NOT_MEASURED,
+                    f"+ {duration(timings['export_convert'])} conversion" if "export_convert" in timings
+                    else NOT_MEASURED))
+    rows.append(row("hardware", PAPER_CLAIMS["latency_hardware"],
+                    hardware_text(prov.get("environment", {}).get("hardware")),
+                    hardware_text(bench["hardware"]) if bench else NOT_MEASURED))
+    return rows
+
+
+def _keras_size(run: Run, export: Mapping[str, Any] | None) -> str:
+    if export:
+        return f"{export['exports']['keras']['size_mb']:.1f} MB"
+    for phase in ("phase2", "phase1"):
+        path = run.path / phase / "model.keras"
+        if path.is_file():
+            return f"{path.stat().st_size / 1e6:.1f} MB (training checkpoint, with optimizer state)"
+    return NOT_MEASURED
+
+
 # ----------------------------------------------------------------------------- claim by claim
 
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable here"
@@ -228,4 +312,4 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
 
 
 __all__ = ["STUDIES", "TARGET", "REPRODUCED", "NOT_REPRODUCED", "NOT_TESTABLE", "publish_study", "load_study",
-           "studies_of", "fold_rows", "forest_rows", "verdict_markdown", "claim_rows"]
+           "studies_of", "fold_rows", "forest_rows", "verdict_markdown", "claim_rows", "comparison_rows"]

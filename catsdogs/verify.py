@@ -6,14 +6,50 @@ publish-results``) and returns a :class:`Verification`: one :class:`Check` per
 headline figure, which renders itself as a terminal table (:meth:`Verification.to_text`),
 as Markdown (in a notebook) and as JSON (:meth:`Verification.to_dict`).
 
-The verdicts of the rows (*identical*, *within the 95 % CI*, *differs*, *not
-bit-identical*, *shown only*, *missing*) and the interval each figure is judged by are
-defined in :mod:`catsdogs.record_checks`. The run *reproduces* the record
+The figures compared are chosen in :mod:`catsdogs.record_checks`. The run *reproduces* the record
 (:attr:`Verification.ok`, exit status 0 of ``python -m catsdogs verify``) when no row
 ``differs`` and none is ``missing``.
 When the training settings differ (another profile, split or image size) no figure
 is compared: the check lists the differing settings and says which record to
 compare with or how to re-run with the published settings.
+
+Verdicts
+--------
+Every row compares the published value with this run's value of the same field
+of the same record:
+
+``identical``
+    The two values are equal as stored (JSON round trip: bit for bit).
+``within the 95 % CI``
+    The values differ but this run's value lies inside the 95 % interval of the
+    published value. The interval is the one the record publishes where it has one
+    (the percentile bootstrap ``ci95`` of ``eval/metrics.json``; ``accuracy_low`` /
+    ``accuracy_high`` of each corruption level in ``robustness/*.json``). Every other
+    proportion that comes with its number of images (phase-1 and per-epoch phase-2
+    validation accuracy, export and mitigation accuracies, accuracy after temperature
+    scaling, the share of out-of-distribution images flagged) is given the Wilson 95 %
+    interval of the published value (scipy's ``binomtest``). The confusion matrix
+    has no interval of its own: it is judged through the accuracy, precision and
+    recall it implies, each against its bootstrap interval.
+``differs``
+    Outside the interval, or a figure that must be equal and is not: data counts,
+    the split manifest's sha256, parameter counts, the number of phase-2 epochs and
+    the training settings (``config.json``). These are the inputs and the shape of
+    the experiment; a difference means another experiment was run.
+``not bit-identical``
+    A fingerprint of a trained artefact (the int8 export's sha256, export file sizes,
+    the OOD confidence threshold) or a continuous figure for which no interval is
+    published (ECE) that is not equal. Other CPUs, oneDNN settings, a GPU or another
+    TensorFlow version change the last digits of training and therefore these; they
+    are shown but do not fail the check, because the figures they produce are judged
+    by their intervals. (The phase-2 ``model_sha256`` is not compared at all: the
+    ``.keras`` file stores its save time, so it differs between identical models.)
+``shown only``
+    Timings and latency: measured on the machine, shown for information, never
+    judged (``identical`` only when they are equal).
+``missing``
+    The run lacks a record (or a field of one) that the published record has; the
+    table names the record and the command that writes it.
 """
 
 from __future__ import annotations

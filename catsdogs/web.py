@@ -154,7 +154,7 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
 def sample_images(manifest: Path, data_dir: Path | str, per_class: int = 3) -> list[tuple[Path, str]]:
     """The first ``per_class`` validation images of each class in a run's manifest (in
     manifest order) that exist under ``data_dir``: ``[(path, class name), ...]``."""
-    from catsdogs.data import read_manifest
+    from catsdogs.split import read_manifest
 
     picked: list[tuple[Path, str]] = []
     counts = dict.fromkeys(CLASS_NAMES, 0)

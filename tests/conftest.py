@@ -36,9 +36,7 @@ def synthetic_image(folder: str, rng: np.random.Generator, size: int = 40) -> Im
     return Image.fromarray(np.clip(pixels, 0, 255).astype("uint8"), mode="RGB")
 
 
-def write_petimages(
-    root: Path, n_per_class: int = 12, size: int = 40, seed: int = 0, folders=("Cat", "Dog")
-) -> Path:
+def write_petimages(root: Path, n_per_class: int = 12, size: int = 40, seed: int = 0, folders=("Cat", "Dog")) -> Path:
     """Write ``n_per_class`` RGB JPEGs per class into ``root/{Cat,Dog}``; return ``root``."""
     rng = np.random.default_rng(seed)
     for folder in folders:

@@ -117,8 +117,7 @@ def tflite_classify(
     (inp,) = interpreter.get_input_details()
     (outp,) = interpreter.get_output_details()
     if batch.ndim != 4 or tuple(batch.shape[1:]) != tuple(inp["shape"][1:]):
-        raise ValueError(f"expected images [N, {', '.join(map(str, inp['shape'][1:]))}], "
-                         f"got {batch.shape}")
+        raise ValueError(f"expected images [N, {', '.join(map(str, inp['shape'][1:]))}], got {batch.shape}")
     if batch.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels, got {batch.dtype}")
     scale, zero_point = outp["quantization"]

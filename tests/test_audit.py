@@ -56,13 +56,14 @@ def test_bad_audit_rows_are_named(tmp_path: Path, rows, message: str) -> None:
 
 def test_audit_counts_and_adjusted_accuracy() -> None:
     probs = 1 / (1 + np.exp(-LOGITS))
-    verdicts = {"Cat/3.jpg": {"verdict": "other_class", "note": "a dog"},
-                "Dog/4.jpg": {"verdict": "no_pet", "note": "a logo"},
-                "Cat/1.jpg": {"verdict": "label_ok", "note": "right, and not a mistake"}}
+    verdicts = {
+        "Cat/3.jpg": {"verdict": "other_class", "note": "a dog"},
+        "Dog/4.jpg": {"verdict": "no_pet", "note": "a logo"},
+        "Cat/1.jpg": {"verdict": "label_ok", "note": "right, and not a mistake"},
+    }
     out = audit_predictions(FILES, LABELS, probs, verdicts)
     assert [e["file"] for e in out["errors"]] == ["Cat/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
-    assert out["counts"] == {"label_ok": 0, "other_class": 1, "no_pet": 1, "both": 0, "unclear": 0,
-                             "not_audited": 1}
+    assert out["counts"] == {"label_ok": 0, "other_class": 1, "no_pet": 1, "both": 0, "unclear": 0, "not_audited": 1}
     assert out["accuracy"] == pytest.approx(5 / 8)
     # Dog/4 dropped (no right answer); Cat/3 relabelled dog, which the model said: 6 right of 7.
     assert out["n_adjusted"] == 7
@@ -81,8 +82,9 @@ def _hand_made_run(root: Path, name: str, logits: np.ndarray, **overrides) -> Ru
 
 def test_audit_run_writes_record_and_page(tmp_path: Path) -> None:
     run = _hand_made_run(tmp_path, "run", LOGITS)
-    audit = _write_audit(tmp_path / "audit.csv", [("Dog/5.jpg", "unclear", "blurred fur"),
-                                                  ("Cat/3.jpg", "label_ok", "a cat in a cage")])
+    audit = _write_audit(
+        tmp_path / "audit.csv", [("Dog/5.jpg", "unclear", "blurred fur"), ("Cat/3.jpg", "label_ok", "a cat in a cage")]
+    )
     result = audit_run(run, audit)
     assert run.read_json("audit.json") == result
     assert result["source"] == "phase2" and len(result["audit_sha256"]) == 64
@@ -105,7 +107,9 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     by_run = {e["run"]: e for e in result["runs"]}
     assert by_run["lr"]["differs"] == {"phase2_lr": 3e-5}
     assert by_run["base"]["final_accuracy"]["estimate"] == pytest.approx(5 / 8)
-    assert by_run["lr"]["final_accuracy"]["estimate"] == pytest.approx(6 / 8)  # Dog/4, Dog/5 turn right; Cat/2 reaches 0.5 = dog
+    assert by_run["lr"]["final_accuracy"]["estimate"] == pytest.approx(
+        6 / 8
+    )  # Dog/4, Dog/5 turn right; Cat/2 reaches 0.5 = dog
     rows = {r["run"]: r for r in ablation_rows(result)}
     assert set(rows) == {"base (published)", "lr"}
     assert rows["lr"]["validation accuracy (%) after each phase-2 epoch"] == "50.00 → 62.50"

@@ -34,8 +34,7 @@ def _notebook(name: str) -> nbformat.NotebookNode:
 
 def _logic_lines(source: str) -> int:
     """Lines that are not blank, comments or IPython magics."""
-    return sum(1 for line in source.splitlines()
-               if line.strip() and not line.strip().startswith(("#", "%", "!")))
+    return sum(1 for line in source.splitlines() if line.strip() and not line.strip().startswith(("#", "%", "!")))
 
 
 def _code_cells(nb: nbformat.NotebookNode) -> list:
@@ -49,8 +48,13 @@ def _code_cells(nb: nbformat.NotebookNode) -> list:
 def test_notebook_has_one_parameters_cell_with_the_standard_names(name):
     cells = [c for c in _code_cells(_notebook(name)) if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1, f"{name}: expected exactly one cell tagged 'parameters', found {len(cells)}"
-    assigned = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)
-                for t in node.targets if isinstance(t, ast.Name)}
+    assigned = {
+        t.id
+        for node in ast.parse(cells[0].source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     assert PARAMETERS <= assigned, f"{name}: parameters cell lacks {sorted(PARAMETERS - assigned)}"
 
 
@@ -111,8 +115,10 @@ def test_every_cited_key_is_in_the_bibliography():
 def _real_setting(name: str) -> Path:
     value = os.environ.get(name)
     if not value or not Path(value).expanduser().exists():
-        pytest.skip(f"{name} does not point at an existing path: the smoke book needs the real "
-                    "PetImages data and ImageNet weights (set CATSDOGS_DATA_DIR and CATSDOGS_WEIGHTS)")
+        pytest.skip(
+            f"{name} does not point at an existing path: the smoke book needs the real "
+            "PetImages data and ImageNet weights (set CATSDOGS_DATA_DIR and CATSDOGS_WEIGHTS)"
+        )
     return Path(value).expanduser()
 
 
@@ -131,7 +137,6 @@ def smoke_book(tmp_path_factory) -> dict[str, Path]:
 def _local_images(page: Path) -> list[str]:
     sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', page.read_text())
     return [s for s in sources if not s.startswith(("http://", "https://", "data:"))]
-
 
 
 @pytest.mark.slow
@@ -162,7 +167,7 @@ def test_results_page_holds_the_comparison_table(smoke_book):
     from catsdogs.markdown import paper_percent
 
     html = (smoke_book["html"] / "book" / "results.html").read_text()
-    table = html[html.index("this reproduction (float Keras)") - 2000:]
+    table = html[html.index("this reproduction (float Keras)") - 2000 :]
     assert "<table" in table and "int8 TFLite export" in table
     assert paper_percent(PAPER_CLAIMS["accuracy"]) in table
     assert "95 % CI" in table

@@ -210,7 +210,10 @@ def test_module_help_runs_in_a_subprocess() -> None:
 def test_module_exit_code_on_user_error() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "catsdogs", "config", "--profile", "nope"],
-        capture_output=True, text=True, cwd=PROJECT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=60,
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert error_lines(proc.stderr) == [proc.stderr.strip()]

@@ -72,8 +72,9 @@ def test_imagenet_weights_through_keras_cache_train_at_smoke_size(tmp_path: Path
     cfg = get_config("smoke", weights=source, cache_dir=REAL_ENV[ENV_CACHE_DIR] or str(tmp_path / "cache"))
     converted = resolve_weights(cfg)  # the int8 TFLite dequantized, or the given .h5
     size = cfg.image_size
-    seeded = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False,
-                                            weights=converted.keras_weights)
+    seeded = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), include_top=False, weights=converted.keras_weights
+    )
     keras_home = tmp_path / "keras"
     (keras_home / "models").mkdir(parents=True)
     # Keras reads a legacy .h5 by layer order (a whole-model .h5 too): what its download is.
@@ -81,10 +82,29 @@ def test_imagenet_weights_through_keras_cache_train_at_smoke_size(tmp_path: Path
 
     data = write_petimages(tmp_path / "PetImages", n_per_class=12, size=64)
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "catsdogs", "train", "--profile", "smoke", "--data-dir", str(data),
-           "--cache-dir", str(tmp_path / "cache"), "--run-dir", str(run_dir)]
-    proc = subprocess.run(cmd, env=_subprocess_env(KERAS_HOME=str(keras_home)), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600, check=False)
+    cmd = [
+        sys.executable,
+        "-m",
+        "catsdogs",
+        "train",
+        "--profile",
+        "smoke",
+        "--data-dir",
+        str(data),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--run-dir",
+        str(run_dir),
+    ]
+    proc = subprocess.run(
+        cmd,
+        env=_subprocess_env(KERAS_HOME=str(keras_home)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}"
 
     weights = json.loads((run_dir / "provenance.json").read_text())["weights"]
@@ -150,8 +170,14 @@ def test_notebook_install_cell_keeps_the_existing_tensorflow(tmp_path: Path) -> 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    venv_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                    capture_output=True, text=True, check=True).stdout.strip())
+    venv_site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (venv_site / "colab_packages.pth").write_text(f"{colab}\n")
 
     def where() -> dict:
@@ -160,8 +186,16 @@ def test_notebook_install_cell_keeps_the_existing_tensorflow(tmp_path: Path) -> 
 
     before = where()
     assert before["catsdogs"] is None and before["dists"], before
-    proc = subprocess.run([python, "-c", RUN_CELL], input=cell, capture_output=True, text=True, cwd=tmp_path,
-                          env=_subprocess_env(PIP_DISABLE_PIP_VERSION_CHECK="1"), timeout=300, check=False)
+    proc = subprocess.run(
+        [python, "-c", RUN_CELL],
+        input=cell,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_subprocess_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, f"install cell failed:\n{cell}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     after = where()
     assert after["dists"] == before["dists"] and after["origin"] == before["origin"], (before, after)

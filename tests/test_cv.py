@@ -13,9 +13,9 @@ import pytest
 from catsdogs import cv as cv_mod
 from catsdogs import train as train_mod
 from catsdogs.ablation import compare_studies, mcnemar_exact, verdict
-from catsdogs.cv import CrossValidation, assign_folds, fold_manifest, read_oof
-from catsdogs.data import read_manifest
+from catsdogs.cv import CrossValidation, read_oof
 from catsdogs.files import read_csv
+from catsdogs.split import assign_folds, fold_manifest, read_manifest
 
 PUBLISHED_MANIFEST = Path(__file__).resolve().parent.parent / "results" / "full" / "data" / "manifest.csv"
 
@@ -24,8 +24,11 @@ PUBLISHED_MANIFEST = Path(__file__).resolve().parent.parent / "results" / "full"
 
 
 def _rows(n_cat: int, n_dog: int, val_every: int = 5) -> list[dict]:
-    rows = [{"file": f"{c}/{i}.jpg", "label": int(c == "Dog")} for c, n in (("Cat", n_cat), ("Dog", n_dog))
-            for i in range(n)]
+    rows = [
+        {"file": f"{c}/{i}.jpg", "label": int(c == "Dog")}
+        for c, n in (("Cat", n_cat), ("Dog", n_dog))
+        for i in range(n)
+    ]
     for i, r in enumerate(rows):
         r["split"] = "val" if i % val_every == 0 else "train"
     return rows
@@ -155,7 +158,9 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(petimages, m
     assert len(set(oof["file"])) == len(manifest) == result["images"] == 20
     folds = dict(zip(oof["file"], oof["fold"]))
     for k in range(5):
-        fold_files = [r["file"] for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r["split"] == "val"]
+        fold_files = [
+            r["file"] for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r["split"] == "val"
+        ]
         assert {f for f in fold_files} == {f for f, g in folds.items() if g == k}
     assert result["pooled"]["accuracy"] == pytest.approx(np.mean((oof["prob"] >= 0.5) == oof["label"]))
     assert set(json.loads((study.path / "fold_seconds.json").read_text())) == {str(k) for k in range(5)}
@@ -180,7 +185,9 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(petimages, m
     assert published["cv"]["pooled"]["accuracy"] == result["pooled"]["accuracy"]
     assert published["compare"]["verdict"] == compared["verdict"]
     rows = verdict_mod.forest_rows({"cv-paper": published}, None)
-    assert len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result["pooled_ci95"]["accuracy"]["estimate"]
+    assert (
+        len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result["pooled_ci95"]["accuracy"]["estimate"]
+    )
     text = verdict_mod.verdict_markdown({"cv-paper": published})
     assert "pooled out-of-fold accuracy" in text and compared["verdict"] in text
     partial = verdict_mod.verdict_markdown({"cv-paper": published | {"cv": None, "folds": published["folds"][:2]}})

@@ -17,6 +17,7 @@ from PIL import Image
 
 from catsdogs import data
 from catsdogs import images as images_mod
+from catsdogs import split as split_mod
 from catsdogs.data import DataError, ImageRecord, ScanReport
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -325,18 +326,20 @@ def _report(n_cat: int, n_dog: int) -> ScanReport:
 
 def test_split_is_deterministic_for_a_seed() -> None:
     report = _report(30, 20)
-    first = data.split_manifest(report, 0.2, 0.1, seed=3)
-    assert data.split_manifest(report, 0.2, 0.1, seed=3) == first
-    assert data.split_manifest(report, 0.2, 0.1, seed=4) != first
+    first = split_mod.split_manifest(report, 0.2, 0.1, seed=3)
+    assert split_mod.split_manifest(report, 0.2, 0.1, seed=3) == first
+    assert split_mod.split_manifest(report, 0.2, 0.1, seed=4) != first
     assert [r["file"] for r in first] == [r.file for r in report.images]  # order kept
-    assert set(first[0]) == set(data.MANIFEST_FIELDS)
+    assert set(first[0]) == set(split_mod.MANIFEST_FIELDS)
 
 
-@pytest.mark.parametrize(("n_cat", "n_dog", "val", "test"), [(30, 20, 0.2, 0.0), (30, 20, 0.2, 0.1), (57, 43, 0.25, 0.15)])
+@pytest.mark.parametrize(
+    ("n_cat", "n_dog", "val", "test"), [(30, 20, 0.2, 0.0), (30, 20, 0.2, 0.1), (57, 43, 0.25, 0.15)]
+)
 def test_split_is_stratified_and_respects_fractions(n_cat: int, n_dog: int, val: float, test: float) -> None:
-    rows = data.split_manifest(_report(n_cat, n_dog), val, test, seed=0)
+    rows = split_mod.split_manifest(_report(n_cat, n_dog), val, test, seed=0)
     n, p_cat = n_cat + n_dog, n_cat / (n_cat + n_dog)
-    table = data.split_table(rows)
+    table = split_mod.split_table(rows)
     assert set(table) == ({"train", "val", "test"} if test else {"train", "val"})
     assert sum(t["total"] for t in table.values()) == n
     assert abs(table["val"]["total"] - n * val) <= 1
@@ -350,36 +353,38 @@ def test_split_is_stratified_and_respects_fractions(n_cat: int, n_dog: int, val:
 @pytest.mark.parametrize(("val", "test"), [(0.0, 0.0), (1.0, 0.0), (0.2, -0.1), (0.6, 0.4), (-0.2, 0.1)])
 def test_bad_fractions_raise(val: float, test: float) -> None:
     with pytest.raises(ValueError, match="val_fraction"):
-        data.split_manifest(_report(10, 10), val, test)
+        split_mod.split_manifest(_report(10, 10), val, test)
 
 
 def test_too_few_images_for_a_split_says_what_to_do() -> None:
     with pytest.raises(ValueError) as info:
-        data.split_manifest(_report(2, 2), 0.2, 0.0)
+        split_mod.split_manifest(_report(2, 2), 0.2, 0.0)
     message = str(info.value)
     assert "cannot split 4 images" in message and "{'cat': 2, 'dog': 2}" in message
     assert "max_images_per_class" in message
 
 
 def test_manifest_round_trip_and_stable_sha(tmp_path: Path) -> None:
-    rows = data.split_manifest(_report(12, 9), 0.2, 0.1, seed=1)
-    sha = data.write_manifest(rows, tmp_path / "a" / "manifest.csv")
+    rows = split_mod.split_manifest(_report(12, 9), 0.2, 0.1, seed=1)
+    sha = split_mod.write_manifest(rows, tmp_path / "a" / "manifest.csv")
     assert sha == hashlib.sha256((tmp_path / "a" / "manifest.csv").read_bytes()).hexdigest()
-    assert data.write_manifest(rows, tmp_path / "b.csv") == sha
-    assert data.write_manifest(data.split_manifest(_report(12, 9), 0.2, 0.1, seed=1), tmp_path / "c.csv") == sha
-    assert data.read_manifest(tmp_path / "a" / "manifest.csv") == rows
+    assert split_mod.write_manifest(rows, tmp_path / "b.csv") == sha
+    assert (
+        split_mod.write_manifest(split_mod.split_manifest(_report(12, 9), 0.2, 0.1, seed=1), tmp_path / "c.csv") == sha
+    )
+    assert split_mod.read_manifest(tmp_path / "a" / "manifest.csv") == rows
     first_line = (tmp_path / "b.csv").read_text().splitlines()[0]
-    assert first_line == ",".join(data.MANIFEST_FIELDS)
+    assert first_line == ",".join(split_mod.MANIFEST_FIELDS)
 
 
 def test_read_missing_manifest_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="catsdogs data"):
-        data.read_manifest(tmp_path / "manifest.csv")
+        split_mod.read_manifest(tmp_path / "manifest.csv")
 
 
 def test_resolve_paths_uses_converted_root_for_converted_rows() -> None:
     rows = [{"file": "Cat/1.jpg", "source": "original"}, {"file": "Cat/2.jpg", "source": "converted"}]
-    assert data.resolve_paths(rows, "/data", "/conv") == ["/data/Cat/1.jpg", "/conv/Cat/2.jpg"]
+    assert split_mod.resolve_paths(rows, "/data", "/conv") == ["/data/Cat/1.jpg", "/conv/Cat/2.jpg"]
 
 
 # ----------------------------------------------------------------------------- tf.data and single files
@@ -387,7 +392,13 @@ def test_resolve_paths_uses_converted_root_for_converted_rows() -> None:
 
 def test_image_dataset_shapes_ranges_and_label_order(make_petimages) -> None:
     root = make_petimages(n_per_class=3, size=40)
-    files = [root / "Cat" / "0.jpg", root / "Dog" / "0.jpg", root / "Cat" / "1.jpg", root / "Dog" / "1.jpg", root / "Dog" / "2.jpg"]
+    files = [
+        root / "Cat" / "0.jpg",
+        root / "Dog" / "0.jpg",
+        root / "Cat" / "1.jpg",
+        root / "Dog" / "1.jpg",
+        root / "Dog" / "2.jpg",
+    ]
     labels = [0, 1, 0, 1, 1]
     ds = images_mod.image_dataset([str(f) for f in files], labels, image_size=32, batch_size=4)
     batches = list(ds.as_numpy_iterator())

@@ -56,9 +56,7 @@ def test_hand_computed_example() -> None:
     assert m["precision"] == pytest.approx(4 / 6)
     assert m["recall"] == pytest.approx(4 / 6)
     assert m["f1"] == pytest.approx(2 / 3)
-    assert m["per_class"]["cat"] == pytest.approx(
-        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 4}
-    )
+    assert m["per_class"]["cat"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 4})
     assert m["per_class"]["dog"]["support"] == 6
     assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     # 15 of the 24 (dog, cat) pairs rank the dog higher.
@@ -193,9 +191,7 @@ def test_vectorised_resample_metrics_match_scikit_learn() -> None:
         assert values["precision"][i] == pytest.approx(precision_score(y, pred, sample_weight=w))
         assert values["recall"][i] == pytest.approx(recall_score(y, pred, sample_weight=w))
         assert values["f1"][i] == pytest.approx(f1_score(y, pred, sample_weight=w))
-        assert values["macro_f1"][i] == pytest.approx(
-            f1_score(y, pred, sample_weight=w, average="macro")
-        )
+        assert values["macro_f1"][i] == pytest.approx(f1_score(y, pred, sample_weight=w, average="macro"))
         assert values["roc_auc"][i] == pytest.approx(roc_auc_score(y, p, sample_weight=w))
         assert values["pr_auc"][i] == pytest.approx(average_precision_score(y, p, sample_weight=w))
 

@@ -29,7 +29,9 @@ def _assigned_defaults(source: str) -> dict[str, str]:
     }
 
 
-def inspect_parameters(path: Path, caplog: pytest.LogCaptureFixture) -> tuple[dict[str, str], dict[str, str], list[str]]:
+def inspect_parameters(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """(assigned defaults, papermill's inferred defaults, papermill's warnings) of ``path``."""
     cells = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1, f"{path.name}: expected one cell tagged 'parameters', found {len(cells)}"
@@ -48,9 +50,14 @@ def test_papermill_lists_every_parameter_with_its_default(chapter: str, caplog: 
 
 
 def test_the_check_catches_a_second_equals_sign_in_a_comment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}})
-    nb.cells = [nbformat.v4.new_code_cell('seed = 42\nper_class = "config"  # "config" = the profile\'s value',
-                                          metadata={"tags": ["parameters"]})]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            'seed = 42\nper_class = "config"  # "config" = the profile\'s value', metadata={"tags": ["parameters"]}
+        )
+    ]
     path = tmp_path / "bad.ipynb"
     nbformat.write(nb, path)
     assigned, inferred, warnings = inspect_parameters(path, caplog)

@@ -79,10 +79,18 @@ def test_image_grid(check_figure) -> None:
 
 def test_training_curves(check_figure) -> None:
     histories = {
-        "phase 1": {"loss": [0.6, 0.4, 0.3], "val_loss": [0.5, 0.35, 0.3],
-                    "accuracy": [0.7, 0.85, 0.9], "val_accuracy": [0.8, 0.88, 0.9]},
-        "phase 2": {"loss": [0.2, 0.15], "val_loss": [0.25, 0.24],
-                    "binary_accuracy": [0.93, 0.95], "val_binary_accuracy": [0.92, 0.93]},
+        "phase 1": {
+            "loss": [0.6, 0.4, 0.3],
+            "val_loss": [0.5, 0.35, 0.3],
+            "accuracy": [0.7, 0.85, 0.9],
+            "val_accuracy": [0.8, 0.88, 0.9],
+        },
+        "phase 2": {
+            "loss": [0.2, 0.15],
+            "val_loss": [0.25, 0.24],
+            "binary_accuracy": [0.93, 0.95],
+            "val_binary_accuracy": [0.92, 0.93],
+        },
     }
     fig = check_figure(plots.training_curves(histories), 2)
     loss_ax = fig.axes[0]
@@ -121,13 +129,20 @@ def test_reliability_diagram(check_figure, predictions) -> None:
 
 
 def _curve(accuracy: list[float]) -> dict[str, list[float]]:
-    return {"severity": list(range(len(accuracy))), "accuracy": accuracy,
-            "accuracy_low": [a - 0.02 for a in accuracy], "accuracy_high": [a + 0.02 for a in accuracy]}
+    return {
+        "severity": list(range(len(accuracy))),
+        "accuracy": accuracy,
+        "accuracy_low": [a - 0.02 for a in accuracy],
+        "accuracy_high": [a + 0.02 for a in accuracy],
+    }
 
 
 def test_metric_vs_severity(check_figure) -> None:
-    results = {"low light": _curve([0.97, 0.9, 0.8]), "occlusion": _curve([0.97, 0.93, 0.85]),
-               "grayscale": {"severity": [0, 1], "accuracy": [0.97, 0.95]}}  # no CI: no band
+    results = {
+        "low light": _curve([0.97, 0.9, 0.8]),
+        "occlusion": _curve([0.97, 0.93, 0.85]),
+        "grayscale": {"severity": [0, 1], "accuracy": [0.97, 0.95]},
+    }  # no CI: no band
     check_figure(plots.metric_vs_severity(results), 3)
     check_figure(plots.metric_vs_severity(results, ncols=2), 3)
     with pytest.raises(ValueError, match="needs 'severity' and 'f1'"):
@@ -145,9 +160,14 @@ def test_metric_vs_severity_compare(check_figure) -> None:
 
 def test_bar_with_ci(check_figure, predictions) -> None:
     ci = bootstrap_ci(*predictions, n_samples=100)
-    fig = plots.bar_with_ci(list(ci), [v["estimate"] for v in ci.values()],
-                            [v["low"] for v in ci.values()], [v["high"] for v in ci.values()],
-                            title="Test metrics (95% CI)", ylabel="score")
+    fig = plots.bar_with_ci(
+        list(ci),
+        [v["estimate"] for v in ci.values()],
+        [v["low"] for v in ci.values()],
+        [v["high"] for v in ci.values()],
+        title="Test metrics (95% CI)",
+        ylabel="score",
+    )
     check_figure(fig, 1)
     check_figure(plots.bar_with_ci(["a", "b"], [0.5, None], [0.4, None], [0.6, None]), 1)
     with pytest.raises(ValueError, match="low <= estimate <= high"):

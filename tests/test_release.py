@@ -39,7 +39,7 @@ def _pct_range(low: float, high: float, digits: int = 2) -> str:
 FILE_FORMATS = {
     "catsdogs_mobilenetv2.keras": "Keras 3 model, float32, without optimizer state",
     "catsdogs_mobilenetv2.int8.tflite": "TFLite, full-integer int8 (calibrated on training images), "
-                                        "uint8 input, float32 output",
+    "uint8 input, float32 output",
 }
 WEIGHTS_KINDS = {
     "tflite-converted": "int8 TFLite MobileNetV2, dequantized to float (tflite-converted)",
@@ -78,22 +78,34 @@ def expected_rows() -> dict[str, list[str]]:
         label = {"train": "training split", "val": "validation split"}[split]
         rows[label] = [f"{scan['split'][split][c]:,}" for c in ("cat", "dog")]
 
-    augment = [name for flag, name in ((cfg["augment_flip"], "random horizontal flip"),
-                                       (cfg["augment_rotation"], f"rotation (factor {cfg['augment_rotation']} of a turn)"),
-                                       (cfg["augment_zoom"], f"zoom (factor {cfg['augment_zoom']})")) if flag]
-    rows.update({
-        "input size": [str(cfg["image_size"])],
-        "width multiplier (alpha)": [str(cfg["alpha"])],
-        "ImageNet weights": [WEIGHTS_KINDS[_json("results/full/provenance.json")["weights"]["kind"]]],
-        "head": [f"global average pooling, dropout {cfg['dropout']}, one logit"],
-        "augmentation": [", ".join(augment)],
-        "phase 1 (base frozen)": [f"at most {cfg['phase1_epochs']} epochs, Adam, learning rate {cfg['phase1_lr']}, "
-                                  f"early stopping patience {cfg['phase1_patience']}"],
-        "phase 2 (fine-tuning)": [f"from {cfg['fine_tune_from']} on, at most {cfg['phase2_epochs']} epochs, learning rate "
-                                  f"{cfg['phase2_lr']}, early stopping patience {cfg['phase2_patience']}"],
-        "batch size": [str(cfg["batch_size"])],
-        "seed": [str(cfg["seed"])],
-    })
+    augment = [
+        name
+        for flag, name in (
+            (cfg["augment_flip"], "random horizontal flip"),
+            (cfg["augment_rotation"], f"rotation (factor {cfg['augment_rotation']} of a turn)"),
+            (cfg["augment_zoom"], f"zoom (factor {cfg['augment_zoom']})"),
+        )
+        if flag
+    ]
+    rows.update(
+        {
+            "input size": [str(cfg["image_size"])],
+            "width multiplier (alpha)": [str(cfg["alpha"])],
+            "ImageNet weights": [WEIGHTS_KINDS[_json("results/full/provenance.json")["weights"]["kind"]]],
+            "head": [f"global average pooling, dropout {cfg['dropout']}, one logit"],
+            "augmentation": [", ".join(augment)],
+            "phase 1 (base frozen)": [
+                f"at most {cfg['phase1_epochs']} epochs, Adam, learning rate {cfg['phase1_lr']}, "
+                f"early stopping patience {cfg['phase1_patience']}"
+            ],
+            "phase 2 (fine-tuning)": [
+                f"from {cfg['fine_tune_from']} on, at most {cfg['phase2_epochs']} epochs, learning rate "
+                f"{cfg['phase2_lr']}, early stopping patience {cfg['phase2_patience']}"
+            ],
+            "batch size": [str(cfg["batch_size"])],
+            "seed": [str(cfg["seed"])],
+        }
+    )
 
     evaluation = _json("results/full/eval/metrics.json")
     ci = evaluation["ci95"]
@@ -116,8 +128,11 @@ def expected_rows() -> dict[str, list[str]]:
     study = _json("results/full/robustness/results.json")
     for name, label in CORRUPTIONS.items():
         r = study["corruptions"][name]
-        rows[label] = [f"{study['levels'][name][-1]:g}", _pct(r["accuracy"][0], 1),
-                       f"{_pct(r['accuracy'][-1], 1)} ({_pct_range(r['accuracy_low'][-1], r['accuracy_high'][-1], 1)})"]
+        rows[label] = [
+            f"{study['levels'][name][-1]:g}",
+            _pct(r["accuracy"][0], 1),
+            f"{_pct(r['accuracy'][-1], 1)} ({_pct_range(r['accuracy_low'][-1], r['accuracy_high'][-1], 1)})",
+        ]
     return rows
 
 
@@ -159,12 +174,24 @@ def test_model_card_prose_has_no_other_figures() -> None:
     evaluation = _json("results/full/eval/metrics.json")["metrics"]
     paper_year = yaml.safe_load((ROOT / "CITATION.cff").read_text())["references"][0]["year"]
     allowed = {
-        "0", "1", "8", "255", "6",  # pixel values (8 bits, 0 to 255), 1 - P, the chapter number
-        str(cfg["image_size"]), f"{evaluation['n']:,}", str(evaluation["threshold"]),
-        str(study["n_images"]), str(study["per_class"]), f"{100 * keep:g}", f"{1 / (1 - keep):g}", str(paper_year),
+        "0",
+        "1",
+        "8",
+        "255",
+        "6",  # pixel values (8 bits, 0 to 255), 1 - P, the chapter number
+        str(cfg["image_size"]),
+        f"{evaluation['n']:,}",
+        str(evaluation["threshold"]),
+        str(study["n_images"]),
+        str(study["per_class"]),
+        f"{100 * keep:g}",
+        f"{1 / (1 - keep):g}",
+        str(paper_year),
     }
     numbers = re.findall(r"(?<![\w.\-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])", prose(CARD.read_text()))
-    assert set(numbers) <= allowed, f"numbers in the card's prose that no record backs: {sorted(set(numbers) - allowed)}"
+    assert set(numbers) <= allowed, (
+        f"numbers in the card's prose that no record backs: {sorted(set(numbers) - allowed)}"
+    )
 
 
 def test_model_card_names_the_ood_threshold_field_and_rule() -> None:
@@ -180,8 +207,13 @@ def test_license_is_mit_and_notice_states_the_data_and_weights_terms() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == {"text": "MIT"}
     notice = " ".join((ROOT / "NOTICE").read_text().split())
-    for phrase in ("Kaggle Cats and Dogs Dataset", "Microsoft Research", "Apache License 2.0",
-                   "google-coral/test_data", "tf2_mobilenet_v2_1.0_224_ptq.tflite"):
+    for phrase in (
+        "Kaggle Cats and Dogs Dataset",
+        "Microsoft Research",
+        "Apache License 2.0",
+        "google-coral/test_data",
+        "tf2_mobilenet_v2_1.0_224_ptq.tflite",
+    ):
         assert phrase in notice, phrase
 
 
@@ -198,8 +230,9 @@ def test_citation_cff_cites_this_reproduction_and_the_paper() -> None:
     assert " ".join(paper["title"].split()) == entry.fields["title"].replace("{", "").replace("}", "")
     assert int(entry.fields["year"]) == paper["year"]
     (author,) = entry.persons["author"]
-    assert paper["authors"] == [{"family-names": " ".join(author.last_names),
-                                 "given-names": " ".join(author.first_names + author.middle_names)}]
+    assert paper["authors"] == [
+        {"family-names": " ".join(author.last_names), "given-names": " ".join(author.first_names + author.middle_names)}
+    ]
     assert paper["url"] == entry.fields["url"]
 
 

@@ -13,18 +13,26 @@ import pytest
 from catsdogs import reproduce
 
 #: A TensorFlow C++ start-up line as the kernel forwards it (absl format).
-TF_LINE = ("I0000 00:00:1795690526.346837   13676 port.cc:153] oneDNN custom operations are on. "
-           "You may see slightly different numerical results.")
+TF_LINE = (
+    "I0000 00:00:1795690526.346837   13676 port.cc:153] oneDNN custom operations are on. "
+    "You may see slightly different numerical results."
+)
 
 
 def _chapter(path: Path) -> Path:
     """A stand-in chapter: a parameters cell, then cells printing like Keras, tqdm and TF's C++ runtime."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                            "display_name": "Python 3"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    )
     nb.cells = [
-        nbformat.v4.new_code_cell('profile = "smoke"\nrun_dir = data_dir = weights = cache_dir = None\nseed = 42', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(f"import os, sys\nprint('Epoch 1/2')\nprint({TF_LINE!r}, file=sys.stderr)\n"
-                                  f"os.write(2, b'from the kernel process itself\\n')"),
+        nbformat.v4.new_code_cell(
+            'profile = "smoke"\nrun_dir = data_dir = weights = cache_dir = None\nseed = 42',
+            metadata={"tags": ["parameters"]},
+        ),
+        nbformat.v4.new_code_cell(
+            f"import os, sys\nprint('Epoch 1/2')\nprint({TF_LINE!r}, file=sys.stderr)\n"
+            f"os.write(2, b'from the kernel process itself\\n')"
+        ),
         nbformat.v4.new_code_cell("for i in range(3):\n    print(f'\\rbatch {i + 1}/3', end='', flush=True)\nprint()"),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +41,12 @@ def _chapter(path: Path) -> Path:
 
 
 def test_run_notebooks_streams_cell_output_without_tensorflow_lines(
-    tmp_path: Path, make_config, isolated_env, monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    make_config,
+    isolated_env,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     chapter = reproduce.CHAPTERS[0]
     _chapter(tmp_path / "project" / "notebooks" / f"{chapter}.ipynb")
@@ -57,8 +69,12 @@ def test_live_output_drops_only_tensorflow_cpp_lines(capsys: pytest.CaptureFixtu
     import sys
 
     sink = reproduce._LiveCellOutput(sys.stdout)
-    sink.write("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
-               f"{TF_LINE}\nEpoch 3/10\n")
+    sink.write(
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        f"{TF_LINE}\nEpoch 3/10\n"
+    )
     sink.write("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
     sink.write("E0000 00:00:1795690526.3 13676 cuda.cc:1] a real error stays visible\n")
-    assert capsys.readouterr().out == "Epoch 3/10\nE0000 00:00:1795690526.3 13676 cuda.cc:1] a real error stays visible\n"
+    assert (
+        capsys.readouterr().out == "Epoch 3/10\nE0000 00:00:1795690526.3 13676 cuda.cc:1] a real error stays visible\n"
+    )

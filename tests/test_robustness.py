@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from catsdogs import robustness as R
-from catsdogs.data import stratified_subset
+from catsdogs.split import stratified_subset
 
 
 @pytest.fixture(scope="module")

@@ -32,14 +32,30 @@ def run(tmp_path) -> Run:
     run = Run.open(get_config("smoke"), tmp_path / "run")
     params = {"total": 2259265, "trainable": 1664641, "non_trainable": 594624}
     run.write_json("phase2/result.json", {"parameters": params, "val_metrics": METRICS, "history": {}})
-    run.write_json("eval/metrics.json", {"metrics": METRICS, "ci95": {k: _ci(v) for k, v in METRICS.items() if k != "n"}})
-    run.write_json("provenance.json", {
-        "data": {"usable_images": 300, "per_class": {"cat": 150, "dog": 150}, "skipped": 0, "converted": 0,
-                 "manifest_sha256": "ab" * 32, "download": None},
-        "weights": {"kind": "tflite-converted", "source": "/some/where/model.tflite", "source_sha256": "cd" * 32},
-        "environment": {"recorded_at": "now", "python": "3.11", "packages": {}, "git": {},
-                        "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []}},
-    })
+    run.write_json(
+        "eval/metrics.json", {"metrics": METRICS, "ci95": {k: _ci(v) for k, v in METRICS.items() if k != "n"}}
+    )
+    run.write_json(
+        "provenance.json",
+        {
+            "data": {
+                "usable_images": 300,
+                "per_class": {"cat": 150, "dog": 150},
+                "skipped": 0,
+                "converted": 0,
+                "manifest_sha256": "ab" * 32,
+                "download": None,
+            },
+            "weights": {"kind": "tflite-converted", "source": "/some/where/model.tflite", "source_sha256": "cd" * 32},
+            "environment": {
+                "recorded_at": "now",
+                "python": "3.11",
+                "packages": {},
+                "git": {},
+                "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []},
+            },
+        },
+    )
     run.update_json("timings.json", phase1_features=7.0, phase1_train=2.0, phase2_train=12.0)
     return run
 
@@ -68,11 +84,19 @@ def test_comparison_without_exports_says_not_measured(run):
 
 def test_comparison_reads_export_and_bench_when_present(run):
     int8 = {"size_mb": 2.9, "val_metrics": dict(METRICS, accuracy=0.9333)}
-    run.write_json("export/export.json", {"parameters": {"total": 2257985},
-                                          "exports": {"keras": {"size_mb": 9.1}, "tflite_int8": int8}})
+    run.write_json(
+        "export/export.json",
+        {"parameters": {"total": 2257985}, "exports": {"keras": {"size_mb": 9.1}, "tflite_int8": int8}},
+    )
     timing = {"single": {"median_ms": 12.0}, "batched_per_image": {"median_ms": 4.0}}
-    run.write_json("bench/bench.json", {"batch_size": 32, "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []},
-                                        "models": {"keras": timing, "tflite_int8": timing}})
+    run.write_json(
+        "bench/bench.json",
+        {
+            "batch_size": 32,
+            "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []},
+            "models": {"keras": timing, "tflite_int8": timing},
+        },
+    )
     rows = comparison_rows(run)
     assert _row(rows, "accuracy")["int8 TFLite export"] == "93.3 %"
     assert _row(rows, "model file size")["int8 TFLite export"] == "2.9 MB"
@@ -97,18 +121,35 @@ def test_deviations_name_the_smoke_profile_and_the_weights(run):
 
 @pytest.mark.parametrize(("side", "upsampled"), [(100, True), (128, False), (400, False)])
 def test_deviations_say_when_images_are_upsampled(run, side, upsampled):
-    from catsdogs.data import write_manifest
+    from catsdogs.split import write_manifest
 
-    write_manifest([{"file": "Cat/1.jpg", "label": 0, "class": "cat", "split": "val", "source": "original",
-                     "width": side, "height": side - 20}], run.file("data", "manifest.csv"))
+    write_manifest(
+        [
+            {
+                "file": "Cat/1.jpg",
+                "label": 0,
+                "class": "cat",
+                "split": "val",
+                "source": "original",
+                "width": side,
+                "height": side - 20,
+            }
+        ],
+        run.file("data", "manifest.csv"),
+    )
     text = " ".join(deviations(run))
     assert (f"larger than {side} pixels" in text) is upsampled
     assert ("upsampled to 128×128" in text) is upsampled
 
 
 def test_scan_and_robustness_rows():
-    scan = {"usable": 10, "converted": 1, "examined": 12, "converted_by_reason": {"PNG file with a .jpg name": 1},
-            "skipped_by_reason": {"zero-byte": 2}}
+    scan = {
+        "usable": 10,
+        "converted": 1,
+        "examined": 12,
+        "converted_by_reason": {"PNG file with a .jpg name": 1},
+        "skipped_by_reason": {"zero-byte": 2},
+    }
     rows = scan_rows(scan)
     assert isinstance(rows, Table) and rows._repr_markdown_() == markdown_table(rows)
     assert [r["files"] for r in rows] == ["9", "1", "2", "**12**"]
@@ -131,12 +172,27 @@ def test_mitigation_rows_report_recovered_share():
 
 
 def test_calibration_and_ood_rows():
-    calib = {"temperatures": [1.5, 1.7], "before": {"ece": 0.02}, "after": {"ece": 0.01},
-             "accuracy_before": 0.98, "accuracy_after": 0.98}
+    calib = {
+        "temperatures": [1.5, 1.7],
+        "before": {"ece": 0.02},
+        "after": {"ece": 0.01},
+        "accuracy_before": 0.98,
+        "accuracy_after": 0.98,
+    }
     assert [r["ECE"] for r in calibration_rows(calib)] == ["0.0200", "0.0100"]
-    ood = {"keep_in_distribution": 0.95, "in_distribution": {"mean_confidence": 0.99, "confidence": [0.99]},
-           "kinds": {"solid_colour": {"mean_confidence": 0.8, "share_called_dog": 0.25, "share_flagged": 0.5,
-                                      "auroc_confidence": 0.9, "confidence": [0.8]}}}
+    ood = {
+        "keep_in_distribution": 0.95,
+        "in_distribution": {"mean_confidence": 0.99, "confidence": [0.99]},
+        "kinds": {
+            "solid_colour": {
+                "mean_confidence": 0.8,
+                "share_called_dog": 0.25,
+                "share_flagged": 0.5,
+                "auroc_confidence": 0.9,
+                "confidence": [0.8],
+            }
+        },
+    }
     rows = ood_rows(ood)
     assert rows[1]["input"] == "solid colour" and rows[1]["flagged"] == "50.0 %"
     assert set(ood_confidences(ood)) == {"real validation images", "solid colour"}

@@ -17,11 +17,11 @@ import pytest
 from conftest import tiny_config, write_petimages
 
 from catsdogs import train as train_mod
-from catsdogs.data import read_manifest, select
 from catsdogs.files import file_sha256, read_csv
 from catsdogs.images import read_image_file
 from catsdogs.predict import read_predictions
 from catsdogs.runs import Run
+from catsdogs.split import read_manifest, select
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -255,9 +255,7 @@ def test_trainable_parameters_grow_from_phase1_to_phase2() -> None:
     assert phase2["trainable"] > phase1["trainable"]
     assert phase2["total"] == phase1["total"] == phase2["trainable"] + phase2["non_trainable"]
     base = get_base(model)
-    assert not any(
-        layer.trainable for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)
-    )
+    assert not any(layer.trainable for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization))
     assert not base.get_layer("block_15_expand").trainable and base.get_layer("block_16_expand").trainable
     assert info["first_layer"] == "block_16_expand" and info["n_unfrozen"] > 0
 

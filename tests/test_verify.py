@@ -56,8 +56,19 @@ def test_copy_of_the_published_run_is_identical_on_every_row(full_copy, capsys):
     assert result.checks and set(_verdicts(result).values()) == {verify.IDENTICAL}
     assert result.ok and result.bit_identical and result.exit_status == 0 and not result.missing
     sections = {c.section for c in result.checks}
-    assert {"data", "phase 1", "phase 2", "final model", "exports", "robustness", "mitigation",
-            "calibration", "out-of-distribution", "timings", "latency"} <= sections
+    assert {
+        "data",
+        "phase 1",
+        "phase 2",
+        "final model",
+        "exports",
+        "robustness",
+        "mitigation",
+        "calibration",
+        "out-of-distribution",
+        "timings",
+        "latency",
+    } <= sections
     # every corruption of the record has its harshest level checked
     corruptions = json.loads((FULL / "robustness" / "results.json").read_text())["corruptions"]
     robust = [c.figure for c in result.checks if c.section == "robustness"]
@@ -92,25 +103,27 @@ def test_altered_figures_differ_on_exactly_the_affected_rows(full_copy, capsys):
     last = list(robust)[-1]
 
     def eval_change(d):
-        d["metrics"]["accuracy"] = ci["accuracy"]["high"] + 0.001          # beyond the CI
+        d["metrics"]["accuracy"] = ci["accuracy"]["high"] + 0.001  # beyond the CI
         d["metrics"]["precision"] = (ci["precision"]["estimate"] + ci["precision"]["high"]) / 2  # inside it
 
     def phase2_change(d):
-        d["history"]["val_accuracy"][0] -= 0.05                             # far beyond any interval
+        d["history"]["val_accuracy"][0] -= 0.05  # far beyond any interval
 
     _edit(full_copy / "eval" / "metrics.json", eval_change)
     _edit(full_copy / "phase2" / "result.json", phase2_change)
-    _edit(full_copy / "robustness" / "results.json",
-          lambda d: d["corruptions"][last]["accuracy"].__setitem__(-1, robust[last]["accuracy_low"][-1] - 0.01))
-    _edit(full_copy / "export" / "export.json",
-          lambda d: d["exports"]["tflite_int8"].__setitem__("sha256", "0" * 64))
+    _edit(
+        full_copy / "robustness" / "results.json",
+        lambda d: d["corruptions"][last]["accuracy"].__setitem__(-1, robust[last]["accuracy_low"][-1] - 0.01),
+    )
+    _edit(full_copy / "export" / "export.json", lambda d: d["exports"]["tflite_int8"].__setitem__("sha256", "0" * 64))
     _edit(full_copy / "timings.json", lambda d: d.__setitem__("phase2_train", 2 * d["phase2_train"]))
 
     result = verify.verify_run(full_copy, FULL)
     verdicts = _verdicts(result)
     level = json.loads((FULL / "robustness" / "results.json").read_text())["levels"][last][-1]
-    harshest = next(f for s, f in verdicts if s == "robustness" and f.startswith(f"{last} at ")
-                    and f.endswith("(harshest)"))
+    harshest = next(
+        f for s, f in verdicts if s == "robustness" and f.startswith(f"{last} at ") and f.endswith("(harshest)")
+    )
     assert f"{level:.6g}" in harshest
     expected = {
         ("final model", "accuracy"): verify.DIFFERS,
@@ -134,8 +147,10 @@ def test_altered_figures_differ_on_exactly_the_affected_rows(full_copy, capsys):
 
 def test_changes_inside_the_intervals_and_fingerprints_still_reproduce(full_copy):
     ci = json.loads((FULL / "eval" / "metrics.json").read_text())["ci95"]
-    _edit(full_copy / "eval" / "metrics.json",
-          lambda d: d["metrics"].__setitem__("recall", (ci["recall"]["low"] + ci["recall"]["estimate"]) / 2))
+    _edit(
+        full_copy / "eval" / "metrics.json",
+        lambda d: d["metrics"].__setitem__("recall", (ci["recall"]["low"] + ci["recall"]["estimate"]) / 2),
+    )
     _edit(full_copy / "export" / "export.json", lambda d: d["exports"]["tflite_int8"].__setitem__("sha256", "f" * 64))
     result = verify.verify_run(full_copy, FULL)
     assert result.ok and not result.bit_identical and result.exit_status == 0
@@ -144,8 +159,10 @@ def test_changes_inside_the_intervals_and_fingerprints_still_reproduce(full_copy
 
 def test_timings_and_latency_are_shown_never_judged(full_copy):
     _edit(full_copy / "timings.json", lambda d: d.update({k: 10 * v for k, v in d.items()}))
-    _edit(full_copy / "bench" / "bench.json",
-          lambda d: [m["single"].__setitem__("median_ms", 10 * m["single"]["median_ms"]) for m in d["models"].values()])
+    _edit(
+        full_copy / "bench" / "bench.json",
+        lambda d: [m["single"].__setitem__("median_ms", 10 * m["single"]["median_ms"]) for m in d["models"].values()],
+    )
     result = verify.verify_run(full_copy, FULL)
     shown = {c.section for c in result.checks if c.verdict == verify.SHOWN}
     assert shown == {"timings", "latency"}
@@ -159,8 +176,10 @@ def test_confusion_matrix_is_judged_through_the_metrics_it_implies(full_copy, be
     n, low = tn + fp + fn + tp, metrics["ci95"]["accuracy"]["low"]
     # move k true dogs from "dog" to "cat": enough to leave the accuracy CI, or just one
     k = int((tn + tp) - low * n) + 1 if beyond else 1
-    _edit(full_copy / "eval" / "metrics.json",
-          lambda d: d["metrics"].__setitem__("confusion_matrix", [[tn, fp], [fn + k, tp - k]]))
+    _edit(
+        full_copy / "eval" / "metrics.json",
+        lambda d: d["metrics"].__setitem__("confusion_matrix", [[tn, fp], [fn + k, tp - k]]),
+    )
     verdict = _verdicts(verify.verify_run(full_copy, FULL))[("final model", "confusion matrix")]
     assert verdict == (verify.DIFFERS if beyond else verify.WITHIN_CI)
 
@@ -185,9 +204,16 @@ def test_partial_run_names_the_missing_records_and_their_commands(full_copy, cap
     _edit(full_copy / "eval" / "metrics.json", lambda d: d["metrics"].pop("confusion_matrix"))
 
     result = verify.verify_run(full_copy, FULL)
-    expected = {"robustness/results.json", "robustness/results_mitigation.json", "robustness/calibration.json",
-                "robustness/ood.json", "mitigation/result.json", "bench/bench.json", "export/export.json",
-                "timings.json"}
+    expected = {
+        "robustness/results.json",
+        "robustness/results_mitigation.json",
+        "robustness/calibration.json",
+        "robustness/ood.json",
+        "mitigation/result.json",
+        "bench/bench.json",
+        "export/export.json",
+        "timings.json",
+    }
     assert set(result.missing) == expected
     assert "unreadable" in result.missing["export/export.json"] and "JSON list" in result.missing["timings.json"]
     assert _verdicts(result)[("final model", "confusion matrix")] == verify.MISSING
@@ -274,7 +300,7 @@ def test_reproduce_ends_with_the_check_or_says_why_not(tmp_path):
     assert f"against the published record {SMOKE}" in text and status == 0
     assert "every judged figure is identical" in text
 
-    partial = _copy(SMOKE, tmp_path, "partial")   # reproduce --to 04: listed, not a failure
+    partial = _copy(SMOKE, tmp_path, "partial")  # reproduce --to 04: listed, not a failure
     shutil.rmtree(partial / "robustness")
     text, status = verify.check_after_reproduce(partial)
     assert "missing robustness/results.json" in text and status == 0

@@ -38,9 +38,7 @@ def test_file_sha256_matches_hashlib_across_chunks(tmp_path: Path) -> None:
     assert file_sha256(file, chunk_size=999) == expected  # several partial chunks
 
 
-def test_resolve_imagenet_explicit_and_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resolve_imagenet_explicit_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info = resolve_weights(Config(weights="imagenet", cache_dir=str(tmp_path)))
     assert info.keras_weights == "imagenet"
     assert info.kind == "keras-download"
@@ -51,9 +49,7 @@ def test_resolve_imagenet_explicit_and_default(
     assert default.kind == "keras-download" and default.include_top
 
 
-def test_resolve_reads_environment_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resolve_reads_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     weights = tmp_path / "base.weights.h5"
     weights.write_bytes(b"not really hdf5")
     monkeypatch.setenv(ENV_WEIGHTS, str(weights))
@@ -199,10 +195,7 @@ def tflite_path() -> Path:
     value = os.environ.get(ENV_WEIGHTS, "")
     path = Path(value).expanduser()
     if not (value.lower().endswith(".tflite") and path.is_file()):
-        pytest.skip(
-            f"real conversion test: set {ENV_WEIGHTS} to the int8 MobileNetV2 .tflite file "
-            f"(now {value!r})"
-        )
+        pytest.skip(f"real conversion test: set {ENV_WEIGHTS} to the int8 MobileNetV2 .tflite file (now {value!r})")
     return path
 
 
@@ -212,8 +205,7 @@ def pet_images_dir() -> Path:
     path = Path(value).expanduser()
     if not (value and (path / "Cat").is_dir() and (path / "Dog").is_dir()):
         pytest.skip(
-            f"real conversion test: set {ENV_DATA_DIR} to a PetImages directory with "
-            f"Cat/ and Dog/ (now {value!r})"
+            f"real conversion test: set {ENV_DATA_DIR} to a PetImages directory with Cat/ and Dog/ (now {value!r})"
         )
     return path
 
@@ -285,16 +277,13 @@ def test_notop_weights_load_at_other_sizes(converted_cache) -> None:
     import keras
 
     _, converted = converted_cache
-    top = keras.applications.MobileNetV2(
-        include_top=True, weights=str(converted.top_path), input_shape=(224, 224, 3)
-    )
+    top = keras.applications.MobileNetV2(include_top=True, weights=str(converted.top_path), input_shape=(224, 224, 3))
     base = keras.applications.MobileNetV2(
         include_top=False, weights=str(converted.notop_path), input_shape=(128, 128, 3)
     )
     assert base.output_shape == (None, 4, 4, 1280)
     for name in ("Conv1", "bn_Conv1", "block_16_project", "Conv_1_bn"):
-        for mine, theirs in zip(base.get_layer(name).get_weights(),
-                                top.get_layer(name).get_weights()):
+        for mine, theirs in zip(base.get_layer(name).get_weights(), top.get_layer(name).get_weights()):
             np.testing.assert_array_equal(mine, theirs)
     bn = base.get_layer("bn_Conv1")
     gamma, _, mean, variance = bn.get_weights()
@@ -314,9 +303,7 @@ def test_converted_model_agrees_with_tflite(
     reference = tflite_classify(tflite_path, images, drop_background=False)  # [N, 1001]
     reference_top1 = reference.argmax(axis=1) - 1  # background -> -1, never agrees
 
-    model = keras.applications.MobileNetV2(
-        include_top=True, weights=str(converted.top_path), input_shape=(224, 224, 3)
-    )
+    model = keras.applications.MobileNetV2(include_top=True, weights=str(converted.top_path), input_shape=(224, 224, 3))
     inputs = keras.applications.mobilenet_v2.preprocess_input(images.astype("float32"))
     probs = model.predict(inputs, batch_size=20, verbose=0)
     keras_top1 = probs.argmax(axis=1)
