@@ -45,27 +45,38 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
     for other in runs:
         cfg = other.config.training_dict()
         pred = read_predictions(final_predictions_file(other))
-        ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=run.config.bootstrap_samples,
-                                  seed=run.config.seed, metric_names=("accuracy", "precision", "recall", "f1"))
+        ci = bootstrap_ci(
+            pred["label"],
+            pred["prob"],
+            n_samples=run.config.bootstrap_samples,
+            seed=run.config.seed,
+            metric_names=("accuracy", "precision", "recall", "f1"),
+        )
         phase1 = read_json_or_none(other.path / "phase1" / "result.json")
         history = (read_json_or_none(other.path / "phase2" / "result.json") or {}).get("history", {})
         timings = other.timings()
-        entries.append({
-            "run": other.path.name,
-            "differs": {k: v for k, v in cfg.items() if k in base and base[k] != v},
-            "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
-            "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
-            "final_accuracy": ci["accuracy"], "final_f1": ci["f1"],
-            "final_precision": ci["precision"], "final_recall": ci["recall"],
-            "phase2_epochs_run": len(history.get("epoch", [])),
-            "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
-            "phase2_seconds": timings.get("phase2_train"),
-            "manifest_sha256": (read_json_or_none(other.path / "data" / "scan.json") or {}).get("manifest_sha256"),
-        })
+        entries.append(
+            {
+                "run": other.path.name,
+                "differs": {k: v for k, v in cfg.items() if k in base and base[k] != v},
+                "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
+                "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
+                "final_accuracy": ci["accuracy"],
+                "final_f1": ci["f1"],
+                "final_precision": ci["precision"],
+                "final_recall": ci["recall"],
+                "phase2_epochs_run": len(history.get("epoch", [])),
+                "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
+                "phase2_seconds": timings.get("phase2_train"),
+                "manifest_sha256": (read_json_or_none(other.path / "data" / "scan.json") or {}).get("manifest_sha256"),
+            }
+        )
     shas = {e["manifest_sha256"] for e in entries}
     if len(shas) > 1:
-        raise ValueError("the runs do not share one validation split (manifest sha256 differs); "
-                         "compare runs made with `train --from-run`")
+        raise ValueError(
+            "the runs do not share one validation split (manifest sha256 differs); "
+            "compare runs made with `train --from-run`"
+        )
     result = {"published_run": run.path.name, "runs": entries}
     run.write_json("ablation.json", result)
     return result
@@ -76,19 +87,26 @@ def ablation_rows(ablation: Mapping[str, Any]) -> Table:
     rows = []
     for e in ablation["runs"]:
         s = e["settings"]
-        rows.append({
-            "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
-            "input (px)": str(s.get("image_size", "")),
-            "unfrozen from": s["fine_tune_from"], "phase-2 LR": f"{s['phase2_lr']:g}",
-            "phase-2 epochs": str(e["phase2_epochs_run"]),
-            "validation accuracy (%) after each phase-2 epoch": " → ".join(
-                f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])) or "–",
-            "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
-            "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
-            "final precision / recall / F1": " / ".join(
-                f"{e[k]['estimate']:.4f}" if e.get(k) else "–" for k in ("final_precision", "final_recall", "final_f1")),
-            "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
-        })
+        rows.append(
+            {
+                "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
+                "input (px)": str(s.get("image_size", "")),
+                "unfrozen from": s["fine_tune_from"],
+                "phase-2 LR": f"{s['phase2_lr']:g}",
+                "phase-2 epochs": str(e["phase2_epochs_run"]),
+                "validation accuracy (%) after each phase-2 epoch": " → ".join(
+                    f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])
+                )
+                or "–",
+                "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
+                "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
+                "final precision / recall / F1": " / ".join(
+                    f"{e[k]['estimate']:.4f}" if e.get(k) else "–"
+                    for k in ("final_precision", "final_recall", "final_f1")
+                ),
+                "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
+            }
+        )
     return rows
 
 
@@ -110,10 +128,16 @@ def ablation_summary(ablation: Mapping[str, Any]) -> str:
         return with_ci(e["final_accuracy"], 2) + (f", precision / recall {pr}" if pr else "")
 
     accs = [e["final_accuracy"]["estimate"] for e in runs]
-    half = [(e["final_accuracy"]["high"] - e["final_accuracy"]["low"]) / 2 for e in runs
-            if e["final_accuracy"].get("low") is not None]
-    covering = sum(e["final_accuracy"]["low"] <= paper <= e["final_accuracy"]["high"] for e in runs
-                   if e["final_accuracy"].get("low") is not None)
+    half = [
+        (e["final_accuracy"]["high"] - e["final_accuracy"]["low"]) / 2
+        for e in runs
+        if e["final_accuracy"].get("low") is not None
+    ]
+    covering = sum(
+        e["final_accuracy"]["low"] <= paper <= e["final_accuracy"]["high"]
+        for e in runs
+        if e["final_accuracy"].get("low") is not None
+    )
     lines = [f"The paper-faithful published run, {described(published)}: {scores(published)}."]
     if best is published or best["final_accuracy"]["estimate"] == published["final_accuracy"]["estimate"]:
         lines.append("No variant is more accurate.")
@@ -194,7 +218,8 @@ def compare_studies(first: CrossValidation, second: CrossValidation, alpha: floa
     diff = float(right_b.mean() - right_a.mean())
     test = mcnemar_exact(right_a, right_b)
     result = {
-        "first": first.path.name, "second": second.path.name,
+        "first": first.path.name,
+        "second": second.path.name,
         "first_settings": first.config.training_dict(),
         "differs": _differs(first.config.training_dict(), second.config.training_dict()),
         "images": int(a["label"].size),
@@ -217,4 +242,14 @@ def compare_dirs(first: Path | str, second: Path | str) -> dict[str, Any]:
     return compare_studies(CrossValidation.load(first), CrossValidation.load(second))
 
 
-__all__ = ["record_ablation", "ablation_rows", "ablation_summary", "ablation_markdown", "ALPHA", "mcnemar_exact", "verdict", "compare_studies", "compare_dirs"]
+__all__ = [
+    "record_ablation",
+    "ablation_rows",
+    "ablation_summary",
+    "ablation_markdown",
+    "ALPHA",
+    "mcnemar_exact",
+    "verdict",
+    "compare_studies",
+    "compare_dirs",
+]

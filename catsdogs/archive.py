@@ -122,9 +122,7 @@ def extract_petimages(archive: Path, dest_dir: Path) -> Path:
             logger.info("checking CRCs of %d members of %s", len(members), archive)
             bad = zf.testzip()
             if bad is not None:
-                raise ValueError(
-                    f"{archive} is corrupt: member {bad!r} fails its CRC check; {redownload}"
-                )
+                raise ValueError(f"{archive} is corrupt: member {bad!r} fails its CRC check; {redownload}")
 
             dest_dir.mkdir(parents=True, exist_ok=True)
             marker.unlink(missing_ok=True)

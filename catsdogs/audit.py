@@ -69,8 +69,9 @@ def read_label_audit(path: Path | str = LABEL_AUDIT_FILE) -> dict[str, dict[str,
         for line, row in enumerate(csv.DictReader(fh), start=2):
             file, verdict = row["file"].strip(), row["verdict"].strip()
             if verdict not in VERDICTS:
-                raise ValueError(f"{path}:{line}: unknown verdict {verdict!r} for {file}; "
-                                 f"use one of {', '.join(VERDICTS)}")
+                raise ValueError(
+                    f"{path}:{line}: unknown verdict {verdict!r} for {file}; use one of {', '.join(VERDICTS)}"
+                )
             if file in out:
                 raise ValueError(f"{path}:{line}: {file} is audited twice; keep one row")
             out[file] = {"verdict": verdict, "note": row.get("note", "").strip()}
@@ -78,7 +79,10 @@ def read_label_audit(path: Path | str = LABEL_AUDIT_FILE) -> dict[str, dict[str,
 
 
 def audit_predictions(
-    files: list[str], labels: np.ndarray, probs: np.ndarray, verdicts: Mapping[str, Mapping[str, str]],
+    files: list[str],
+    labels: np.ndarray,
+    probs: np.ndarray,
+    verdicts: Mapping[str, Mapping[str, str]],
     threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Join validation predictions with audit verdicts.
@@ -112,7 +116,10 @@ def audit_predictions(
     dropped = sum(counts[k] for k in NO_ANSWER)
     correct_adjusted = n - len(errors) + counts["other_class"]
     return {
-        "n_images": n, "n_errors": len(errors), "errors": errors, "counts": counts,
+        "n_images": n,
+        "n_errors": len(errors),
+        "errors": errors,
+        "counts": counts,
         "accuracy": (n - len(errors)) / n if n else None,
         "n_adjusted": n - dropped,
         "accuracy_adjusted": correct_adjusted / (n - dropped) if n > dropped else None,
@@ -124,13 +131,15 @@ def audit_run(run: Run, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, 
     pred_file = final_predictions_file(run)
     pred = read_predictions(pred_file)
     result = audit_predictions(list(pred["file"]), pred["label"], pred["prob"], read_label_audit(audit_file))
-    result.update({
-        "source": pred_file.parent.name,
-        "audit_file": Path(audit_file).name,
-        "audit_sha256": file_sha256(audit_file),
-        "method": AUDIT_METHOD,
-        "verdicts": VERDICTS,
-    })
+    result.update(
+        {
+            "source": pred_file.parent.name,
+            "audit_file": Path(audit_file).name,
+            "audit_sha256": file_sha256(audit_file),
+            "method": AUDIT_METHOD,
+            "verdicts": VERDICTS,
+        }
+    )
     run.write_json("audit.json", result)
     return result
 
@@ -150,11 +159,14 @@ def suspected_label_issues(labels: np.ndarray, prob_dog: np.ndarray, n_jobs: int
     labels = np.asarray(labels, dtype=int)
     prob_dog = np.asarray(prob_dog, dtype=float)
     pred_probs = np.column_stack([1.0 - prob_dog, prob_dog])
-    return np.asarray(find_label_issues(labels, pred_probs, return_indices_ranked_by="self_confidence",
-                                        n_jobs=n_jobs), dtype=int)
+    return np.asarray(
+        find_label_issues(labels, pred_probs, return_indices_ranked_by="self_confidence", n_jobs=n_jobs), dtype=int
+    )
 
 
-def audit_selection(flagged: np.ndarray, seed: int, top: int = AUDIT_TOP, sample: int = AUDIT_SAMPLE) -> dict[str, list[int]]:
+def audit_selection(
+    flagged: np.ndarray, seed: int, top: int = AUDIT_TOP, sample: int = AUDIT_SAMPLE
+) -> dict[str, list[int]]:
     """Which flagged images to look at: all of them when there are at most ``top``; else
     the ``top`` highest-ranked plus a seeded random ``sample`` of the rest (whose verdict
     shares estimate the unaudited remainder)."""
@@ -165,8 +177,11 @@ def audit_selection(flagged: np.ndarray, seed: int, top: int = AUDIT_TOP, sample
     rng = np.random.default_rng(seed)
     sampled = sorted(rng.choice(len(rest), size=min(sample, len(rest)), replace=False).tolist())
     chosen = {rest[i] for i in sampled}
-    return {"ranked": flagged[:top], "sampled": [rest[i] for i in sampled],
-            "unaudited": [i for i in rest if i not in chosen]}
+    return {
+        "ranked": flagged[:top],
+        "sampled": [rest[i] for i in sampled],
+        "unaudited": [i for i in rest if i not in chosen],
+    }
 
 
 def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
@@ -177,8 +192,10 @@ def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
         return Text("*not measured in this run: run `python -m catsdogs audit --run-dir <run>`.*\n")
     c = audit["counts"]
     if c.get("not_audited", 0) == audit["n_errors"]:
-        return Text(f"None of this run's {audit['n_errors']} validation mistakes is in the audit file, "
-                "which covers the mistakes of the published full run; nothing to adjust.\n")
+        return Text(
+            f"None of this run's {audit['n_errors']} validation mistakes is in the audit file, "
+            "which covers the mistakes of the published full run; nothing to adjust.\n"
+        )
     text = (
         f"Of the **{audit['n_errors']}** validation images the final model gets wrong, looked at "
         f"one by one: **{c['label_ok']}** show the animal their folder names (genuine mistakes), "
@@ -191,14 +208,32 @@ def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
         f"labels ({audit['n_images']:,} images). Only mistakes were audited, so the adjusted "
         "figure is an upper bound.\n\n"
     )
-    rows = [{
-        "file": f"`{e['file']}`", "folder": CLASS_NAMES[e["label"]],
-        "P(dog)": f"{e['prob_dog']:.2f}", "verdict": e["verdict"], "what it shows": e["note"],
-    } for e in audit["errors"] if e["verdict"] != "label_ok"]
+    rows = [
+        {
+            "file": f"`{e['file']}`",
+            "folder": CLASS_NAMES[e["label"]],
+            "P(dog)": f"{e['prob_dog']:.2f}",
+            "verdict": e["verdict"],
+            "what it shows": e["note"],
+        }
+        for e in audit["errors"]
+        if e["verdict"] != "label_ok"
+    ]
     legend = "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items())
     return Text(text + (markdown_table(rows) + "\n" if rows else "") + f"Verdicts: {legend}.\n")
 
 
-
-__all__ = ["AUDIT_SAMPLE", "AUDIT_TOP", "audit_selection", "suspected_label_issues", "audit_markdown", "AUDIT_METHOD", "LABEL_AUDIT_FILE", "NO_ANSWER", "VERDICTS", "audit_predictions",
-           "audit_run", "read_label_audit"]
+__all__ = [
+    "AUDIT_SAMPLE",
+    "AUDIT_TOP",
+    "audit_selection",
+    "suspected_label_issues",
+    "audit_markdown",
+    "AUDIT_METHOD",
+    "LABEL_AUDIT_FILE",
+    "NO_ANSWER",
+    "VERDICTS",
+    "audit_predictions",
+    "audit_run",
+    "read_label_audit",
+]

@@ -41,7 +41,6 @@ CHAPTERS: tuple[str, ...] = (
 )
 
 
-
 def _maybe_json(run: Run, relpath: str) -> Any | None:
     return read_json_or_none(run.path / relpath)
 
@@ -49,9 +48,9 @@ def _maybe_json(run: Run, relpath: str) -> Any | None:
 #: Why each chosen setting has its value (the paper gives no epochs, learning rates or split).
 RATIONALE: dict[str, str] = {
     "image_size": "the input size of Keras MobileNetV2's ImageNet weights, its default (the results page's "
-                  "ablation tries a larger input)",
+    "ablation tries a larger input)",
     "val_fraction": "the paper gives no split; a stratified 80/20 split is the common Keras-tutorial choice "
-                    "and leaves thousands of validation images, so the accuracy CI is narrow",
+    "and leaves thousands of validation images, so the accuracy CI is narrow",
     "test_fraction": "the paper reports validation accuracy only; we follow it and say so among the deviations",
     "max_images_per_class": "all images (the smoke profile takes a seeded subset to run in minutes)",
     "batch_size": "the Keras default; fits a CPU or a small GPU",
@@ -62,19 +61,19 @@ RATIONALE: dict[str, str] = {
     "phase1_lr": "Adam's default step size; only the new head (one dense logit) trains",
     "phase1_patience": "epochs without validation-loss improvement before phase 1 stops (best weights restored)",
     "fine_tune_from": "unfreeze the last MobileNetV2 blocks (13-16 and the final 1×1 conv): the most "
-                      "task-specific features, while the generic early filters stay ImageNet's",
+    "task-specific features, while the generic early filters stay ImageNet's",
     "phase2_epochs": "a budget choice: each epoch runs the full network with augmentation, the expensive "
-                     "part of training on a CPU, and most of fine-tuning's gain comes in the first epochs "
-                     "(the results page's ablation trains longer)",
+    "part of training on a CPU, and most of fine-tuning's gain comes in the first epochs "
+    "(the results page's ablation trains longer)",
     "phase2_lr": "100× below phase 1, as in the Keras/TensorFlow fine-tuning guides: large steps would "
-                 "destroy the pretrained features (the results page's ablation tries larger steps)",
+    "destroy the pretrained features (the results page's ablation tries larger steps)",
     "phase2_patience": "stop fine-tuning early if validation loss rises (overfitting)",
     "bootstrap_samples": "resamples of the validation set for the 95 % confidence intervals",
     "robustness_per_class": "chapter 6 corrupts a fixed, seeded, stratified subset of the validation split "
-                            "(this many images per class) so that 8 corruptions × 5 levels, the mitigation "
-                            "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
+    "(this many images per class) so that 8 corruptions × 5 levels, the mitigation "
+    "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
     "mitigation_epochs": "one more epoch of fine-tuning with the robustness augmentation: enough to see "
-                         "what it recovers and what it costs, within chapter 6's budget",
+    "what it recovers and what it costs, within chapter 6's budget",
     "seed": "one seed for the split, the subset, weight initialisation and shuffling",
 }
 
@@ -84,8 +83,12 @@ def config_rows(config: Config) -> Table:
     """Every chosen hyper-parameter: this run's value, the ``full`` profile's, and why."""
     full = get_config("full")
     return [
-        {"setting": f"`{name}`", "this run": f"`{getattr(config, name)}`",
-         "`full` profile": f"`{getattr(full, name)}`", "why": why}
+        {
+            "setting": f"`{name}`",
+            "this run": f"`{getattr(config, name)}`",
+            "`full` profile": f"`{getattr(full, name)}`",
+            "why": why,
+        }
         for name, why in RATIONALE.items()
     ]
 
@@ -121,7 +124,9 @@ def copy_chapter(src: Path | str, dst: Path | str) -> Path:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [
+                o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
     text = json.dumps(nb, indent=1, ensure_ascii=False)
     run_path = src.resolve().parent.parent  # <run>/notebooks/NN.ipynb
     replacements = {str(run_path): f"runs/{run_path.name}"}
@@ -139,32 +144,45 @@ def deviations(run: Run) -> list[str]:
     cfg, full = run.config, get_config("full")
     prov = _maybe_json(run, "provenance.json") or {}
     weights = prov.get("weights", {})
-    items = ["The paper gives no epochs, learning rates, split or unfreeze point; ours are chosen and "
-             "justified in the method chapter."]
+    items = [
+        "The paper gives no epochs, learning rates, split or unfreeze point; ours are chosen and "
+        "justified in the method chapter."
+    ]
     if weights.get("kind") == "tflite-converted":
-        items.append("ImageNet weights: Keras' float MobileNetV2 checkpoint cannot be downloaded on the offline "
-                     "build machine, so the base starts from the official **int8 post-training-quantized TFLite** "
-                     "MobileNetV2, dequantized into the Keras model (batch norm folded into the convolutions). "
-                     "The starting weights carry int8 rounding error.")
+        items.append(
+            "ImageNet weights: Keras' float MobileNetV2 checkpoint cannot be downloaded on the offline "
+            "build machine, so the base starts from the official **int8 post-training-quantized TFLite** "
+            "MobileNetV2, dequantized into the Keras model (batch norm folded into the convolutions). "
+            "The starting weights carry int8 rounding error."
+        )
     elif weights.get("kind"):
-        items.append(f"ImageNet weights: `{weights['kind']}` (the paper's Keras `weights=\"imagenet\"`).")
+        items.append(f'ImageNet weights: `{weights["kind"]}` (the paper\'s Keras `weights="imagenet"`).')
     if cfg.phase1_cached_features:
-        items.append("Phase 1 trains the head on features computed once by the frozen base, so phase 1 "
-                     "sees no augmentation (augmentation is used in phase 2).")
+        items.append(
+            "Phase 1 trains the head on features computed once by the frozen base, so phase 1 "
+            "sees no augmentation (augmentation is used in phase 2)."
+        )
     items.append("Batch-norm layers stay frozen and in inference mode during fine-tuning (Keras guide).")
     if run.has("data", "manifest.csv"):
         rows = run.manifest()
         longest = max((max(int(r["width"]), int(r["height"])) for r in rows), default=0)
         if 0 < longest < cfg.image_size:
-            items.append(f"No image available to this run is larger than {longest} pixels on its longer side "
-                         "(the Kaggle originals are mostly around 500×375): every image is upsampled to "
-                         f"{cfg.image_size}×{cfg.image_size}, so the model sees no more detail than "
-                         f"{longest} pixels carry.")
+            items.append(
+                f"No image available to this run is larger than {longest} pixels on its longer side "
+                "(the Kaggle originals are mostly around 500×375): every image is upsampled to "
+                f"{cfg.image_size}×{cfg.image_size}, so the model sees no more detail than "
+                f"{longest} pixels carry."
+            )
     if cfg.test_fraction == 0:
-        items.append("As in the paper, the headline figures are on the validation split, which also drives "
-                     "early stopping: a slightly optimistic estimate.")
-    changed = [f"`{k}` = `{getattr(cfg, k)}` (full: `{getattr(full, k)}`)" for k in full.training_dict()
-               if k not in ("profile",) and getattr(cfg, k) != getattr(full, k)]
+        items.append(
+            "As in the paper, the headline figures are on the validation split, which also drives "
+            "early stopping: a slightly optimistic estimate."
+        )
+    changed = [
+        f"`{k}` = `{getattr(cfg, k)}` (full: `{getattr(full, k)}`)"
+        for k in full.training_dict()
+        if k not in ("profile",) and getattr(cfg, k) != getattr(full, k)
+    ]
     if changed:
         items.append(f"This run uses the **{cfg.profile}** profile, not the full protocol: " + "; ".join(changed) + ".")
     hw = prov.get("environment", {}).get("hardware", {})
@@ -181,14 +199,17 @@ def environment_rows(run: Run) -> Table:
         return [{"item": "(no provenance recorded)", "value": ""}]
     git = env.get("git", {})
     commit = git.get("commit") or "not a git checkout"
-    rows = [{"item": "recorded at", "value": env["recorded_at"]},
-            {"item": "python", "value": env["python"]}]
+    rows = [{"item": "recorded at", "value": env["recorded_at"]}, {"item": "python", "value": env["python"]}]
     rows += [{"item": f"`{p}`", "value": v} for p, v in env.get("packages", {}).items()]
-    rows.append({"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if git.get("dirty") else "")})
+    rows.append(
+        {"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if git.get("dirty") else "")}
+    )
     hw = env.get("hardware", {})
-    rows += [{"item": "hardware", "value": hardware_text(hw)},
-             {"item": "memory", "value": f"{hw.get('memory_gb')} GB"},
-             {"item": "platform", "value": hw.get("platform", "")}]
+    rows += [
+        {"item": "hardware", "value": hardware_text(hw)},
+        {"item": "memory", "value": f"{hw.get('memory_gb')} GB"},
+        {"item": "platform", "value": hw.get("platform", "")},
+    ]
     return rows
 
 
@@ -201,10 +222,17 @@ def provenance_rows(run: Run) -> Table:
     if data:
         fetched = data.get("download")
         rows += [
-            {"item": "dataset", "value": "downloaded Microsoft archive" + (f" (sha256 `{fetched.get('sha256')}`)" if fetched else "")
-             if fetched else "a local PetImages copy"},
-            {"item": "usable images", "value": f"{data['usable_images']:,} "
-             f"({', '.join(f'{c}: {n:,}' for c, n in data['per_class'].items())})"},
+            {
+                "item": "dataset",
+                "value": "downloaded Microsoft archive" + (f" (sha256 `{fetched.get('sha256')}`)" if fetched else "")
+                if fetched
+                else "a local PetImages copy",
+            },
+            {
+                "item": "usable images",
+                "value": f"{data['usable_images']:,} "
+                f"({', '.join(f'{c}: {n:,}' for c, n in data['per_class'].items())})",
+            },
             {"item": "skipped / converted files", "value": f"{data['skipped']} / {data['converted']}"},
             {"item": "split manifest sha256", "value": f"`{data['manifest_sha256']}`"},
         ]
@@ -235,16 +263,17 @@ def parameter_explanation(run: Run) -> str:
     lines = [
         f"Keras's `MobileNetV2(include_top=True)` (the 1,000-class ImageNet classifier) has "
         f"**{n_top:,}** parameters, {n_top * 4 / 2**20:.1f} MiB as float32 "
-        f"({n_top * 4 / 1e6:.1f} MB): the paper's \"≈3.5M parameters, 14 MB\".",
+        f'({n_top * 4 / 1e6:.1f} MB): the paper\'s "≈3.5M parameters, 14 MB".',
         f"Its last layer alone maps {base:,} pooled features to 1,000 classes "
         f"({base * 1000 + 1000:,} parameters). The binary model drops it for one logit "
-        f"({base + 1:,} parameters)"
-        + (f", for **{ours:,}** parameters in all." if ours else "."),
+        f"({base + 1:,} parameters)" + (f", for **{ours:,}** parameters in all." if ours else "."),
     ]
     if export:
         k, q = export["exports"]["keras"], export["exports"]["tflite_int8"]
-        lines.append(f"Saved without optimizer state the Keras file is {k['size_mb']:.1f} MB; "
-                     f"the int8 TFLite export is {q['size_mb']:.1f} MB.")
+        lines.append(
+            f"Saved without optimizer state the Keras file is {k['size_mb']:.1f} MB; "
+            f"the int8 TFLite export is {q['size_mb']:.1f} MB."
+        )
     return " ".join(lines) + "\n"
 
 
@@ -268,7 +297,8 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "timings.md": markdown_table(tables.timing_rows(run)),
         "environment.md": markdown_table(environment_rows(run)),
         "provenance.md": markdown_table(provenance_rows(run)),
-        "robustness.md": markdown_table(tables.robustness_rows(robust)) if robust
+        "robustness.md": markdown_table(tables.robustness_rows(robust))
+        if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "ablation.md": ablation.ablation_markdown(_maybe_json(run, "ablation.json")),
         "label_audit.md": audit.audit_markdown(_maybe_json(run, "audit.json")),
@@ -296,9 +326,13 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "claims_summary.md": verdict.claim_rows(run, studies).markdown(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
-        "cv_forest.md": ("```{figure} _generated/cv_forest.png\n:name: cv-forest\n\nEvery fold of each recipe and "
-                         "its pooled out-of-fold estimate (diamond), with 95 % bootstrap CIs; the dashed line is "
-                         "the paper's 98.9 %.\n```\n") if rows else "*Nothing to plot yet.*\n",
+        "cv_forest.md": (
+            "```{figure} _generated/cv_forest.png\n:name: cv-forest\n\nEvery fold of each recipe and "
+            "its pooled out-of-fold estimate (diamond), with 95 % bootstrap CIs; the dashed line is "
+            "the paper's 98.9 %.\n```\n"
+        )
+        if rows
+        else "*Nothing to plot yet.*\n",
     }
 
 

@@ -62,9 +62,9 @@ def _weighted_threshold_metrics(
     Undefined ratios are 0, as ``zero_division=0`` in :func:`classification_metrics`.
     """
     is_dog, said_dog = labels == 1, predicted == 1
-    cells = np.stack(
-        [~is_dog & ~said_dog, ~is_dog & said_dog, is_dog & ~said_dog, is_dog & said_dog], axis=1
-    ).astype(np.float64)
+    cells = np.stack([~is_dog & ~said_dog, ~is_dog & said_dog, is_dog & ~said_dog, is_dog & said_dog], axis=1).astype(
+        np.float64
+    )
     tn, fp, fn, tp = (weights @ cells).T
     total = tn + fp + fn + tp
     f1_dog = safe_ratio(2 * tp, 2 * tp + fp + fn, 0.0)
@@ -78,9 +78,7 @@ def _weighted_threshold_metrics(
     }
 
 
-def _weighted_ranking_metrics(
-    weights: np.ndarray, labels: np.ndarray, probs: np.ndarray
-) -> dict[str, np.ndarray]:
+def _weighted_ranking_metrics(weights: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
     """ROC AUC and average precision for each row of example weights (NaN if one class).
 
     Identical to scikit-learn's ``roc_auc_score`` and ``average_precision_score``
@@ -131,10 +129,7 @@ def _check_metric_names(metric_names: Sequence[str]) -> tuple[str, ...]:
     names = (metric_names,) if isinstance(metric_names, str) else tuple(metric_names)
     unknown = [name for name in names if name not in BOOTSTRAP_METRICS]
     if unknown or not names:
-        raise ValueError(
-            f"unknown or missing metric name(s) {unknown}; choose from "
-            f"{', '.join(BOOTSTRAP_METRICS)}."
-        )
+        raise ValueError(f"unknown or missing metric name(s) {unknown}; choose from {', '.join(BOOTSTRAP_METRICS)}.")
     return names
 
 
@@ -217,7 +212,9 @@ def bootstrap_ci(
         if finite.size < n_samples:
             logger.info(
                 "%s undefined in %d of %d resamples (one class only); left out of its CI",
-                name, n_samples - finite.size, n_samples,
+                name,
+                n_samples - finite.size,
+                n_samples,
             )
         low, high = np.quantile(finite, [tail, 1.0 - tail])
         intervals[name] = {"estimate": point[name], "low": float(low), "high": float(high)}

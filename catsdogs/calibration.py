@@ -80,9 +80,7 @@ def _binary_nll(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
 
 
-def fit_temperature(
-    logits: ArrayLike, y_true: ArrayLike, bounds: tuple[float, float] = (1e-2, 1e2)
-) -> float:
+def fit_temperature(logits: ArrayLike, y_true: ArrayLike, bounds: tuple[float, float] = (1e-2, 1e2)) -> float:
     """Temperature ``T`` minimising the NLL of ``sigmoid(logit / T)`` (temperature scaling).
 
     Fit it on held-out (validation) predictions, then apply it to test
@@ -122,9 +120,9 @@ def fit_temperature(
     temperature = math.exp(float(result.x))
     if math.isclose(temperature, low, rel_tol=1e-3) or math.isclose(temperature, high, rel_tol=1e-3):
         logger.warning(
-            "fitted temperature %.4g is at the search bound %s; the logits may be "
-            "perfectly separated or uninformative",
-            temperature, bounds,
+            "fitted temperature %.4g is at the search bound %s; the logits may be perfectly separated or uninformative",
+            temperature,
+            bounds,
         )
     return temperature
 
@@ -148,8 +146,7 @@ def apply_temperature(logits: ArrayLike, temperature: float) -> np.ndarray:
     if not np.isfinite(values).all():
         raise ValueError("logits contains NaN or infinite values; check the model output.")
     if isinstance(temperature, bool) or not (
-        isinstance(temperature, (int, float, np.integer, np.floating))
-        and 0.0 < float(temperature) < math.inf
+        isinstance(temperature, (int, float, np.integer, np.floating)) and 0.0 < float(temperature) < math.inf
     ):
         raise ValueError(f"temperature must be a positive finite number; got {temperature!r}.")
     return expit(values / float(temperature))

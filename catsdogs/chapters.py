@@ -47,7 +47,7 @@ def sample_images(run: Run, per_class: int = 6, split: str = "train") -> tuple[I
     paths, labels = run.split_paths(split)
     picked = stratified_subset(labels, per_class, run.config.seed)
     images = load_images([paths[i] for i in picked], run.config.image_size)
-    titles = ['/'.join(paths[i].split('/')[-2:]) for i in picked]
+    titles = ["/".join(paths[i].split("/")[-2:]) for i in picked]
     return list(images), titles
 
 
@@ -92,7 +92,8 @@ def phase_histories(run: Run) -> dict[str, dict[str, list[float]]]:
     :func:`catsdogs.plots.training_curves`."""
     return {
         f"phase {i}": run.read_json(f"phase{i}/result.json")["history"]
-        for i in (1, 2) if run.has(f"phase{i}", "result.json")
+        for i in (1, 2)
+        if run.has(f"phase{i}", "result.json")
     }
 
 

@@ -24,18 +24,30 @@ from catsdogs.runs import RunConfigMismatch
 log = logging.getLogger("catsdogs")
 
 
-
 def _add_common(p: argparse.ArgumentParser, run_dir: bool = True) -> None:
-    p.add_argument("--profile", default="full", help=f"named preset: {', '.join(PROFILES)} (default: full, the paper's protocol)")
+    p.add_argument(
+        "--profile", default="full", help=f"named preset: {', '.join(PROFILES)} (default: full, the paper's protocol)"
+    )
     p.add_argument("--data-dir", type=Path, help="PetImages folder holding Cat/ and Dog/ (default: $CATSDOGS_DATA_DIR)")
-    p.add_argument("--download", action="store_true", help="download the Microsoft archive if no data is found (needs internet)")
+    p.add_argument(
+        "--download", action="store_true", help="download the Microsoft archive if no data is found (needs internet)"
+    )
     p.add_argument(
         "--weights",
         help='ImageNet weights: "imagenet" (Keras download), a Keras .h5 file, or the int8 MobileNetV2 .tflite '
         "(default: $CATSDOGS_WEIGHTS, else imagenet)",
     )
-    p.add_argument("--cache-dir", type=Path, help="cache for converted weights and downloads (default: $CATSDOGS_CACHE_DIR or ~/.cache/catsdogs)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config field, e.g. --set phase2_epochs=2 (repeatable)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="cache for converted weights and downloads (default: $CATSDOGS_CACHE_DIR or ~/.cache/catsdogs)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any config field, e.g. --set phase2_epochs=2 (repeatable)",
+    )
     if run_dir:
         p.add_argument("--run-dir", type=Path, help="run directory (default: runs/<profile>)")
 
@@ -59,41 +71,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="run both training phases into a run directory (resumes what is done)")
     _add_common(p)
-    p.add_argument("--phase", choices=["data", "1", "2", "all"], default="all", help="stop after this step (default: all)")
+    p.add_argument(
+        "--phase", choices=["data", "1", "2", "all"], default="all", help="stop after this step (default: all)"
+    )
     p.add_argument("--from-run", type=Path, help="reuse the data split and phase 1 of this run (phase-2 ablations)")
 
     p = sub.add_parser("cv", help="K-fold cross-validation of the recipe over every image (resumable)")
     _add_common(p)
-    p.add_argument("--folds", type=int, default=5, help="number of folds; fold 0 is the usual validation split (default 5)")
-    p.add_argument("--fold0", type=Path, help="a finished run of the same recipe to use as fold 0 instead of training it")
-    p.add_argument("--phase1-from", type=Path, help="another study on the same folds whose phase 1 each fold shares "
-                   "(for phase-2 variants)")
+    p.add_argument(
+        "--folds", type=int, default=5, help="number of folds; fold 0 is the usual validation split (default 5)"
+    )
+    p.add_argument(
+        "--fold0", type=Path, help="a finished run of the same recipe to use as fold 0 instead of training it"
+    )
+    p.add_argument(
+        "--phase1-from",
+        type=Path,
+        help="another study on the same folds whose phase 1 each fold shares (for phase-2 variants)",
+    )
 
     p = sub.add_parser("compare", help="paired comparison of two cross-validation studies (exact McNemar test)")
     p.add_argument("first", type=Path, help="the reference study (gets compare.json)")
     p.add_argument("second", type=Path, help="the study compared with it")
 
-    p = sub.add_parser("evaluate", help="metrics of a run (--run-dir) or of a saved model on a folder of images (--model)")
+    p = sub.add_parser(
+        "evaluate", help="metrics of a run (--run-dir) or of a saved model on a folder of images (--model)"
+    )
     _add_common(p)
     p.add_argument("--model", type=Path, help="a .keras model or .tflite export to evaluate on --data-dir")
     p.add_argument("--json", action="store_true", help="print the full record as JSON instead of a table")
 
     p = sub.add_parser("predict", help="label and probability for image files; 'unsure' when neither cat nor dog")
     p.add_argument("images", nargs="+", type=Path, help="image files (JPEG, PNG, ...) or folders of them")
-    p.add_argument("--model", type=Path, help="a .keras model or .tflite export (default: the published model under models/)")
+    p.add_argument(
+        "--model", type=Path, help="a .keras model or .tflite export (default: the published model under models/)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
 
     p = sub.add_parser("reproduce", help="execute the six notebooks in order with papermill, then build the book")
     _add_common(p)
-    p.add_argument("--from", dest="start", default="01", help="first chapter to execute, e.g. 04 (earlier ones must be done)")
+    p.add_argument(
+        "--from", dest="start", default="01", help="first chapter to execute, e.g. 04 (earlier ones must be done)"
+    )
     p.add_argument("--to", dest="stop", default="06", help="last chapter to execute (default 06)")
     p.add_argument("--no-book", action="store_true", help="skip the book build")
 
-    p = sub.add_parser("verify", help="compare a run's records with the published ones, figure by figure "
-                       "(exit 1 when one differs beyond its 95 %% CI or a record is missing)")
+    p = sub.add_parser(
+        "verify",
+        help="compare a run's records with the published ones, figure by figure "
+        "(exit 1 when one differs beyond its 95 %% CI or a record is missing)",
+    )
     p.add_argument("--run-dir", type=Path, required=True, help="the run to check, e.g. runs/full")
-    p.add_argument("--against", type=Path, help="the published record (default: results/full for a full run, "
-                   "tests/fixtures/published-smoke for a smoke run)")
+    p.add_argument(
+        "--against",
+        type=Path,
+        help="the published record (default: results/full for a full run, "
+        "tests/fixtures/published-smoke for a smoke run)",
+    )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
 
     p = sub.add_parser("book", help="build the Jupyter Book from a run's executed notebooks")
@@ -107,14 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="join a run's validation mistakes with the label audit (catsdogs/label_audit.csv)")
     p.add_argument("--run-dir", type=Path, required=True, help="the run to audit (gets audit.json)")
 
-    p = sub.add_parser("publish-results", help="copy a run's (or a cv study's) records into the repository, paths made portable")
+    p = sub.add_parser(
+        "publish-results", help="copy a run's (or a cv study's) records into the repository, paths made portable"
+    )
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("results"), help="destination folder (default: results/)")
 
     p = sub.add_parser("export", help="save the final model without optimizer state and export TFLite float32/int8")
     _add_common(p)
     p.add_argument("--publish", type=Path, help="also copy the .keras and int8 .tflite into this folder (e.g. models/)")
-    p.add_argument("--force", action="store_true", help="export again even if the run's exports are up to date with its final model")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="export again even if the run's exports are up to date with its final model",
+    )
 
     p = sub.add_parser("bench", help="latency of the Keras model and its TFLite exports on this machine")
     _add_common(p)

@@ -124,16 +124,20 @@ def cmd_cv(args) -> int:
     study = cv.run_cv(cfg, args.run_dir or runs_dir() / f"cv-{args.profile}", args.folds, args.fold0, args.phase1_from)
     result = study.run.read_json("cv.json")
     ci = result["pooled_ci95"]["accuracy"]
-    print(f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
-          f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images")
+    print(
+        f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
+        f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images"
+    )
     return 0
 
 
 def cmd_compare(args) -> int:
     r = ablation.compare_dirs(args.first, args.second)
-    print(f"{r['second']} vs {r['first']}: accuracy {100 * r['accuracy']['second']:.2f} % vs "
-          f"{100 * r['accuracy']['first']:.2f} % ({100 * r['accuracy']['difference']:+.2f} pp), "
-          f"exact McNemar p = {r['mcnemar']['p_value']:.3g}: {r['verdict']}")
+    print(
+        f"{r['second']} vs {r['first']}: accuracy {100 * r['accuracy']['second']:.2f} % vs "
+        f"{100 * r['accuracy']['first']:.2f} % ({100 * r['accuracy']['difference']:+.2f} pp), "
+        f"exact McNemar p = {r['mcnemar']['p_value']:.3g}: {r['verdict']}"
+    )
     return 0
 
 
@@ -148,9 +152,13 @@ def metrics_text(metrics: dict[str, Any], ci95: dict[str, dict] | None) -> str:
         lines.append(f"{name:<12}{metrics[name]:>10.4f}   {interval}")
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     width = max(len(f"{v:,}") for v in (tn, fp, fn, tp)) + 2
-    lines += ["", f"confusion matrix ({metrics['n']:,} images; rows: true class, columns: predicted)",
-              f"{'':<6}{'cat':>{width}}{'dog':>{width}}",
-              f"{'cat':<6}{tn:>{width},}{fp:>{width},}", f"{'dog':<6}{fn:>{width},}{tp:>{width},}"]
+    lines += [
+        "",
+        f"confusion matrix ({metrics['n']:,} images; rows: true class, columns: predicted)",
+        f"{'':<6}{'cat':>{width}}{'dog':>{width}}",
+        f"{'cat':<6}{tn:>{width},}{fp:>{width},}",
+        f"{'dog':<6}{fn:>{width},}{tp:>{width},}",
+    ]
     return "\n".join(lines)
 
 
@@ -175,7 +183,11 @@ def cmd_evaluate(args) -> int:
         result = evaluate.evaluate_run(run)
         result = {k: result[k] for k in ("source", "split", "metrics", "ci95")}
         title = f"{run.path}: final model ({result['source']}) on the {result['split']} split"
-    print(json.dumps(result, indent=2) if args.json else f"{title}\n\n{metrics_text(result['metrics'], result.get('ci95'))}")
+    print(
+        json.dumps(result, indent=2)
+        if args.json
+        else f"{title}\n\n{metrics_text(result['metrics'], result.get('ci95'))}"
+    )
     return 0
 
 
@@ -195,14 +207,16 @@ def cmd_predict(args) -> int:
     predictor = load_predictor_quietly(model, args.verbose)
     threshold = predict.ood_threshold(model)
     if threshold is None:
-        print(f"note: no out-of-distribution threshold is recorded for {model}; 'unsure' is not flagged",
-              file=sys.stderr)
+        print(
+            f"note: no out-of-distribution threshold is recorded for {model}; 'unsure' is not flagged", file=sys.stderr
+        )
     files = image_files(args.images)
     if not files:
         raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {', '.join(map(str, args.images))}")
     results = []
-    with tqdm(total=len(files), unit="image", desc="predicting", disable=len(files) < PROGRESS_FROM,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=len(files), unit="image", desc="predicting", disable=len(files) < PROGRESS_FROM, file=sys.stderr
+    ) as bar:
         for start in range(0, len(files), 64):
             chunk = files[start : start + 64]
             results += predict.predict_files(predictor, chunk, threshold)
@@ -243,8 +257,11 @@ def cmd_book(args) -> int:
 
 def cmd_export(args) -> int:
     result = export.export_run(existing_run(args), publish_dir=args.publish, force=args.force)
-    summary = {k: {m: e[m] for m in ("file", "size_mb", "sha256", "agreement_with_keras")}
-               | {"val_accuracy": e["val_metrics"]["accuracy"]} for k, e in result["exports"].items()}
+    summary = {
+        k: {m: e[m] for m in ("file", "size_mb", "sha256", "agreement_with_keras")}
+        | {"val_accuracy": e["val_metrics"]["accuracy"]}
+        for k, e in result["exports"].items()
+    }
     print(json.dumps(summary, indent=2))
     return 0
 

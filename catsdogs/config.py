@@ -31,8 +31,7 @@ ENV_RUNS_DIR = "CATSDOGS_RUNS_DIR"
 REPOSITORY_URL = "https://github.com/catsdogs-reproduction/catsdogs"
 
 PETIMAGES_URL = (
-    "https://download.microsoft.com/download/3/E/1/"
-    "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip"
+    "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip"
 )
 """The public Microsoft PetImages archive (the one the Keras examples use)."""
 
@@ -188,9 +187,7 @@ def get_config(profile: str = "full", **overrides: Any) -> Config:
         If ``profile`` is not one of :data:`PROFILES` or an override is unknown.
     """
     if profile not in PROFILES:
-        raise ValueError(
-            f"unknown profile {profile!r}; choose one of: {', '.join(sorted(PROFILES))}"
-        )
+        raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(sorted(PROFILES))}")
     overrides = {k: v for k, v in overrides.items() if v is not NOT_GIVEN}
     return Config().replace(**PROFILES[profile]).replace(**overrides)
 
@@ -235,8 +232,7 @@ def project_dir() -> Path:
     root = project_root() or project_root(Path(__file__).resolve().parent)
     if root is None:
         raise FileNotFoundError(
-            "cannot find the catsdogs project (pyproject.toml + notebooks/): run this from a "
-            "clone of the repository"
+            "cannot find the catsdogs project (pyproject.toml + notebooks/): run this from a clone of the repository"
         )
     return root
 

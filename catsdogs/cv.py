@@ -85,8 +85,10 @@ class CrossValidation:
         if study.run.has(FOLDS_FILE):
             have = len({r["fold"] for r in read_csv(study.path / FOLDS_FILE)})
             if have != n_folds:
-                raise ValueError(f"{study.path} holds a {have}-fold study, not {n_folds} folds; "
-                                 f"pass --folds {have} or another --run-dir")
+                raise ValueError(
+                    f"{study.path} holds a {have}-fold study, not {n_folds} folds; "
+                    f"pass --folds {have} or another --run-dir"
+                )
         return study
 
     @classmethod
@@ -94,8 +96,9 @@ class CrossValidation:
         """An existing CV directory, with the config and folds it was made with."""
         run = Run.load(path)
         if not run.has(FOLDS_FILE):
-            raise FileNotFoundError(f"{path} is not a cross-validation directory (no {FOLDS_FILE}); "
-                                    "run `python -m catsdogs cv` first")
+            raise FileNotFoundError(
+                f"{path} is not a cross-validation directory (no {FOLDS_FILE}); run `python -m catsdogs cv` first"
+            )
         return cls(run, len({r["fold"] for r in read_csv(run.path / FOLDS_FILE)}))
 
     # ------------------------------------------------------------------ folds
@@ -113,12 +116,16 @@ class CrossValidation:
         rows = self.manifest()
         if not self.run.has(FOLDS_FILE):
             folds = assign_folds(rows, self.n_folds, self.config.seed)
-            write_csv(self.run.file(FOLDS_FILE),
-                      [{"file": r["file"], "label": r["label"], "fold": int(f)} for r, f in zip(rows, folds)])
+            write_csv(
+                self.run.file(FOLDS_FILE),
+                [{"file": r["file"], "label": r["label"], "fold": int(f)} for r, f in zip(rows, folds)],
+            )
         saved = read_csv(self.path / FOLDS_FILE)
         if [r["file"] for r in saved] != [r["file"] for r in rows]:
-            raise ValueError(f"{self.path / FOLDS_FILE} does not list the images of {self.path}/data/manifest.csv; "
-                             "delete the CV directory to start over")
+            raise ValueError(
+                f"{self.path / FOLDS_FILE} does not list the images of {self.path}/data/manifest.csv; "
+                "delete the CV directory to start over"
+            )
         return np.array([int(r["fold"]) for r in saved])
 
     def prepare(self) -> None:
@@ -139,14 +146,20 @@ class CrossValidation:
         a, b = self.config.training_dict(), source.config.training_dict()
         differing = sorted(k for k in a if k in b and a[k] != b[k])
         if differing:
-            raise ValueError(f"--fold0 {source.path} was trained with other settings ({', '.join(differing)}); "
-                             "pass a run of this recipe")
+            raise ValueError(
+                f"--fold0 {source.path} was trained with other settings ({', '.join(differing)}); "
+                "pass a run of this recipe"
+            )
         if file_sha256(source.path / "data" / "manifest.csv") != file_sha256(self.path / "data" / "manifest.csv"):
-            raise ValueError(f"--fold0 {source.path} has another data split than this study; "
-                             "pass a run made from the same data, seed and val_fraction")
+            raise ValueError(
+                f"--fold0 {source.path} has another data split than this study; "
+                "pass a run made from the same data, seed and val_fraction"
+            )
         if not source.has("phase2", "result.json"):
-            raise ValueError(f"--fold0 {source.path} has not finished phase 2; finish it with "
-                             f"`python -m catsdogs train --run-dir {source.path}` first")
+            raise ValueError(
+                f"--fold0 {source.path} has not finished phase 2; finish it with "
+                f"`python -m catsdogs train --run-dir {source.path}` first"
+            )
         link = self.fold_dir(0)
         if link.is_symlink() or link.exists():
             if link.resolve() != source.path.resolve():
@@ -209,8 +222,10 @@ class CrossValidation:
         if phase1_from is not None:
             source = phase1_from.fold_run(k)
             if not source.has("phase1", "result.json"):
-                raise ValueError(f"fold {k} of {phase1_from.path} has no finished phase 1 to share; "
-                                 f"run `python -m catsdogs cv --run-dir {phase1_from.path}` first")
+                raise ValueError(
+                    f"fold {k} of {phase1_from.path} has no finished phase 1 to share; "
+                    f"run `python -m catsdogs cv --run-dir {phase1_from.path}` first"
+                )
             return train.fork_after_phase1(source, self.config, self.fold_dir(k))
         run = Run.open(self.config, self.fold_dir(k))
         rows = fold_manifest(self.manifest(), self.folds(), k)
@@ -219,8 +234,10 @@ class CrossValidation:
             scan = self.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": split_table(rows)}
             run.write_json("data/scan.json", scan)
             prov = self.run.read_json("provenance.json")
-            run.record_provenance(data=prov["data"] | {"manifest_sha256": sha},
-                                  cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds})
+            run.record_provenance(
+                data=prov["data"] | {"manifest_sha256": sha},
+                cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds},
+            )
         feats = self.features()
         for split in ("train", "val"):
             target = run.path / "phase1" / f"features_{split}.npy"
@@ -237,8 +254,12 @@ class CrossValidation:
         start = time.perf_counter()
         try:
             run = self.prepare_fold(k, phase1_from)
-            log.info("fold %d/%d: training on %d images, validating on %d", k, self.n_folds,
-                     *(len(run.split_files(s)) for s in ("train", "val")))
+            log.info(
+                "fold %d/%d: training on %d images, validating on %d",
+                k,
+                self.n_folds,
+                *(len(run.split_files(s)) for s in ("train", "val")),
+            )
             train.train_phase1(run)
             train.train_phase2(run)
         finally:
@@ -254,14 +275,19 @@ class CrossValidation:
         p = self.path / "fold_seconds.json"
         return self.run.read_json("fold_seconds.json") if p.is_file() else {}
 
-    def run_all(self, fold0: Run | None = None, phase1_from: CrossValidation | None = None,
-                folds: Sequence[int] | None = None) -> None:
+    def run_all(
+        self, fold0: Run | None = None, phase1_from: CrossValidation | None = None, folds: Sequence[int] | None = None
+    ) -> None:
         """Prepare the folds and train every fold not yet finished (fold 0 reused from
         ``fold0`` when given), in order."""
         self.prepare()
-        if phase1_from is not None and file_sha256(phase1_from.path / FOLDS_FILE) != file_sha256(self.path / FOLDS_FILE):
-            raise ValueError(f"{phase1_from.path} has other folds than {self.path}; phase 1 can only be "
-                             "shared between studies of the same data, seed and number of folds")
+        if phase1_from is not None and file_sha256(phase1_from.path / FOLDS_FILE) != file_sha256(
+            self.path / FOLDS_FILE
+        ):
+            raise ValueError(
+                f"{phase1_from.path} has other folds than {self.path}; phase 1 can only be "
+                "shared between studies of the same data, seed and number of folds"
+            )
         if fold0 is not None:
             self.reuse_fold0(fold0)
         for k in folds if folds is not None else range(self.n_folds):
@@ -270,8 +296,7 @@ class CrossValidation:
                 continue
             self.train_fold(k, phase1_from)
             result = self.fold_run(k).read_json("phase2/result.json")
-            log.info("fold %d/%d done: validation accuracy %.4f", k, self.n_folds,
-                     result["val_metrics"]["accuracy"])
+            log.info("fold %d/%d done: validation accuracy %.4f", k, self.n_folds, result["val_metrics"]["accuracy"])
 
     # ------------------------------------------------------------------ results
     def out_of_fold(self) -> list[dict]:
@@ -287,14 +312,18 @@ class CrossValidation:
         out: list[dict] = []
         for k in range(self.n_folds):
             if not self.run_done(k):
-                raise ValueError(f"fold {k} of {self.path} has not finished; rerun `python -m catsdogs cv` "
-                                 f"with --run-dir {self.path} to resume it")
+                raise ValueError(
+                    f"fold {k} of {self.path} has not finished; rerun `python -m catsdogs cv` "
+                    f"with --run-dir {self.path} to resume it"
+                )
             expected = [r["file"] for r, f in zip(rows, folds) if f == k]
             pred = read_csv(self.fold_dir(k) / "phase2" / "predictions_val.csv")
             if [p["file"] for p in pred] != expected:
                 raise ValueError(f"the predictions of fold {k} do not list exactly its {len(expected)} images")
-            out += [{"file": p["file"], "label": int(p["label"]), "fold": k,
-                     "prob_dog": p["prob_dog"], "logit": p["logit"]} for p in pred]
+            out += [
+                {"file": p["file"], "label": int(p["label"]), "fold": k, "prob_dog": p["prob_dog"], "logit": p["logit"]}
+                for p in pred
+            ]
         if len(out) != len(rows) or len({r["file"] for r in out}) != len(rows):
             raise ValueError(f"out-of-fold predictions cover {len(out)} rows, the dataset {len(rows)} images")
         return out
@@ -315,25 +344,35 @@ class CrossValidation:
             m = metrics.classification_metrics(labels[sel], probs[sel])
             fold = self.fold_run(k)
             history = fold.read_json("phase2/result.json")["history"]
-            per_fold.append({
-                "fold": k, "n": m["n"], **{n: m[n] for n in names},
-                "confusion_matrix": m["confusion_matrix"],
-                "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
-                "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
-                "reused_run": Path(os.readlink(self.fold_dir(k))).name if self.fold_dir(k).is_symlink() else None,
-                "wall_seconds": seconds.get(str(k)),
-                "training_seconds": _training_seconds(fold.timings()),
-            })
+            per_fold.append(
+                {
+                    "fold": k,
+                    "n": m["n"],
+                    **{n: m[n] for n in names},
+                    "confusion_matrix": m["confusion_matrix"],
+                    "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
+                    "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
+                    "reused_run": Path(os.readlink(self.fold_dir(k))).name if self.fold_dir(k).is_symlink() else None,
+                    "wall_seconds": seconds.get(str(k)),
+                    "training_seconds": _training_seconds(fold.timings()),
+                }
+            )
         pooled = metrics.classification_metrics(labels, probs)
         result = {
             "folds": self.n_folds,
             "images": int(labels.size),
             "per_fold": per_fold,
             "pooled": {n: pooled[n] for n in names} | {"confusion_matrix": pooled["confusion_matrix"]},
-            "pooled_ci95": bootstrap_ci(labels, probs, n_samples=self.config.bootstrap_samples,
-                                                seed=self.config.seed, metric_names=names),
-            "across_folds": {n: {"mean": float(np.mean([f[n] for f in per_fold])),
-                                 "sd": float(np.std([f[n] for f in per_fold], ddof=1))} for n in names},
+            "pooled_ci95": bootstrap_ci(
+                labels, probs, n_samples=self.config.bootstrap_samples, seed=self.config.seed, metric_names=names
+            ),
+            "across_folds": {
+                n: {
+                    "mean": float(np.mean([f[n] for f in per_fold])),
+                    "sd": float(np.std([f[n] for f in per_fold], ddof=1)),
+                }
+                for n in names
+            },
             "oof_sha256": file_sha256(self.path / OOF_FILE),
         }
         self.run.write_json("cv.json", result)
@@ -358,12 +397,16 @@ def read_oof(path: Path | str) -> dict[str, np.ndarray]:
     }
 
 
-def run_cv(config: Config, path: Path | str, n_folds: int = 5, fold0: Path | str | None = None,
-           phase1_from: Path | str | None = None) -> CrossValidation:
+def run_cv(
+    config: Config,
+    path: Path | str,
+    n_folds: int = 5,
+    fold0: Path | str | None = None,
+    phase1_from: Path | str | None = None,
+) -> CrossValidation:
     """The whole study: folds, every fold's training (resumable), then ``cv.json``."""
     study = CrossValidation.open(config, path, n_folds)
-    study.run_all(Run.load(fold0) if fold0 else None,
-                  CrossValidation.load(phase1_from) if phase1_from else None)
+    study.run_all(Run.load(fold0) if fold0 else None, CrossValidation.load(phase1_from) if phase1_from else None)
     study.summarize()
     return study
 

@@ -309,8 +309,12 @@ def scan_dataset(
     if report.skipped or report.converted:
         log.warning(
             "%s: %d usable, %d skipped %s, %d converted %s",
-            root, len(report.images), len(report.skipped), report.skipped_by_reason(),
-            len(report.converted), report.converted_by_reason(),
+            root,
+            len(report.images),
+            len(report.skipped),
+            report.skipped_by_reason(),
+            len(report.converted),
+            report.converted_by_reason(),
         )
     return report
 
@@ -333,5 +337,14 @@ def _load_scan(path: Path) -> ScanReport:
 
 
 __all__ = [
-    "CLASS_FOLDERS", "DataError", "ImageRecord", "ScanReport", "find_data_dir", "check_layout", "list_class_files", "inspect_image", "convert_to_rgb_jpeg", "scan_dataset",
+    "CLASS_FOLDERS",
+    "DataError",
+    "ImageRecord",
+    "ScanReport",
+    "find_data_dir",
+    "check_layout",
+    "list_class_files",
+    "inspect_image",
+    "convert_to_rgb_jpeg",
+    "scan_dataset",
 ]

@@ -81,9 +81,7 @@ def _manual_download_hint(url: str) -> str:
     )
 
 
-def _stream_to_part(
-    url: str, dest: Path, part: Path, progress: bool, timeout: float
-) -> tuple[str, int]:
+def _stream_to_part(url: str, dest: Path, part: Path, progress: bool, timeout: float) -> tuple[str, int]:
     """Stream ``url`` into ``part``; return ``(sha256, size_bytes)``.
 
     Network failures become ``RuntimeError`` with the manual-download hint; the
@@ -105,14 +103,17 @@ def _stream_to_part(
                         "free some space or set CATSDOGS_CACHE_DIR to another disk"
                     )
             logger.info("downloading %s -> %s (%s bytes)", url, dest, total or "unknown")
-            with part.open("wb") as fh, tqdm(
-                total=total,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=dest.name,
-                disable=not progress,
-            ) as bar:
+            with (
+                part.open("wb") as fh,
+                tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=dest.name,
+                    disable=not progress,
+                ) as bar,
+            ):
                 for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
                     fh.write(chunk)
                     digest.update(chunk)
@@ -132,9 +133,7 @@ def _stream_to_part(
         part.unlink(missing_ok=True)
         if isinstance(exc, urllib.error.HTTPError):
             exc.close()  # an HTTPError holds the open response
-        raise RuntimeError(
-            f"could not download {url}: {exc}. {_manual_download_hint(url)}"
-        ) from exc
+        raise RuntimeError(f"could not download {url}: {exc}. {_manual_download_hint(url)}") from exc
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -163,9 +162,7 @@ def _download(
         if actual == expected:
             logger.info("using existing %s (sha256 verified)", dest)
             return dest, actual, False
-        logger.warning(
-            "existing %s has sha256 %s, expected %s; downloading it again", dest, actual, expected
-        )
+        logger.warning("existing %s has sha256 %s, expected %s; downloading it again", dest, actual, expected)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_suffix(dest.suffix + ".part")

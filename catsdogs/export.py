@@ -94,8 +94,9 @@ def current_export(run: Run) -> dict[str, Any] | None:
     source = final_model_path(run)
     recorded = record.get("source_sha256")
     if recorded is None and record.get("source_model") == source.relative_to(run.path).as_posix():
-        recorded = (run.read_json(f"{source.parent.name}/result.json") if run.has(source.parent.name, "result.json")
-                    else {}).get("model_sha256")
+        recorded = (
+            run.read_json(f"{source.parent.name}/result.json") if run.has(source.parent.name, "result.json") else {}
+        ).get("model_sha256")
     if recorded is None or recorded != file_sha256(source):
         return None
     for entry in record["exports"].values():
@@ -105,8 +106,9 @@ def current_export(run: Run) -> dict[str, Any] | None:
     return record
 
 
-def export_run(run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300,
-               force: bool = False) -> dict[str, Any]:
+def export_run(
+    run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300, force: bool = False
+) -> dict[str, Any]:
     """Export the run's final model and measure each export on the validation split.
 
     Writes ``export/<stem>.keras`` (no optimizer state), ``.float32.tflite`` and
@@ -188,9 +190,11 @@ def publish(run: Run, publish_dir: Path | str) -> dict[str, Any]:
         if file_sha256(src) != entry["sha256"]:
             raise ValueError(f"{src} changed since export/export.json was written; rerun the export")
         shutil.copy2(src, publish_dir / entry["file"])
-        record["files"][entry["file"]] = {k: entry[k] for k in ("size_mb", "sha256")} | {
-            "val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]} | {
-            k: entry[k] for k in ("ood_threshold", "ood_keep_in_distribution") if k in entry}
+        record["files"][entry["file"]] = (
+            {k: entry[k] for k in ("size_mb", "sha256")}
+            | {"val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]}
+            | {k: entry[k] for k in ("ood_threshold", "ood_keep_in_distribution") if k in entry}
+        )
     (publish_dir / f"{MODEL_STEM}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -239,7 +243,9 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, An
     model = keras.models.load_model(export_dir / f"{MODEL_STEM}.keras", compile=False)
     result["models"]["keras"] = {
         "single": _summary(_time_calls(lambda: model.predict_on_batch(one), repeats)),
-        "batched_per_image": _summary(_time_calls(lambda: model.predict_on_batch(batch), max(5, repeats // 5)), batch_size),
+        "batched_per_image": _summary(
+            _time_calls(lambda: model.predict_on_batch(batch), max(5, repeats // 5)), batch_size
+        ),
     }
     for name in ("tflite_float32", "tflite_int8"):
         suffix = name.split("_")[1]

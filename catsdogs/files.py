@@ -20,8 +20,17 @@ def file_sha256(path: Path | str, chunk_size: int = 1 << 20, progress: bool = Fa
 
     path = Path(path)
     h = hashlib.sha256()
-    with open(path, "rb") as fh, tqdm(total=path.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024,
-                                       desc=f"sha256 {path.name}", disable=not progress) as bar:
+    with (
+        open(path, "rb") as fh,
+        tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=f"sha256 {path.name}",
+            disable=not progress,
+        ) as bar,
+    ):
         while block := fh.read(chunk_size):
             h.update(block)
             bar.update(len(block))

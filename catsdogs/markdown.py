@@ -119,4 +119,18 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook}.ipynb"
 
 
-__all__ = ["NOT_MEASURED", "Row", "Table", "Text", "table_builder", "markdown_table", "bullet_list", "percent", "paper_percent", "with_ci", "millions", "duration", "colab_url"]
+__all__ = [
+    "NOT_MEASURED",
+    "Row",
+    "Table",
+    "Text",
+    "table_builder",
+    "markdown_table",
+    "bullet_list",
+    "percent",
+    "paper_percent",
+    "with_ci",
+    "millions",
+    "duration",
+    "colab_url",
+]

@@ -43,7 +43,6 @@ from catsdogs.config import CLASS_NAMES
 logger = logging.getLogger(__name__)
 
 
-
 # --------------------------------------------------------------------------- #
 # Input validation (the public functions' boundary)
 # --------------------------------------------------------------------------- #
@@ -68,8 +67,10 @@ def _as_labels(y_true: ArrayLike) -> np.ndarray:
     bad = ~np.isin(labels, (0, 1))
     if bad.any():
         found = sorted({str(v) for v in np.unique(labels[bad])[:5]})
-        raise ValueError(f"y_true must hold only 0 (cat) and 1 (dog); found {', '.join(found)}. "
-                         "Map class names to labels with CLASS_NAMES.index(name).")
+        raise ValueError(
+            f"y_true must hold only 0 (cat) and 1 (dog); found {', '.join(found)}. "
+            "Map class names to labels with CLASS_NAMES.index(name)."
+        )
     return labels.astype(np.int64)
 
 
@@ -88,12 +89,8 @@ def check_binary_inputs(y_true: ArrayLike, y_prob: ArrayLike, name: str = "y_pro
 
 
 def check_threshold(threshold: float) -> float:
-    if not isinstance(threshold, (int, float, np.floating, np.integer)) or not (
-        0.0 <= float(threshold) <= 1.0
-    ):
-        raise ValueError(
-            f"threshold must be a number in [0, 1] (a probability of 'dog'); got {threshold!r}."
-        )
+    if not isinstance(threshold, (int, float, np.floating, np.integer)) or not (0.0 <= float(threshold) <= 1.0):
+        raise ValueError(f"threshold must be a number in [0, 1] (a probability of 'dog'); got {threshold!r}.")
     return float(threshold)
 
 
@@ -137,9 +134,7 @@ def _auc_or_none(labels: np.ndarray, probs: np.ndarray) -> tuple[float | None, f
     return float(roc_auc_score(labels, probs)), float(average_precision_score(labels, probs))
 
 
-def classification_metrics(
-    y_true: ArrayLike, y_prob: ArrayLike, threshold: float = 0.5
-) -> dict[str, Any]:
+def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: float = 0.5) -> dict[str, Any]:
     """Accuracy, precision, recall, F1, AUCs and confusion matrix of binary predictions.
 
     Parameters
@@ -184,9 +179,7 @@ def classification_metrics(
     threshold = check_threshold(threshold)
     predicted = (probs >= threshold).astype(np.int64)
 
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=[0, 1], zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=[0, 1], zero_division=0)
     roc_auc, pr_auc = _auc_or_none(labels, probs)
     return {
         "n": int(labels.size),
@@ -204,9 +197,7 @@ def classification_metrics(
             }
             for i, name in enumerate(CLASS_NAMES)
         },
-        "macro_f1": float(
-            f1_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)
-        ),
+        "macro_f1": float(f1_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)),
         "roc_auc": roc_auc,
         "pr_auc": pr_auc,
         "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
@@ -284,9 +275,7 @@ def roc_pr_curves(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, dict[str, A
 # --------------------------------------------------------------------------- #
 # Error analysis
 # --------------------------------------------------------------------------- #
-def most_confident_mistakes(
-    y_true: ArrayLike, y_prob: ArrayLike, k: int = 12, threshold: float = 0.5
-) -> np.ndarray:
+def most_confident_mistakes(y_true: ArrayLike, y_prob: ArrayLike, k: int = 12, threshold: float = 0.5) -> np.ndarray:
     """Indices of the misclassified examples the model was most sure about.
 
     Parameters

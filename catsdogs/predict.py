@@ -51,8 +51,9 @@ def tflite_interpreter(path: Path | str, num_threads: int | None = None, default
         import tensorflow as tf
 
         Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
-    kwargs = {} if default_delegates else {
-        "experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    kwargs = (
+        {} if default_delegates else {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    )
     return Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count(), **kwargs)
 
 
@@ -70,7 +71,11 @@ def dequantize(values: np.ndarray, details: dict) -> np.ndarray:
     """A tensor's values as float32 (``(q - zero_point) * scale`` when quantized)."""
     scale, zero = details["quantization"]
     values = np.asarray(values)
-    return ((values.astype("float32") - zero) * scale) if details["dtype"] != np.float32 and scale else values.astype("float32")
+    return (
+        ((values.astype("float32") - zero) * scale)
+        if details["dtype"] != np.float32 and scale
+        else values.astype("float32")
+    )
 
 
 # ----------------------------------------------------------------------------- predictors
@@ -104,8 +109,10 @@ class KerasPredictor(Predictor):
         # new tf.data pipeline that holds a copy of it, and repeated calls (the
         # corruption study makes dozens) accumulate those copies until memory runs out.
         images = np.asarray(images, dtype="float32")
-        out = [np.asarray(self.model.predict_on_batch(images[i : i + batch_size])).reshape(-1)
-               for i in range(0, len(images), batch_size)]
+        out = [
+            np.asarray(self.model.predict_on_batch(images[i : i + batch_size])).reshape(-1)
+            for i in range(0, len(images), batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros(0, dtype="float32")
 
 
@@ -166,7 +173,9 @@ def load_predictor(path: Path | str) -> Predictor:
     raise ValueError(f"cannot load {path}: expected a .keras model or a .tflite export")
 
 
-def predict_paths(predictor: Predictor, paths: Sequence[str], batch_size: int = 256, progress: bool = False) -> np.ndarray:
+def predict_paths(
+    predictor: Predictor, paths: Sequence[str], batch_size: int = 256, progress: bool = False
+) -> np.ndarray:
     """P(dog) of image files read exactly as in training (unrounded float pipeline),
     ``batch_size`` files at a time."""
     from tqdm import tqdm
@@ -214,8 +223,9 @@ def fit_ood_threshold(probs: np.ndarray, keep: float = KEEP_IN_DISTRIBUTION) -> 
     return float(np.quantile(confidence(probs), 1 - keep))
 
 
-def predict_files(predictor: Predictor, files: Sequence[Path | str], threshold: float | None = None,
-                  batch_size: int = 64) -> list[dict[str, Any]]:
+def predict_files(
+    predictor: Predictor, files: Sequence[Path | str], threshold: float | None = None, batch_size: int = 64
+) -> list[dict[str, Any]]:
     """Label, P(dog), confidence and (with ``threshold``) ``unsure`` for each image file,
     in the order given; unreadable files get an ``error`` and do not stop the others."""
     out: list[dict[str, Any]] = []
@@ -265,8 +275,23 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
 
 
 __all__ = [
-    "MODEL_STEM", "KEEP_IN_DISTRIBUTION", "tflite_interpreter", "quantize", "dequantize", "Predictor",
-    "KerasPredictor", "TFLitePredictor", "load_predictor", "predict_paths", "published_model_dir",
-    "default_model_path", "published_record", "ood_threshold", "confidence", "fit_ood_threshold",
-    "predict_files", "save_predictions", "read_predictions",
+    "MODEL_STEM",
+    "KEEP_IN_DISTRIBUTION",
+    "tflite_interpreter",
+    "quantize",
+    "dequantize",
+    "Predictor",
+    "KerasPredictor",
+    "TFLitePredictor",
+    "load_predictor",
+    "predict_paths",
+    "published_model_dir",
+    "default_model_path",
+    "published_record",
+    "ood_threshold",
+    "confidence",
+    "fit_ood_threshold",
+    "predict_files",
+    "save_predictions",
+    "read_predictions",
 ]

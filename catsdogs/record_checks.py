@@ -142,8 +142,14 @@ class _Section:
     def __init__(self, builder: _Builder, name: str, record: str, pub: Any, run: Any):
         self.builder, self.name, self.record, self.pub, self.run = builder, name, record, pub, run
 
-    def add(self, figure: str, keys: Sequence[Any], kind: str,
-            interval: Interval | None | Callable[[Any], Interval | None] = None, note: str = "") -> None:
+    def add(
+        self,
+        figure: str,
+        keys: Sequence[Any],
+        kind: str,
+        interval: Interval | None | Callable[[Any], Interval | None] = None,
+        note: str = "",
+    ) -> None:
         """Compare ``record[keys...]``: ``kind`` is ``exact`` (must be equal), ``ci``
         (judged by ``interval``, or by ``interval(published value)``), ``fingerprint`` or
         ``shown``. A figure the published record lacks is skipped."""
@@ -152,8 +158,11 @@ class _Section:
             return
         if r is None:
             command = self.builder.commands.get(self.record, "rerun that step")
-            self.append(Check(self.name, figure, self.record, p, None, MISSING,
-                              note=f"not in this run's {self.record}: {command}"))
+            self.append(
+                Check(
+                    self.name, figure, self.record, p, None, MISSING, note=f"not in this run's {self.record}: {command}"
+                )
+            )
             return
         if callable(interval):
             interval = interval(p)
@@ -163,8 +172,16 @@ class _Section:
         self.builder.checks.append(check)
 
 
-def judge(section: str, figure: str, record: str, published: Any, this_run: Any, kind: str,
-          interval: Interval | None = None, note: str = "") -> Check:
+def judge(
+    section: str,
+    figure: str,
+    record: str,
+    published: Any,
+    this_run: Any,
+    kind: str,
+    interval: Interval | None = None,
+    note: str = "",
+) -> Check:
     """The :class:`Check` of one figure (see the module docstring for the verdicts)."""
     diff = this_run - published if _is_number(published) and _is_number(this_run) else None
     if this_run == published:
@@ -177,8 +194,17 @@ def judge(section: str, figure: str, record: str, published: Any, this_run: Any,
         verdict = WITHIN_CI if interval[0] <= this_run <= interval[1] else DIFFERS
     else:
         verdict = DIFFERS
-    return Check(section, figure, record, published, this_run, verdict, diff,
-                 tuple(interval) if interval is not None and kind == "ci" else None, note)
+    return Check(
+        section,
+        figure,
+        record,
+        published,
+        this_run,
+        verdict,
+        diff,
+        tuple(interval) if interval is not None and kind == "ci" else None,
+        note,
+    )
 
 
 def _wilson_of(n: int | None) -> Callable[[Any], Interval | None]:
@@ -188,15 +214,25 @@ def _wilson_of(n: int | None) -> Callable[[Any], Interval | None]:
 
 #: Rows of ``data/scan.json``: figure -> keys. All must be identical.
 _DATA_FIGURES = {
-    "usable images": ["usable"], "cats": ["per_class", "cat"], "dogs": ["per_class", "dog"],
-    "skipped files": ["skipped"], "converted files": ["converted"], "train images": ["split", "train", "total"],
-    "validation images": ["split", "val", "total"], "test images": ["split", "test", "total"],
+    "usable images": ["usable"],
+    "cats": ["per_class", "cat"],
+    "dogs": ["per_class", "dog"],
+    "skipped files": ["skipped"],
+    "converted files": ["converted"],
+    "train images": ["split", "train", "total"],
+    "validation images": ["split", "val", "total"],
+    "test images": ["split", "test", "total"],
     "split manifest sha256": ["manifest_sha256"],
 }
 
 #: Metrics of ``eval/metrics.json`` that are checked, with their names in the table.
-_FINAL_METRICS = {"accuracy": "accuracy", "precision": "precision (dog)", "recall": "recall (dog)",
-                  "f1": "F1 (dog)", "roc_auc": "ROC AUC"}
+_FINAL_METRICS = {
+    "accuracy": "accuracy",
+    "precision": "precision (dog)",
+    "recall": "recall (dog)",
+    "f1": "F1 (dog)",
+    "roc_auc": "ROC AUC",
+}
 
 _WILSON = "Wilson interval"
 _BOOTSTRAP = "bootstrap CI of the record"
@@ -210,8 +246,13 @@ def _data_checks(b: _Builder) -> None:
 
 def _training_checks(b: _Builder) -> None:
     if sec := b.section("phase 1", "phase1/result.json"):
-        sec.add("validation accuracy", ["val_metrics", "accuracy"], "ci",
-                _wilson_of(_field(sec.pub, ["val_metrics", "n"])), _WILSON)
+        sec.add(
+            "validation accuracy",
+            ["val_metrics", "accuracy"],
+            "ci",
+            _wilson_of(_field(sec.pub, ["val_metrics", "n"])),
+            _WILSON,
+        )
     if sec := b.section("phase 2", "phase2/result.json"):
         sec.add("epochs run", ["epochs_run"], "exact")
         wilson = _wilson_of(_field(sec.pub, ["val_metrics", "n"]))
@@ -223,8 +264,17 @@ def _training_checks(b: _Builder) -> None:
                 sec.add(figure, ["history", "val_accuracy", i], "ci", wilson, _WILSON)
             else:
                 p, r = (pub_h[i], None) if i < len(pub_h) else (None, run_h[i])
-                sec.append(Check(sec.name, figure, sec.record, p, r, DIFFERS,
-                                 note="epoch not run here" if r is None else "epoch not in the published run"))
+                sec.append(
+                    Check(
+                        sec.name,
+                        figure,
+                        sec.record,
+                        p,
+                        r,
+                        DIFFERS,
+                        note="epoch not run here" if r is None else "epoch not in the published run",
+                    )
+                )
         sec.add("trained parameters", ["parameters", "trainable"], "exact")
 
 
@@ -242,10 +292,22 @@ def _metric_checks(b: _Builder) -> None:
         return
     implied = _confusion_metrics(r_cm)
     inside = implied is not None and all(
-        _is_number(lo := _field(sec.pub, ["ci95", m, "low"])) and _is_number(hi := _field(sec.pub, ["ci95", m, "high"]))
-        and lo <= implied[m] <= hi for m in implied)
-    sec.append(Check(sec.name, "confusion matrix", sec.record, p_cm, r_cm, WITHIN_CI if inside else DIFFERS,
-                     note="judged by the accuracy, precision and recall it implies, against their bootstrap CIs"))
+        _is_number(lo := _field(sec.pub, ["ci95", m, "low"]))
+        and _is_number(hi := _field(sec.pub, ["ci95", m, "high"]))
+        and lo <= implied[m] <= hi
+        for m in implied
+    )
+    sec.append(
+        Check(
+            sec.name,
+            "confusion matrix",
+            sec.record,
+            p_cm,
+            r_cm,
+            WITHIN_CI if inside else DIFFERS,
+            note="judged by the accuracy, precision and recall it implies, against their bootstrap CIs",
+        )
+    )
 
 
 def _confusion_metrics(cm: Any) -> dict[str, float] | None:
@@ -263,8 +325,13 @@ def _export_checks(b: _Builder) -> None:
         return
     for kind, entry in (_field(sec.pub, ["exports"]) or {}).items():
         sec.add(f"{kind} size (MB)", ["exports", kind, "size_mb"], "fingerprint")
-        sec.add(f"{kind} validation accuracy", ["exports", kind, "val_metrics", "accuracy"], "ci",
-                _wilson_of(_field(entry, ["val_metrics", "n"])), _WILSON)
+        sec.add(
+            f"{kind} validation accuracy",
+            ["exports", kind, "val_metrics", "accuracy"],
+            "ci",
+            _wilson_of(_field(entry, ["val_metrics", "n"])),
+            _WILSON,
+        )
     sec.add("tflite_int8 sha256", ["exports", "tflite_int8", "sha256"], "fingerprint")
 
 
@@ -278,8 +345,13 @@ def _robustness_checks(b: _Builder, name: str, record: str, clean: bool) -> None
     def row(figure: str, corruption: str, i: int) -> None:
         entry = corruptions[corruption]
         lo, hi = _field(entry, ["accuracy_low", i]), _field(entry, ["accuracy_high", i])
-        sec.add(figure, ["corruptions", corruption, "accuracy", i], "ci",
-                (lo, hi) if lo is not None and hi is not None else None, _BOOTSTRAP)
+        sec.add(
+            figure,
+            ["corruptions", corruption, "accuracy", i],
+            "ci",
+            (lo, hi) if lo is not None and hi is not None else None,
+            _BOOTSTRAP,
+        )
 
     if clean and corruptions:
         row("clean accuracy", next(iter(corruptions)), 0)
@@ -290,19 +362,30 @@ def _robustness_checks(b: _Builder, name: str, record: str, clean: bool) -> None
 def _limitation_checks(b: _Builder) -> None:
     _robustness_checks(b, "robustness", "robustness/results.json", clean=True)
     if sec := b.section("mitigation", "mitigation/result.json"):
-        sec.add("validation accuracy", ["val_metrics", "accuracy"], "ci",
-                _wilson_of(_field(sec.pub, ["val_metrics", "n"])), _WILSON)
+        sec.add(
+            "validation accuracy",
+            ["val_metrics", "accuracy"],
+            "ci",
+            _wilson_of(_field(sec.pub, ["val_metrics", "n"])),
+            _WILSON,
+        )
     _robustness_checks(b, "mitigation", "robustness/results_mitigation.json", clean=False)
     if sec := b.section("calibration", "robustness/calibration.json"):
         sec.add("ECE before scaling", ["before", "ece"], "fingerprint", note="no CI published")
         sec.add("ECE after scaling", ["after", "ece"], "fingerprint", note="no CI published")
-        sec.add("accuracy after scaling", ["accuracy_after"], "ci",
-                _wilson_of(_field(sec.pub, ["before", "n"])), _WILSON)
+        sec.add(
+            "accuracy after scaling", ["accuracy_after"], "ci", _wilson_of(_field(sec.pub, ["before", "n"])), _WILSON
+        )
     if sec := b.section("out-of-distribution", "robustness/ood.json"):
         sec.add("confidence threshold", ["threshold"], "fingerprint")
         for kind in _field(sec.pub, ["kinds"]) or {}:
-            sec.add(f"{kind} flagged", ["kinds", kind, "share_flagged"], "ci",
-                    _wilson_of(_field(sec.pub, ["n_images"])), _WILSON)
+            sec.add(
+                f"{kind} flagged",
+                ["kinds", kind, "share_flagged"],
+                "ci",
+                _wilson_of(_field(sec.pub, ["n_images"])),
+                _WILSON,
+            )
 
 
 def _shown_checks(b: _Builder) -> None:
@@ -348,6 +431,17 @@ def compare_records(published: Path | str, run_dir: Path | str, profile: str) ->
 
 
 __all__ = [
-    "IDENTICAL", "WITHIN_CI", "DIFFERS", "NOT_BIT_IDENTICAL", "SHOWN", "MISSING", "FAILING",
-    "Check", "judge", "wilson_interval", "value_text", "step_commands", "compare_records",
+    "IDENTICAL",
+    "WITHIN_CI",
+    "DIFFERS",
+    "NOT_BIT_IDENTICAL",
+    "SHOWN",
+    "MISSING",
+    "FAILING",
+    "Check",
+    "judge",
+    "wilson_interval",
+    "value_text",
+    "step_commands",
+    "compare_records",
 ]

@@ -49,7 +49,9 @@ class _LiveCellOutput:
     def write(self, text: str) -> int:
         from tqdm import tqdm
 
-        kept = "".join(line for line in text.splitlines(keepends=True) if not _TF_CPP_LINE.fullmatch(line.rstrip("\r\n")))
+        kept = "".join(
+            line for line in text.splitlines(keepends=True) if not _TF_CPP_LINE.fullmatch(line.rstrip("\r\n"))
+        )
         if kept:
             bars = list(getattr(tqdm, "_instances", []))
             if not _LiveCellOutput.partial:
@@ -131,16 +133,27 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
         kernel_log = out_dir / f"{chapter}.kernel.log"
         log.info("chapter %s (%d of %d) -> %s", chapter, CHAPTERS.index(chapter) + 1, len(CHAPTERS), dst)
         # papermill's cell progress bar, with the cells' own output (epoch lines, tqdm) streamed above it
-        bar = {"desc": chapter[:2], "unit": "cell", "file": sys.stderr, "bar_format": "{l_bar}{bar:20}| {n_fmt}/{total_fmt} cells [{elapsed}]"}
+        bar = {
+            "desc": chapter[:2],
+            "unit": "cell",
+            "file": sys.stderr,
+            "bar_format": "{l_bar}{bar:20}| {n_fmt}/{total_fmt} cells [{elapsed}]",
+        }
         _LiveCellOutput.partial = False
         if quiet:
             papermill_log.setLevel(logging.WARNING)  # "Input Notebook: ...", "Executing notebook with kernel"
         with run.timed(f"notebook_{chapter}"), open(kernel_log, "w") as kernel_out:
             try:
                 pm.execute_notebook(
-                    str(src), str(dst), parameters=notebook_parameters(run), cwd=str(src_dir),
-                    kernel_name="python3", progress_bar=bar, log_output=False,
-                    stdout_file=_LiveCellOutput(sys.stdout), stderr_file=_LiveCellOutput(sys.stderr),
+                    str(src),
+                    str(dst),
+                    parameters=notebook_parameters(run),
+                    cwd=str(src_dir),
+                    kernel_name="python3",
+                    progress_bar=bar,
+                    log_output=False,
+                    stdout_file=_LiveCellOutput(sys.stdout),
+                    stderr_file=_LiveCellOutput(sys.stderr),
                     kernel_manager_class=_kernel_writing_to(kernel_out),
                 )
             except pm.PapermillExecutionError as exc:
@@ -153,5 +166,3 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
                 if quiet:
                     papermill_log.setLevel(logging.NOTSET)
     return run.path
-
-

@@ -93,8 +93,9 @@ def low_light_noise(images: np.ndarray, severity: int, seed: int = 0) -> np.ndar
     return np.clip(dark + noise, 0, 255).astype("float32")
 
 
-def occlude(images: np.ndarray, fraction: float, centers: np.ndarray | None = None,
-            seed: int = 0, fill: float = 127.5) -> np.ndarray:
+def occlude(
+    images: np.ndarray, fraction: float, centers: np.ndarray | None = None, seed: int = 0, fill: float = 127.5
+) -> np.ndarray:
     """Hide a square patch covering ``fraction`` of each image's area.
 
     ``centers`` ``(n, 2)`` gives each patch centre as (row, col) in pixels; ``None``
@@ -192,8 +193,6 @@ def example_grid(image: np.ndarray, names=PAPER_LIMITATIONS, severities=SEVERITI
 # ----------------------------------------------------------------------------- study
 
 
-
-
 #: Default of ``per_class`` arguments: take ``config.robustness_per_class``.
 FROM_CONFIG = "config"
 
@@ -251,8 +250,9 @@ def evaluate_corruptions(
             probs = predictor.predict(occlude(clean, LEVELS["occlusion"][sev], centers=peaks))
         else:
             probs = predictor.predict(corrupt(clean, name, sev, seed=cfg.seed))
-        ci = bootstrap_ci(labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed,
-                                  metric_names=("accuracy", "f1"))
+        ci = bootstrap_ci(
+            labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed, metric_names=("accuracy", "f1")
+        )
         entry = results["corruptions"].setdefault(name, {"severity": []})
         entry["severity"].append(sev)
         for m in ("accuracy", "f1"):
@@ -298,8 +298,9 @@ def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     raise ValueError(f"unknown out-of-distribution kind {kind!r}; choose from {', '.join(OOD_KINDS)}")
 
 
-def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG,
-              keep_in_distribution: float = 0.95) -> dict:
+def ood_study(
+    run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG, keep_in_distribution: float = 0.95
+) -> dict:
     """What the model says on non-pet images, and whether a confidence threshold flags them.
 
     The threshold keeps ``keep_in_distribution`` of the real validation images
@@ -317,8 +318,13 @@ def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG,
     probs_id = predictor.predict(clean)
     conf_id = confidence(probs_id)
     threshold = fit_ood_threshold(probs_id, keep_in_distribution)
-    result = {"n_images": int(len(idx)), "threshold": threshold, "keep_in_distribution": keep_in_distribution,
-              "in_distribution": {"mean_confidence": float(conf_id.mean())}, "kinds": {}}
+    result = {
+        "n_images": int(len(idx)),
+        "threshold": threshold,
+        "keep_in_distribution": keep_in_distribution,
+        "in_distribution": {"mean_confidence": float(conf_id.mean())},
+        "kinds": {},
+    }
     for kind in kinds:
         probs = predictor.predict(make_ood(clean, kind, seed=cfg.seed))
         conf = confidence(probs)
@@ -358,8 +364,12 @@ def calibration_study(run, n_bins: int = 15) -> dict:
         scaled[apply] = calibration.apply_temperature(logits[apply], t)
     before = calibration.calibration(y, p["prob"], n_bins=n_bins)
     after = calibration.calibration(y, scaled, n_bins=n_bins)
-    result = {"temperatures": temps, "before": before, "after": after,
-              "accuracy_before": float(np.mean((p["prob"] >= 0.5) == y)),
-              "accuracy_after": float(np.mean((scaled >= 0.5) == y))}
+    result = {
+        "temperatures": temps,
+        "before": before,
+        "after": after,
+        "accuracy_before": float(np.mean((p["prob"] >= 0.5) == y)),
+        "accuracy_after": float(np.mean((scaled >= 0.5) == y)),
+    }
     run.write_json("robustness/calibration.json", result)
     return result

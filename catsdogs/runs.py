@@ -178,7 +178,9 @@ class Run:
         return resolve_paths(rows, root, scan["converted_root"]), np.array([r["label"] for r in rows], dtype="int64")
 
     def write_json(self, relpath: str, obj: Any) -> Path:
-        return atomic_write(self.file(relpath), json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+        return atomic_write(
+            self.file(relpath), json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+        )
 
     def read_json(self, relpath: str) -> Any:
         p = self.path / relpath
@@ -227,8 +229,6 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
 
 
-
-
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -242,12 +242,18 @@ def git_info() -> dict[str, Any]:
     if root is None:
         return {"commit": None, "dirty": None}
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
         return {"commit": commit, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
@@ -283,8 +289,18 @@ def hardware_info() -> dict[str, Any]:
 
 def environment_info() -> dict[str, Any]:
     """Versions, git commit and hardware, for ``provenance.json``."""
-    packages = ["catsdogs", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn",
-                "pillow", "matplotlib", "papermill", "jupyter-book"]
+    packages = [
+        "catsdogs",
+        "tensorflow",
+        "tensorflow-cpu",
+        "keras",
+        "numpy",
+        "scikit-learn",
+        "pillow",
+        "matplotlib",
+        "papermill",
+        "jupyter-book",
+    ]
     return {
         "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -292,10 +308,6 @@ def environment_info() -> dict[str, Any]:
         "git": git_info(),
         "hardware": hardware_info(),
     }
-
-
-
-
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -310,11 +322,26 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 #: The JSON records of a run that are published with the repository.
 PUBLISHED_RECORDS = (
-    "config.json", "provenance.json", "timings.json", "results.json", "ablation.json", "audit.json",
-    "data/scan.json", "phase1/result.json", "phase2/result.json", "eval/metrics.json",
-    "export/export.json", "bench/bench.json", "mitigation/result.json",
-    "robustness/results.json", "robustness/results_mitigation.json", "robustness/ood.json",
-    "robustness/calibration.json", "cv.json", "compare.json", "fold_seconds.json",
+    "config.json",
+    "provenance.json",
+    "timings.json",
+    "results.json",
+    "ablation.json",
+    "audit.json",
+    "data/scan.json",
+    "phase1/result.json",
+    "phase2/result.json",
+    "eval/metrics.json",
+    "export/export.json",
+    "bench/bench.json",
+    "mitigation/result.json",
+    "robustness/results.json",
+    "robustness/results_mitigation.json",
+    "robustness/ood.json",
+    "robustness/calibration.json",
+    "cv.json",
+    "compare.json",
+    "fold_seconds.json",
 )
 
 
@@ -333,8 +360,11 @@ def publish_records(run: Run, out: Path | str, manifest: bool = True) -> list[Pa
     ``runs/<name>``)."""
     cfg = run.config
     replacements = {str(run.path.resolve()): f"runs/{run.path.name}"}
-    for value, token in ((data_dir_setting(cfg), "$CATSDOGS_DATA_DIR"), (weights_spec(cfg), "$CATSDOGS_WEIGHTS"),
-                         (str(cache_dir(cfg)), "$CATSDOGS_CACHE_DIR")):
+    for value, token in (
+        (data_dir_setting(cfg), "$CATSDOGS_DATA_DIR"),
+        (weights_spec(cfg), "$CATSDOGS_WEIGHTS"),
+        (str(cache_dir(cfg)), "$CATSDOGS_CACHE_DIR"),
+    ):
         if value and value != "imagenet":
             replacements[str(Path(value).expanduser().resolve())] = token
             replacements[str(value)] = token

@@ -144,8 +144,9 @@ def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
         raise ValueError(f"--folds must be at least 2, got {n_folds}")
     splits = {r["split"] for r in rows}
     if not splits <= {"train", "val"}:
-        raise ValueError(f"cross-validation needs a train/val manifest; this one has {sorted(splits)} "
-                         "(set test_fraction=0)")
+        raise ValueError(
+            f"cross-validation needs a train/val manifest; this one has {sorted(splits)} (set test_fraction=0)"
+        )
     folds = np.zeros(len(rows), dtype="int64")
     rest = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
     labels = np.array([rows[i]["label"] for i in rest])
@@ -174,6 +175,16 @@ def check_fold_fraction(config: Config, n_folds: int) -> None:
 
 
 __all__ = [
-    "SPLITS", "MANIFEST_FIELDS", "split_manifest", "stratified_subset", "write_manifest", "read_manifest",
-    "split_table", "select", "resolve_paths", "assign_folds", "fold_manifest", "check_fold_fraction",
+    "SPLITS",
+    "MANIFEST_FIELDS",
+    "split_manifest",
+    "stratified_subset",
+    "write_manifest",
+    "read_manifest",
+    "split_table",
+    "select",
+    "resolve_paths",
+    "assign_folds",
+    "fold_manifest",
+    "check_fold_fraction",
 ]

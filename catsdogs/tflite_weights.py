@@ -94,8 +94,7 @@ def _read_tflite_convolutions(path: Path) -> list[_FloatConv]:
         inputs = list(op["inputs"])
         if len(inputs) != 3 or min(inputs) < 0:
             raise ValueError(
-                f"{path}: op {op['index']} ({op['op_name']}) has inputs {inputs}; "
-                "expected [activation, weights, bias]"
+                f"{path}: op {op['index']} ({op['op_name']}) has inputs {inputs}; expected [activation, weights, bias]"
             )
         weight_t, bias_t = tensors[inputs[1]], tensors[inputs[2]]
         kernel = _dequantize(weight_t, interpreter.get_tensor(weight_t["index"]))
@@ -188,9 +187,7 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
 
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
     keras_convs = [layer for layer in model.layers if isinstance(layer, conv_types)]
-    batch_norms = [
-        layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
-    ]
+    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     bn_after = {}
     for bn in batch_norms:
         for conv in keras_convs:
@@ -204,9 +201,7 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
         )
 
     for tfl, layer in zip(convs, keras_convs):
-        expected_op = (
-            "DEPTHWISE_CONV_2D" if isinstance(layer, keras.layers.DepthwiseConv2D) else "CONV_2D"
-        )
+        expected_op = "DEPTHWISE_CONV_2D" if isinstance(layer, keras.layers.DepthwiseConv2D) else "CONV_2D"
         if tfl.op != expected_op:
             raise ValueError(
                 f"TFLite op {tfl.name!r} is {tfl.op} but Keras layer {layer.name!r} "
@@ -228,14 +223,11 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
         channels = tfl.bias.shape[0]
         if bn.gamma.shape != (channels,):
             raise ValueError(
-                f"bias of {tfl.name!r} has {channels} channels but {bn.name!r} has "
-                f"{tuple(bn.gamma.shape)}"
+                f"bias of {tfl.name!r} has {channels} channels but {bn.name!r} has {tuple(bn.gamma.shape)}"
             )
         ones = np.ones(channels, np.float32)
         variance = np.float32(1.0) - np.float32(bn.epsilon)
-        bn.set_weights(
-            [ones, tfl.bias, np.zeros(channels, np.float32), np.full(channels, variance)]
-        )
+        bn.set_weights([ones, tfl.bias, np.zeros(channels, np.float32), np.full(channels, variance)])
 
     counts = {"conv2d": 0, "depthwise_conv2d": 0, "top": 0}
     for tfl in convs[:n_base]:
@@ -253,8 +245,7 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
         expected = [tuple(w.shape) for w in dense.get_weights()]
         if [kernel.shape, bias.shape] != expected or n_classes != NUM_IMAGENET_CLASSES:
             raise ValueError(
-                f"TFLite top {top.name!r} gives {kernel.shape}/{bias.shape}; "
-                f"Keras 'predictions' expects {expected}"
+                f"TFLite top {top.name!r} gives {kernel.shape}/{bias.shape}; Keras 'predictions' expects {expected}"
             )
         dense.set_weights([kernel, bias])
         counts["top"] = 1
@@ -319,8 +310,7 @@ def convert_tflite_mobilenet_v2(
             reused=True,
             seconds=time.perf_counter() - start,
         )
-        logger.info("reusing converted MobileNetV2 weights in %s (source sha256 %s)",
-                    out, source_sha[:12])
+        logger.info("reusing converted MobileNetV2 weights in %s (source sha256 %s)", out, source_sha[:12])
         return result
 
     logger.info("converting int8 TFLite MobileNetV2 %s -> float Keras weights in %s", source, out)
@@ -334,9 +324,7 @@ def convert_tflite_mobilenet_v2(
         input_shape=(224, 224, 3), alpha=1.0, include_top=True, weights=None, classes=1000
     )
     counts = _assign_tflite_weights(top_model, convs)
-    notop_model = keras.applications.MobileNetV2(
-        input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights=None
-    )
+    notop_model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights=None)
     copied = 0
     for layer in notop_model.layers:
         if layer.weights:
@@ -366,11 +354,14 @@ def convert_tflite_mobilenet_v2(
             "keras_layers_with_weights_notop": copied,
         },
         "files": {
-            "notop": {"name": notop_name, "sha256": notop_sha,
-                      "bytes": (out / notop_name).stat().st_size},
-            "top": {"name": top_name, "sha256": top_sha,
-                    "bytes": (out / top_name).stat().st_size, "input_size": 224,
-                    "classes": NUM_IMAGENET_CLASSES},
+            "notop": {"name": notop_name, "sha256": notop_sha, "bytes": (out / notop_name).stat().st_size},
+            "top": {
+                "name": top_name,
+                "sha256": top_sha,
+                "bytes": (out / top_name).stat().st_size,
+                "input_size": 224,
+                "classes": NUM_IMAGENET_CLASSES,
+            },
         },
         "versions": {
             "keras": keras.__version__,
@@ -382,8 +373,14 @@ def convert_tflite_mobilenet_v2(
         "conversion_seconds": round(seconds, 3),
     }
     meta_path = atomic_write(out / meta_name, json.dumps(record, indent=2, sort_keys=True) + "\n")
-    logger.info("converted %d convolutions (%d conv, %d depthwise, %d top) in %.1f s",
-                len(convs), counts["conv2d"], counts["depthwise_conv2d"], counts["top"], seconds)
+    logger.info(
+        "converted %d convolutions (%d conv, %d depthwise, %d top) in %.1f s",
+        len(convs),
+        counts["conv2d"],
+        counts["depthwise_conv2d"],
+        counts["top"],
+        seconds,
+    )
     return ConvertedWeights(
         notop_path=out / notop_name,
         top_path=out / top_name,

@@ -103,8 +103,15 @@ def _epoch_log(run: Run, phase: str, epochs: int):
 
     def end(epoch: int, logs: dict | None = None) -> None:
         shown = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k.endswith(("loss", "accuracy")))
-        log.info("%s %s epoch %d/%d: %s (%.0f s)", run.path.name, phase, epoch + 1, epochs, shown,
-                 time.perf_counter() - started.get("t", time.perf_counter()))
+        log.info(
+            "%s %s epoch %d/%d: %s (%.0f s)",
+            run.path.name,
+            phase,
+            epoch + 1,
+            epochs,
+            shown,
+            time.perf_counter() - started.get("t", time.perf_counter()),
+        )
 
     return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
 
@@ -120,8 +127,6 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
     if checkpoint:
         cbs.append(keras.callbacks.ModelCheckpoint(str(run.file(phase, "last_epoch.keras"))))
     return [*cbs, _epoch_log(run, phase, epochs)]
-
-
 
 
 def _phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
@@ -194,9 +199,13 @@ def train_phase1(run: Run) -> dict[str, Any]:
         compile_model(head, cfg.phase1_lr)
         with run.timed("phase1_train"):
             head.fit(
-                x_train, y_train.astype("float32"),
+                x_train,
+                y_train.astype("float32"),
                 validation_data=(x_val, y_val.astype("float32")),
-                batch_size=cfg.batch_size, epochs=cfg.phase1_epochs, shuffle=True, verbose=2,
+                batch_size=cfg.batch_size,
+                epochs=cfg.phase1_epochs,
+                shuffle=True,
+                verbose=2,
                 callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs, checkpoint=False),
             )
         copy_head(head, model)
@@ -205,8 +214,10 @@ def train_phase1(run: Run) -> dict[str, Any]:
         compile_model(model, cfg.phase1_lr)
         with run.timed("phase1_train"):
             model.fit(
-                split_dataset(run, "train", shuffle=True), validation_data=split_dataset(run, "val"),
-                epochs=cfg.phase1_epochs, verbose=1,
+                split_dataset(run, "train", shuffle=True),
+                validation_data=split_dataset(run, "val"),
+                epochs=cfg.phase1_epochs,
+                verbose=1,
                 callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs),
             )
         logits = model.predict(split_dataset(run, "val"), verbose=0).reshape(-1)
@@ -214,7 +225,12 @@ def train_phase1(run: Run) -> dict[str, Any]:
     model.save(run.file("phase1", "model.keras"))
     save_predictions(run.file("phase1", "predictions_val.csv"), run.split_files("val"), y_val, logits)
     result = _phase_result(
-        run, "phase1", params, history_path, y_val, logits,
+        run,
+        "phase1",
+        params,
+        history_path,
+        y_val,
+        logits,
         {"cached_features": cfg.phase1_cached_features, "learning_rate": cfg.phase1_lr},
     )
     run.write_json("phase1/result.json", result)
@@ -233,8 +249,11 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     val_ds = split_dataset(run, "val")
     with run.timed(f"{phase}_train"):
         model.fit(
-            split_dataset(run, "train", shuffle=True), validation_data=val_ds,
-            epochs=epochs, verbose=1, callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
+            split_dataset(run, "train", shuffle=True),
+            validation_data=val_ds,
+            epochs=epochs,
+            verbose=1,
+            callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
         )
     with run.timed(f"{phase}_predict_val"):
         logits = model.predict(val_ds, verbose=0).reshape(-1)
@@ -268,14 +287,20 @@ def train_phase2(run: Run) -> dict[str, Any]:
     params = parameter_counts(model)
     y_val, logits = _fine_tune(run, model, "phase2", cfg.phase2_epochs)
     result = _phase_result(
-        run, "phase2", params, run.path / "phase2" / "history.csv", y_val, logits,
-        {"unfrozen": unfrozen, "learning_rate": cfg.phase2_lr,
-         "model_sha256": file_sha256(run.path / "phase2" / "model.keras")},
+        run,
+        "phase2",
+        params,
+        run.path / "phase2" / "history.csv",
+        y_val,
+        logits,
+        {
+            "unfrozen": unfrozen,
+            "learning_rate": cfg.phase2_lr,
+            "model_sha256": file_sha256(run.path / "phase2" / "model.keras"),
+        },
     )
     run.write_json("phase2/result.json", result)
     return result
-
-
 
 
 def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
@@ -299,13 +324,14 @@ def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
     run = Run.open(config, run_dir)
     for folder in ("data", "phase1"):
         if not run.has(folder):
-            shutil.copytree(source.path / folder, run.path / folder,
-                            ignore=shutil.ignore_patterns("backup", "*.tmp*"))
+            shutil.copytree(source.path / folder, run.path / folder, ignore=shutil.ignore_patterns("backup", "*.tmp*"))
     timings = source.timings()
     run.update_json("timings.json", **{k: v for k, v in timings.items() if k.startswith(("data", "phase1"))})
     prov = source.read_json("provenance.json") if source.has("provenance.json") else {}
-    run.record_provenance(**{k: prov[k] for k in ("data", "weights") if k in prov},
-                          forked_from={"run": source.path.name, "shared": ["data", "phase1"]})
+    run.record_provenance(
+        **{k: prov[k] for k in ("data", "weights") if k in prov},
+        forked_from={"run": source.path.name, "shared": ["data", "phase1"]},
+    )
     return run
 
 
@@ -358,7 +384,12 @@ def train_mitigation(run: Run) -> dict[str, Any]:
     unfreeze_top(model, cfg.fine_tune_from)
     y_val, logits = _fine_tune(run, model, "mitigation", cfg.mitigation_epochs)
     result = _phase_result(
-        run, "mitigation", {}, run.path / "mitigation" / "history.csv", y_val, logits,
+        run,
+        "mitigation",
+        {},
+        run.path / "mitigation" / "history.csv",
+        y_val,
+        logits,
         {"source_model": source.relative_to(run.path).as_posix(), "learning_rate": cfg.phase2_lr},
     )
     run.write_json("mitigation/result.json", result)

@@ -80,15 +80,25 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
         pred = read_predictions(pred_file)
         ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=n_samples, seed=seed, metric_names=("accuracy",))
         timings = read_json_or_none(path / f"fold-{k}" / "timings.json") or {}
-        folds.append({
-            "fold": k, "n": int(pred["label"].size), "accuracy": ci["accuracy"],
-            "phase1_accuracy": (read_json_or_none(path / f"fold-{k}" / "phase1" / "result.json") or {})
-            .get("val_metrics", {}).get("accuracy"),
-            "epochs": result["history"].get("val_accuracy", []),
-            "seconds": seconds.get(str(k)) or sum(v for s, v in timings.items() if s.startswith("phase2_")),
-        })
-    return {"name": path.name, "n_folds": n_folds, "folds": folds, "cv": read_json_or_none(path / "cv.json"),
-            "compare": read_json_or_none(path / "compare.json")}
+        folds.append(
+            {
+                "fold": k,
+                "n": int(pred["label"].size),
+                "accuracy": ci["accuracy"],
+                "phase1_accuracy": (read_json_or_none(path / f"fold-{k}" / "phase1" / "result.json") or {})
+                .get("val_metrics", {})
+                .get("accuracy"),
+                "epochs": result["history"].get("val_accuracy", []),
+                "seconds": seconds.get(str(k)) or sum(v for s, v in timings.items() if s.startswith("phase2_")),
+            }
+        )
+    return {
+        "name": path.name,
+        "n_folds": n_folds,
+        "folds": folds,
+        "cv": read_json_or_none(path / "cv.json"),
+        "compare": read_json_or_none(path / "compare.json"),
+    }
 
 
 def studies_of(run: Run, root: Path | str) -> dict[str, dict[str, Any]]:
@@ -105,17 +115,26 @@ def fold_rows(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     rows = []
     for name, study in studies.items():
         for f in study["folds"]:
-            rows.append({
-                "recipe": STUDIES.get(name, name), "fold": str(f["fold"]), "images": f"{f['n']:,}",
-                "phase 1": percent(f["phase1_accuracy"], 2),
-                "after each phase-2 epoch (%)": " → ".join(f"{100 * a:.2f}" for a in f["epochs"]),
-                "final accuracy (95 % CI)": with_ci(f["accuracy"], 2),
-                "wall time": duration(f["seconds"]) if f["seconds"] else "–",
-            })
+            rows.append(
+                {
+                    "recipe": STUDIES.get(name, name),
+                    "fold": str(f["fold"]),
+                    "images": f"{f['n']:,}",
+                    "phase 1": percent(f["phase1_accuracy"], 2),
+                    "after each phase-2 epoch (%)": " → ".join(f"{100 * a:.2f}" for a in f["epochs"]),
+                    "final accuracy (95 % CI)": with_ci(f["accuracy"], 2),
+                    "wall time": duration(f["seconds"]) if f["seconds"] else "–",
+                }
+            )
         missing = study["n_folds"] - len(study["folds"])
         if missing:
-            rows.append({"recipe": STUDIES.get(name, name), "fold": f"{missing} more",
-                         "final accuracy (95 % CI)": "not finished yet"})
+            rows.append(
+                {
+                    "recipe": STUDIES.get(name, name),
+                    "fold": f"{missing} more",
+                    "final accuracy (95 % CI)": "not finished yet",
+                }
+            )
     return rows
 
 
@@ -124,14 +143,25 @@ def forest_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str
     each study's folds and its pooled out-of-fold estimate."""
     rows = []
     if published:
-        rows.append({"label": "published run (fold 0's split)", "group": "published single split",
-                     **published["ci95"]["accuracy"]})
+        rows.append(
+            {
+                "label": "published run (fold 0's split)",
+                "group": "published single split",
+                **published["ci95"]["accuracy"],
+            }
+        )
     for name, study in studies.items():
         group = STUDIES.get(name, name)
         rows += [{"label": f"{group}: fold {f['fold']}", "group": group, **f["accuracy"]} for f in study["folds"]]
         if study["cv"]:
-            rows.append({"label": f"{group}: pooled, {study['cv']['images']:,} images", "group": group,
-                         "pooled": True, **study["cv"]["pooled_ci95"]["accuracy"]})
+            rows.append(
+                {
+                    "label": f"{group}: pooled, {study['cv']['images']:,} images",
+                    "group": group,
+                    "pooled": True,
+                    **study["cv"]["pooled_ci95"]["accuracy"],
+                }
+            )
     return rows
 
 
@@ -146,31 +176,39 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
     """The verdict in plain words, or what is still missing for it."""
     paper = PAPER_CLAIMS["accuracy"]
     if not studies:
-        return Text("*No cross-validation study is published for this profile "
-                    "(`python -m catsdogs cv --profile full`).*\n")
+        return Text(
+            "*No cross-validation study is published for this profile (`python -m catsdogs cv --profile full`).*\n"
+        )
     lines = []
     for name, study in studies.items():
         label = f"**{STUDIES.get(name, name)}**"
         if not study["cv"]:
-            lines.append(f"- {label}: {len(study['folds'])} of {study['n_folds']} folds finished; "
-                         "no pooled estimate yet.")
+            lines.append(
+                f"- {label}: {len(study['folds'])} of {study['n_folds']} folds finished; no pooled estimate yet."
+            )
             continue
         ci = study["cv"]["pooled_ci95"]["accuracy"]
-        where = {"inside": f"the paper's {percent(paper)} lies inside this interval: **matched**",
-                 "above": f"the interval lies above the paper's {percent(paper)}: **beaten**",
-                 "below": f"the interval lies below the paper's {percent(paper)}: **missed**"}[_position(ci, paper)]
+        where = {
+            "inside": f"the paper's {percent(paper)} lies inside this interval: **matched**",
+            "above": f"the interval lies above the paper's {percent(paper)}: **beaten**",
+            "below": f"the interval lies below the paper's {percent(paper)}: **missed**",
+        }[_position(ci, paper)]
         target = "reaches" if ci["estimate"] >= TARGET else "does not reach"
-        lines.append(f"- {label}: pooled out-of-fold accuracy {with_ci(ci, 2)} on "
-                     f"{study['cv']['images']:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
-                     f"It {target} our {percent(TARGET)} target.")
+        lines.append(
+            f"- {label}: pooled out-of-fold accuracy {with_ci(ci, 2)} on "
+            f"{study['cv']['images']:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
+            f"It {target} our {percent(TARGET)} target."
+        )
     compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
     if compare:
         m = compare["mcnemar"]
-        lines.append(f"- **Paired comparison** ({compare['second']} against {compare['first']}, the same "
-                     f"{compare['images']:,} images): {100 * compare['accuracy']['difference']:+.2f} pp, "
-                     f"{m['only_second_right']} images right only with the second recipe and "
-                     f"{m['only_first_right']} only with the first; exact McNemar p = {m['p_value']:.3g}: "
-                     f"**{compare['verdict']}** at α = {compare['alpha']}.")
+        lines.append(
+            f"- **Paired comparison** ({compare['second']} against {compare['first']}, the same "
+            f"{compare['images']:,} images): {100 * compare['accuracy']['difference']:+.2f} pp, "
+            f"{m['only_second_right']} images right only with the second recipe and "
+            f"{m['only_first_right']} only with the first; exact McNemar p = {m['p_value']:.3g}: "
+            f"**{compare['verdict']}** at α = {compare['alpha']}."
+        )
     return Text("\n".join(lines) + "\n")
 
 
@@ -190,8 +228,10 @@ def _latency(bench: Mapping[str, Any] | None, model: str) -> str:
     if not bench or model not in bench.get("models", {}):
         return NOT_MEASURED
     entry = bench["models"][model]
-    return (f"{entry['single']['median_ms']:.1f} ms single image; "
-            f"{entry['batched_per_image']['median_ms']:.1f} ms/image in batches of {bench['batch_size']}")
+    return (
+        f"{entry['single']['median_ms']:.1f} ms single image; "
+        f"{entry['batched_per_image']['median_ms']:.1f} ms/image in batches of {bench['batch_size']}"
+    )
 
 
 @table_builder
@@ -212,27 +252,60 @@ def comparison_rows(run: Run) -> Table:
         return {"quantity": name, **dict(zip(cols, cells))}
 
     data = prov.get("data", {})
-    rows = [row("images used", f"{PAPER_CLAIMS['images']:,}",
-                f"{data['usable_images']:,}" if data else NOT_MEASURED, "same validation split")]
+    rows = [
+        row(
+            "images used",
+            f"{PAPER_CLAIMS['images']:,}",
+            f"{data['usable_images']:,}" if data else NOT_MEASURED,
+            "same validation split",
+        )
+    ]
     for key, label in METRICS.items():
         paper = paper_percent(PAPER_CLAIMS[key]) if key in PAPER_CLAIMS else NOT_REPORTED
         ours = with_ci(ev["ci95"][key]) if ev else NOT_MEASURED
         rows.append(row(label, paper, ours, percent(int8["val_metrics"][key]) if int8 else NOT_MEASURED))
     params = final["parameters"]["total"] if final else None
-    rows.append(row("parameters", f"≈{millions(PAPER_CLAIMS['parameters'])}",
-                    millions(params) if params else NOT_MEASURED,
-                    millions(export["parameters"]["total"]) if export else NOT_MEASURED))
-    rows.append(row("model file size", f"{PAPER_CLAIMS['file_size_mb']:.0f} MB", _keras_size(run, export),
-                    f"{int8['size_mb']:.1f} MB" if int8 else NOT_MEASURED))
-    rows.append(row("latency", f"≈{PAPER_CLAIMS['latency_ms_per_image']:.0f} ms/image",
-                    _latency(bench, "keras"), _latency(bench, "tflite_int8")))
+    rows.append(
+        row(
+            "parameters",
+            f"≈{millions(PAPER_CLAIMS['parameters'])}",
+            millions(params) if params else NOT_MEASURED,
+            millions(export["parameters"]["total"]) if export else NOT_MEASURED,
+        )
+    )
+    rows.append(
+        row(
+            "model file size",
+            f"{PAPER_CLAIMS['file_size_mb']:.0f} MB",
+            _keras_size(run, export),
+            f"{int8['size_mb']:.1f} MB" if int8 else NOT_MEASURED,
+        )
+    )
+    rows.append(
+        row(
+            "latency",
+            f"≈{PAPER_CLAIMS['latency_ms_per_image']:.0f} ms/image",
+            _latency(bench, "keras"),
+            _latency(bench, "tflite_int8"),
+        )
+    )
     train_s = _training_seconds(timings)
-    rows.append(row("training time", NOT_REPORTED, duration(train_s) if train_s else NOT_MEASURED,
-                    f"+ {duration(timings['export_convert'])} conversion" if "export_convert" in timings
-                    else NOT_MEASURED))
-    rows.append(row("hardware", PAPER_CLAIMS["latency_hardware"],
-                    hardware_text(prov.get("environment", {}).get("hardware")),
-                    hardware_text(bench["hardware"]) if bench else NOT_MEASURED))
+    rows.append(
+        row(
+            "training time",
+            NOT_REPORTED,
+            duration(train_s) if train_s else NOT_MEASURED,
+            f"+ {duration(timings['export_convert'])} conversion" if "export_convert" in timings else NOT_MEASURED,
+        )
+    )
+    rows.append(
+        row(
+            "hardware",
+            PAPER_CLAIMS["latency_hardware"],
+            hardware_text(prov.get("environment", {}).get("hardware")),
+            hardware_text(bench["hardware"]) if bench else NOT_MEASURED,
+        )
+    )
     return rows
 
 
@@ -252,8 +325,7 @@ REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not 
 
 
 def _claim(claim: str, paper: str, ours: str, status: str, evidence: str) -> dict[str, str]:
-    return {"claim": claim, "paper": paper, "this reproduction": ours, "verdict": f"**{status}**",
-            "evidence": evidence}
+    return {"claim": claim, "paper": paper, "this reproduction": ours, "verdict": f"**{status}**", "evidence": evidence}
 
 
 def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> tuple[dict, str, str] | None:
@@ -261,7 +333,11 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> tu
     paper recipe, else the run's single validation split."""
     study = studies.get("cv-paper")
     if study and study["cv"]:
-        return study["cv"]["pooled_ci95"], f"{study['cv']['images']:,} out-of-fold images", "[Is 98.9 % reproducible?](reproducible.md)"
+        return (
+            study["cv"]["pooled_ci95"],
+            f"{study['cv']['images']:,} out-of-fold images",
+            "[Is 98.9 % reproducible?](reproducible.md)",
+        )
     ev = read_json_or_none(run.path / "eval" / "metrics.json")
     return (ev["ci95"], f"{ev['metrics']['n']:,} validation images", "[Results](results.md)") if ev else None
 
@@ -280,36 +356,86 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
         rows.append(_claim("validation accuracy", percent(P["accuracy"]), f"{with_ci(acc, 2)}, {what}", status, link))
         prf = [ci[k]["estimate"] for k in ("precision", "recall", "f1")]
         same = all(round(v, 2) == P[k] for v, k in zip(prf, ("precision", "recall", "f1")))
-        rows.append(_claim("precision / recall / F1", f"{P['precision']} / {P['recall']} / {P['f1']}",
-                           " / ".join(f"{v:.4f}" for v in prf), REPRODUCED if same else NOT_REPRODUCED, link))
+        rows.append(
+            _claim(
+                "precision / recall / F1",
+                f"{P['precision']} / {P['recall']} / {P['f1']}",
+                " / ".join(f"{v:.4f}" for v in prf),
+                REPRODUCED if same else NOT_REPRODUCED,
+                link,
+            )
+        )
     final = read_json_or_none(run.path / "phase2" / "result.json")
     if final:
         ours = final["parameters"]["total"]
         close = abs(ours - P["parameters"]) / P["parameters"] < 0.05
-        rows.append(_claim("parameters", f"≈{P['parameters'] / 1e6:.1f} M", f"{ours / 1e6:.2f} M (binary model)",
-                           REPRODUCED if close else NOT_REPRODUCED, "[Results: parameters and size](results.md)"))
+        rows.append(
+            _claim(
+                "parameters",
+                f"≈{P['parameters'] / 1e6:.1f} M",
+                f"{ours / 1e6:.2f} M (binary model)",
+                REPRODUCED if close else NOT_REPRODUCED,
+                "[Results: parameters and size](results.md)",
+            )
+        )
     export = read_json_or_none(run.path / "export" / "export.json")
     if export:
         size = export["exports"]["keras"]["size_mb"]
-        rows.append(_claim("model file size", f"{P['file_size_mb']:.0f} MB", f"{size:.1f} MB (Keras)",
-                           REPRODUCED if abs(size - P["file_size_mb"]) / P["file_size_mb"] < 0.05 else NOT_REPRODUCED,
-                           "[Results: parameters and size](results.md)"))
+        rows.append(
+            _claim(
+                "model file size",
+                f"{P['file_size_mb']:.0f} MB",
+                f"{size:.1f} MB (Keras)",
+                REPRODUCED if abs(size - P["file_size_mb"]) / P["file_size_mb"] < 0.05 else NOT_REPRODUCED,
+                "[Results: parameters and size](results.md)",
+            )
+        )
     hardware = (read_json_or_none(run.path / "provenance.json") or {}).get("environment", {}).get("hardware", {})
     bench = read_json_or_none(run.path / "bench" / "bench.json")
     cpu = f"{bench['models']['tflite_int8']['single']['median_ms']:.1f} ms/image int8 on a CPU" if bench else "–"
-    rows.append(_claim("latency", f"≈{P['latency_ms_per_image']:.0f} ms/image, GPU", cpu,
-                       NOT_TESTABLE if not hardware.get("gpus") else NOT_REPRODUCED, "[Results](results.md)"))
+    rows.append(
+        _claim(
+            "latency",
+            f"≈{P['latency_ms_per_image']:.0f} ms/image, GPU",
+            cpu,
+            NOT_TESTABLE if not hardware.get("gpus") else NOT_REPRODUCED,
+            "[Results](results.md)",
+        )
+    )
     robust = read_json_or_none(run.path / "robustness" / "results.json")
-    for name, claim in (("low_light", "weak in poor lighting"), ("occlusion", "weak under partial occlusion"),
-                        ("grayscale", "weak on grayscale images")):
+    for name, claim in (
+        ("low_light", "weak in poor lighting"),
+        ("occlusion", "weak under partial occlusion"),
+        ("grayscale", "weak on grayscale images"),
+    ):
         if robust and name in robust["corruptions"]:
             c = robust["corruptions"][name]
             clean = {"low": c["accuracy_low"][0], "high": c["accuracy_high"][0], "estimate": c["accuracy"][0]}
             drop = _position(clean, c["accuracy"][-1]) == "above"  # the harshest level below the clean CI
-            rows.append(_claim(claim, "named, not measured", f"{percent(c['accuracy'][0])} → {percent(c['accuracy'][-1])}",
-                               REPRODUCED if drop else NOT_REPRODUCED, "[Limitations](limitations.md)"))
+            rows.append(
+                _claim(
+                    claim,
+                    "named, not measured",
+                    f"{percent(c['accuracy'][0])} → {percent(c['accuracy'][-1])}",
+                    REPRODUCED if drop else NOT_REPRODUCED,
+                    "[Limitations](limitations.md)",
+                )
+            )
     return rows
 
 
-__all__ = ["STUDIES", "TARGET", "REPRODUCED", "NOT_REPRODUCED", "NOT_TESTABLE", "publish_study", "load_study",
-           "studies_of", "fold_rows", "forest_rows", "verdict_markdown", "claim_rows", "comparison_rows"]
+__all__ = [
+    "STUDIES",
+    "TARGET",
+    "REPRODUCED",
+    "NOT_REPRODUCED",
+    "NOT_TESTABLE",
+    "publish_study",
+    "load_study",
+    "studies_of",
+    "fold_rows",
+    "forest_rows",
+    "verdict_markdown",
+    "claim_rows",
+    "comparison_rows",
+]

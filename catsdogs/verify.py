@@ -187,8 +187,9 @@ class Verification:
             for row in rows:
                 table.add_row(*(Text(v) for v in row.values()))
             buffer = io.StringIO()
-            Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False,
-                    emoji=False).print(table)
+            Console(
+                file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False
+            ).print(table)
             text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
         return text + self.footer() + "\n"
 
@@ -207,8 +208,9 @@ class Verification:
             "summary": self.summary(),
             "counts": self.counts(),
             "missing": [{"record": r, "command": c} for r, c in self.missing.items()],
-            "setting_differences": {k: {"published": a, "this_run": b}
-                                    for k, (a, b) in self.setting_differences.items()},
+            "setting_differences": {
+                k: {"published": a, "this_run": b} for k, (a, b) in self.setting_differences.items()
+            },
             "advice": self.advice,
             "checks": [asdict(c) for c in self.checks],
         }
@@ -220,8 +222,11 @@ class Verification:
 def setting_differences(published: Mapping[str, Any], this_run: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Training settings (``config.json`` fields other than locations) that differ,
     as ``{field: (published, this run)}``; fields only one side records are skipped."""
-    return {k: (v, this_run[k]) for k, v in published.items()
-            if k not in _LOCATION_FIELDS and k in this_run and this_run[k] != v}
+    return {
+        k: (v, this_run[k])
+        for k, v in published.items()
+        if k not in _LOCATION_FIELDS and k in this_run and this_run[k] != v
+    }
 
 
 def _rerun_advice(pub_config: Mapping[str, Any], against: Path) -> str:
@@ -230,21 +235,30 @@ def _rerun_advice(pub_config: Mapping[str, Any], against: Path) -> str:
     if profile not in PROFILES:
         return f"the record {against} is of an unknown profile {profile!r}"
     defaults = get_config(profile).to_dict()
-    sets = [f"--set {k}={json.dumps(v)}" for k, v in pub_config.items()
-            if k not in _LOCATION_FIELDS and k in defaults and defaults[k] != v]
+    sets = [
+        f"--set {k}={json.dumps(v)}"
+        for k, v in pub_config.items()
+        if k not in _LOCATION_FIELDS and k in defaults and defaults[k] != v
+    ]
     return " ".join([f"python -m catsdogs reproduce --profile {profile} --run-dir runs/<new name>", *sets])
 
 
 def _load_config(path: Path, role: str) -> dict[str, Any]:
     if not path.is_dir():
-        raise FileNotFoundError(f"{role} {path} does not exist; pass an existing directory "
-                                f"({'--run-dir' if role == 'run directory' else '--against'})")
+        raise FileNotFoundError(
+            f"{role} {path} does not exist; pass an existing directory "
+            f"({'--run-dir' if role == 'run directory' else '--against'})"
+        )
     cfg = path / "config.json"
     if not cfg.is_file():
-        what = ("a run directory (no config.json): pass the run's --run-dir, or run "
-                "`python -m catsdogs reproduce` first") if role == "run directory" else \
-            ("a published record (no config.json): pass --against a folder written by "
-             "`python -m catsdogs publish-results`, e.g. results/full")
+        what = (
+            ("a run directory (no config.json): pass the run's --run-dir, or run `python -m catsdogs reproduce` first")
+            if role == "run directory"
+            else (
+                "a published record (no config.json): pass --against a folder written by "
+                "`python -m catsdogs publish-results`, e.g. results/full"
+            )
+        )
         raise FileNotFoundError(f"{path} is not {what}")
     try:
         return json.loads(cfg.read_text())
@@ -269,7 +283,8 @@ def verify_run(run_dir: Path | str, against: Path | str | None = None) -> Verifi
         if against is None:
             raise FileNotFoundError(
                 f"no published record of the {run_config.get('profile')!r} profile in this checkout; "
-                "pass --against a folder written by `python -m catsdogs publish-results`")
+                "pass --against a folder written by `python -m catsdogs publish-results`"
+            )
     against = Path(against)
     pub_config = _load_config(against, "published record")
     result = Verification(run_dir=str(run_dir), against=str(against))
@@ -280,14 +295,18 @@ def verify_run(run_dir: Path | str, against: Path | str | None = None) -> Verifi
         if own is not None and own.resolve() != against.resolve():
             todo.insert(0, f"compare it with the record of its own profile (--against {own})")
         listed = "; ".join(f"{k}: {b!r} here, {a!r} published" for k, (a, b) in result.setting_differences.items())
-        result.advice = (f"this run was made with other settings than {against} ({listed}), so its figures "
-                         f"are not comparable; {', or '.join(todo)}")
+        result.advice = (
+            f"this run was made with other settings than {against} ({listed}), so its figures "
+            f"are not comparable; {', or '.join(todo)}"
+        )
         return result
     result.checks, result.missing = compare_records(against, run_dir, run_config.get("profile", "full"))
     manifest = next((c for c in result.checks if c.figure == "split manifest sha256"), None)
     if manifest is not None and manifest.verdict == DIFFERS:
-        result.advice = ("the split manifest differs: this run saw other image files than the published one; "
-                         "check that CATSDOGS_DATA_DIR (or --data-dir) is the complete Microsoft PetImages folder")
+        result.advice = (
+            "the split manifest differs: this run saw other image files than the published one; "
+            "check that CATSDOGS_DATA_DIR (or --data-dir) is the complete Microsoft PetImages folder"
+        )
     return result
 
 
@@ -318,10 +337,13 @@ def check_after_reproduce(run_dir: Path | str) -> tuple[str, int | None]:
     record = published_record(config.profile)
     if record is None:
         where = PUBLISHED_RECORD_OF_PROFILE.get(config.profile)
-        why = (f"no published record of the {config.profile!r} profile in this checkout"
-               + (f" ({where} is absent)" if where else ""))
-        text = (f"no reproduction check: {why}; `python -m catsdogs verify --run-dir {run_dir} --against <record>` "
-                "compares the run with any record written by `python -m catsdogs publish-results`\n")
+        why = f"no published record of the {config.profile!r} profile in this checkout" + (
+            f" ({where} is absent)" if where else ""
+        )
+        text = (
+            f"no reproduction check: {why}; `python -m catsdogs verify --run-dir {run_dir} --against <record>` "
+            "compares the run with any record written by `python -m catsdogs publish-results`\n"
+        )
         return text, None
     result = verify_run(run_dir, record)
     if not result.comparable:
@@ -331,8 +353,9 @@ def check_after_reproduce(run_dir: Path | str) -> tuple[str, int | None]:
     return header + result.to_text(), 1 if differs else 0
 
 
-def published_environment_markdown(run: Any, environment_rows: Callable[[Any], Sequence[Mapping[str, str]]],
-                                   root: Path | None = None) -> str:
+def published_environment_markdown(
+    run: Any, environment_rows: Callable[[Any], Sequence[Mapping[str, str]]], root: Path | None = None
+) -> str:
     """The environment of the published full run (``results/full/provenance.json``), for
     the book's "Re-running this book" section, next to that of ``run`` (the
     :class:`~catsdogs.runs.Run` the book is built from, or ``None``).
@@ -353,15 +376,26 @@ def published_environment_markdown(run: Any, environment_rows: Callable[[Any], S
     differing = [k for k in pub if k not in ("recorded at", "git commit") and own.get(k) != pub[k]]
     where = f"`{PUBLISHED_RECORD_OF_PROFILE['full']}/provenance.json`"
     if not differing:
-        return (f"The published run ({where}) used the environment listed under *Environment* below: "
-                "this run has the same Python, package versions, hardware and platform.\n")
+        return (
+            f"The published run ({where}) used the environment listed under *Environment* below: "
+            "this run has the same Python, package versions, hardware and platform.\n"
+        )
     rows = [{"item": k, "published run": v, "this run": own.get(k, "—")} for k, v in pub.items()]
-    return (f"The published run ({where}) and this run differ in {', '.join(differing)}:\n\n"
-            + markdown_table(rows))
+    return f"The published run ({where}) and this run differ in {', '.join(differing)}:\n\n" + markdown_table(rows)
 
 
 __all__ = [
-    "IDENTICAL", "WITHIN_CI", "DIFFERS", "NOT_BIT_IDENTICAL", "SHOWN", "MISSING",
-    "Check", "Verification", "verify_run", "setting_differences",
-    "published_record", "check_after_reproduce", "published_environment_markdown",
+    "IDENTICAL",
+    "WITHIN_CI",
+    "DIFFERS",
+    "NOT_BIT_IDENTICAL",
+    "SHOWN",
+    "MISSING",
+    "Check",
+    "Verification",
+    "verify_run",
+    "setting_differences",
+    "published_record",
+    "check_after_reproduce",
+    "published_environment_markdown",
 ]

@@ -38,14 +38,18 @@ PAGE_ASSETS = ("try-model.js", "try-model.css")
 #: ``@litertjs/core`` picks ``litert_wasm_internal`` where the browser has relaxed SIMD,
 #: else ``litert_wasm_compat_internal``; the threaded and JSPI builds are not used.
 RUNTIME_FILES = {
-    "@litertjs/core": ("package.json", "dist/index.js",
-                       "wasm/litert_wasm_internal.js", "wasm/litert_wasm_internal.wasm",
-                       "wasm/litert_wasm_compat_internal.js", "wasm/litert_wasm_compat_internal.wasm"),
+    "@litertjs/core": (
+        "package.json",
+        "dist/index.js",
+        "wasm/litert_wasm_internal.js",
+        "wasm/litert_wasm_internal.wasm",
+        "wasm/litert_wasm_compat_internal.js",
+        "wasm/litert_wasm_compat_internal.wasm",
+    ),
     "@litertjs/wasm-utils": ("package.json", "dist/index.js"),
 }
 MODEL_FILE = "catsdogs_mobilenetv2.int8.tflite"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
 
 
 # ----------------------------------------------------------------------------- npm
@@ -87,8 +91,13 @@ def npm_install(root: Path | None = None) -> Path:
             "or https://nodejs.org) and build the book again"
         )
     log.info("installing the book's JavaScript dependencies (npm ci)")
-    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-                          cwd=root, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0 or not _installed_matches_lock(root):
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
         raise RuntimeError(f"`npm ci` in {root} failed (exit {proc.returncode}); its output ends with:\n{tail}")
@@ -112,8 +121,10 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
 
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise FileNotFoundError(f"model file {model_path} not found: publish the int8 export into models/ "
-                                "(`python -m catsdogs export --run-dir RUN --publish models`)")
+        raise FileNotFoundError(
+            f"model file {model_path} not found: publish the int8 export into models/ "
+            "(`python -m catsdogs export --run-dir RUN --publish models`)"
+        )
     interp = tflite_interpreter(model_path, num_threads=1)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     shape = [int(d) for d in inp["shape_signature"]]
@@ -161,8 +172,13 @@ def sample_images(manifest: Path, data_dir: Path | str, per_class: int = 3) -> l
     for row in read_manifest(manifest):
         name = CLASS_NAMES[row["label"]]
         path = Path(data_dir) / row["file"]
-        if (row["split"] == "val" and row["source"] == "original" and counts[name] < per_class
-                and path.suffix.lower() in SAMPLE_SUFFIXES and path.is_file()):
+        if (
+            row["split"] == "val"
+            and row["source"] == "original"
+            and counts[name] < per_class
+            and path.suffix.lower() in SAMPLE_SUFFIXES
+            and path.is_file()
+        ):
             picked.append((path, name))
             counts[name] += 1
     return picked
@@ -179,19 +195,28 @@ def published_results(model_path: Path | str) -> Path | None:
 def download_bytes(static_dir: Path) -> dict[str, int]:
     """What a reader's browser downloads for the page (beyond the book's own files), in
     bytes, for each of the runtime's two WebAssembly builds (it loads one)."""
-    common = [p for p in static_dir.rglob("*") if p.is_file() and "wasm" not in p.parent.name
-              and p.parent.name != "samples" and p.name != "package.json"]
+    common = [
+        p
+        for p in static_dir.rglob("*")
+        if p.is_file() and "wasm" not in p.parent.name and p.parent.name != "samples" and p.name != "package.json"
+    ]
     base = sum(p.stat().st_size for p in common)
     wasm = static_dir / "litertjs" / "core" / "wasm"
-    return {build: base + sum(p.stat().st_size for p in wasm.glob(f"litert_wasm_{stem}.*"))
-            for build, stem in (("relaxed_simd", "internal"), ("compat", "compat_internal"))}
+    return {
+        build: base + sum(p.stat().st_size for p in wasm.glob(f"litert_wasm_{stem}.*"))
+        for build, stem in (("relaxed_simd", "internal"), ("compat", "compat_internal"))
+    }
 
 
 # ----------------------------------------------------------------------------- install
 
 
-def install_try_page(html_dir: Path | str, model_path: Path | str | None = None,
-                     data_dir: Path | str | None = None, samples_per_class: int = 3) -> Path:
+def install_try_page(
+    html_dir: Path | str,
+    model_path: Path | str | None = None,
+    data_dir: Path | str | None = None,
+    samples_per_class: int = 3,
+) -> Path:
     """Copy what the *Try the model* page loads into ``<html_dir>/_static/try-model/``.
 
     Parameters
@@ -240,8 +265,13 @@ def install_try_page(html_dir: Path | str, model_path: Path | str | None = None,
     else:
         log.info("no data directory configured (%s): the 'Try the model' page offers upload only", ENV_DATA_DIR)
 
-    page = {"model": record, "classes": list(CLASS_NAMES), "runtime": runtime, "samples": samples,
-            "download_bytes": download_bytes(out)}
+    page = {
+        "model": record,
+        "classes": list(CLASS_NAMES),
+        "runtime": runtime,
+        "samples": samples,
+        "download_bytes": download_bytes(out),
+    }
     # The browser test's record for this very file (tests/test_browser.py), if one is published.
     checked = read_json_or_none(results / "web" / "browser_bench.json") if results else None
     if checked and checked.get("model_sha256") == record["sha256"]:
@@ -250,5 +280,13 @@ def install_try_page(html_dir: Path | str, model_path: Path | str | None = None,
     return out
 
 
-__all__ = ["RUNTIME_FILES", "STATIC_SUBDIR", "download_bytes", "install_try_page", "model_record", "npm_install",
-           "published_results", "sample_images"]
+__all__ = [
+    "RUNTIME_FILES",
+    "STATIC_SUBDIR",
+    "download_bytes",
+    "install_try_page",
+    "model_record",
+    "npm_install",
+    "published_results",
+    "sample_images",
+]

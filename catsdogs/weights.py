@@ -110,7 +110,9 @@ def resolve_weights(config: Config, include_top: bool = False) -> WeightsInfo:
         return WeightsInfo(keras_weights=None, kind="random", source="none", include_top=include_top)
     if spec.lower() == "imagenet":
         return WeightsInfo(
-            keras_weights="imagenet", kind="keras-download", source="imagenet",
+            keras_weights="imagenet",
+            kind="keras-download",
+            source="imagenet",
             include_top=include_top,
         )
 
@@ -127,15 +129,15 @@ def resolve_weights(config: Config, include_top: bool = False) -> WeightsInfo:
         )
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise FileNotFoundError(
-            f"weights file {str(path)!r} {what} (from weights setting {spec!r}). "
-            f"{_how_to_fix()}"
-        )
+        raise FileNotFoundError(f"weights file {str(path)!r} {what} (from weights setting {spec!r}). {_how_to_fix()}")
 
     if kind == "keras-file":
         return WeightsInfo(
-            keras_weights=str(path), kind=kind, source=str(path),
-            source_sha256=file_sha256(path), include_top=include_top,
+            keras_weights=str(path),
+            kind=kind,
+            source=str(path),
+            source_sha256=file_sha256(path),
+            include_top=include_top,
         )
 
     if config.alpha != 1.0:

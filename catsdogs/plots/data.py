@@ -57,16 +57,24 @@ def class_counts(counts: Mapping[str, int], skipped: Mapping[str, int] | None = 
     labels = [f"{u:,}" for u in used]
     if skipped:
         dropped = np.array([skipped.get(c, 0) for c in classes])
-        stacked = ax.bar(x, dropped, 0.6, bottom=used, color="0.75", hatch="//", edgecolor="0.4",
-                         linewidth=0, label="skipped (unreadable)")
+        stacked = ax.bar(
+            x,
+            dropped,
+            0.6,
+            bottom=used,
+            color="0.75",
+            hatch="//",
+            edgecolor="0.4",
+            linewidth=0,
+            label="skipped (unreadable)",
+        )
         for patch in stacked:  # a bar's base is "sticky" and would cancel the headroom for the labels
             patch.sticky_edges.y.clear()
         labels = [f"{u:,} usable\n{d:,} skipped" for u, d in zip(used, dropped)]
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     totals = used + (dropped if skipped else 0)
     for xi, total, text in zip(x, totals, labels):
-        ax.annotate(text, (xi, total), xytext=(0, 3), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=9)
+        ax.annotate(text, (xi, total), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=9)
     ax.set_xticks(x, classes)
     ax.set_ylabel("images")
     ax.set_title("Images per class")
@@ -104,8 +112,7 @@ def size_distribution(widths: ArrayLike, heights: ArrayLike, bins: int = 40) -> 
     ]
     for ax, (values, xlabel, title) in zip(panel_grid(fig, 3, 3), panels):
         ax.hist(values, bins=bins, color="#5B8DB8", edgecolor="white", linewidth=0.4)
-        ax.axvline(np.median(values), color="0.2", linestyle="--", linewidth=1,
-                   label=f"median {np.median(values):.4g}")
+        ax.axvline(np.median(values), color="0.2", linestyle="--", linewidth=1, label=f"median {np.median(values):.4g}")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("images")
         ax.set_title(title)
@@ -119,9 +126,7 @@ def _displayable(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
-        raise ValueError(
-            f"each image must be HxWx3 (or HxW grayscale); got shape {array.shape}."
-        )
+        raise ValueError(f"each image must be HxWx3 (or HxW grayscale); got shape {array.shape}.")
     if array.dtype != np.uint8:
         array = np.clip(np.rint(array.astype(np.float64)), 0, 255).astype(np.uint8)
     return array, ("gray" if array.ndim == 2 else None)
@@ -226,9 +231,7 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> F
         raise ValueError("histories is empty; pass {'phase 1': history.history, ...}.")
     for phase, history in histories.items():
         if not history.get("loss"):
-            raise ValueError(
-                f"phase {phase!r} has no 'loss' values; pass Keras History.history dicts."
-            )
+            raise ValueError(f"phase {phase!r} has no 'loss' values; pass Keras History.history dicts.")
     lengths = [len(history["loss"]) for history in histories.values()]
     epochs = np.arange(1, sum(lengths) + 1)
 
@@ -265,8 +268,9 @@ def _draw_phase_boundaries(ax: Axes, phases: list[str], lengths: list[int]) -> N
     for i, (phase, length) in enumerate(zip(phases, lengths)):
         if i > 0:
             ax.axvline(start + 0.5, color=BOUNDARY_COLOR, linestyle="--", linewidth=1)
-        ax.text(start + 0.5 + 0.1, 0.98, phase, transform=to_axes_y, ha="left", va="top",
-                fontsize=8, color=BOUNDARY_COLOR)
+        ax.text(
+            start + 0.5 + 0.1, 0.98, phase, transform=to_axes_y, ha="left", va="top", fontsize=8, color=BOUNDARY_COLOR
+        )
         start += length
 
 

@@ -54,16 +54,14 @@ def confusion_matrix_figure(
     if (counts < 0).any():
         raise ValueError("cm must hold non-negative counts.")
     row_totals = counts.sum(axis=1, keepdims=True)
-    row_percent = np.divide(100.0 * counts, row_totals, out=np.zeros(counts.shape),
-                            where=row_totals > 0)
+    row_percent = np.divide(100.0 * counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
 
     fig = figure(4.4, 3.8)
     ax = fig.add_subplot()
     ax.imshow(row_percent, vmin=0, vmax=100, cmap="Blues")
     for (i, j), count in np.ndenumerate(counts):
         color = "white" if row_percent[i, j] > 60 else "black"
-        ax.text(j, i, f"{int(count):,}\n({row_percent[i, j]:.1f}%)", ha="center", va="center",
-                color=color, fontsize=11)
+        ax.text(j, i, f"{int(count):,}\n({row_percent[i, j]:.1f}%)", ha="center", va="center", color=color, fontsize=11)
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, class_names)
     ax.set_yticks(ticks, class_names)
@@ -102,11 +100,13 @@ def roc_pr_figure(curves: Mapping[str, Mapping[str, Any]]) -> Figure:
     roc_ax.set_ylabel("true positive rate (dogs found)")
     roc_ax.set_title("ROC curve")
 
-    pr_ax.plot(pr["recall"], pr["precision"], color=TRAIN_COLOR, drawstyle="steps-post",
-               label=f"model (AP = {pr['auc']:.3f})")
+    pr_ax.plot(
+        pr["recall"], pr["precision"], color=TRAIN_COLOR, drawstyle="steps-post", label=f"model (AP = {pr['auc']:.3f})"
+    )
     if pr.get("prevalence") is not None:
-        pr_ax.axhline(pr["prevalence"], color="0.6", linestyle="--", linewidth=1,
-                      label=f"chance (AP = {pr['prevalence']:.3f})")
+        pr_ax.axhline(
+            pr["prevalence"], color="0.6", linestyle="--", linewidth=1, label=f"chance (AP = {pr['prevalence']:.3f})"
+        )
     pr_ax.set_xlabel("recall (dogs found)")
     pr_ax.set_ylabel("precision (predicted dogs that are dogs)")
     pr_ax.set_title("Precision-recall curve")
@@ -149,8 +149,9 @@ def reliability_diagram(calibs: Mapping[str, Mapping[str, Any]]) -> Figure:
         edges = np.asarray(calib["bin_edges"], dtype=float)
         if filled.any():
             lowest_edge = min(lowest_edge, edges[:-1][filled].min())
-        diagram.plot(confidence[filled], accuracy[filled], marker="o", color=color,
-                     label=f"{label} (ECE = {calib['ece']:.3f})")
+        diagram.plot(
+            confidence[filled], accuracy[filled], marker="o", color=color, label=f"{label} (ECE = {calib['ece']:.3f})"
+        )
         histogram.stairs(calib["count"], edges, color=color, linewidth=1.5)
     diagram.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect calibration")
     diagram.set_ylabel("accuracy")
@@ -168,10 +169,7 @@ def reliability_diagram(calibs: Mapping[str, Mapping[str, Any]]) -> Figure:
 # --------------------------------------------------------------------------- #
 def _check_curve(corruption: str, curve: Mapping[str, Sequence[Any]], metric: str) -> None:
     if "severity" not in curve or metric not in curve:
-        raise ValueError(
-            f"results[{corruption!r}] needs 'severity' and {metric!r} lists; "
-            f"got keys {sorted(curve)}."
-        )
+        raise ValueError(f"results[{corruption!r}] needs 'severity' and {metric!r} lists; got keys {sorted(curve)}.")
     series = {k: curve[k] for k in ("severity", metric, f"{metric}_low", f"{metric}_high") if k in curve}
     check_same_length(**series)
 
@@ -225,16 +223,23 @@ def metric_vs_severity_compare(
             ax.plot(severity, as_float_array(curve[metric]), marker="o", color=f"C{i}", label=model)
             if f"{metric}_low" in curve and f"{metric}_high" in curve:
                 banded = True
-                ax.fill_between(severity, as_float_array(curve[f"{metric}_low"]),
-                                as_float_array(curve[f"{metric}_high"]), color=f"C{i}", alpha=0.2,
-                                linewidth=0)
+                ax.fill_between(
+                    severity,
+                    as_float_array(curve[f"{metric}_low"]),
+                    as_float_array(curve[f"{metric}_high"]),
+                    color=f"C{i}",
+                    alpha=0.2,
+                    linewidth=0,
+                )
         ax.set_title(corruption)
         ax.set_xlabel("severity")
         ax.set_ylabel(metric.replace("_", " "))
         if show_legend:
             ax.legend(loc="lower left")
-    fig.suptitle(f"{metric.replace('_', ' ').capitalize()} under corruption" + (" (band: CI)" if banded else ""),
-                 fontweight="bold")
+    fig.suptitle(
+        f"{metric.replace('_', ' ').capitalize()} under corruption" + (" (band: CI)" if banded else ""),
+        fontweight="bold",
+    )
     return fig
 
 
@@ -298,10 +303,10 @@ def bar_with_ci(
     fig = figure(max(4.0, 0.9 * len(labels) + 1.5), 3.6)
     ax = fig.add_subplot()
     x = np.arange(len(labels))
-    bars = ax.bar(x, est, 0.6, color="#5B8DB8", yerr=errors, capsize=4,
-                  error_kw={"elinewidth": 1.2, "ecolor": "0.2"})
-    ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.3f}" for v in est],
-                 label_type="center", color="white", fontsize=9)
+    bars = ax.bar(x, est, 0.6, color="#5B8DB8", yerr=errors, capsize=4, error_kw={"elinewidth": 1.2, "ecolor": "0.2"})
+    ax.bar_label(
+        bars, labels=["" if np.isnan(v) else f"{v:.3f}" for v in est], label_type="center", color="white", fontsize=9
+    )
     ax.set_xticks(x, labels)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -336,9 +341,16 @@ def forest_plot(
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows):
         est, low, high = (100 * r[k] for k in ("estimate", "low", "high"))
-        ax.errorbar(est, yi, xerr=[[est - low], [high - est]], fmt="D" if r.get("pooled") else "o",
-                    color=colours[r["group"]], markersize=7 if r.get("pooled") else 4, capsize=3,
-                    label=r["group"])
+        ax.errorbar(
+            est,
+            yi,
+            xerr=[[est - low], [high - est]],
+            fmt="D" if r.get("pooled") else "o",
+            color=colours[r["group"]],
+            markersize=7 if r.get("pooled") else 4,
+            capsize=3,
+            label=r["group"],
+        )
     if reference is not None:
         ax.axvline(100 * reference, color=BOUNDARY_COLOR, linestyle="--", linewidth=1.2, label=reference_label)
     handles, labels = ax.get_legend_handles_labels()
@@ -360,8 +372,7 @@ def confidence_histograms(confidences: Mapping[str, Sequence[float]], threshold:
     ax = fig.add_subplot(1, 1, 1)
     bins = np.linspace(0.5, 1.0, 26)
     for label, conf in confidences.items():
-        ax.hist(np.asarray(conf, dtype=float), bins=bins, histtype="step", linewidth=1.8,
-                density=True, label=label)
+        ax.hist(np.asarray(conf, dtype=float), bins=bins, histtype="step", linewidth=1.8, density=True, label=label)
     if threshold is not None:
         ax.axvline(threshold, color=BOUNDARY_COLOR, linestyle="--", label=f"threshold {threshold:.3f}")
     ax.set_xlabel("confidence of the predicted class")

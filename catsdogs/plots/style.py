@@ -78,11 +78,18 @@ def check_same_length(**arrays: Sequence[Any]) -> int:
 
 def as_float_array(values: Sequence[float | None] | ArrayLike) -> np.ndarray:
     """Floats with ``None`` (an undefined metric) as NaN, which matplotlib skips."""
-    return np.array([np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))],
-                    dtype=np.float64)
+    return np.array([np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))], dtype=np.float64)
 
 
 __all__ = [
-    "STYLE", "CLASS_COLORS", "TRAIN_COLOR", "VAL_COLOR", "BOUNDARY_COLOR", "styled", "figure", "panel_grid",
-    "check_same_length", "as_float_array",
+    "STYLE",
+    "CLASS_COLORS",
+    "TRAIN_COLOR",
+    "VAL_COLOR",
+    "BOUNDARY_COLOR",
+    "styled",
+    "figure",
+    "panel_grid",
+    "check_same_length",
+    "as_float_array",
 ]
