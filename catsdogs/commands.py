@@ -180,8 +180,7 @@ def cmd_evaluate(args) -> int:
         title = f"{args.model} on {result['scan']['usable']:,} images of {result['data']}"
     else:
         run = existing_run(args)
-        result = evaluate.evaluate_run(run)
-        result = {k: result[k] for k in ("source", "split", "metrics", "ci95")}
+        result = evaluate.evaluate_run(run)  # written to eval/metrics.json; --json prints all of it
         title = f"{run.path}: final model ({result['source']}) on the {result['split']} split"
     print(
         json.dumps(result, indent=2)

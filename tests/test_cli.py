@@ -218,3 +218,68 @@ def test_module_exit_code_on_user_error() -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert error_lines(proc.stderr) == [proc.stderr.strip()]
     assert "unknown profile 'nope'" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- what users meet first
+
+PUBLISHED_INT8 = PROJECT / "models" / "catsdogs_mobilenetv2.int8.tflite"
+#: What TensorFlow and LiteRT print at start-up when nobody silences them.
+STARTUP_NOISE = ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "XNNPACK", "port.cc")
+
+
+def _run_cli(*argv: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-m", "catsdogs", *argv], capture_output=True, text=True, cwd=PROJECT, timeout=300, env=env
+    )
+
+
+def test_predict_says_unsure_on_a_solid_colour_and_stays_quiet(tmp_path: Path) -> None:
+    from conftest import REAL_ENV
+
+    orange = tmp_path / "orange.png"
+    Image.new("RGB", (300, 200), (240, 140, 30)).save(orange)
+    files = [str(orange)]
+    cat = Path(REAL_ENV["CATSDOGS_DATA_DIR"] or "/nonexistent") / "Cat" / "1.jpg"
+    if cat.is_file():  # a clear cat photo of the real data, when configured
+        files.append(str(cat))
+    proc = _run_cli("predict", "--model", str(PUBLISHED_INT8), *files)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{orange}\t") and lines[0].endswith("\tunsure")
+    if cat.is_file():
+        assert lines[1].split("\t")[1] == "cat" and "unsure" not in lines[1]
+    assert not [n for n in STARTUP_NOISE if n in proc.stderr], proc.stderr
+    verbose = _run_cli("-v", "predict", "--model", str(PUBLISHED_INT8), str(orange))
+    assert verbose.returncode == 0 and "XNNPACK" in verbose.stderr  # -v still shows the runtime's lines
+
+
+def test_predict_json_lines_and_folders(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "photos" / "inner"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (64, 64), (20, 200, 20)).save(folder / "green.jpg")
+    (tmp_path / "photos" / "notes.txt").write_text("not an image")
+    assert main(["predict", "--model", str(PUBLISHED_INT8), "--json", str(tmp_path / "photos")]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["file"].endswith("green.jpg") and record["unsure"] is True
+    assert set(record) == {"file", "label", "prob_dog", "confidence", "unsure"}
+
+
+def test_evaluate_and_bench_print_tables_and_json_equals_the_record(make_petimages, tmp_path: Path, capsys) -> None:
+    from catsdogs import train
+
+    run_dir = tmp_path / "run"
+    train.train(tiny_config(make_petimages(n_per_class=8)), run_dir)
+    assert main(["evaluate", "--profile", "smoke", "--run-dir", str(run_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "accuracy" in table and "95 % CI" in table and "confusion matrix" in table and "{" not in table
+    assert main(["evaluate", "--profile", "smoke", "--run-dir", str(run_dir), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((run_dir / "eval" / "metrics.json").read_text())
+    assert main(["export", "--profile", "smoke", "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["bench", "--profile", "smoke", "--run-dir", str(run_dir), "--repeats", "2"]) == 0
+    assert "tflite_int8" in capsys.readouterr().out
+    assert main(["bench", "--profile", "smoke", "--run-dir", str(run_dir), "--repeats", "2", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((run_dir / "bench" / "bench.json").read_text())

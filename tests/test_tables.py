@@ -12,13 +12,13 @@ from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
 from catsdogs.runs import Run
 from catsdogs.tables import (
     calibration_rows,
-    comparison_rows,
     mitigation_rows,
     ood_confidences,
     ood_rows,
     robustness_rows,
     scan_rows,
 )
+from catsdogs.verdict import comparison_rows
 
 METRICS = {"n": 60, "accuracy": 0.95, "precision": 0.96, "recall": 0.93, "f1": 0.945, "roc_auc": 0.99}
 
