@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="export again even if the run's exports are up to date with its final model",
     )
+    p.add_argument("--json", action="store_true", help="print the full export record as JSON instead of a table")
 
     p = sub.add_parser("bench", help="latency of the Keras model and its TFLite exports on this machine")
     _add_common(p)

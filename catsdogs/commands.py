@@ -256,17 +256,22 @@ def cmd_book(args) -> int:
 
 def cmd_export(args) -> int:
     result = export.export_run(existing_run(args), publish_dir=args.publish, force=args.force)
-    summary = {
-        k: {m: e[m] for m in ("file", "size_mb", "sha256", "agreement_with_keras")}
-        | {"val_accuracy": e["val_metrics"]["accuracy"]}
-        for k, e in result["exports"].items()
-    }
-    print(json.dumps(summary, indent=2))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{'export':<16}{'size MB':>9}{'val accuracy':>14}{'same label as Keras':>21}{'OOD threshold':>15}  file")
+    for name, e in result["exports"].items():
+        threshold = f"{e['ood_threshold']:.4f}" if e.get("ood_threshold") is not None else "-"
+        print(
+            f"{name:<16}{e['size_mb']:>9.3f}{e['val_metrics']['accuracy']:>14.4f}"
+            f"{e['agreement_with_keras']:>21.4f}{threshold:>15}  {e['file']}"
+        )
     return 0
 
 
 def cmd_bench(args) -> int:
-    result = export.bench_run(existing_run(args), repeats=args.repeats)
+    with contextlib.nullcontext() if args.verbose else native_stderr_silenced():  # LiteRT's delegate line
+        result = export.bench_run(existing_run(args), repeats=args.repeats)
     print(json.dumps(result, indent=2) if args.json else export.format_bench(result))
     return 0
 
