@@ -17,7 +17,7 @@ mislabelled image the model "gets right" is counted as right.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,102 @@ def audit_selection(
     }
 
 
+def label_issue_rows(oof: Mapping[str, np.ndarray], seed: int) -> list[dict[str, Any]]:
+    """Every suspected label error of out-of-fold predictions (``cv.read_oof``), most
+    suspicious first, each marked ``ranked`` / ``sampled`` (to audit) or ``unaudited``."""
+    flagged = suspected_label_issues(oof["label"], oof["prob"])
+    group = {i: g for g, members in audit_selection(flagged, seed).items() for i in members}
+    return [
+        {
+            "rank": r + 1,
+            "file": str(oof["file"][i]),
+            "label": int(oof["label"][i]),
+            "prob_dog": float(oof["prob"][i]),
+            "fold": int(oof["fold"][i]),
+            "audit": group[int(i)],
+        }
+        for r, i in enumerate(flagged)
+    ]
+
+
+def dataset_audit_summary(
+    rows: Sequence[Mapping[str, Any]], oof: Mapping[str, np.ndarray], verdicts: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """What the by-eye verdicts say about the flagged images: counts per verdict among the
+    audited ones, cleanlab's precision (share really wrong or without a pet), the estimate
+    for the unaudited rest (from the random sample), and the pooled out-of-fold accuracy on
+    audited labels (wrong-class images relabelled, images with no pet dropped)."""
+    audited = [r for r in rows if r["audit"] != "unaudited"]
+    seen = [r for r in audited if r["file"] in verdicts]
+    counts = {k: sum(verdicts[r["file"]]["verdict"] == k for r in seen) for k in VERDICTS}
+    wrong = ("other_class", "no_pet")
+    precision = sum(counts[k] for k in wrong) / len(seen) if seen else None
+    sample = [r for r in seen if r["audit"] == "sampled"]
+    sample_share = sum(verdicts[r["file"]]["verdict"] in wrong for r in sample) / len(sample) if sample else None
+    unaudited = sum(r["audit"] == "unaudited" for r in rows)
+    labels, keep = np.array(oof["label"]).copy(), np.ones(len(oof["label"]), dtype=bool)
+    index = {f: i for i, f in enumerate(oof["file"])}
+    for r in seen:
+        v = verdicts[r["file"]]["verdict"]
+        if v == "other_class":
+            labels[index[r["file"]]] = 1 - labels[index[r["file"]]]
+        elif v == "no_pet":
+            keep[index[r["file"]]] = False
+    right = (np.asarray(oof["prob"]) >= 0.5) == (labels == 1)
+    return {
+        "flagged": len(rows),
+        "audited": len(audited),
+        "with_verdict": len(seen),
+        "counts": counts,
+        "precision": precision,
+        "unaudited": unaudited,
+        "estimated_wrong_among_unaudited": None if sample_share is None else round(sample_share * unaudited),
+        "accuracy_folder_labels": float(np.mean((np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1))),
+        "accuracy_audited_labels": float(np.mean(right[keep])),
+        "images_audited_labels": int(keep.sum()),
+    }
+
+
+def audit_study(study_dir: Path | str, per_sheet: int = 30, image_size: int = 180) -> dict[str, Any]:
+    """The dataset-wide audit of a finished cross-validation study: ``label_issues.json``
+    (every flagged image, ranked, with its audit group), contact sheets of the images to
+    look at (``contact_sheets/sheet-NN.png``, titled with rank, file, folder and P(dog)),
+    and ``label_audit_summary.json`` from the verdicts recorded so far in
+    :data:`LABEL_AUDIT_FILE`."""
+    from catsdogs.cv import OOF_FILE, read_oof  # cv loads the training code: only this audit needs it
+    from catsdogs.images import load_images
+    from catsdogs.plots import image_grid
+    from catsdogs.split import resolve_paths
+
+    study = Run.load(study_dir)
+    oof = read_oof(study.path / OOF_FILE)
+    rows = label_issue_rows(oof, study.config.seed)
+    study.write_json(
+        "label_issues.json",
+        {
+            "method": "cleanlab.filter.find_label_issues on out-of-fold P(dog), "
+            f"prune_by_noise_rate, ranked by self-confidence; the top {AUDIT_TOP} "
+            f"and a seeded random {AUDIT_SAMPLE} of the rest are audited",
+            "rows": rows,
+        },
+    )
+    scan = study.read_json("data/scan.json")
+    by_file = {r["file"]: r for r in study.manifest()}
+    chosen = [r for r in rows if r["audit"] != "unaudited"]
+    for page, start in enumerate(range(0, len(chosen), per_sheet), start=1):
+        part = chosen[start : start + per_sheet]
+        paths = resolve_paths([by_file[r["file"]] for r in part], scan["root"], scan["converted_root"])
+        titles = [
+            f"#{r['rank']} {r['file']}\n{CLASS_NAMES[r['label']]} folder, P(dog) {r['prob_dog']:.2f}" for r in part
+        ]
+        fig = image_grid(list(load_images(paths, image_size)), titles, ncols=6)
+        study.file("contact_sheets", f"sheet-{page:02d}.png")
+        fig.savefig(study.path / "contact_sheets" / f"sheet-{page:02d}.png", dpi=90)
+    summary = dataset_audit_summary(rows, oof, read_label_audit())
+    study.write_json("label_audit_summary.json", summary)
+    return summary
+
+
 def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
     """The label audit of the final model's mistakes (``audit.json``, ``python -m catsdogs
     audit``): a sentence with the counts and both accuracies, then the mistakes whose
@@ -224,6 +320,9 @@ def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
 
 
 __all__ = [
+    "audit_study",
+    "label_issue_rows",
+    "dataset_audit_summary",
     "AUDIT_SAMPLE",
     "AUDIT_TOP",
     "audit_selection",

@@ -139,7 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", type=Path, help="run directories to compare (include the published one)")
 
     p = sub.add_parser("audit", help="join a run's validation mistakes with the label audit (catsdogs/label_audit.csv)")
-    p.add_argument("--run-dir", type=Path, required=True, help="the run to audit (gets audit.json)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--run-dir", type=Path, help="the run to audit (gets audit.json)")
+    target.add_argument(
+        "--cv",
+        type=Path,
+        help="a finished cross-validation study: rank suspected label errors of "
+        "every image with cleanlab, draw contact sheets, summarise the verdicts so far",
+    )
 
     p = sub.add_parser(
         "publish-results", help="copy a run's (or a cv study's) records into the repository, paths made portable"
@@ -165,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that run a model, so load TensorFlow.
-TENSORFLOW_COMMANDS = frozenset({"weights", "train", "cv", "evaluate", "predict", "export", "bench"})
+TENSORFLOW_COMMANDS = frozenset({"weights", "train", "cv", "evaluate", "predict", "export", "bench", "audit"})
 
 
 def quiet_tensorflow() -> None:

@@ -283,6 +283,14 @@ def cmd_ablation(args) -> int:
 
 
 def cmd_audit(args) -> int:
+    if args.cv:
+        summary = audit.audit_study(args.cv)
+        print(
+            f"{summary['flagged']:,} images flagged, {summary['audited']:,} to look at "
+            f"(contact sheets in {args.cv / 'contact_sheets'}), {summary['with_verdict']:,} with a verdict"
+        )
+        print(json.dumps(summary, indent=2))
+        return 0
     print(audit.audit_markdown(audit.audit_run(Run.load(args.run_dir))), end="")
     return 0
 

@@ -170,3 +170,27 @@ def test_audit_selection_applies_the_sampling_rule():
     assert len(sel["sampled"]) == 100 and len(sel["unaudited"]) == 500
     assert set(sel["sampled"]) | set(sel["unaudited"]) == set(range(600, 0, -1))
     assert sel == audit_selection(np.arange(1000, 0, -1), seed=0, top=400, sample=100)
+
+
+def test_dataset_audit_summary_relabels_drops_and_estimates():
+    from catsdogs.audit import dataset_audit_summary, label_issue_rows
+
+    rng = np.random.default_rng(1)
+    truth = np.repeat([0, 1], 100)
+    labels = truth.copy()
+    labels[[3, 150]] = 1 - labels[[3, 150]]  # two flipped labels
+    prob = np.clip(np.where(truth == 1, 0.95, 0.05) + rng.normal(0, 0.02, truth.size), 0.01, 0.99)
+    oof = {
+        "file": np.array([f"x/{i}.jpg" for i in range(truth.size)]),
+        "label": labels,
+        "prob": prob,
+        "fold": np.arange(truth.size) % 5,
+    }
+    rows = label_issue_rows(oof, seed=0)
+    assert {r["file"] for r in rows} == {"x/3.jpg", "x/150.jpg"} and all(r["audit"] == "ranked" for r in rows)
+    verdicts = {"x/3.jpg": {"verdict": "other_class", "note": ""}, "x/150.jpg": {"verdict": "no_pet", "note": ""}}
+    summary = dataset_audit_summary(rows, oof, verdicts)
+    assert summary["counts"]["other_class"] == 1 and summary["counts"]["no_pet"] == 1
+    assert summary["precision"] == 1.0 and summary["unaudited"] == 0
+    assert summary["accuracy_folder_labels"] == pytest.approx(198 / 200)
+    assert summary["accuracy_audited_labels"] == 1.0 and summary["images_audited_labels"] == 199
