@@ -19,9 +19,9 @@ import numpy as np
 from scipy.stats import binomtest
 
 from catsdogs.bootstrap import bootstrap_ci
+from catsdogs.config import setting_differences
 from catsdogs.cv import OOF_FILE, CrossValidation, read_oof
 from catsdogs.evaluate import PAPER_CLAIMS, final_predictions_file
-from catsdogs.files import read_json_or_none
 from catsdogs.markdown import NOT_MEASURED, Table, Text, duration, paper_percent, percent, table_builder, with_ci
 from catsdogs.predict import read_predictions
 from catsdogs.runs import Run
@@ -40,7 +40,6 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
     For each run: the config fields that differ from ``run``'s, validation metrics
     of phase 1 and of the final model with bootstrap 95% CIs, and training times.
     """
-    base = run.config.training_dict()
     entries = []
     for other in runs:
         cfg = other.config.training_dict()
@@ -52,13 +51,13 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
             seed=run.config.seed,
             metric_names=("accuracy", "precision", "recall", "f1"),
         )
-        phase1 = read_json_or_none(other.path / "phase1" / "result.json")
-        history = (read_json_or_none(other.path / "phase2" / "result.json") or {}).get("history", {})
+        phase1 = other.read_json_or_none("phase1/result.json")
+        history = (other.read_json_or_none("phase2/result.json") or {}).get("history", {})
         timings = other.timings()
         entries.append(
             {
                 "run": other.path.name,
-                "differs": {k: v for k, v in cfg.items() if k in base and base[k] != v},
+                "differs": {k: v for k, (_, v) in setting_differences(run.config, other.config).items()},
                 "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
                 "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
                 "final_accuracy": ci["accuracy"],
@@ -68,7 +67,7 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
                 "phase2_epochs_run": len(history.get("epoch", [])),
                 "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
                 "phase2_seconds": timings.get("phase2_train"),
-                "manifest_sha256": (read_json_or_none(other.path / "data" / "scan.json") or {}).get("manifest_sha256"),
+                "manifest_sha256": (other.read_json_or_none("data/scan.json") or {}).get("manifest_sha256"),
             }
         )
     shas = {e["manifest_sha256"] for e in entries}
@@ -200,12 +199,10 @@ def compare_studies(first: CrossValidation, second: CrossValidation, alpha: floa
         If the studies do not hold the same images in the same folds.
     """
     a, b = (read_oof(s.path / OOF_FILE) for s in (first, second))
-    order = np.argsort(b["file"])
-    position = {f: i for i, f in enumerate(b["file"][order])}
     if set(a["file"]) != set(b["file"]):
         raise ValueError(f"{first.path} and {second.path} do not hold the same images")
-    idx = order[[position[f] for f in a["file"]]]
-    b = {k: v[idx] for k, v in b.items()}
+    position = {f: i for i, f in enumerate(b["file"])}
+    b = {k: v[[position[f] for f in a["file"]]] for k, v in b.items()}
     if not np.array_equal(a["fold"], b["fold"]) or not np.array_equal(a["label"], b["label"]):
         raise ValueError(f"{first.path} and {second.path} do not use the same folds and labels")
     right_a = (a["prob"] >= 0.5) == (a["label"] == 1)
@@ -221,7 +218,7 @@ def compare_studies(first: CrossValidation, second: CrossValidation, alpha: floa
         "first": first.path.name,
         "second": second.path.name,
         "first_settings": first.config.training_dict(),
-        "differs": _differs(first.config.training_dict(), second.config.training_dict()),
+        "differs": {k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
         "images": int(a["label"].size),
         "accuracy": {"first": float(right_a.mean()), "second": float(right_b.mean()), "difference": diff},
         "per_fold": per_fold,
@@ -232,10 +229,6 @@ def compare_studies(first: CrossValidation, second: CrossValidation, alpha: floa
     }
     first.run.write_json("compare.json", result)
     return result
-
-
-def _differs(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: b[k] for k in b if k in a and a[k] != b[k]}
 
 
 def compare_dirs(first: Path | str, second: Path | str) -> dict[str, Any]:

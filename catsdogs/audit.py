@@ -246,10 +246,9 @@ def audit_study(study_dir: Path | str, per_sheet: int = 30, image_size: int = 18
     look at (``contact_sheets/sheet-NN.png``, titled with rank, file, folder and P(dog)),
     and ``label_audit_summary.json`` from the verdicts recorded so far in
     :data:`LABEL_AUDIT_FILE`."""
-    from catsdogs.cv import OOF_FILE, read_oof  # cv loads the training code: only this audit needs it
+    from catsdogs.cv import OOF_FILE, read_oof  # cv imports the training code; the run-level audit does not need it
     from catsdogs.images import load_images
-    from catsdogs.plots import image_grid
-    from catsdogs.split import resolve_paths
+    from catsdogs.plots import image_grid  # matplotlib: only the contact sheets need it
 
     study = Run.load(study_dir)
     oof = read_oof(study.path / OOF_FILE)
@@ -263,18 +262,16 @@ def audit_study(study_dir: Path | str, per_sheet: int = 30, image_size: int = 18
             "rows": rows,
         },
     )
-    scan = study.read_json("data/scan.json")
     by_file = {r["file"]: r for r in study.manifest()}
     chosen = [r for r in rows if r["audit"] != "unaudited"]
     for page, start in enumerate(range(0, len(chosen), per_sheet), start=1):
         part = chosen[start : start + per_sheet]
-        paths = resolve_paths([by_file[r["file"]] for r in part], scan["root"], scan["converted_root"])
+        paths = study.paths_of([by_file[r["file"]] for r in part])
         titles = [
             f"#{r['rank']} {r['file']}\n{CLASS_NAMES[r['label']]} folder, P(dog) {r['prob_dog']:.2f}" for r in part
         ]
         fig = image_grid(list(load_images(paths, image_size)), titles, ncols=6)
-        study.file("contact_sheets", f"sheet-{page:02d}.png")
-        fig.savefig(study.path / "contact_sheets" / f"sheet-{page:02d}.png", dpi=90)
+        fig.savefig(study.file("contact_sheets", f"sheet-{page:02d}.png"), dpi=90)
     summary = dataset_audit_summary(rows, oof, read_label_audit())
     study.write_json("label_audit_summary.json", summary)
     return summary

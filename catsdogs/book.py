@@ -21,28 +21,14 @@ from typing import Any
 import nbformat
 
 from catsdogs import ablation, audit, plots, tables, verdict, verify
-from catsdogs.config import Config, get_config, project_dir, project_root
+from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
 from catsdogs.evaluate import PAPER_CLAIMS
-from catsdogs.files import read_json_or_none
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, markdown_table, millions, paper_percent, table_builder
 from catsdogs.runs import Run
 from catsdogs.tables import final_result, hardware_text
+from catsdogs.web import install_try_page
 
 log = logging.getLogger(__name__)
-
-#: The chapters, in order: notebooks/<name>.ipynb, executed into <run>/notebooks/.
-CHAPTERS: tuple[str, ...] = (
-    "01_dataset_exploration",
-    "02_augmentation",
-    "03_phase1_feature_extraction",
-    "04_phase2_fine_tuning",
-    "05_evaluation",
-    "06_limitations",
-)
-
-
-def _maybe_json(run: Run, relpath: str) -> Any | None:
-    return read_json_or_none(run.path / relpath)
 
 
 #: Why each chosen setting has its value (the paper gives no epochs, learning rates or split).
@@ -142,7 +128,7 @@ def copy_chapter(src: Path | str, dst: Path | str) -> Path:
 def deviations(run: Run) -> list[str]:
     """Where this run departs from the paper (or from what the paper states), from its records."""
     cfg, full = run.config, get_config("full")
-    prov = _maybe_json(run, "provenance.json") or {}
+    prov = run.read_json_or_none("provenance.json") or {}
     weights = prov.get("weights", {})
     items = [
         "The paper gives no epochs, learning rates, split or unfreeze point; ours are chosen and "
@@ -194,7 +180,7 @@ def deviations(run: Run) -> list[str]:
 @table_builder
 def environment_rows(run: Run) -> Table:
     """Python, package versions, git commit and hardware from ``provenance.json``."""
-    env = (_maybe_json(run, "provenance.json") or {}).get("environment", {})
+    env = (run.read_json_or_none("provenance.json") or {}).get("environment", {})
     if not env:
         return [{"item": "(no provenance recorded)", "value": ""}]
     git = env.get("git", {})
@@ -216,7 +202,7 @@ def environment_rows(run: Run) -> Table:
 @table_builder
 def provenance_rows(run: Run) -> Table:
     """Data and weights provenance (hashes, counts; file names, never machine paths)."""
-    prov = _maybe_json(run, "provenance.json") or {}
+    prov = run.read_json_or_none("provenance.json") or {}
     data, weights = prov.get("data", {}), prov.get("weights", {})
     rows = []
     if data:
@@ -259,7 +245,7 @@ def parameter_explanation(run: Run) -> str:
     base = int(top.get_layer("predictions").input.shape[-1])
     final = final_result(run)
     ours = final["parameters"]["total"] if final else None
-    export = _maybe_json(run, "export/export.json")
+    export = run.read_json_or_none("export/export.json")
     lines = [
         f"Keras's `MobileNetV2(include_top=True)` (the 1,000-class ImageNet classifier) has "
         f"**{n_top:,}** parameters, {n_top * 4 / 2**20:.1f} MiB as float32 "
@@ -286,7 +272,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ev, robust = _maybe_json(run, "eval/metrics.json"), _maybe_json(run, "robustness/results.json")
+    ev, robust = run.read_json_or_none("eval/metrics.json"), run.read_json_or_none("robustness/results.json")
     pages = {
         "run.md": tables.run_summary(run),
         "claims.md": markdown_table(claims_rows()),
@@ -300,8 +286,8 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "robustness.md": markdown_table(tables.robustness_rows(robust))
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
-        "ablation.md": ablation.ablation_markdown(_maybe_json(run, "ablation.json")),
-        "label_audit.md": audit.audit_markdown(_maybe_json(run, "audit.json")),
+        "ablation.md": ablation.ablation_markdown(run.read_json_or_none("ablation.json")),
+        "label_audit.md": audit.audit_markdown(run.read_json_or_none("audit.json")),
         "parameters.md": parameter_explanation(run),
         "published_environment.md": verify.published_environment_markdown(run, environment_rows),
     }
@@ -379,10 +365,8 @@ def build_book(run_dir: Path | str, out: Path | str | None = None) -> Path:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        raise RuntimeError(f"jupyter-book build of {out} failed (warnings are errors):\n{tail}")
+        raise UserError(f"jupyter-book build of {out} failed (warnings are errors):\n{tail}")
     html = out / "_build" / "html"
-    from catsdogs.web import install_try_page
-
     install_try_page(html)  # the "Try the model" page: npm ci, LiteRT.js, the int8 model
     (html / "build_record.json").write_text(json.dumps({"run_dir": str(Path(run_dir).resolve())}) + "\n")
     return html

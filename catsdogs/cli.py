@@ -16,10 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catsdogs.commands import COMMANDS, native_stderr_silenced
-from catsdogs.config import PROFILES
-from catsdogs.data import DataError
-from catsdogs.reproduce import ChapterFailed
-from catsdogs.runs import RunConfigMismatch
+from catsdogs.config import PROFILES, UserError
 
 log = logging.getLogger("catsdogs")
 
@@ -201,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_tensorflow()
     try:
         return COMMANDS[args.command](args)
-    except (DataError, RunConfigMismatch, ChapterFailed, FileNotFoundError, ValueError) as exc:
+    except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,6 +3,10 @@
 :mod:`catsdogs.cli` parses the command line and calls one of :data:`COMMANDS`; each
 returns the process's exit status. Output for people is a table or a line per item;
 ``--json`` gives machines the full record.
+
+Each command imports the modules it uses inside its function: ``predict`` then starts
+without loading matplotlib, nbformat, papermill or scikit-learn (they cost about two
+seconds), and none of the imports loads TensorFlow before the CLI has quieted it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-# None of these imports loads TensorFlow, so the CLI can quiet it before a command needs it.
-from catsdogs import ablation, audit, book, cv, data, evaluate, export, predict, reproduce, train, verdict, verify
+from catsdogs import predict
 from catsdogs.config import Config, cache_dir, default_run_dir, get_config, runs_dir
-from catsdogs.runs import Run, publish_records
-from catsdogs.split import split_manifest, split_table
+from catsdogs.runs import Run
 
 #: File suffixes ``predict`` picks up inside a directory argument.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
@@ -81,6 +82,9 @@ def existing_run(args: argparse.Namespace) -> Run:
 
 
 def cmd_data(args) -> int:
+    from catsdogs import data
+    from catsdogs.split import split_manifest, split_table
+
     cfg = config_from_args(args)
     root = data.find_data_dir(cfg)
     report = data.scan_dataset(root, cache_dir(cfg), max_per_class=cfg.max_images_per_class, seed=cfg.seed)
@@ -90,7 +94,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from catsdogs.weights import resolve_weights  # loads TensorFlow
+    from catsdogs.weights import resolve_weights
 
     print(json.dumps(resolve_weights(config_from_args(args)).to_dict(), indent=2))
     return 0
@@ -102,6 +106,8 @@ def cmd_config(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from catsdogs import train
+
     cfg = config_from_args(args)
     if args.from_run:
         run = train.fork_after_phase1(Run.load(args.from_run), cfg, args.run_dir or Path(f"{args.from_run}-ablation"))
@@ -120,6 +126,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_cv(args) -> int:
+    from catsdogs import cv
+
     cfg = config_from_args(args)
     study = cv.run_cv(cfg, args.run_dir or runs_dir() / f"cv-{args.profile}", args.folds, args.fold0, args.phase1_from)
     result = study.run.read_json("cv.json")
@@ -132,6 +140,8 @@ def cmd_cv(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from catsdogs import ablation
+
     r = ablation.compare_dirs(args.first, args.second)
     print(
         f"{r['second']} vs {r['first']}: accuracy {100 * r['accuracy']['second']:.2f} % vs "
@@ -172,6 +182,8 @@ def load_predictor_quietly(path: Path, verbose: bool = False) -> predict.Predict
 
 
 def cmd_evaluate(args) -> int:
+    from catsdogs import data, evaluate
+
     if args.model:
         cfg = config_from_args(args)
         predictor = load_predictor_quietly(args.model, args.verbose)
@@ -212,14 +224,7 @@ def cmd_predict(args) -> int:
     files = image_files(args.images)
     if not files:
         raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {', '.join(map(str, args.images))}")
-    results = []
-    with tqdm(
-        total=len(files), unit="image", desc="predicting", disable=len(files) < PROGRESS_FROM, file=sys.stderr
-    ) as bar:
-        for start in range(0, len(files), 64):
-            chunk = files[start : start + 64]
-            results += predict.predict_files(predictor, chunk, threshold)
-            bar.update(len(chunk))
+    results = predict.predict_files(predictor, files, threshold, progress=len(files) >= PROGRESS_FROM)
     for r in results:
         if args.json:
             print(json.dumps(r))
@@ -231,6 +236,8 @@ def cmd_predict(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    from catsdogs import book, reproduce, verify
+
     cfg = config_from_args(args)
     run_dir = reproduce.run_notebooks(cfg, args.run_dir, start=args.start, stop=args.stop)
     if not args.no_book:
@@ -243,18 +250,24 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from catsdogs import verify
+
     result = verify.verify_run(args.run_dir, args.against)
     print(result.to_json() if args.json else result.to_text(), end="")
     return result.exit_status
 
 
 def cmd_book(args) -> int:
+    from catsdogs import book
+
     out = book.build_book(args.run_dir, args.out)
     print(f"book: {out / 'index.html'}")
     return 0
 
 
 def cmd_export(args) -> int:
+    from catsdogs import export
+
     result = export.export_run(existing_run(args), publish_dir=args.publish, force=args.force)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -270,6 +283,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from catsdogs import export
+
     with contextlib.nullcontext() if args.verbose else native_stderr_silenced():  # LiteRT's delegate line
         result = export.bench_run(existing_run(args), repeats=args.repeats)
     print(json.dumps(result, indent=2) if args.json else export.format_bench(result))
@@ -277,12 +292,16 @@ def cmd_bench(args) -> int:
 
 
 def cmd_ablation(args) -> int:
+    from catsdogs import ablation
+
     result = ablation.record_ablation(Run.load(args.run_dir), [Run.load(p) for p in args.runs])
     print(ablation.ablation_rows(result).markdown(), end="")
     return 0
 
 
 def cmd_audit(args) -> int:
+    from catsdogs import audit
+
     if args.cv:
         summary = audit.audit_study(args.cv)
         print(
@@ -296,6 +315,9 @@ def cmd_audit(args) -> int:
 
 
 def cmd_publish_results(args) -> int:
+    from catsdogs import cv, verdict
+    from catsdogs.runs import publish_records
+
     if (args.run_dir / cv.FOLDS_FILE).is_file():
         written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out)
     else:

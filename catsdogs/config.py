@@ -35,6 +35,22 @@ PETIMAGES_URL = (
 )
 """The public Microsoft PetImages archive (the one the Keras examples use)."""
 
+
+class UserError(RuntimeError):
+    """A problem the user can fix (missing data, a bad option, a failed chapter, no npm):
+    the CLI prints its message as one ``error:`` line instead of a traceback."""
+
+
+#: The chapters, in order: ``notebooks/<name>.ipynb``, executed into ``<run>/notebooks/``.
+CHAPTERS: tuple[str, ...] = (
+    "01_dataset_exploration",
+    "02_augmentation",
+    "03_phase1_feature_extraction",
+    "04_phase2_fine_tuning",
+    "05_evaluation",
+    "06_limitations",
+)
+
 #: Field metadata: where files live or a free-text note, not what a run computes.
 LOCATION = {"location": True}
 #: Field metadata: what a run computes, but only after phase 1.
@@ -175,6 +191,18 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+#: Config fields that say where files live (or hold a note), not what a run computes.
+LOCATION_FIELDS = frozenset(f.name for f in dataclasses.fields(Config) if f.metadata.get("location"))
+
+
+def setting_differences(a: Config | dict[str, Any], b: Config | dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The settings that change what a run computes and differ between ``a`` and ``b``
+    (configs or their ``config.json`` dicts), as ``{field: (a's value, b's value)}``;
+    locations, notes and fields only one side records are left out."""
+    a, b = (c.training_dict() if isinstance(c, Config) else c for c in (a, b))
+    return {k: (v, b[k]) for k, v in a.items() if k not in LOCATION_FIELDS and k in b and b[k] != v}
+
+
 def get_config(profile: str = "full", **overrides: Any) -> Config:
     """Config of a named profile with ``overrides`` applied.
 
@@ -255,9 +283,13 @@ __all__ = [
     "REPOSITORY_URL",
     "PETIMAGES_URL",
     "CLASS_NAMES",
+    "CHAPTERS",
+    "UserError",
     "Config",
     "PROFILES",
     "get_config",
+    "LOCATION_FIELDS",
+    "setting_differences",
     "NOT_GIVEN",
     "LOCATION",
     "AFTER_PHASE1",

@@ -38,10 +38,10 @@ import numpy as np
 
 from catsdogs import images, metrics, train
 from catsdogs.bootstrap import bootstrap_ci
-from catsdogs.config import Config, data_dir_setting
+from catsdogs.config import Config, setting_differences
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
 from catsdogs.runs import Run
-from catsdogs.split import assign_folds, check_fold_fraction, fold_manifest, resolve_paths, split_table, write_manifest
+from catsdogs.split import assign_folds, check_fold_fraction, fold_manifest, split_table, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ class CrossValidation:
             If ``source`` trained with other settings or on another split, or has
             not finished phase 2.
         """
-        a, b = self.config.training_dict(), source.config.training_dict()
-        differing = sorted(k for k in a if k in b and a[k] != b[k])
+        differing = sorted(setting_differences(self.config, source.config))
         if differing:
             raise ValueError(
                 f"--fold0 {source.path} was trained with other settings ({', '.join(differing)}); "
@@ -207,8 +206,7 @@ class CrossValidation:
         from catsdogs.weights import resolve_weights
 
         cfg = self.config
-        scan = self.run.read_json("data/scan.json")
-        paths = resolve_paths(rows, data_dir_setting(cfg) or scan["root"], scan["converted_root"])
+        paths = self.run.paths_of(rows)
         keras.utils.set_random_seed(cfg.seed)
         model = build_classifier(cfg, resolve_weights(cfg).keras_weights)
         ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
@@ -272,8 +270,7 @@ class CrossValidation:
         return (self.fold_dir(k) / "phase2" / "result.json").is_file()
 
     def fold_seconds(self) -> dict[str, float]:
-        p = self.path / "fold_seconds.json"
-        return self.run.read_json("fold_seconds.json") if p.is_file() else {}
+        return self.run.read_json_or_none("fold_seconds.json") or {}
 
     def run_all(
         self, fold0: Run | None = None, phase1_from: CrossValidation | None = None, folds: Sequence[int] | None = None
@@ -354,7 +351,7 @@ class CrossValidation:
                     "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
                     "reused_run": Path(os.readlink(self.fold_dir(k))).name if self.fold_dir(k).is_symlink() else None,
                     "wall_seconds": seconds.get(str(k)),
-                    "training_seconds": _training_seconds(fold.timings()),
+                    "training_seconds": training_seconds(fold.timings()),
                 }
             )
         pooled = metrics.classification_metrics(labels, probs)
@@ -379,7 +376,7 @@ class CrossValidation:
         return result
 
 
-def _training_seconds(timings: dict[str, float]) -> float:
+def training_seconds(timings: dict[str, float]) -> float:
     """Seconds recorded for the training steps of a fold (phase-1 features excluded:
     they are shared)."""
     return round(sum(v for k, v in timings.items() if k.startswith(("phase1_train", "phase2_"))), 1)
@@ -411,4 +408,4 @@ def run_cv(
     return study
 
 
-__all__ = ["CrossValidation", "read_oof", "run_cv"]
+__all__ = ["training_seconds", "CrossValidation", "read_oof", "run_cv"]

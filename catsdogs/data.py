@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from catsdogs.config import CLASS_NAMES, Config, cache_dir, data_dir_setting
+from catsdogs.config import CLASS_NAMES, Config, UserError, cache_dir, data_dir_setting
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 CLASS_FOLDERS: tuple[str, str] = ("Cat", "Dog")
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A problem with the dataset on disk; the message says which path and what to do."""
 
 

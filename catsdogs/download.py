@@ -41,7 +41,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catsdogs.archive import _completed_extraction, _marker_path, extract_petimages
-from catsdogs.config import ENV_DATA_DIR, PETIMAGES_URL
+from catsdogs.config import ENV_DATA_DIR, PETIMAGES_URL, UserError
 from catsdogs.files import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def _stream_to_part(url: str, dest: Path, part: Path, progress: bool, timeout: f
                     received += len(chunk)
                     bar.update(len(chunk))
             if total is not None and received != total:
-                raise RuntimeError(
+                raise UserError(
                     f"download of {url} was cut short: received {received} of {total} "
                     f"bytes. Try again, or: {_manual_download_hint(url)}"
                 )
@@ -133,7 +133,7 @@ def _stream_to_part(url: str, dest: Path, part: Path, progress: bool, timeout: f
         part.unlink(missing_ok=True)
         if isinstance(exc, urllib.error.HTTPError):
             exc.close()  # an HTTPError holds the open response
-        raise RuntimeError(f"could not download {url}: {exc}. {_manual_download_hint(url)}") from exc
+        raise UserError(f"could not download {url}: {exc}. {_manual_download_hint(url)}") from exc
     except BaseException:
         part.unlink(missing_ok=True)
         raise

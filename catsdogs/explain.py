@@ -12,9 +12,9 @@ import numpy as np
 
 def gradcam_model(model):
     """``image -> (last feature map, logit)`` sharing the classifier's trained layers."""
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
-    from catsdogs.model import FEATURE_LAYER, HEAD_LAYER, get_base
+    from catsdogs.model import FEATURE_LAYER, HEAD_LAYER, get_base  # model imports Keras at module level
 
     size = model.input_shape[1]
     inputs = keras.Input((size, size, 3), name="image")

@@ -24,11 +24,11 @@ from catsdogs.files import file_sha256
 from catsdogs.predict import (
     KEEP_IN_DISTRIBUTION,
     MODEL_STEM,
+    TFLitePredictor,
     fit_ood_threshold,
     load_predictor,
     predict_paths,
     quantize,
-    tflite_interpreter,
 )
 from catsdogs.runs import Run, hardware_info
 from catsdogs.train import final_model_path
@@ -46,7 +46,8 @@ def convert_to_tflite(model, out_path: Path, representative_images: np.ndarray |
     """Convert a Keras classifier to TFLite via a SavedModel, with a static batch of 1.
 
     A static input shape ``[1, S, S, 3]`` is what the browser runtime (LiteRT.js)
-    accepts; LiteRT in Python still resizes the input to any batch. With ``representative_images`` (float, [0, 255]) the export is full-integer int8
+    accepts; in Python, :class:`catsdogs.predict.TFLitePredictor` feeds such a file one
+    image per call. With ``representative_images`` (float, [0, 255]) the export is full-integer int8
     (uint8 image input, int8 internals, float32 logit output): post-training
     quantization calibrated on those images. Without, it is float32.
     """
@@ -117,7 +118,7 @@ def export_run(
     An up-to-date export (:func:`current_export`) is reused unless ``force``.
     With ``publish_dir`` the ``.keras`` and int8 files are also copied there.
     """
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     from catsdogs.model import inference_model, parameter_counts  # loads TensorFlow
 
@@ -227,7 +228,7 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, An
     Keras is timed through ``model.predict_on_batch`` (the conventional call); TFLite
     through ``Interpreter.invoke`` with all cores. Writes ``bench/bench.json``.
     """
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     export_dir = run.path / "export"
     if not (export_dir / f"{MODEL_STEM}.int8.tflite").is_file():
@@ -249,12 +250,12 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, An
     }
     for name in ("tflite_float32", "tflite_int8"):
         suffix = name.split("_")[1]
-        interp = tflite_interpreter(export_dir / f"{MODEL_STEM}.{suffix}.tflite")  # invoke() alone is timed
+        predictor = TFLitePredictor(export_dir / f"{MODEL_STEM}.{suffix}.tflite")
+        interp, det = predictor.interpreter, predictor.input  # invoke() alone is timed
         interp.allocate_tensors()
-        det = interp.get_input_details()[0]
         interp.set_tensor(det["index"], quantize(one, det))
         entry = {"single": _summary(_time_calls(interp.invoke, repeats))}
-        if int(det["shape_signature"][0]) > 0:  # a static batch of 1 (the browser-ready export)
+        if predictor.static_batch:  # the browser-ready export: one call per image
             images = quantize(batch, det)
 
             def one_call_per_image(interp=interp, det=det, images=images) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def file_sha256(path: Path | str, chunk_size: int = 1 << 20, progress: bool = False) -> str:
@@ -53,10 +57,6 @@ def atomic_write(path: Path | str, data: bytes | str) -> Path:
 
 def save_npy(path: Path | str, array: Any) -> Path:
     """:func:`numpy.save` through :func:`atomic_write` (a resumed step never loads half an array)."""
-    import io
-
-    import numpy as np
-
     buf = io.BytesIO()
     np.save(buf, array)
     return atomic_write(path, buf.getvalue())
@@ -68,15 +68,18 @@ def read_json_or_none(path: Path | str) -> Any | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def csv_text(rows: Iterable[dict], fields: Sequence[str]) -> str:
+    """Dict rows as CSV text with a header line (``\\n`` line ends)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
 def write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
-    """Write dict rows to CSV (fields default to the first row's keys)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = fields or (list(rows[0]) if rows else [])
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    """Write dict rows to CSV, atomically (fields default to the first row's keys)."""
+    atomic_write(path, csv_text(rows, fields or (list(rows[0]) if rows else [])))
 
 
 def read_csv(path: Path | str) -> list[dict]:
@@ -84,4 +87,4 @@ def read_csv(path: Path | str) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-__all__ = ["file_sha256", "atomic_write", "save_npy", "read_json_or_none", "write_csv", "read_csv"]
+__all__ = ["csv_text", "file_sha256", "atomic_write", "save_npy", "read_json_or_none", "write_csv", "read_csv"]

@@ -16,6 +16,15 @@ from catsdogs.config import REPOSITORY_URL
 
 Row = dict[str, str]
 
+#: Classification metrics shown in tables, in order, with their display names.
+METRICS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "precision": "precision (dog)",
+    "recall": "recall (dog)",
+    "f1": "F1 (dog)",
+    "roc_auc": "ROC AUC",
+}
+
 #: What a cell says when the step that measures it has not run in this run directory.
 NOT_MEASURED = "not measured in this run"
 
@@ -120,6 +129,7 @@ def colab_url(notebook: str) -> str:
 
 
 __all__ = [
+    "METRICS",
     "NOT_MEASURED",
     "Row",
     "Table",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import expit
+from tqdm import tqdm
 
 from catsdogs import data as data_mod
 from catsdogs.config import CLASS_NAMES, project_root
@@ -99,7 +101,7 @@ class Predictor:
 
 class KerasPredictor(Predictor):
     def __init__(self, path: Path):
-        import keras
+        import keras  # loads TensorFlow: only when a model is built, trained or run
 
         self.model = keras.models.load_model(path, compile=False)
         super().__init__(path, "keras", int(self.model.input_shape[1]))
@@ -178,8 +180,6 @@ def predict_paths(
 ) -> np.ndarray:
     """P(dog) of image files read exactly as in training (unrounded float pipeline),
     ``batch_size`` files at a time."""
-    from tqdm import tqdm
-
     chunks = []
     for i in tqdm(range(0, len(paths), batch_size), desc="predicting", unit="batch", disable=not progress):
         chunks.append(predictor.predict(load_images(paths[i : i + batch_size], predictor.image_size, exact=True)))
@@ -224,29 +224,34 @@ def fit_ood_threshold(probs: np.ndarray, keep: float = KEEP_IN_DISTRIBUTION) -> 
 
 
 def predict_files(
-    predictor: Predictor, files: Sequence[Path | str], threshold: float | None = None, batch_size: int = 64
+    predictor: Predictor,
+    files: Sequence[Path | str],
+    threshold: float | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Label, P(dog), confidence and (with ``threshold``) ``unsure`` for each image file,
-    in the order given; unreadable files get an ``error`` and do not stop the others."""
+    in the order given, ``batch_size`` files at a time (``progress``: a bar on stderr);
+    unreadable files get an ``error`` and do not stop the others."""
     out: list[dict[str, Any]] = []
-    for start in range(0, len(files), batch_size):
-        images, ok = [], []
-        for f in files[start : start + batch_size]:
-            try:
-                images.append(read_image_file(f, predictor.image_size))
-                ok.append(f)
-            except data_mod.DataError as exc:
-                out.append({"file": str(f), "error": str(exc)})
-        if not images:
-            continue
-        probs = predictor.predict(np.stack(images))
-        for f, p, c in zip(ok, probs, confidence(probs)):
-            row = {"file": str(f), "label": CLASS_NAMES[int(p >= 0.5)], "prob_dog": float(p), "confidence": float(c)}
-            if threshold is not None:
-                row["unsure"] = bool(c < threshold)
-            out.append(row)
-    order = {str(f): i for i, f in enumerate(files)}
-    return sorted(out, key=lambda r: order[r["file"]])
+    with tqdm(total=len(files), unit="image", desc="predicting", disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(files), batch_size):
+            rows, images = [], []
+            for f in files[start : start + batch_size]:
+                try:
+                    images.append(read_image_file(f, predictor.image_size))
+                    rows.append({"file": str(f)})
+                except data_mod.DataError as exc:
+                    rows.append({"file": str(f), "error": str(exc)})
+            if images:
+                probs = predictor.predict(np.stack(images))
+                for row, p, c in zip([r for r in rows if "error" not in r], probs, confidence(probs)):
+                    row.update(label=CLASS_NAMES[int(p >= 0.5)], prob_dog=float(p), confidence=float(c))
+                    if threshold is not None:
+                        row["unsure"] = bool(c < threshold)
+            out += rows
+            bar.update(len(rows))
+    return out
 
 
 # ----------------------------------------------------------------------------- predictions CSV

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catsdogs.markdown import METRICS
+
 IDENTICAL = "identical"
 WITHIN_CI = "within the 95 % CI"
 DIFFERS = "differs"
@@ -225,14 +227,6 @@ _DATA_FIGURES = {
     "split manifest sha256": ["manifest_sha256"],
 }
 
-#: Metrics of ``eval/metrics.json`` that are checked, with their names in the table.
-_FINAL_METRICS = {
-    "accuracy": "accuracy",
-    "precision": "precision (dog)",
-    "recall": "recall (dog)",
-    "f1": "F1 (dog)",
-    "roc_auc": "ROC AUC",
-}
 
 _WILSON = "Wilson interval"
 _BOOTSTRAP = "bootstrap CI of the record"
@@ -282,7 +276,7 @@ def _metric_checks(b: _Builder) -> None:
     sec = b.section("final model", "eval/metrics.json")
     if not sec:
         return
-    for name, figure in _FINAL_METRICS.items():
+    for name, figure in METRICS.items():
         ci = _field(sec.pub, ["ci95", name]) or {}
         interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
         sec.add(figure, ["metrics", name], "ci", interval, _BOOTSTRAP)

@@ -13,14 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from catsdogs.book import CHAPTERS
-from catsdogs.config import Config, project_dir
+from catsdogs.config import CHAPTERS, Config, UserError, project_dir
 from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)
 
 
-class ChapterFailed(RuntimeError):
+class ChapterFailed(UserError):
     """A notebook failed; the message names it, the cell and the partial output."""
 
 

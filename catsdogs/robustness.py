@@ -27,7 +27,7 @@ from tqdm import tqdm
 from catsdogs import calibration, images
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.evaluate import final_predictions_file
-from catsdogs.predict import confidence, fit_ood_threshold, load_predictor, read_predictions
+from catsdogs.predict import KEEP_IN_DISTRIBUTION, confidence, fit_ood_threshold, load_predictor, read_predictions
 from catsdogs.split import stratified_subset
 from catsdogs.train import final_model_path
 
@@ -299,7 +299,7 @@ def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
 
 
 def ood_study(
-    run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG, keep_in_distribution: float = 0.95
+    run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG, keep_in_distribution: float = KEEP_IN_DISTRIBUTION
 ) -> dict:
     """What the model says on non-pet images, and whether a confidence threshold flags them.
 

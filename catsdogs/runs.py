@@ -24,7 +24,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,13 @@ import numpy as np
 from catsdogs.config import (
     NOT_GIVEN,
     Config,
+    UserError,
     cache_dir,
     data_dir_setting,
     default_run_dir,
     get_config,
     project_root,
+    setting_differences,
     weights_spec,
 )
 from catsdogs.files import atomic_write, read_csv, read_json_or_none
@@ -47,7 +49,7 @@ from catsdogs.split import read_manifest, resolve_paths, select
 log = logging.getLogger(__name__)
 
 
-class RunConfigMismatch(ValueError):
+class RunConfigMismatch(UserError, ValueError):
     """The run directory was created with different training settings."""
 
 
@@ -77,9 +79,8 @@ class Run:
         cfg_file = path / "config.json"
         if cfg_file.is_file():
             old = Config.from_dict(json.loads(cfg_file.read_text()))
-            new_t, old_t = config.training_dict(), old.training_dict()
             # Fields added to Config after the run was made are not compared.
-            diff = {k: (old_t[k], v) for k, v in new_t.items() if k in old_t and old_t[k] != v}
+            diff = setting_differences(old, config)
             if diff:
                 raise RunConfigMismatch(
                     f"run directory {path} was made with different settings "
@@ -170,17 +171,25 @@ class Run:
         ValueError
             If the split is empty.
         """
-        scan = self.read_json("data/scan.json")
         rows = select(self.manifest(), split)
         if not rows:
             raise ValueError(f"split {split!r} is empty in {self.path / 'data' / 'manifest.csv'}")
-        root = data_dir_setting(self.config) or scan["root"]
-        return resolve_paths(rows, root, scan["converted_root"]), np.array([r["label"] for r in rows], dtype="int64")
+        return self.paths_of(rows), np.array([r["label"] for r in rows], dtype="int64")
+
+    def paths_of(self, rows: Sequence[dict]) -> list[str]:
+        """Absolute paths of manifest rows: under the configured data directory (which may
+        have moved since the run was made), else where the run found the data."""
+        scan = self.read_json("data/scan.json")
+        return resolve_paths(rows, data_dir_setting(self.config) or scan["root"], scan["converted_root"])
 
     def write_json(self, relpath: str, obj: Any) -> Path:
         return atomic_write(
             self.file(relpath), json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
         )
+
+    def read_json_or_none(self, relpath: str) -> Any | None:
+        """A JSON record of the run, or ``None`` when the step that writes it has not run."""
+        return read_json_or_none(self.path / relpath)
 
     def read_json(self, relpath: str) -> Any:
         p = self.path / relpath

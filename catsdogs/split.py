@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.data import DataError, ScanReport
+from catsdogs.files import atomic_write, csv_text
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 MANIFEST_FIELDS = ("file", "label", "class", "split", "source", "width", "height")
@@ -34,6 +33,8 @@ def split_manifest(
     is ``train``, ``val`` or ``test``. The same report, fractions and seed give
     the same manifest on any machine.
     """
+    from sklearn.model_selection import train_test_split  # scikit-learn: only when a split is made
+
     if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError(
             f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
@@ -84,13 +85,8 @@ def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> n
 
 def write_manifest(rows: Iterable[dict], path: Path) -> str:
     """Write the manifest CSV; return its sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    data = buf.getvalue().encode()
-    path.write_bytes(data)
+    data = csv_text(rows, MANIFEST_FIELDS).encode()
+    atomic_write(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -140,6 +136,8 @@ def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
     ValueError
         If ``n_folds < 2``, or the manifest has rows outside ``train``/``val``.
     """
+    from sklearn.model_selection import StratifiedKFold  # scikit-learn: only when folds are made
+
     if n_folds < 2:
         raise ValueError(f"--folds must be at least 2, got {n_folds}")
     splits = {r["split"] for r in rows}

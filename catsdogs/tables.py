@@ -20,6 +20,7 @@ import numpy as np
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import (
+    METRICS,
     NOT_MEASURED,
     Table,
     Text,
@@ -36,17 +37,6 @@ NOT_REPORTED = "not reported"
 
 
 #: Classification metrics shown in tables, in order, with their display names.
-METRICS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "precision": "precision (dog)",
-    "recall": "recall (dog)",
-    "f1": "F1 (dog)",
-    "roc_auc": "ROC AUC",
-}
-
-
-def _maybe_json(run: Run, relpath: str) -> Any | None:
-    return read_json_or_none(run.path / relpath)
 
 
 @table_builder
@@ -197,7 +187,7 @@ def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
 
 def final_result(run: Run) -> dict[str, Any] | None:
     path = run.final_file("result.json")
-    return _maybe_json(run, str(path.relative_to(run.path))) if path else None
+    return read_json_or_none(path) if path else None
 
 
 def hardware_text(hw: Mapping[str, Any] | None) -> str:

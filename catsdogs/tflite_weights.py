@@ -39,7 +39,7 @@ from catsdogs.files import atomic_write, file_sha256
 from catsdogs.predict import tflite_interpreter
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
 
     Returns counts of what was assigned.
     """
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
     keras_convs = [layer for layer in model.layers if isinstance(layer, conv_types)]

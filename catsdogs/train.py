@@ -23,7 +23,7 @@ from scipy.special import expit
 
 from catsdogs import data as data_mod
 from catsdogs import download, images
-from catsdogs.config import Config, cache_dir
+from catsdogs.config import Config, cache_dir, setting_differences
 from catsdogs.files import file_sha256, save_npy
 from catsdogs.metrics import classification_metrics
 from catsdogs.predict import save_predictions
@@ -85,7 +85,7 @@ def split_dataset(run: Run, split: str, shuffle: bool = False):
 
 
 def _weights(run: Run):
-    from catsdogs.weights import resolve_weights  # loads TensorFlow: only when training
+    from catsdogs.weights import resolve_weights  # the weights conversion loads TensorFlow
 
     info = resolve_weights(run.config)
     run.record_provenance(weights=info.to_dict())
@@ -94,7 +94,7 @@ def _weights(run: Run):
 
 def _epoch_log(run: Run, phase: str, epochs: int):
     """A callback logging one line per finished epoch: run, phase, metrics, wall time."""
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     started: dict[str, float] = {}
 
@@ -117,7 +117,7 @@ def _epoch_log(run: Run, phase: str, epochs: int):
 
 
 def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: bool = True) -> list:
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     cbs = [
         keras.callbacks.BackupAndRestore(str(run.path / phase / "backup")),
@@ -174,7 +174,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
     frozen and augmentation on. Writes ``phase1/model.keras``,
     ``phase1/history.csv``, ``phase1/predictions_val.csv`` and ``phase1/result.json``.
     """
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     from catsdogs.model import build_classifier, build_head, compile_model, copy_head, parameter_counts  # TF
 
@@ -241,7 +241,7 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     """Compile at ``phase2_lr``, fit with augmentation on the train split (resumable,
     checkpointed), predict the validation split, save ``<phase>/model.keras`` and
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
-    from catsdogs.model import compile_model
+    from catsdogs.model import compile_model  # model imports Keras at module level
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
@@ -272,9 +272,9 @@ def train_phase2(run: Run) -> dict[str, Any]:
     Writes ``phase2/model.keras`` (the final model), ``phase2/history.csv``,
     ``phase2/predictions_val.csv`` and ``phase2/result.json``.
     """
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
-    from catsdogs.model import parameter_counts, unfreeze_top
+    from catsdogs.model import parameter_counts, unfreeze_top  # model imports Keras at module level
 
     if run.has("phase2", "result.json"):
         log.info("phase 2 already done in %s; reusing it", run.path)
@@ -312,8 +312,7 @@ def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
     ValueError
         If a field that phase 1 depends on differs, or ``source`` has no phase 1.
     """
-    a, b = source.config.training_dict(), config.training_dict()
-    differing = sorted(k for k in b if k in a and a[k] != b[k] and k not in Config.after_phase1_fields())
+    differing = sorted(set(setting_differences(source.config, config)) - Config.after_phase1_fields())
     if differing:
         raise ValueError(
             f"cannot reuse phase 1 of {source.path}: {', '.join(differing)} differ(s); "
@@ -367,9 +366,14 @@ def train_mitigation(run: Run) -> dict[str, Any]:
     Writes ``mitigation/model.keras``, ``history.csv``, ``predictions_val.csv`` and
     ``result.json``; the run's final model is left untouched.
     """
-    import keras
+    import keras  # loads TensorFlow: only when a model is built, trained or run
 
-    from catsdogs.model import HEAD_LAYER, build_classifier, get_base, unfreeze_top
+    from catsdogs.model import (  # model imports Keras at module level
+        HEAD_LAYER,
+        build_classifier,
+        get_base,
+        unfreeze_top,
+    )
 
     if run.has("mitigation", "result.json"):
         log.info("mitigation already done in %s; reusing it", run.path)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.bootstrap import bootstrap_ci
-from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation
+from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation, training_seconds
 from catsdogs.evaluate import PAPER_CLAIMS
-from catsdogs.files import read_csv, read_json_or_none
 from catsdogs.markdown import (
+    METRICS,
     NOT_MEASURED,
     Row,
     Table,
@@ -35,7 +35,7 @@ from catsdogs.markdown import (
 )
 from catsdogs.predict import read_predictions
 from catsdogs.runs import Run, publish_records
-from catsdogs.tables import METRICS, NOT_REPORTED, final_result, hardware_text
+from catsdogs.tables import NOT_REPORTED, final_result, hardware_text
 
 #: The two pre-declared recipes of the study, in the order the book shows them.
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "phase-2 LR 3e-5, 6 epochs"}
@@ -63,41 +63,38 @@ def publish_study(study: CrossValidation, out: Path | str) -> list[Path]:
 
 
 def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[str, Any] | None:
-    """A (published or running) study: its config, ``cv.json`` if complete, and every
-    finished fold's accuracy with a bootstrap 95 % CI; ``None`` when ``path`` holds none."""
-    path = Path(path)
-    folds_file = path / FOLDS_FILE
-    if not folds_file.is_file():
+    """A (published or running) study: ``cv.json`` if complete, ``compare.json`` if any,
+    and every finished fold's accuracy with a bootstrap 95 % CI; ``None`` when ``path``
+    holds no study."""
+    if not (Path(path) / FOLDS_FILE).is_file():
         return None
-    n_folds = len({r["fold"] for r in read_csv(folds_file)})
-    seconds = read_json_or_none(path / "fold_seconds.json") or {}
+    study = CrossValidation.load(path)
+    seconds = study.fold_seconds()
     folds = []
-    for k in range(n_folds):
-        result = read_json_or_none(path / f"fold-{k}" / "phase2" / "result.json")
-        pred_file = path / f"fold-{k}" / "phase2" / "predictions_val.csv"
-        if result is None or not pred_file.is_file():
+    for k in range(study.n_folds):
+        if not study.run_done(k) or not (study.fold_dir(k) / "phase2" / "predictions_val.csv").is_file():
             continue
-        pred = read_predictions(pred_file)
+        fold = study.fold_run(k)
+        pred = read_predictions(fold.path / "phase2" / "predictions_val.csv")
         ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=n_samples, seed=seed, metric_names=("accuracy",))
-        timings = read_json_or_none(path / f"fold-{k}" / "timings.json") or {}
         folds.append(
             {
                 "fold": k,
                 "n": int(pred["label"].size),
                 "accuracy": ci["accuracy"],
-                "phase1_accuracy": (read_json_or_none(path / f"fold-{k}" / "phase1" / "result.json") or {})
+                "phase1_accuracy": (fold.read_json_or_none("phase1/result.json") or {})
                 .get("val_metrics", {})
                 .get("accuracy"),
-                "epochs": result["history"].get("val_accuracy", []),
-                "seconds": seconds.get(str(k)) or sum(v for s, v in timings.items() if s.startswith("phase2_")),
+                "epochs": fold.read_json("phase2/result.json")["history"].get("val_accuracy", []),
+                "seconds": seconds.get(str(k)) or training_seconds(fold.timings()),
             }
         )
     return {
-        "name": path.name,
-        "n_folds": n_folds,
+        "name": study.path.name,
+        "n_folds": study.n_folds,
         "folds": folds,
-        "cv": read_json_or_none(path / "cv.json"),
-        "compare": read_json_or_none(path / "compare.json"),
+        "cv": study.run.read_json_or_none("cv.json"),
+        "compare": study.run.read_json_or_none("compare.json"),
     }
 
 
@@ -215,10 +212,6 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
 # ----------------------------------------------------------------------------- the paper next to ours
 
 
-def _record(run: Run, relpath: str) -> Any | None:
-    return read_json_or_none(run.path / relpath)
-
-
 def _training_seconds(timings: Mapping[str, float]) -> float | None:
     steps = [s for s in ("phase1_features", "phase1_train", "phase2_train") if s in timings]
     return sum(timings[s] for s in steps) if steps else None
@@ -242,9 +235,9 @@ def comparison_rows(run: Run) -> Table:
     ``int8 TFLite export``. A cell whose measuring step has not run (evaluation,
     ``python -m catsdogs export`` / ``bench``) reads :data:`NOT_MEASURED`.
     """
-    ev, final = _record(run, "eval/metrics.json"), final_result(run)
-    export, bench = _record(run, "export/export.json"), _record(run, "bench/bench.json")
-    prov, timings = _record(run, "provenance.json") or {}, run.timings()
+    ev, final = run.read_json_or_none("eval/metrics.json"), final_result(run)
+    export, bench = run.read_json_or_none("export/export.json"), run.read_json_or_none("bench/bench.json")
+    prov, timings = run.read_json_or_none("provenance.json") or {}, run.timings()
     int8 = (export or {}).get("exports", {}).get("tflite_int8")
     cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
 
@@ -338,7 +331,7 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> tu
             f"{study['cv']['images']:,} out-of-fold images",
             "[Is 98.9 % reproducible?](reproducible.md)",
         )
-    ev = read_json_or_none(run.path / "eval" / "metrics.json")
+    ev = run.read_json_or_none("eval/metrics.json")
     return (ev["ci95"], f"{ev['metrics']['n']:,} validation images", "[Results](results.md)") if ev else None
 
 
@@ -365,7 +358,7 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
                 link,
             )
         )
-    final = read_json_or_none(run.path / "phase2" / "result.json")
+    final = final_result(run)
     if final:
         ours = final["parameters"]["total"]
         close = abs(ours - P["parameters"]) / P["parameters"] < 0.05
@@ -378,7 +371,7 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
                 "[Results: parameters and size](results.md)",
             )
         )
-    export = read_json_or_none(run.path / "export" / "export.json")
+    export = run.read_json_or_none("export/export.json")
     if export:
         size = export["exports"]["keras"]["size_mb"]
         rows.append(
@@ -390,8 +383,8 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
                 "[Results: parameters and size](results.md)",
             )
         )
-    hardware = (read_json_or_none(run.path / "provenance.json") or {}).get("environment", {}).get("hardware", {})
-    bench = read_json_or_none(run.path / "bench" / "bench.json")
+    hardware = (run.read_json_or_none("provenance.json") or {}).get("environment", {}).get("hardware", {})
+    bench = run.read_json_or_none("bench/bench.json")
     cpu = f"{bench['models']['tflite_int8']['single']['median_ms']:.1f} ms/image int8 on a CPU" if bench else "–"
     rows.append(
         _claim(
@@ -402,7 +395,7 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
             "[Results](results.md)",
         )
     )
-    robust = read_json_or_none(run.path / "robustness" / "results.json")
+    robust = run.read_json_or_none("robustness/results.json")
     for name, claim in (
         ("low_light", "weak in poor lighting"),
         ("occlusion", "weak under partial occlusion"),

@@ -60,7 +60,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catsdogs.config import PROFILES, Config, get_config, project_root
+from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, project_root, setting_differences
 from catsdogs.markdown import markdown_table
 from catsdogs.record_checks import (
     DIFFERS,
@@ -84,7 +84,6 @@ PUBLISHED_RECORD_OF_PROFILE: dict[str, str] = {
 }
 
 #: Config fields that say where things are, not what a run computes.
-_LOCATION_FIELDS = ("data_dir", "weights", "cache_dir", "download", "notes")
 
 
 @dataclass
@@ -219,16 +218,6 @@ class Verification:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
 
-def setting_differences(published: Mapping[str, Any], this_run: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Training settings (``config.json`` fields other than locations) that differ,
-    as ``{field: (published, this run)}``; fields only one side records are skipped."""
-    return {
-        k: (v, this_run[k])
-        for k, v in published.items()
-        if k not in _LOCATION_FIELDS and k in this_run and this_run[k] != v
-    }
-
-
 def _rerun_advice(pub_config: Mapping[str, Any], against: Path) -> str:
     """How to make a run with the record's settings: the profile plus any ``--set``."""
     profile = pub_config.get("profile", "full")
@@ -238,7 +227,7 @@ def _rerun_advice(pub_config: Mapping[str, Any], against: Path) -> str:
     sets = [
         f"--set {k}={json.dumps(v)}"
         for k, v in pub_config.items()
-        if k not in _LOCATION_FIELDS and k in defaults and defaults[k] != v
+        if k not in LOCATION_FIELDS and k in defaults and defaults[k] != v
     ]
     return " ".join([f"python -m catsdogs reproduce --profile {profile} --run-dir runs/<new name>", *sets])
 

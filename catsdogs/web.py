@@ -25,8 +25,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from catsdogs.config import CLASS_NAMES, ENV_DATA_DIR, project_dir
+from catsdogs.config import CLASS_NAMES, ENV_DATA_DIR, UserError, project_dir
 from catsdogs.files import atomic_write, file_sha256, read_json_or_none
+from catsdogs.predict import MODEL_STEM, ood_threshold, published_record, tflite_interpreter
+from catsdogs.split import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ RUNTIME_FILES = {
     ),
     "@litertjs/wasm-utils": ("package.json", "dist/index.js"),
 }
-MODEL_FILE = "catsdogs_mobilenetv2.int8.tflite"
+MODEL_FILE = f"{MODEL_STEM}.int8.tflite"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -85,7 +87,7 @@ def npm_install(root: Path | None = None) -> Path:
         return root / "node_modules"
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError(
+        raise UserError(
             "npm not found: Node.js (18 or newer, with npm) is needed only to build the book, whose "
             "'Try the model' page runs LiteRT.js from npm; install it (e.g. `apt-get install nodejs npm` "
             "or https://nodejs.org) and build the book again"
@@ -100,7 +102,7 @@ def npm_install(root: Path | None = None) -> Path:
     )
     if proc.returncode != 0 or not _installed_matches_lock(root):
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-        raise RuntimeError(f"`npm ci` in {root} failed (exit {proc.returncode}); its output ends with:\n{tail}")
+        raise UserError(f"`npm ci` in {root} failed (exit {proc.returncode}); its output ends with:\n{tail}")
     return root / "node_modules"
 
 
@@ -117,7 +119,6 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
         If the model's input is not one uint8 image ``[1, S, S, 3]`` (LiteRT.js needs a
         static batch of 1), or its publication record has no ``ood_threshold``.
     """
-    from catsdogs.predict import ood_threshold, published_record, tflite_interpreter
 
     model_path = Path(model_path)
     if not model_path.is_file():
@@ -137,7 +138,7 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
     threshold = ood_threshold(model_path)
     if threshold is None:
         raise ValueError(
-            f"{model_path.with_name('catsdogs_mobilenetv2.json')} records no 'ood_threshold' for "
+            f"{model_path.with_name(MODEL_STEM + '.json')} records no 'ood_threshold' for "
             f"{model_path.name}: the 'Try the model' page flags unsure predictions with it, as `predict` "
             "does; re-publish the model so its record holds the threshold"
         )
@@ -165,8 +166,6 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
 def sample_images(manifest: Path, data_dir: Path | str, per_class: int = 3) -> list[tuple[Path, str]]:
     """The first ``per_class`` validation images of each class in a run's manifest (in
     manifest order) that exist under ``data_dir``: ``[(path, class name), ...]``."""
-    from catsdogs.split import read_manifest
-
     picked: list[tuple[Path, str]] = []
     counts = dict.fromkeys(CLASS_NAMES, 0)
     for row in read_manifest(manifest):
@@ -187,7 +186,7 @@ def sample_images(manifest: Path, data_dir: Path | str, per_class: int = 3) -> l
 def published_results(model_path: Path | str) -> Path | None:
     """``results/<run>/`` of the run the published model came from (``None`` if absent)."""
     model_path = Path(model_path)
-    run = (read_json_or_none(model_path.with_name("catsdogs_mobilenetv2.json")) or {}).get("run")
+    run = (published_record(model_path) or {}).get("run")
     path = project_dir() / "results" / str(run)
     return path if run and path.is_dir() else None
 

@@ -17,8 +17,7 @@ import nbformat
 import pytest
 import yaml
 
-from catsdogs.book import CHAPTERS
-from catsdogs.config import ENV_DATA_DIR, ENV_WEIGHTS, REPOSITORY_URL, get_config
+from catsdogs.config import CHAPTERS, ENV_DATA_DIR, ENV_WEIGHTS, REPOSITORY_URL, get_config
 from catsdogs.markdown import colab_url
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,6 +37,7 @@ from PIL import Image
 
 from catsdogs import web
 from catsdogs.config import ENV_DATA_DIR
+from catsdogs.predict import TFLitePredictor, load_predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -64,10 +65,6 @@ def _model_path() -> Path:
 
 
 def _load_predictor(path: Path):
-    try:
-        from catsdogs.predict import load_predictor
-    except ImportError:  # before the prediction module landed
-        from catsdogs.evaluate import load_predictor
     return load_predictor(path)
 
 
@@ -342,10 +339,6 @@ def comparison(page, images, tmp_path_factory) -> dict:
 
 
 def _load_predictor_threads(path: Path, threads: int):
-    try:
-        from catsdogs.predict import TFLitePredictor
-    except ImportError:
-        return _load_predictor(path)
     return TFLitePredictor(path, num_threads=threads)
 
 

@@ -13,7 +13,7 @@ import nbformat
 import papermill
 import pytest
 
-from catsdogs.reproduce import CHAPTERS
+from catsdogs.config import CHAPTERS
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
