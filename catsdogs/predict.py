@@ -190,8 +190,9 @@ def predict_paths(
 
 
 def published_model_dir() -> Path:
-    """``models/`` of the project checkout (or of the current directory)."""
-    return (project_root() or Path.cwd()) / "models"
+    """``models/`` of the project checkout: the one around the working directory, else the
+    one this package was installed from (an editable install), else ``./models``."""
+    return (project_root() or project_root(Path(__file__).resolve().parent) or Path.cwd()) / "models"
 
 
 def default_model_path() -> Path:

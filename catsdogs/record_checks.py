@@ -238,15 +238,20 @@ def _data_checks(b: _Builder) -> None:
             sec.add(figure, keys, "exact")
 
 
+def _validation_accuracy(sec: _Section) -> None:
+    """The row of a phase's validation accuracy, judged by its Wilson interval."""
+    sec.add(
+        "validation accuracy",
+        ["val_metrics", "accuracy"],
+        "ci",
+        _wilson_of(_field(sec.pub, ["val_metrics", "n"])),
+        _WILSON,
+    )
+
+
 def _training_checks(b: _Builder) -> None:
     if sec := b.section("phase 1", "phase1/result.json"):
-        sec.add(
-            "validation accuracy",
-            ["val_metrics", "accuracy"],
-            "ci",
-            _wilson_of(_field(sec.pub, ["val_metrics", "n"])),
-            _WILSON,
-        )
+        _validation_accuracy(sec)
     if sec := b.section("phase 2", "phase2/result.json"):
         sec.add("epochs run", ["epochs_run"], "exact")
         wilson = _wilson_of(_field(sec.pub, ["val_metrics", "n"]))
@@ -356,13 +361,7 @@ def _robustness_checks(b: _Builder, name: str, record: str, clean: bool) -> None
 def _limitation_checks(b: _Builder) -> None:
     _robustness_checks(b, "robustness", "robustness/results.json", clean=True)
     if sec := b.section("mitigation", "mitigation/result.json"):
-        sec.add(
-            "validation accuracy",
-            ["val_metrics", "accuracy"],
-            "ci",
-            _wilson_of(_field(sec.pub, ["val_metrics", "n"])),
-            _WILSON,
-        )
+        _validation_accuracy(sec)
     _robustness_checks(b, "mitigation", "robustness/results_mitigation.json", clean=False)
     if sec := b.section("calibration", "robustness/calibration.json"):
         sec.add("ECE before scaling", ["before", "ece"], "fingerprint", note="no CI published")

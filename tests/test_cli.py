@@ -227,11 +227,18 @@ PUBLISHED_INT8 = PROJECT / "models" / "catsdogs_mobilenetv2.int8.tflite"
 STARTUP_NOISE = ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "XNNPACK", "port.cc")
 
 
-def _run_cli(*argv: str) -> subprocess.CompletedProcess:
+def _run_cli(*argv: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
     env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run(
-        [sys.executable, "-m", "catsdogs", *argv], capture_output=True, text=True, cwd=PROJECT, timeout=300, env=env
+        [sys.executable, "-m", "catsdogs", *argv], capture_output=True, text=True, cwd=cwd, timeout=300, env=env
     )
+
+
+def test_predict_finds_the_published_model_from_another_directory(tmp_path: Path) -> None:
+    Image.new("RGB", (64, 64), (200, 30, 200)).save(tmp_path / "magenta.png")
+    proc = _run_cli("predict", "magenta.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("magenta.png\t") and "unsure" in proc.stdout
 
 
 def test_predict_says_unsure_on_a_solid_colour_and_stays_quiet(tmp_path: Path) -> None:
