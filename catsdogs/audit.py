@@ -2,10 +2,10 @@
 
 ``label_audit.csv`` (shipped with the package) records what a person saw in
 PetImages files, one row per file (path relative to the data root): a
-``verdict`` from :data:`VERDICTS` and a short description. It was made by looking
-at every validation image the published full run (``runs/full``) or one of its
-ablation runs gets wrong, shown at full resolution in contact sheets; it annotates
-the dataset, not a run, so any run over the same data can be joined with it.
+``verdict`` from :data:`VERDICTS` and a short description (how it was made:
+:data:`AUDIT_METHOD`). It annotates the dataset, not a run, so any run over the
+same data can be joined with it; :mod:`catsdogs.dataset_audit` extends it to the
+out-of-fold mistakes of a cross-validation study.
 
 :func:`audit_run` joins it with a run's final validation predictions and writes
 ``audit.json``: the mistakes with their verdicts, verdict counts, and the accuracy
@@ -17,7 +17,7 @@ mislabelled image the model "gets right" is counted as right.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,11 @@ LABEL_AUDIT_FILE = Path(str(resources.files("catsdogs") / "label_audit.csv"))
 #: How the audit file was made (stored with every audit record).
 AUDIT_METHOD = (
     "every validation image misclassified by the published full run or by one of its phase-2 "
-    "ablation runs, looked at by one person (the author of this reproduction) at full "
-    "resolution; one verdict each"
+    "ablation runs, looked at by the author of this reproduction at full resolution; and every "
+    "out-of-fold mistake of the paper-faithful cross-validation study (cv-paper), given a first "
+    "verdict by AI assistants from contact sheets and enlargements, with every verdict other than "
+    "label_ok and every hesitant one re-checked by the author. One verdict per image; a drawing "
+    "counts as the animal it shows"
 )
 
 #: Verdicts, with what each means.
@@ -144,139 +147,6 @@ def audit_run(run: Run, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, 
     return result
 
 
-#: At most this many flagged images are audited one by one, the highest-ranked first.
-AUDIT_TOP = 400
-#: ... plus a seeded random sample of this many of the rest, to estimate the remainder.
-AUDIT_SAMPLE = 100
-
-
-def suspected_label_issues(labels: np.ndarray, prob_dog: np.ndarray, n_jobs: int = 1) -> np.ndarray:
-    """Indices of suspected label errors, most suspicious first: cleanlab's confident
-    learning (``cleanlab.filter.find_label_issues``, pruning by noise rate, ranked by
-    self-confidence) on out-of-fold probabilities, which no model saw its own label for."""
-    from cleanlab.filter import find_label_issues  # cleanlab loads pandas: only this audit needs it
-
-    labels = np.asarray(labels, dtype=int)
-    prob_dog = np.asarray(prob_dog, dtype=float)
-    pred_probs = np.column_stack([1.0 - prob_dog, prob_dog])
-    return np.asarray(
-        find_label_issues(labels, pred_probs, return_indices_ranked_by="self_confidence", n_jobs=n_jobs), dtype=int
-    )
-
-
-def audit_selection(
-    flagged: np.ndarray, seed: int, top: int = AUDIT_TOP, sample: int = AUDIT_SAMPLE
-) -> dict[str, list[int]]:
-    """Which flagged images to look at: all of them when there are at most ``top``; else
-    the ``top`` highest-ranked plus a seeded random ``sample`` of the rest (whose verdict
-    shares estimate the unaudited remainder)."""
-    flagged = [int(i) for i in flagged]
-    if len(flagged) <= top:
-        return {"ranked": flagged, "sampled": [], "unaudited": []}
-    rest = flagged[top:]
-    rng = np.random.default_rng(seed)
-    sampled = sorted(rng.choice(len(rest), size=min(sample, len(rest)), replace=False).tolist())
-    chosen = {rest[i] for i in sampled}
-    return {
-        "ranked": flagged[:top],
-        "sampled": [rest[i] for i in sampled],
-        "unaudited": [i for i in rest if i not in chosen],
-    }
-
-
-def label_issue_rows(oof: Mapping[str, np.ndarray], seed: int) -> list[dict[str, Any]]:
-    """Every suspected label error of out-of-fold predictions (``cv.read_oof``), most
-    suspicious first, each marked ``ranked`` / ``sampled`` (to audit) or ``unaudited``."""
-    flagged = suspected_label_issues(oof["label"], oof["prob"])
-    group = {i: g for g, members in audit_selection(flagged, seed).items() for i in members}
-    return [
-        {
-            "rank": r + 1,
-            "file": str(oof["file"][i]),
-            "label": int(oof["label"][i]),
-            "prob_dog": float(oof["prob"][i]),
-            "fold": int(oof["fold"][i]),
-            "audit": group[int(i)],
-        }
-        for r, i in enumerate(flagged)
-    ]
-
-
-def dataset_audit_summary(
-    rows: Sequence[Mapping[str, Any]], oof: Mapping[str, np.ndarray], verdicts: Mapping[str, Mapping[str, str]]
-) -> dict[str, Any]:
-    """What the by-eye verdicts say about the flagged images: counts per verdict among the
-    audited ones, cleanlab's precision (share really wrong or without a pet), the estimate
-    for the unaudited rest (from the random sample), and the pooled out-of-fold accuracy on
-    audited labels (wrong-class images relabelled, images with no pet dropped)."""
-    audited = [r for r in rows if r["audit"] != "unaudited"]
-    seen = [r for r in audited if r["file"] in verdicts]
-    counts = {k: sum(verdicts[r["file"]]["verdict"] == k for r in seen) for k in VERDICTS}
-    wrong = ("other_class", "no_pet")
-    precision = sum(counts[k] for k in wrong) / len(seen) if seen else None
-    sample = [r for r in seen if r["audit"] == "sampled"]
-    sample_share = sum(verdicts[r["file"]]["verdict"] in wrong for r in sample) / len(sample) if sample else None
-    unaudited = sum(r["audit"] == "unaudited" for r in rows)
-    labels, keep = np.array(oof["label"]).copy(), np.ones(len(oof["label"]), dtype=bool)
-    index = {f: i for i, f in enumerate(oof["file"])}
-    for r in seen:
-        v = verdicts[r["file"]]["verdict"]
-        if v == "other_class":
-            labels[index[r["file"]]] = 1 - labels[index[r["file"]]]
-        elif v == "no_pet":
-            keep[index[r["file"]]] = False
-    right = (np.asarray(oof["prob"]) >= 0.5) == (labels == 1)
-    return {
-        "flagged": len(rows),
-        "audited": len(audited),
-        "with_verdict": len(seen),
-        "counts": counts,
-        "precision": precision,
-        "unaudited": unaudited,
-        "estimated_wrong_among_unaudited": None if sample_share is None else round(sample_share * unaudited),
-        "accuracy_folder_labels": float(np.mean((np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1))),
-        "accuracy_audited_labels": float(np.mean(right[keep])),
-        "images_audited_labels": int(keep.sum()),
-    }
-
-
-def audit_study(study_dir: Path | str, per_sheet: int = 30, image_size: int = 180) -> dict[str, Any]:
-    """The dataset-wide audit of a finished cross-validation study: ``label_issues.json``
-    (every flagged image, ranked, with its audit group), contact sheets of the images to
-    look at (``contact_sheets/sheet-NN.png``, titled with rank, file, folder and P(dog)),
-    and ``label_audit_summary.json`` from the verdicts recorded so far in
-    :data:`LABEL_AUDIT_FILE`."""
-    from catsdogs.cv import OOF_FILE, read_oof  # cv imports the training code; the run-level audit does not need it
-    from catsdogs.images import load_images
-    from catsdogs.plots import image_grid  # matplotlib: only the contact sheets need it
-
-    study = Run.load(study_dir)
-    oof = read_oof(study.path / OOF_FILE)
-    rows = label_issue_rows(oof, study.config.seed)
-    study.write_json(
-        "label_issues.json",
-        {
-            "method": "cleanlab.filter.find_label_issues on out-of-fold P(dog), "
-            f"prune_by_noise_rate, ranked by self-confidence; the top {AUDIT_TOP} "
-            f"and a seeded random {AUDIT_SAMPLE} of the rest are audited",
-            "rows": rows,
-        },
-    )
-    by_file = {r["file"]: r for r in study.manifest()}
-    chosen = [r for r in rows if r["audit"] != "unaudited"]
-    for page, start in enumerate(range(0, len(chosen), per_sheet), start=1):
-        part = chosen[start : start + per_sheet]
-        paths = study.paths_of([by_file[r["file"]] for r in part])
-        titles = [
-            f"#{r['rank']} {r['file']}\n{CLASS_NAMES[r['label']]} folder, P(dog) {r['prob_dog']:.2f}" for r in part
-        ]
-        fig = image_grid(list(load_images(paths, image_size)), titles, ncols=6)
-        fig.savefig(study.file("contact_sheets", f"sheet-{page:02d}.png"), dpi=90)
-    summary = dataset_audit_summary(rows, oof, read_label_audit())
-    study.write_json("label_audit_summary.json", summary)
-    return summary
-
-
 def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
     """The label audit of the final model's mistakes (``audit.json``, ``python -m catsdogs
     audit``): a sentence with the counts and both accuracies, then the mistakes whose
@@ -317,13 +187,6 @@ def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
 
 
 __all__ = [
-    "audit_study",
-    "label_issue_rows",
-    "dataset_audit_summary",
-    "AUDIT_SAMPLE",
-    "AUDIT_TOP",
-    "audit_selection",
-    "suspected_label_issues",
     "audit_markdown",
     "AUDIT_METHOD",
     "LABEL_AUDIT_FILE",

@@ -20,7 +20,7 @@ from typing import Any
 
 import nbformat
 
-from catsdogs import ablation, audit, plots, tables, verdict, verify
+from catsdogs import ablation, audit, dataset_audit, plots, tables, verdict, verify
 from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, markdown_table, millions, paper_percent, table_builder
@@ -308,7 +308,17 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         fig = plots.forest_plot(rows, reference=PAPER_CLAIMS["accuracy"], reference_label="the paper's 98.9 %")
         fig.savefig(out_dir / "cv_forest.png", dpi=120)
     folds = verdict.fold_rows(studies)
+    audited = next((s for s in studies.values() if s["label_audit"]), None)
+    gallery = ""
+    if audited and audited["gallery"]:
+        shutil.copy2(audited["gallery"], out_dir / "cv_label_errors.jpg")
+        gallery = (
+            "\n```{figure} _generated/cv_label_errors.jpg\n:name: cv-label-errors\n\nEvery confirmed label "
+            "error among the images looked at: the folder's label, and what the image shows.\n```\n"
+        )
     return {
+        "cv_label_audit.md": dataset_audit.dataset_audit_markdown(audited["label_audit"] if audited else None)
+        + gallery,
         "claims_summary.md": verdict.claim_rows(run, studies).markdown(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",

@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a finished cross-validation study: rank suspected label errors of "
         "every image with cleanlab, draw contact sheets, summarise the verdicts so far",
     )
+    p.add_argument("--json", action="store_true", help="with --cv: print the summary record as JSON instead of text")
 
     p = sub.add_parser(
         "publish-results", help="copy a run's (or a cv study's) records into the repository, paths made portable"

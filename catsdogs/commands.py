@@ -300,15 +300,15 @@ def cmd_ablation(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from catsdogs import audit
+    from catsdogs import audit, dataset_audit
 
     if args.cv:
-        summary = audit.audit_study(args.cv)
-        print(
-            f"{summary['flagged']:,} images flagged, {summary['audited']:,} to look at "
-            f"(contact sheets in {args.cv / 'contact_sheets'}), {summary['with_verdict']:,} with a verdict"
-        )
-        print(json.dumps(summary, indent=2))
+        summary = dataset_audit.audit_study(args.cv)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(f"contact sheets of the images to look at: {args.cv / 'contact_sheets'}\n")
+            print(dataset_audit.dataset_audit_markdown(summary), end="")
         return 0
     print(audit.audit_markdown(audit.audit_run(Run.load(args.run_dir))), end="")
     return 0

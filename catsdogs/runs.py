@@ -351,6 +351,8 @@ PUBLISHED_RECORDS = (
     "cv.json",
     "compare.json",
     "fold_seconds.json",
+    "label_issues.json",
+    "label_audit_summary.json",
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation, training_seconds
+from catsdogs.dataset_audit import GALLERY_FILE
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.markdown import (
     METRICS,
@@ -50,7 +51,7 @@ def publish_study(study: CrossValidation, out: Path | str) -> list[Path]:
     out = Path(out)
     dest = out / study.path.name
     written = publish_records(study.run, out, manifest=False)  # folds.csv lists the images
-    for name in (FOLDS_FILE, OOF_FILE):
+    for name in (FOLDS_FILE, OOF_FILE, GALLERY_FILE):
         if study.run.has(name):
             written.append(Path(shutil.copy2(study.path / name, dest / name)))
     for k in range(study.n_folds):
@@ -95,6 +96,8 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
         "folds": folds,
         "cv": study.run.read_json_or_none("cv.json"),
         "compare": study.run.read_json_or_none("compare.json"),
+        "label_audit": study.run.read_json_or_none("label_audit_summary.json"),
+        "gallery": study.path / GALLERY_FILE if study.run.has(GALLERY_FILE) else None,
     }
 
 
@@ -205,6 +208,17 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
             f"{m['only_second_right']} images right only with the second recipe and "
             f"{m['only_first_right']} only with the first; exact McNemar p = {m['p_value']:.3g}: "
             f"**{compare['verdict']}** at α = {compare['alpha']}."
+        )
+    audited = next((s for s in studies.values() if s.get("label_audit")), None)
+    if audited:
+        a = audited["label_audit"]
+        m = a["mistake_counts"]
+        lines.append(
+            f"- **Label audit** ({STUDIES.get(audited['name'], audited['name'])}, every out-of-fold mistake "
+            f"looked at): {m['other_class']} of the {a['mistakes']:,} mistakes are mislabelled and "
+            f"{m['no_pet']} show neither a cat nor a dog; on audited labels the pooled out-of-fold accuracy is "
+            f"{percent(a['accuracy_audited_labels'], 2)} (an upper bound), against "
+            f"{percent(a['accuracy_folder_labels'], 2)} on the folder labels."
         )
     return Text("\n".join(lines) + "\n")
 

@@ -145,7 +145,7 @@ def test_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_cleanlab_flags_the_flipped_labels_of_confident_probabilities():
-    from catsdogs.audit import suspected_label_issues
+    from catsdogs.dataset_audit import suspected_label_issues
 
     rng = np.random.default_rng(0)
     truth = np.repeat([0, 1], 200)
@@ -162,7 +162,7 @@ def test_cleanlab_flags_the_flipped_labels_of_confident_probabilities():
 
 
 def test_audit_selection_applies_the_sampling_rule():
-    from catsdogs.audit import audit_selection
+    from catsdogs.dataset_audit import audit_selection
 
     assert audit_selection(np.arange(5), seed=0) == {"ranked": [0, 1, 2, 3, 4], "sampled": [], "unaudited": []}
     sel = audit_selection(np.arange(1000, 0, -1), seed=0, top=400, sample=100)
@@ -173,7 +173,7 @@ def test_audit_selection_applies_the_sampling_rule():
 
 
 def test_dataset_audit_summary_relabels_drops_and_estimates():
-    from catsdogs.audit import dataset_audit_summary, label_issue_rows
+    from catsdogs.dataset_audit import dataset_audit_summary, label_issue_rows
 
     rng = np.random.default_rng(1)
     truth = np.repeat([0, 1], 100)
@@ -194,3 +194,105 @@ def test_dataset_audit_summary_relabels_drops_and_estimates():
     assert summary["precision"] == 1.0 and summary["unaudited"] == 0
     assert summary["accuracy_folder_labels"] == pytest.approx(198 / 200)
     assert summary["accuracy_audited_labels"] == 1.0 and summary["images_audited_labels"] == 199
+
+
+def _oof_with_unflagged_mistakes():
+    """200 images, two confidently flipped labels (cleanlab flags them) and two unsure
+    mistakes (P(dog) near 0.5) that confident learning leaves alone."""
+    rng = np.random.default_rng(1)
+    truth = np.repeat([0, 1], 100)
+    labels = truth.copy()
+    labels[[3, 150]] = 1 - labels[[3, 150]]
+    prob = np.clip(np.where(truth == 1, 0.95, 0.05) + rng.normal(0, 0.02, truth.size), 0.01, 0.99)
+    prob[[10, 120]] = [0.55, 0.40]  # a cat called a dog and a dog called a cat, unsure
+    return {
+        "file": np.array([f"x/{i}.jpg" for i in range(truth.size)]),
+        "label": labels,
+        "prob": prob,
+        "fold": np.arange(truth.size) % 5,
+    }
+
+
+def test_out_of_fold_mistakes_are_ranked_by_confidence():
+    from catsdogs.dataset_audit import out_of_fold_mistakes
+
+    oof = _oof_with_unflagged_mistakes()
+    mistakes = out_of_fold_mistakes(oof)
+    assert sorted(mistakes) == [3, 10, 120, 150]
+    assert mistakes[-1] == 10  # |0.55 - 0.5| is the least confident contradiction
+
+
+def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
+    from catsdogs.dataset_audit import (
+        confirmed_label_errors,
+        dataset_audit_markdown,
+        dataset_audit_summary,
+        label_issue_rows,
+        out_of_fold_mistakes,
+    )
+
+    oof = _oof_with_unflagged_mistakes()
+    rows = label_issue_rows(oof, seed=0)
+    assert {r["file"] for r in rows} == {"x/3.jpg", "x/150.jpg"}
+    verdicts = {
+        "x/3.jpg": {"verdict": "other_class", "note": ""},
+        "x/150.jpg": {"verdict": "label_ok", "note": ""},
+        "x/10.jpg": {"verdict": "other_class", "note": ""},
+    }
+    summary = dataset_audit_summary(rows, oof, verdicts)
+    assert summary["precision"] == 0.5
+    assert summary["mistakes"] == 4 and summary["mistakes_with_verdict"] == 3 and summary["without_verdict"] == 1
+    assert summary["mistake_counts"] == {
+        "label_ok": 1,
+        "other_class": 2,
+        "no_pet": 0,
+        "both": 0,
+        "unclear": 0,
+        "not_audited": 1,
+    }
+    # two mistakes become right once relabelled; x/120 (no verdict) and x/150 stay wrong
+    assert summary["accuracy_folder_labels"] == pytest.approx(196 / 200)
+    assert summary["accuracy_audited_labels"] == pytest.approx(198 / 200)
+    text = dataset_audit_markdown(summary)
+    assert "flags **2** images" in text and "precision is **50 %**" in text
+    assert "every one of the **4** out-of-fold mistakes" in text and "**1 still without a verdict**" in text
+    assert "**99.00 %**" in text and "98.00 %" in text
+
+    # x/120 cannot be told: kept on audited labels, dropped under the stricter rule; a verdict
+    # on an image the models got right (x/0, judged in an earlier audit) counts too
+    verdicts |= {"x/120.jpg": {"verdict": "unclear", "note": ""}, "x/0.jpg": {"verdict": "no_pet", "note": ""}}
+    summary = dataset_audit_summary(rows, oof, verdicts)
+    assert summary["without_verdict"] == 0 and "still without a verdict" not in dataset_audit_markdown(summary)
+    assert summary["images_audited_labels"] == 199 and summary["accuracy_audited_labels"] == pytest.approx(197 / 199)
+    assert summary["images_answerable"] == 198 and summary["accuracy_answerable"] == pytest.approx(197 / 198)
+    errors = confirmed_label_errors(oof, out_of_fold_mistakes(oof), verdicts)
+    assert [e["file"] for e in errors] == ["x/10.jpg", "x/3.jpg"]
+    assert errors[0]["title"].endswith("cat folder, shows a dog")
+
+
+def test_dataset_audit_without_summary_says_how_to_make_it():
+    from catsdogs.dataset_audit import dataset_audit_markdown
+
+    assert "python -m catsdogs audit --cv" in dataset_audit_markdown(None)
+
+
+def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
+    """The book's cross-validation page, generated from the published records: the audit's
+    figures are those of ``label_audit_summary.json`` and the gallery is the published one."""
+    import json
+
+    from catsdogs.book import write_generated_pages
+    from catsdogs.config import project_dir
+    from catsdogs.runs import Run
+
+    study = project_dir() / "results" / "cv-paper"
+    if not (study / "label_audit_summary.json").is_file():
+        pytest.skip("no published dataset audit in results/cv-paper")
+    summary = json.loads((study / "label_audit_summary.json").read_text())
+    write_generated_pages(Run.load(project_dir() / "results" / "full"), tmp_path)
+    text = (tmp_path / "cv_label_audit.md").read_text()
+    assert f"every one of the **{summary['mistakes']:,}** out-of-fold mistakes" in text
+    assert f"{100 * summary['accuracy_audited_labels']:.2f} %" in text
+    assert "still without a verdict" not in text and summary["without_verdict"] == 0
+    assert (tmp_path / "cv_label_errors.jpg").read_bytes() == (study / "label_errors.jpg").read_bytes()
+    assert "**Label audit**" in (tmp_path / "cv_verdict.md").read_text()

@@ -176,19 +176,34 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(petimages, m
     assert compared["images"] == 20 and len(compared["per_fold"]) == 5
     assert compared["verdict"] in ("better", "worse", "no detectable difference")
     assert json.loads((study.path / "compare.json").read_text())["mcnemar"]["p_value"] == compared["mcnemar"]["p_value"]
-    # Published as the book reads it: every fold's accuracy, the pooled estimate, the verdict.
+    # The dataset-wide label audit: contact sheets of every mistake, the gallery of confirmed errors.
+    from catsdogs import dataset_audit
     from catsdogs import verdict as verdict_mod
 
+    mistakes = [str(oof["file"][i]) for i in dataset_audit.out_of_fold_mistakes(oof)]
+    assert mistakes, "the smoke-size study makes out-of-fold mistakes to audit"
+    audit_file = tmp_path / "audit.csv"
+    audit_file.write_text(f"file,verdict,note\n{mistakes[0]},other_class,the other animal\n")
+    summary = dataset_audit.audit_study(study.path, per_sheet=4, audit_file=audit_file)
+    assert summary["mistakes"] == len(mistakes) and summary["without_verdict"] == len(mistakes) - 1
+    flagged = {r["file"] for r in json.loads((study.path / "label_issues.json").read_text())["rows"]}
+    looked_at = len(flagged | set(mistakes))
+    assert len(list((study.path / "contact_sheets").glob("sheet-*.png"))) == -(-looked_at // 4)
+    assert study.run.has(dataset_audit.GALLERY_FILE)
+
+    # Published as the book reads it: every fold's accuracy, the pooled estimate, the verdict, the audit.
     verdict_mod.publish_study(study, tmp_path / "results")
     published = verdict_mod.load_study(tmp_path / "results" / "cv-a", n_samples=50)
     assert [f["fold"] for f in published["folds"]] == list(range(5))
     assert published["cv"]["pooled"]["accuracy"] == result["pooled"]["accuracy"]
     assert published["compare"]["verdict"] == compared["verdict"]
+    assert published["label_audit"] == summary and published["gallery"].is_file()
     rows = verdict_mod.forest_rows({"cv-paper": published}, None)
     assert (
         len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result["pooled_ci95"]["accuracy"]["estimate"]
     )
     text = verdict_mod.verdict_markdown({"cv-paper": published})
     assert "pooled out-of-fold accuracy" in text and compared["verdict"] in text
+    assert f"1 of the {len(mistakes)} mistakes are mislabelled" in text
     partial = verdict_mod.verdict_markdown({"cv-paper": published | {"cv": None, "folds": published["folds"][:2]}})
     assert "2 of 5 folds finished" in partial

@@ -1,0 +1,286 @@
+"""The dataset-wide label audit: which PetImages labels are wrong, judged from the
+out-of-fold predictions of a cross-validation study (:mod:`catsdogs.cv`), where no
+model saw the label of the image it predicts.
+
+cleanlab's confident learning flags suspected label errors; they, and every other
+out-of-fold mistake, are looked at by eye (contact sheets) and their verdicts join the
+shared audit file (:data:`catsdogs.audit.LABEL_AUDIT_FILE`). The summary gives the
+verdict counts, cleanlab's precision and the pooled out-of-fold accuracy on audited
+labels; the gallery shows the confirmed label errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catsdogs.audit import AUDIT_METHOD, LABEL_AUDIT_FILE, NO_ANSWER, VERDICTS, audit_predictions, read_label_audit
+from catsdogs.config import CLASS_NAMES
+from catsdogs.files import file_sha256
+from catsdogs.markdown import Text, markdown_table, percent
+from catsdogs.runs import Run
+
+#: At most this many flagged images are audited one by one, the highest-ranked first.
+AUDIT_TOP = 400
+#: ... plus a seeded random sample of this many of the rest, to estimate the remainder.
+AUDIT_SAMPLE = 100
+
+
+def suspected_label_issues(labels: np.ndarray, prob_dog: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+    """Indices of suspected label errors, most suspicious first: cleanlab's confident
+    learning (``cleanlab.filter.find_label_issues``, pruning by noise rate, ranked by
+    self-confidence) on out-of-fold probabilities, which no model saw its own label for."""
+    from cleanlab.filter import find_label_issues  # cleanlab loads pandas: only this audit needs it
+
+    labels = np.asarray(labels, dtype=int)
+    prob_dog = np.asarray(prob_dog, dtype=float)
+    pred_probs = np.column_stack([1.0 - prob_dog, prob_dog])
+    return np.asarray(
+        find_label_issues(labels, pred_probs, return_indices_ranked_by="self_confidence", n_jobs=n_jobs), dtype=int
+    )
+
+
+def audit_selection(
+    flagged: np.ndarray, seed: int, top: int = AUDIT_TOP, sample: int = AUDIT_SAMPLE
+) -> dict[str, list[int]]:
+    """Which flagged images to look at: all of them when there are at most ``top``; else
+    the ``top`` highest-ranked plus a seeded random ``sample`` of the rest (whose verdict
+    shares estimate the unaudited remainder)."""
+    flagged = [int(i) for i in flagged]
+    if len(flagged) <= top:
+        return {"ranked": flagged, "sampled": [], "unaudited": []}
+    rest = flagged[top:]
+    rng = np.random.default_rng(seed)
+    sampled = sorted(rng.choice(len(rest), size=min(sample, len(rest)), replace=False).tolist())
+    chosen = {rest[i] for i in sampled}
+    return {
+        "ranked": flagged[:top],
+        "sampled": [rest[i] for i in sampled],
+        "unaudited": [i for i in rest if i not in chosen],
+    }
+
+
+def label_issue_rows(oof: Mapping[str, np.ndarray], seed: int) -> list[dict[str, Any]]:
+    """Every suspected label error of out-of-fold predictions (``cv.read_oof``), most
+    suspicious first, each marked ``ranked`` / ``sampled`` (to audit) or ``unaudited``."""
+    flagged = suspected_label_issues(oof["label"], oof["prob"])
+    group = {i: g for g, members in audit_selection(flagged, seed).items() for i in members}
+    return [
+        {
+            "rank": r + 1,
+            "file": str(oof["file"][i]),
+            "label": int(oof["label"][i]),
+            "prob_dog": float(oof["prob"][i]),
+            "fold": int(oof["fold"][i]),
+            "audit": group[int(i)],
+        }
+        for r, i in enumerate(flagged)
+    ]
+
+
+def out_of_fold_mistakes(oof: Mapping[str, np.ndarray]) -> list[int]:
+    """Indices of the out-of-fold predictions that contradict the folder label, the
+    most confident contradiction first."""
+    prob = np.asarray(oof["prob"], dtype=float)
+    wrong = np.flatnonzero((prob >= 0.5) != (np.asarray(oof["label"]) == 1))
+    return [int(i) for i in wrong[np.argsort(-np.abs(prob[wrong] - 0.5), kind="stable")]]
+
+
+def dataset_audit_summary(
+    rows: Sequence[Mapping[str, Any]], oof: Mapping[str, np.ndarray], verdicts: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """What the by-eye verdicts say about the dataset.
+
+    ``rows`` are cleanlab's flagged images (:func:`label_issue_rows`); besides them every
+    out-of-fold mistake is audited, so the summary holds the verdict counts of the
+    flagged images, cleanlab's precision (share really wrong or without a pet), the
+    estimate for an unaudited flagged rest (from the random sample), the verdict
+    counts of all mistakes, and the pooled out-of-fold accuracy on audited labels:
+    every image with a verdict on record that shows the other class relabelled, those
+    with no pet dropped, every other image keeping its folder label (a mislabelled
+    image that no audited run got wrong stays unseen); and the same with the images
+    without one right answer (both animals, unclear) dropped too."""
+    audited = [r for r in rows if r["audit"] != "unaudited"]
+    seen = [r for r in audited if r["file"] in verdicts]
+    counts = {k: sum(verdicts[r["file"]]["verdict"] == k for r in seen) for k in VERDICTS}
+    wrong = ("other_class", "no_pet")
+    precision = sum(counts[k] for k in wrong) / len(seen) if seen else None
+    sample = [r for r in seen if r["audit"] == "sampled"]
+    sample_share = sum(verdicts[r["file"]]["verdict"] in wrong for r in sample) / len(sample) if sample else None
+    unaudited = sum(r["audit"] == "unaudited" for r in rows)
+    files = [str(f) for f in oof["file"]]
+    mistakes = out_of_fold_mistakes(oof)
+    census = audit_predictions(files, oof["label"], oof["prob"], verdicts)["counts"]
+    index = {f: i for i, f in enumerate(files)}
+    looked_at = {index[r["file"]] for r in audited} | set(mistakes)
+    # every verdict on record corrects the labels, including those of images these models got
+    # right (audited as mistakes of other runs): a mislabelled image they agree with becomes a mistake
+    verdict_of = np.array([verdicts.get(f, {}).get("verdict", "") for f in files])
+    labels = np.where(verdict_of == "other_class", 1 - np.asarray(oof["label"]).astype(int), oof["label"])
+    keep = verdict_of != "no_pet"
+    answerable = ~np.isin(verdict_of, NO_ANSWER)  # the run-level audit's rule: also drop both / unclear
+    right = (np.asarray(oof["prob"]) >= 0.5) == (labels == 1)
+    return {
+        "flagged": len(rows),
+        "audited": len(audited),
+        "with_verdict": len(seen),
+        "counts": counts,
+        "precision": precision,
+        "unaudited": unaudited,
+        "estimated_wrong_among_unaudited": None if sample_share is None else round(sample_share * unaudited),
+        "mistakes": len(mistakes),
+        "mistakes_with_verdict": len(mistakes) - census["not_audited"],
+        "mistake_counts": census,
+        "without_verdict": sum(files[i] not in verdicts for i in looked_at),
+        "accuracy_folder_labels": float(np.mean((np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1))),
+        "accuracy_audited_labels": float(np.mean(right[keep])),
+        "images_audited_labels": int(keep.sum()),
+        "accuracy_answerable": float(np.mean(right[answerable])),
+        "images_answerable": int(answerable.sum()),
+    }
+
+
+def _sheet_titles(oof: Mapping[str, np.ndarray], order: Sequence[int], rank: Mapping[str, int]) -> list[str]:
+    titles = []
+    for n, i in enumerate(order, start=1):
+        file, label = str(oof["file"][i]), int(oof["label"][i])
+        flag = f", flagged #{rank[file]}" if file in rank else ""
+        titles.append(f"{n}. {file}{flag}\n{CLASS_NAMES[label]} folder, P(dog) {oof['prob'][i]:.2f}")
+    return titles
+
+
+def audit_study(
+    study_dir: Path | str, per_sheet: int = 30, image_size: int = 180, audit_file: Path | str = LABEL_AUDIT_FILE
+) -> dict[str, Any]:
+    """The dataset-wide audit of a finished cross-validation study: ``label_issues.json``
+    (every image cleanlab flags, ranked, with its audit group), contact sheets of the
+    images to look at (``contact_sheets/sheet-NN.png``: the flagged ones to audit, then
+    every other out-of-fold mistake, each titled with its number, file, folder, P(dog)
+    and cleanlab rank), and ``label_audit_summary.json`` from the verdicts recorded so
+    far in ``audit_file``, plus the gallery of confirmed label errors (:data:`GALLERY_FILE`)."""
+    from catsdogs.cv import OOF_FILE, read_oof  # cv imports the training code; the run-level audit does not need it
+    from catsdogs.images import load_images
+    from catsdogs.plots import image_grid  # matplotlib: only the contact sheets need it
+
+    study = Run.load(study_dir)
+    oof = read_oof(study.path / OOF_FILE)
+    rows = label_issue_rows(oof, study.config.seed)
+    study.write_json(
+        "label_issues.json",
+        {
+            "method": "cleanlab.filter.find_label_issues on out-of-fold P(dog), "
+            f"prune_by_noise_rate, ranked by self-confidence; the top {AUDIT_TOP} "
+            f"and a seeded random {AUDIT_SAMPLE} of the rest are audited, and every other "
+            "out-of-fold mistake too",
+            "rows": rows,
+        },
+    )
+    index = {str(f): i for i, f in enumerate(oof["file"])}
+    chosen = [index[r["file"]] for r in rows if r["audit"] != "unaudited"]
+    order = chosen + [i for i in out_of_fold_mistakes(oof) if i not in set(chosen)]
+    titles = _sheet_titles(oof, order, {r["file"]: r["rank"] for r in rows})
+    by_file = {r["file"]: r for r in study.manifest()}
+    for page, start in enumerate(range(0, len(order), per_sheet), start=1):
+        part = order[start : start + per_sheet]
+        paths = study.paths_of([by_file[str(oof["file"][i])] for i in part])
+        fig = image_grid(list(load_images(paths, image_size)), titles[start : start + per_sheet], ncols=6)
+        fig.savefig(study.file("contact_sheets", f"sheet-{page:02d}.png"), dpi=110)
+    verdicts = read_label_audit(audit_file)
+    summary = dataset_audit_summary(rows, oof, verdicts) | {
+        "method": AUDIT_METHOD,
+        "audit_sha256": file_sha256(audit_file),
+    }
+    study.write_json("label_audit_summary.json", summary)
+    errors = confirmed_label_errors(oof, order, verdicts)
+    if errors:
+        paths = study.paths_of([by_file[e["file"]] for e in errors])
+        fig = image_grid(list(load_images(paths, image_size)), [e["title"] for e in errors], ncols=6)
+        fig.savefig(study.path / GALLERY_FILE, dpi=100, pil_kwargs={"quality": 85})  # photos: JPEG, a fifth of PNG
+    return summary
+
+
+#: The gallery of confirmed label errors, written into the study by :func:`audit_study`.
+GALLERY_FILE = "label_errors.jpg"
+#: What a confirmed label error shows, by verdict and folder label (0 cat, 1 dog).
+_SHOWS = {
+    ("other_class", 0): "shows a dog",
+    ("other_class", 1): "shows a cat",
+    ("no_pet", 0): "no cat or dog",
+    ("no_pet", 1): "no cat or dog",
+}
+
+
+def confirmed_label_errors(
+    oof: Mapping[str, np.ndarray], looked_at: Sequence[int], verdicts: Mapping[str, Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    """The looked-at images (indices into ``oof``) whose verdict says the folder label is
+    wrong (``other_class``, ``no_pet``), mislabelled ones first, each with a short title."""
+    out = []
+    for i in looked_at:
+        file, label = str(oof["file"][i]), int(oof["label"][i])
+        verdict = verdicts.get(file, {}).get("verdict")
+        if verdict in ("other_class", "no_pet"):
+            title = f"{file}\n{CLASS_NAMES[label]} folder, {_SHOWS[verdict, label]}"
+            out.append({"file": file, "label": label, "verdict": verdict, "title": title})
+    return sorted(out, key=lambda e: (e["verdict"] != "other_class", e["file"]))
+
+
+def dataset_audit_markdown(summary: Mapping[str, Any] | None) -> Text:
+    """The dataset-wide label audit (``label_audit_summary.json``, ``python -m catsdogs
+    audit --cv``) in words and a table of verdicts: cleanlab's flags, then every
+    out-of-fold mistake."""
+    if not summary:
+        return Text("*not measured: run `python -m catsdogs audit --cv <study>`.*\n")
+    c, m = summary["counts"], summary["mistake_counts"]
+    rule = (
+        f"all {summary['flagged']:,} are looked at"
+        if summary["flagged"] <= AUDIT_TOP
+        else f"the {AUDIT_TOP} highest-ranked and a random {AUDIT_SAMPLE} of the rest are looked at; "
+        f"the sample puts about {summary['estimated_wrong_among_unaudited']:,} more wrong labels among "
+        f"the {summary['unaudited']:,} unaudited ones"
+    )
+    precision = "n/a" if summary["precision"] is None else percent(summary["precision"], 0)
+    missing = summary["without_verdict"]
+    text = (
+        f"Confident learning (cleanlab) flags **{summary['flagged']:,}** images as likely mislabelled; "
+        f"{rule}. By eye, {c['other_class']} of them show the other animal and {c['no_pet']} neither animal: "
+        f"cleanlab's precision is **{precision}**"
+        + (
+            f" ({percent(sum(c[k] for k in NO_ANSWER + ('other_class',)) / summary['with_verdict'], 0)} counting "
+            "the images that show both animals or cannot be told as label problems too)"
+            if summary["with_verdict"]
+            else ""
+        )
+        + ". Beyond cleanlab, every one of the "
+        f"**{summary['mistakes']:,}** out-of-fold mistakes is looked at: {m['label_ok']} are genuine model "
+        f"mistakes, {m['other_class']} mislabelled, {m['no_pet']} show neither a cat nor a dog, {m['both']} show both "
+        f"animals and {m['unclear']} cannot be told by eye"
+        + (f" (**{missing} still without a verdict**)" if missing else "")
+        + f". With the mislabelled images relabelled and those showing neither animal dropped, the pooled out-of-fold "
+        f"accuracy **on audited labels** is **{percent(summary['accuracy_audited_labels'], 2)}** "
+        f"({summary['images_audited_labels']:,} images), against "
+        f"{percent(summary['accuracy_folder_labels'], 2)} on the folder labels; dropping the images without "
+        f"one right answer (both animals, or unclear) too gives {percent(summary['accuracy_answerable'], 2)} "
+        f"({summary['images_answerable']:,} images). Only mistakes were looked at, so the audited figures are "
+        "upper bounds: a mislabelled image the models agree with stays unseen.\n\n"
+    )
+    rows = [{"verdict": k, "meaning": VERDICTS[k], "flagged by cleanlab": c[k], "all mistakes": m[k]} for k in VERDICTS]
+    return Text(text + markdown_table(rows) + "\n")
+
+
+__all__ = [
+    "AUDIT_SAMPLE",
+    "AUDIT_TOP",
+    "audit_selection",
+    "audit_study",
+    "confirmed_label_errors",
+    "GALLERY_FILE",
+    "dataset_audit_markdown",
+    "dataset_audit_summary",
+    "label_issue_rows",
+    "out_of_fold_mistakes",
+    "suspected_label_issues",
+]
