@@ -59,25 +59,31 @@ NO_ANSWER = ("no_pet", "both", "unclear")
 
 
 def read_label_audit(path: Path | str = LABEL_AUDIT_FILE) -> dict[str, dict[str, str]]:
-    """The audit file as ``{file: {"verdict": ..., "note": ...}}``.
+    """The audit file as ``{file: {"verdict": ..., "note": ..., "by": ...}}`` (``by``: who
+    gave the verdict, empty when the file has no such column).
 
     Raises
     ------
     ValueError
-        If a row has an unknown verdict or a file appears twice; the message names it.
+        If a row has an unknown verdict or too many fields, or a file appears twice;
+        the message names the file and line.
     """
     path = Path(path)
     out: dict[str, dict[str, str]] = {}
     with path.open(newline="", encoding="utf-8") as fh:
         for line, row in enumerate(csv.DictReader(fh), start=2):
             file, verdict = row["file"].strip(), row["verdict"].strip()
+            if row.get(None):  # csv puts the fields beyond the header under None
+                raise ValueError(
+                    f"{path}:{line}: {file} has more fields than the header; quote a note that contains a comma"
+                )
             if verdict not in VERDICTS:
                 raise ValueError(
                     f"{path}:{line}: unknown verdict {verdict!r} for {file}; use one of {', '.join(VERDICTS)}"
                 )
             if file in out:
                 raise ValueError(f"{path}:{line}: {file} is audited twice; keep one row")
-            out[file] = {"verdict": verdict, "note": row.get("note", "").strip()}
+            out[file] = {"verdict": verdict, "note": row.get("note", "").strip(), "by": (row.get("by") or "").strip()}
     return out
 
 
@@ -157,7 +163,8 @@ def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
     if c.get("not_audited", 0) == audit["n_errors"]:
         return Text(
             f"None of this run's {audit['n_errors']} validation mistakes is in the audit file, "
-            "which covers the mistakes of the published full run; nothing to adjust.\n"
+            "which covers the mistakes of the published full run, its ablations and the cross-validation "
+            "study on PetImages; nothing to adjust.\n"
         )
     text = (
         f"Of the **{audit['n_errors']}** validation images the final model gets wrong, looked at "

@@ -144,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a finished cross-validation study: rank suspected label errors of "
         "every image with cleanlab, draw contact sheets, summarise the verdicts so far",
     )
-    p.add_argument("--json", action="store_true", help="with --cv: print the summary record as JSON instead of text")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the record written (audit.json, or the --cv summary) as JSON instead of text",
+    )
 
     p = sub.add_parser(
         "publish-results", help="copy a run's (or a cv study's) records into the repository, paths made portable"

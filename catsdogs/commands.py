@@ -310,7 +310,8 @@ def cmd_audit(args) -> int:
             print(f"contact sheets of the images to look at: {args.cv / 'contact_sheets'}\n")
             print(dataset_audit.dataset_audit_markdown(summary), end="")
         return 0
-    print(audit.audit_markdown(audit.audit_run(Run.load(args.run_dir))), end="")
+    result = audit.audit_run(Run.load(args.run_dir))
+    print(json.dumps(result, indent=2) if args.json else audit.audit_markdown(result), end="\n" if args.json else "")
     return 0
 
 

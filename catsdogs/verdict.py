@@ -19,7 +19,7 @@ from typing import Any
 
 from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation, training_seconds
-from catsdogs.dataset_audit import GALLERY_FILE
+from catsdogs.dataset_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.markdown import (
     METRICS,
@@ -211,15 +211,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
         )
     audited = next((s for s in studies.values() if s.get("label_audit")), None)
     if audited:
-        a = audited["label_audit"]
-        m = a["mistake_counts"]
-        lines.append(
-            f"- **Label audit** ({STUDIES.get(audited['name'], audited['name'])}, every out-of-fold mistake "
-            f"looked at): {m['other_class']} of the {a['mistakes']:,} mistakes are mislabelled and "
-            f"{m['no_pet']} show neither a cat nor a dog; on audited labels the pooled out-of-fold accuracy is "
-            f"{percent(a['accuracy_audited_labels'], 2)} (an upper bound), against "
-            f"{percent(a['accuracy_folder_labels'], 2)} on the folder labels."
-        )
+        lines.append(audit_verdict_line(audited["label_audit"], STUDIES.get(audited["name"], audited["name"])))
     return Text("\n".join(lines) + "\n")
 
 

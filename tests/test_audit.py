@@ -47,6 +47,7 @@ def test_shipped_audit_names_real_files() -> None:
     [
         ([("Cat/1.jpg", "maybe", "x")], "unknown verdict 'maybe' for Cat/1.jpg"),
         ([("Cat/1.jpg", "label_ok", "x"), ("Cat/1.jpg", "no_pet", "y")], "Cat/1.jpg is audited twice"),
+        ([("Cat/1.jpg", "label_ok", "a cat, seen from behind")], "Cat/1.jpg has more fields than the header"),
     ],
 )
 def test_bad_audit_rows_are_named(tmp_path: Path, rows, message: str) -> None:
@@ -255,16 +256,17 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
     assert summary["accuracy_audited_labels"] == pytest.approx(198 / 200)
     text = dataset_audit_markdown(summary)
     assert "flags **2** images" in text and "precision is **50 %**" in text
-    assert "every one of the **4** out-of-fold mistakes" in text and "**1 still without a verdict**" in text
+    assert "All **4** out-of-fold mistakes are looked at" in text and "**1 still without a verdict**" in text
+    assert "(1 of 2; 95 % CI" in text
     assert "**99.00 %**" in text and "98.00 %" in text
 
-    # x/120 cannot be told: kept on audited labels, dropped under the stricter rule; a verdict
-    # on an image the models got right (x/0, judged in an earlier audit) counts too
+    # x/120 cannot be told: kept on audited labels, dropped under the stricter rule; a verdict on an
+    # image these models got right (x/0, judged in an earlier audit) changes nothing, as in the run-level audit
     verdicts |= {"x/120.jpg": {"verdict": "unclear", "note": ""}, "x/0.jpg": {"verdict": "no_pet", "note": ""}}
     summary = dataset_audit_summary(rows, oof, verdicts)
     assert summary["without_verdict"] == 0 and "still without a verdict" not in dataset_audit_markdown(summary)
-    assert summary["images_audited_labels"] == 199 and summary["accuracy_audited_labels"] == pytest.approx(197 / 199)
-    assert summary["images_answerable"] == 198 and summary["accuracy_answerable"] == pytest.approx(197 / 198)
+    assert summary["images_audited_labels"] == 200 and summary["accuracy_audited_labels"] == pytest.approx(198 / 200)
+    assert summary["images_answerable"] == 199 and summary["accuracy_answerable"] == pytest.approx(198 / 199)
     errors = confirmed_label_errors(oof, out_of_fold_mistakes(oof), verdicts)
     assert [e["file"] for e in errors] == ["x/10.jpg", "x/3.jpg"]
     assert errors[0]["title"].endswith("cat folder, shows a dog")
@@ -291,8 +293,39 @@ def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
     summary = json.loads((study / "label_audit_summary.json").read_text())
     write_generated_pages(Run.load(project_dir() / "results" / "full"), tmp_path)
     text = (tmp_path / "cv_label_audit.md").read_text()
-    assert f"every one of the **{summary['mistakes']:,}** out-of-fold mistakes" in text
+    assert f"All **{summary['mistakes']:,}** out-of-fold mistakes are looked at" in text
     assert f"{100 * summary['accuracy_audited_labels']:.2f} %" in text
     assert "still without a verdict" not in text and summary["without_verdict"] == 0
     assert (tmp_path / "cv_label_errors.jpg").read_bytes() == (study / "label_errors.jpg").read_bytes()
     assert "**Label audit**" in (tmp_path / "cv_verdict.md").read_text()
+
+
+def test_dataset_audit_over_400_flagged_applies_the_sampling_rule():
+    """More than AUDIT_TOP flagged: the top ones and a random sample are audited; the
+    sample's share estimates the flagged images still without a verdict."""
+    from catsdogs.dataset_audit import audit_selection, dataset_audit_markdown, dataset_audit_summary
+
+    n, flagged = 1000, 600
+    oof = {
+        "file": np.array([f"x/{i}.jpg" for i in range(n)]),
+        "label": np.zeros(n, dtype=int),
+        "prob": np.where(np.arange(n) < flagged, 0.99, 0.01),  # the first 600 contradict their label
+        "fold": np.arange(n) % 5,
+    }
+    group = {i: g for g, members in audit_selection(np.arange(flagged), seed=0).items() for i in members}
+    rows = [{"rank": i + 1, "file": f"x/{i}.jpg", "audit": group[i]} for i in range(flagged)]
+    sampled = [i for i in range(flagged) if group[i] == "sampled"]
+    verdicts = {f"x/{i}.jpg": {"verdict": "label_ok", "note": ""} for i in range(400)}
+    summary = dataset_audit_summary(rows, oof, verdicts)
+    assert summary["unaudited"] == 100 and summary["estimated_wrong_among_unaudited"] is None
+    assert "not yet estimated" in dataset_audit_markdown(summary)  # no crash before the sample is judged
+
+    verdicts |= {
+        f"x/{i}.jpg": {"verdict": "other_class" if k < 20 else "label_ok", "note": ""} for k, i in enumerate(sampled)
+    }
+    summary = dataset_audit_summary(rows, oof, verdicts)
+    assert summary["unaudited"] == 100 and summary["estimated_wrong_among_unaudited"] == 20  # 20 % of 100
+    assert summary["precision"] == pytest.approx(20 / 500)
+    assert "about 20 more wrong labels among the 100 flagged images without a verdict" in dataset_audit_markdown(
+        summary
+    )
