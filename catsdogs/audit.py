@@ -40,9 +40,8 @@ AUDIT_METHOD = (
     "every validation image misclassified by the published full run or by one of its phase-2 "
     "ablation runs, looked at by the author of this reproduction at full resolution; and every "
     "out-of-fold mistake of the paper-faithful cross-validation study (cv-paper), given a first "
-    "verdict by AI assistants from contact sheets and enlargements, with every verdict other than "
-    "label_ok and every hesitant one re-checked by the author. One verdict per image; a drawing "
-    "counts as the animal it shows"
+    "verdict by AI assistants from contact sheets and enlargements, every one re-checked by the "
+    "author (the file's by column). One verdict per image; a drawing counts as the animal it shows"
 )
 
 #: Verdicts, with what each means.
