@@ -22,7 +22,17 @@ from catsdogs.bootstrap import bootstrap_ci
 from catsdogs.config import setting_differences
 from catsdogs.cv import OOF_FILE, CrossValidation, read_oof
 from catsdogs.evaluate import PAPER_CLAIMS, final_predictions_file
-from catsdogs.markdown import NOT_MEASURED, Table, Text, duration, paper_percent, percent, table_builder, with_ci
+from catsdogs.markdown import (
+    NOT_MEASURED,
+    Table,
+    Text,
+    duration,
+    markdown_table,
+    paper_percent,
+    percent,
+    table_builder,
+    with_ci,
+)
 from catsdogs.predict import read_predictions
 from catsdogs.runs import Run
 
@@ -231,6 +241,34 @@ def compare_studies(first: CrossValidation, second: CrossValidation, alpha: floa
     return result
 
 
+def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, str] | None = None) -> Text:
+    """The paired comparison (``compare.json``) as a table, each fold and the pooled
+    out-of-fold accuracy of both studies and their difference, then the McNemar test and
+    the verdict in words. ``names`` maps a study's directory name to what to call it."""
+    if not compare:
+        return Text("*No paired comparison yet: `python -m catsdogs compare <first> <second>` once both are done.*\n")
+    name = {k: (names or {}).get(compare[k], compare[k]) for k in ("first", "second")}
+
+    def row(fold: str, first: float, second: float) -> dict[str, str]:
+        return {
+            "fold": fold,
+            name["first"]: percent(first, 2),
+            name["second"]: percent(second, 2),
+            "difference": f"{100 * (second - first):+.2f} pp",
+        }
+
+    rows = [row(str(f["fold"]), f["first"], f["second"]) for f in compare["per_fold"]]
+    acc, m = compare["accuracy"], compare["mcnemar"]
+    rows.append(row(f"**pooled** ({compare['images']:,} images)", acc["first"], acc["second"]))
+    return Text(
+        markdown_table(rows)
+        + f"\n{name['second']} is better on {compare['folds_second_better']} of {len(compare['per_fold'])} folds. "
+        f"Of the images the two recipes disagree on, {m['only_second_right']} are right only with "
+        f"{name['second']} and {m['only_first_right']} only with {name['first']}: exact McNemar p = "
+        f"{m['p_value']:.3g}, so {name['second']} is **{compare['verdict']}** at α = {compare['alpha']}.\n"
+    )
+
+
 def compare_dirs(first: Path | str, second: Path | str) -> dict[str, Any]:
     return compare_studies(CrossValidation.load(first), CrossValidation.load(second))
 
@@ -245,4 +283,5 @@ __all__ = [
     "verdict",
     "compare_studies",
     "compare_dirs",
+    "comparison_markdown",
 ]

@@ -316,7 +316,9 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
             "\n```{figure} _generated/cv_label_errors.jpg\n:name: cv-label-errors\n\nEvery confirmed label "
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
+    compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
     return {
+        "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
         "cv_label_audit.md": dataset_audit.dataset_audit_markdown(audited["label_audit"] if audited else None)
         + gallery,
         "claims_summary.md": verdict.claim_rows(run, studies).markdown(),

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="paired comparison of two cross-validation studies (exact McNemar test)")
     p.add_argument("first", type=Path, help="the reference study (gets compare.json)")
     p.add_argument("second", type=Path, help="the study compared with it")
+    p.add_argument("--json", action="store_true", help="print the record written (compare.json) instead of a table")
 
     p = sub.add_parser(
         "evaluate", help="metrics of a run (--run-dir) or of a saved model on a folder of images (--model)"

@@ -142,11 +142,10 @@ def cmd_cv(args) -> int:
 def cmd_compare(args) -> int:
     from catsdogs import ablation
 
-    r = ablation.compare_dirs(args.first, args.second)
+    result = ablation.compare_dirs(args.first, args.second)  # written to <first>/compare.json
     print(
-        f"{r['second']} vs {r['first']}: accuracy {100 * r['accuracy']['second']:.2f} % vs "
-        f"{100 * r['accuracy']['first']:.2f} % ({100 * r['accuracy']['difference']:+.2f} pp), "
-        f"exact McNemar p = {r['mcnemar']['p_value']:.3g}: {r['verdict']}"
+        json.dumps(result, indent=2) if args.json else ablation.comparison_markdown(result),
+        end="\n" if args.json else "",
     )
     return 0
 

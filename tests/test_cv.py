@@ -12,7 +12,7 @@ import pytest
 
 from catsdogs import cv as cv_mod
 from catsdogs import train as train_mod
-from catsdogs.ablation import compare_studies, mcnemar_exact, verdict
+from catsdogs.ablation import compare_studies, comparison_markdown, mcnemar_exact, verdict
 from catsdogs.cv import CrossValidation, read_oof
 from catsdogs.files import read_csv
 from catsdogs.split import assign_folds, fold_manifest, read_manifest
@@ -124,7 +124,9 @@ class Interrupted(Exception):
 
 
 @pytest.mark.slow
-def test_cv_runs_every_fold_resumes_after_interruption_and_compares(petimages, make_config, tmp_path, monkeypatch):
+def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
+    petimages, make_config, tmp_path, monkeypatch, capsys
+):
     import keras
 
     monkeypatch.setenv("CATSDOGS_CACHE_DIR", str(tmp_path / "cache"))
@@ -176,6 +178,14 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(petimages, m
     assert compared["images"] == 20 and len(compared["per_fold"]) == 5
     assert compared["verdict"] in ("better", "worse", "no detectable difference")
     assert json.loads((study.path / "compare.json").read_text())["mcnemar"]["p_value"] == compared["mcnemar"]["p_value"]
+    table = comparison_markdown(compared, {"cv-a": "paper", "cv-b": "lr3e-5"})
+    assert "| fold | paper | lr3e-5 | difference |" in table and "**pooled** (20 images)" in table
+    assert f"p = {compared['mcnemar']['p_value']:.3g}" in table and compared["verdict"] in table
+    from catsdogs.cli import main
+
+    capsys.readouterr()  # what training printed
+    assert main(["compare", str(study.path), str(other.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_fold"] == compared["per_fold"]
     # The dataset-wide label audit: contact sheets of every mistake, the gallery of confirmed errors.
     from catsdogs import dataset_audit
     from catsdogs import verdict as verdict_mod
