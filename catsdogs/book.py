@@ -309,11 +309,14 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         fig.savefig(out_dir / "cv_forest.png", dpi=120)
     folds = verdict.fold_rows(studies)
     audited = next((s for s in studies.values() if s["label_audit"]), None)
+    # The gallery is a committed book figure (publish-results --figures), not a record in results/.
+    published_gallery = project_dir() / "book" / "_generated" / verdict.GALLERY_FIGURE
     gallery = ""
-    if audited and audited["gallery"]:
-        shutil.copy2(audited["gallery"], out_dir / "cv_label_errors.jpg")
+    if audited and published_gallery.is_file():
+        if (out_dir / verdict.GALLERY_FIGURE).resolve() != published_gallery.resolve():  # not the published book
+            shutil.copy2(published_gallery, out_dir / verdict.GALLERY_FIGURE)
         gallery = (
-            "\n```{figure} _generated/cv_label_errors.jpg\n:name: cv-label-errors\n\nEvery confirmed label "
+            f"\n```{{figure}} _generated/{verdict.GALLERY_FIGURE}\n:name: cv-label-errors\n\nEvery confirmed label "
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
     compare = next((s["compare"] for s in studies.values() if s["compare"]), None)

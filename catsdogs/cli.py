@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("results"), help="destination folder (default: results/)")
+    p.add_argument(
+        "--figures",
+        type=Path,
+        default=Path("book/_generated"),
+        help="where a cv study's gallery of confirmed label errors goes, a book figure (default: book/_generated/)",
+    )
 
     p = sub.add_parser("export", help="save the final model without optimizer state and export TFLite float32/int8")
     _add_common(p)

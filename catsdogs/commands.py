@@ -319,7 +319,7 @@ def cmd_publish_results(args) -> int:
     from catsdogs.runs import publish_records
 
     if (args.run_dir / cv.FOLDS_FILE).is_file():
-        written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out)
+        written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out, args.figures)
     else:
         written = publish_records(Run.load(args.run_dir), args.out)
     for path in written:

@@ -42,18 +42,25 @@ from catsdogs.tables import NOT_REPORTED, final_result, hardware_text
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "phase-2 LR 3e-5, 6 epochs"}
 #: The accuracy the project set itself as a target.
 TARGET = 0.99
+#: The name of the published gallery of confirmed label errors among the book's figures.
+GALLERY_FIGURE = "cv_label_errors.jpg"
 
 
-def publish_study(study: CrossValidation, out: Path | str) -> list[Path]:
+def publish_study(study: CrossValidation, out: Path | str, figures: Path | str | None = None) -> list[Path]:
     """Copy a study's records (and each finished fold's records and predictions) into
     ``out/<study name>/``, machine paths made portable (:func:`catsdogs.runs.publish_records`).
-    The split manifests are left out: ``folds.csv`` says which fold holds each image."""
+    The split manifests are left out: ``folds.csv`` says which fold holds each image.
+    The gallery of confirmed label errors is a picture, not a record: it goes to
+    ``figures/`` as :data:`GALLERY_FIGURE` (the book's committed figures), if ``figures`` is given."""
     out = Path(out)
     dest = out / study.path.name
     written = publish_records(study.run, out, manifest=False)  # folds.csv lists the images
-    for name in (FOLDS_FILE, OOF_FILE, GALLERY_FILE):
+    for name in (FOLDS_FILE, OOF_FILE):
         if study.run.has(name):
             written.append(Path(shutil.copy2(study.path / name, dest / name)))
+    if figures is not None and study.run.has(GALLERY_FILE):
+        Path(figures).mkdir(parents=True, exist_ok=True)
+        written.append(Path(shutil.copy2(study.path / GALLERY_FILE, Path(figures) / GALLERY_FIGURE)))
     for k in range(study.n_folds):
         if study.run_done(k):
             fold = study.fold_run(k)
@@ -97,7 +104,6 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
         "cv": study.run.read_json_or_none("cv.json"),
         "compare": study.run.read_json_or_none("compare.json"),
         "label_audit": study.run.read_json_or_none("label_audit_summary.json"),
-        "gallery": study.path / GALLERY_FILE if study.run.has(GALLERY_FILE) else None,
     }
 
 
@@ -426,6 +432,7 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
 __all__ = [
     "STUDIES",
     "TARGET",
+    "GALLERY_FIGURE",
     "REPRODUCED",
     "NOT_REPRODUCED",
     "NOT_TESTABLE",

@@ -1,14 +1,19 @@
-"""The shape of the library: no import cycles, small modules, one TFLite entry point."""
+"""The shape of the library and the repository: no import cycles, small modules, one TFLite
+entry point, no committed binaries but the published model and the book's figures."""
 
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "catsdogs"
 MAX_LINES = 450
+#: Where binaries may be committed (DEVELOPERS.md): the published model, the book's figures.
+BINARY_HOMES = {"models": 10 * 2**20, "book": None}  # folder -> size limit per file (bytes)
 
 
 def _module_name(path: Path) -> str:
@@ -81,3 +86,22 @@ def test_modules_stay_small(name):
 def test_tflite_runs_through_litert_in_one_place():
     users = [n for n, p in _modules().items() if "tf.lite.Interpreter" in p.read_text()]
     assert users == ["catsdogs.predict"]
+
+
+def _is_binary(path: Path) -> bool:
+    return b"\0" in path.read_bytes()[:8192]
+
+
+def test_committed_binaries_are_the_model_and_the_book_figures():
+    root = PACKAGE.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    files = [root / f for f in listed.decode().split("\0") if f and (root / f).is_file()]
+    binaries = [p for p in files if _is_binary(p)]
+    assert binaries, "the published model is committed, so the check must find binaries"
+    for path in binaries:
+        home = path.relative_to(root).parts[0]
+        assert home in BINARY_HOMES, f"{path.relative_to(root)}: binaries belong under models/ or book/ only"
+        limit = BINARY_HOMES[home]
+        assert limit is None or path.stat().st_size <= limit, f"{path.relative_to(root)} is over {limit} bytes"

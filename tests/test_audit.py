@@ -280,7 +280,7 @@ def test_dataset_audit_without_summary_says_how_to_make_it():
 
 def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
     """The book's cross-validation page, generated from the published records: the audit's
-    figures are those of ``label_audit_summary.json`` and the gallery is the published one."""
+    figures are those of ``label_audit_summary.json`` and the gallery is the book's published figure."""
     import json
 
     from catsdogs.book import write_generated_pages
@@ -296,7 +296,10 @@ def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
     assert f"All **{summary['mistakes']:,}** out-of-fold mistakes are looked at" in text
     assert f"{100 * summary['accuracy_audited_labels']:.2f} %" in text
     assert "still without a verdict" not in text and summary["without_verdict"] == 0
-    assert (tmp_path / "cv_label_errors.jpg").read_bytes() == (study / "label_errors.jpg").read_bytes()
+    published_gallery = project_dir() / "book" / "_generated" / "cv_label_errors.jpg"
+    assert (tmp_path / "cv_label_errors.jpg").read_bytes() == published_gallery.read_bytes()
+    assert "_generated/cv_label_errors.jpg" in text
+    assert not list(study.glob("*.jpg")), "pictures are book figures, not records in results/"
     assert "**Label audit**" in (tmp_path / "cv_verdict.md").read_text()
 
 

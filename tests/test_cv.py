@@ -202,12 +202,15 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert study.run.has(dataset_audit.GALLERY_FILE)
 
     # Published as the book reads it: every fold's accuracy, the pooled estimate, the verdict, the audit.
-    verdict_mod.publish_study(study, tmp_path / "results")
+    verdict_mod.publish_study(study, tmp_path / "results", figures=tmp_path / "figures")
+    gallery = tmp_path / "figures" / verdict_mod.GALLERY_FIGURE
+    assert gallery.read_bytes() == (study.path / dataset_audit.GALLERY_FILE).read_bytes()
+    assert not list((tmp_path / "results").rglob("*.jpg")), "the gallery is a book figure, not a record"
     published = verdict_mod.load_study(tmp_path / "results" / "cv-a", n_samples=50)
     assert [f["fold"] for f in published["folds"]] == list(range(5))
     assert published["cv"]["pooled"]["accuracy"] == result["pooled"]["accuracy"]
     assert published["compare"]["verdict"] == compared["verdict"]
-    assert published["label_audit"] == summary and published["gallery"].is_file()
+    assert published["label_audit"] == summary
     rows = verdict_mod.forest_rows({"cv-paper": published}, None)
     assert (
         len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result["pooled_ci95"]["accuracy"]["estimate"]
