@@ -199,9 +199,27 @@ def verdict(difference: float, p_value: float, alpha: float = ALPHA) -> str:
     return "better" if difference > 0 else "worse"
 
 
+#: Fold 0's validation images are the published split, on which the ablations (and so any
+#: recipe picked from them) were scored: the comparison is also made without it.
+SELECTION_FOLD = 0
+
+
+def _paired(right_a: np.ndarray, right_b: np.ndarray, alpha: float) -> dict[str, Any]:
+    """Both recipes' accuracy on the same images, the exact McNemar test and the verdict."""
+    diff = float(right_b.mean() - right_a.mean())
+    test = mcnemar_exact(right_a, right_b)
+    return {
+        "images": int(right_a.size),
+        "accuracy": {"first": float(right_a.mean()), "second": float(right_b.mean()), "difference": diff},
+        "mcnemar": test | {"test": "exact McNemar (two-sided binomial test of the discordant pairs)"},
+        "verdict": verdict(diff, test["p_value"], alpha),
+    }
+
+
 def compare_studies(first: CrossValidation, second: CrossValidation, alpha: float = ALPHA) -> dict[str, Any]:
     """Paired comparison of two finished studies on the same folds; written to
-    ``compare.json`` in ``first``'s directory.
+    ``compare.json`` in ``first``'s directory. ``without_selection_fold`` repeats it
+    without fold :data:`SELECTION_FOLD`, free of any choice made on that split.
 
     Raises
     ------
@@ -222,20 +240,17 @@ def compare_studies(first: CrossValidation, second: CrossValidation, alpha: floa
         sel = a["fold"] == k
         acc_a, acc_b = float(right_a[sel].mean()), float(right_b[sel].mean())
         per_fold.append({"fold": int(k), "first": acc_a, "second": acc_b, "difference": acc_b - acc_a})
-    diff = float(right_b.mean() - right_a.mean())
-    test = mcnemar_exact(right_a, right_b)
+    fresh = a["fold"] != SELECTION_FOLD
     result = {
         "first": first.path.name,
         "second": second.path.name,
         "first_settings": first.config.training_dict(),
         "differs": {k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
-        "images": int(a["label"].size),
-        "accuracy": {"first": float(right_a.mean()), "second": float(right_b.mean()), "difference": diff},
+        **_paired(right_a, right_b, alpha),
         "per_fold": per_fold,
         "folds_second_better": sum(f["difference"] > 0 for f in per_fold),
-        "mcnemar": test | {"test": "exact McNemar (two-sided binomial test of the discordant pairs)"},
         "alpha": alpha,
-        "verdict": verdict(diff, test["p_value"], alpha),
+        "without_selection_fold": {"fold": SELECTION_FOLD, **_paired(right_a[fresh], right_b[fresh], alpha)},
     }
     first.run.write_json("compare.json", result)
     return result
@@ -265,7 +280,21 @@ def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, s
         + f"\n{name['second']} is better on {compare['folds_second_better']} of {len(compare['per_fold'])} folds. "
         f"Of the images the two recipes disagree on, {m['only_second_right']} are right only with "
         f"{name['second']} and {m['only_first_right']} only with {name['first']}: exact McNemar p = "
-        f"{m['p_value']:.3g}, so {name['second']} is **{compare['verdict']}** at α = {compare['alpha']}.\n"
+        f"{m['p_value']:.3g}, so {name['second']} is **{compare['verdict']}** at α = {compare['alpha']}."
+        + (f" {selection_sentence(compare)}" if "without_selection_fold" in compare else "")
+        + "\n"
+    )
+
+
+def selection_sentence(compare: Mapping[str, Any]) -> str:
+    """The comparison without the fold the ablations were scored on, in one sentence."""
+    fresh = compare["without_selection_fold"]
+    m = fresh["mcnemar"]
+    return (
+        f"Without fold {fresh['fold']}, the published split on which the ablations were scored, the "
+        f"difference is {100 * fresh['accuracy']['difference']:+.2f} pp on {fresh['images']:,} images "
+        f"({m['only_second_right']} against {m['only_first_right']} discordant, exact McNemar p = "
+        f"{m['p_value']:.3g}): **{fresh['verdict']}**."
     )
 
 
@@ -281,7 +310,9 @@ __all__ = [
     "ALPHA",
     "mcnemar_exact",
     "verdict",
+    "SELECTION_FOLD",
     "compare_studies",
+    "selection_sentence",
     "compare_dirs",
     "comparison_markdown",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 
 import nbformat
 
-from catsdogs import ablation, audit, dataset_audit, plots, tables, verdict, verify
+from catsdogs import ablation, audit, claims, dataset_audit, plots, tables, verdict, verify
 from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
 from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, markdown_table, millions, paper_percent, table_builder
@@ -276,7 +276,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     pages = {
         "run.md": tables.run_summary(run),
         "claims.md": markdown_table(claims_rows()),
-        "comparison.md": markdown_table(verdict.comparison_rows(run)),
+        "comparison.md": markdown_table(claims.comparison_rows(run)),
         "ci.md": markdown_table(tables.ci_rows(ev)) if ev else f"*{NOT_MEASURED}: run chapter 05.*\n",
         "hyperparameters.md": markdown_table(config_rows(run.config)),
         "deviations.md": bullet_list(deviations(run)),
@@ -324,7 +324,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
         "cv_label_audit.md": dataset_audit.dataset_audit_markdown(audited["label_audit"] if audited else None)
         + gallery,
-        "claims_summary.md": verdict.claim_rows(run, studies).markdown(),
+        "claims_summary.md": claims.claim_rows(run, studies).markdown(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_forest.md": (

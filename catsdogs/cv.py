@@ -13,7 +13,7 @@ Layout of a CV directory::
     data/                   scan.json and manifest.csv of the whole dataset (fold 0 = "val")
     folds.csv               file, label, fold: every usable image exactly once
     features.npy            frozen-base pooled features of all images, rows in folds.csv order
-    fold_seconds.json       wall time spent on each fold (summed over resumed invocations)
+    fold_seconds.json       wall time spent on each fold (summed over the invocations that ended)
     fold-0/ ... fold-K-1/   one run directory per fold (fold-0 may link to a reused run)
     oof_predictions.csv     file, label, fold, prob_dog, logit: out-of-fold, each image once
     cv.json                 per-fold metrics, pooled out-of-fold metrics with bootstrap CIs
@@ -246,7 +246,8 @@ class CrossValidation:
 
     def train_fold(self, k: int, phase1_from: CrossValidation | None = None) -> Run:
         """Both phases of fold ``k`` (resumes what is done); its wall time is added to
-        ``fold_seconds.json``."""
+        ``fold_seconds.json`` (not a killed invocation's: :func:`training_seconds` keeps
+        the finished epochs of those)."""
         if self.fold_dir(k).is_dir() and self.run_done(k):
             return self.fold_run(k)
         start = time.perf_counter()
@@ -351,7 +352,7 @@ class CrossValidation:
                     "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
                     "reused_run": Path(os.readlink(self.fold_dir(k))).name if self.fold_dir(k).is_symlink() else None,
                     "wall_seconds": seconds.get(str(k)),
-                    "training_seconds": training_seconds(fold.timings()),
+                    "training_seconds": training_seconds(fold),
                 }
             )
         pooled = metrics.classification_metrics(labels, probs)
@@ -376,10 +377,15 @@ class CrossValidation:
         return result
 
 
-def training_seconds(timings: dict[str, float]) -> float:
-    """Seconds recorded for the training steps of a fold (phase-1 features excluded:
-    they are shared)."""
-    return round(sum(v for k, v in timings.items() if k.startswith(("phase1_train", "phase2_"))), 1)
+def training_seconds(fold: Run) -> float:
+    """Seconds recorded for the training steps of a fold (phase-1 features excluded: they
+    are shared). Phase 2 counts the larger of its step timing, which includes loading the
+    model but only covers the last invocation of a resumed phase, and the sum of its
+    finished epochs, each recorded as it ended (so a killed invocation's epochs count)."""
+    steps = {k: v for k, v in fold.timings().items() if k.startswith(("phase1_train", "phase2_"))}
+    epochs = (fold.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
+    steps["phase2_train"] = max(steps.get("phase2_train", 0.0), sum(epochs))
+    return round(sum(steps.values()), 1)
 
 
 def read_oof(path: Path | str) -> dict[str, np.ndarray]:

@@ -32,6 +32,9 @@ from catsdogs.split import split_manifest, split_table, write_manifest
 
 log = logging.getLogger(__name__)
 
+#: Each finished epoch's wall time in ``<phase>/``, written as the epoch ends (see :func:`_epoch_log`).
+EPOCH_SECONDS_FILE = "epoch_seconds.json"
+
 
 # ----------------------------------------------------------------------------- data
 
@@ -93,7 +96,9 @@ def _weights(run: Run):
 
 
 def _epoch_log(run: Run, phase: str, epochs: int):
-    """A callback logging one line per finished epoch: run, phase, metrics, wall time."""
+    """A callback logging one line per finished epoch: run, phase, metrics, wall time. The
+    wall time is also recorded in ``<phase>/epoch_seconds.json`` as each epoch ends, so a
+    phase interrupted (even killed) and resumed keeps its finished epochs' time."""
     import keras  # loads TensorFlow: only when a model is built, trained or run
 
     started: dict[str, float] = {}
@@ -103,15 +108,9 @@ def _epoch_log(run: Run, phase: str, epochs: int):
 
     def end(epoch: int, logs: dict | None = None) -> None:
         shown = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k.endswith(("loss", "accuracy")))
-        log.info(
-            "%s %s epoch %d/%d: %s (%.0f s)",
-            run.path.name,
-            phase,
-            epoch + 1,
-            epochs,
-            shown,
-            time.perf_counter() - started.get("t", time.perf_counter()),
-        )
+        seconds = time.perf_counter() - started.get("t", time.perf_counter())
+        run.update_json(f"{phase}/{EPOCH_SECONDS_FILE}", **{str(epoch + 1): round(seconds, 1)})
+        log.info("%s %s epoch %d/%d: %s (%.0f s)", run.path.name, phase, epoch + 1, epochs, shown, seconds)
 
     return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
 
@@ -136,6 +135,7 @@ def _phase_result(run, phase, model_params, history_path, labels, logits, extra)
         "parameters": model_params,
         "epochs_run": len(history.get("epoch", [])),
         "history": history,
+        "epoch_seconds": list((run.read_json_or_none(f"{phase}/{EPOCH_SECONDS_FILE}") or {}).values()),
         "val_metrics": classification_metrics(labels, expit(np.asarray(logits, dtype="float64"))),
         **extra,
     }

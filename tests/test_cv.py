@@ -109,6 +109,25 @@ def test_mcnemar_without_discordant_pairs_and_verdicts():
     assert verdict(0.01, 0.01) == "better" and verdict(-0.01, 0.01) == "worse"
 
 
+def test_training_seconds_keep_the_epochs_of_a_killed_invocation(tmp_path):
+    """A killed invocation never records its step timing; its finished epochs are in
+    ``phase2/result.json`` and count. Without a kill, the step timing (model loading
+    included) is the larger figure and counts."""
+    from catsdogs.config import get_config
+    from catsdogs.runs import Run
+
+    fold = Run.open(get_config("smoke"), tmp_path / "fold-4")
+    fold.update_json(
+        "timings.json", phase1_features=5.0, phase1_train=10.0, phase2_train=380.0, phase2_predict_val=80.0
+    )
+    fold.write_json("phase2/result.json", {"epoch_seconds": [370.0, 314.0, 349.0, 356.0, 345.0, 335.0]})
+    assert cv_mod.training_seconds(fold) == 10.0 + 2069.0 + 80.0  # resumed for the 6th epoch only
+    fold.write_json("phase2/result.json", {"epoch_seconds": [335.0]})
+    assert cv_mod.training_seconds(fold) == 10.0 + 380.0 + 80.0
+    fold.write_json("phase2/result.json", {})  # a record from before epochs were timed
+    assert cv_mod.training_seconds(fold) == 10.0 + 380.0 + 80.0
+
+
 # ----------------------------------------------------------------------------- the study
 
 
@@ -152,6 +171,10 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     monkeypatch.setattr(train_mod, "_callbacks", original)
     study.run_all()
     assert [r["epoch"] for r in read_csv(study.fold_dir(2) / "phase2" / "history.csv")] == ["0", "1"]
+    # the interrupted invocation's finished epoch keeps its time, next to the resumed one's
+    epoch_seconds = json.loads((study.fold_dir(2) / "phase2" / "result.json").read_text())["epoch_seconds"]
+    assert len(epoch_seconds) == 2 and all(s > 0 for s in epoch_seconds)
+    assert cv_mod.training_seconds(study.fold_run(2)) >= sum(epoch_seconds)
     result = study.summarize()
 
     oof = read_oof(study.path / cv_mod.OOF_FILE)
@@ -177,10 +200,14 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     compared = compare_studies(study, other)
     assert compared["images"] == 20 and len(compared["per_fold"]) == 5
     assert compared["verdict"] in ("better", "worse", "no detectable difference")
+    fresh = compared["without_selection_fold"]
+    assert fresh["fold"] == 0 and fresh["images"] == 16
+    assert fresh["accuracy"]["first"] == pytest.approx(np.mean([f["first"] for f in compared["per_fold"][1:]]))
     assert json.loads((study.path / "compare.json").read_text())["mcnemar"]["p_value"] == compared["mcnemar"]["p_value"]
     table = comparison_markdown(compared, {"cv-a": "paper", "cv-b": "lr3e-5"})
     assert "| fold | paper | lr3e-5 | difference |" in table and "**pooled** (20 images)" in table
     assert f"p = {compared['mcnemar']['p_value']:.3g}" in table and compared["verdict"] in table
+    assert f"on 16 images ({fresh['mcnemar']['only_second_right']} against" in table
     from catsdogs.cli import main
 
     capsys.readouterr()  # what training printed
