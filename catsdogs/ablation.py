@@ -281,20 +281,24 @@ def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, s
         f"Of the images the two recipes disagree on, {m['only_second_right']} are right only with "
         f"{name['second']} and {m['only_first_right']} only with {name['first']}: exact McNemar p = "
         f"{m['p_value']:.3g}, so {name['second']} is **{compare['verdict']}** at α = {compare['alpha']}."
-        + (f" {selection_sentence(compare)}" if "without_selection_fold" in compare else "")
+        + (
+            f" {selection_sentence(compare, name['first'], name['second'])}"
+            if "without_selection_fold" in compare
+            else ""
+        )
         + "\n"
     )
 
 
-def selection_sentence(compare: Mapping[str, Any]) -> str:
+def selection_sentence(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
     """The comparison without the fold the ablations were scored on, in one sentence."""
     fresh = compare["without_selection_fold"]
     m = fresh["mcnemar"]
     return (
         f"Without fold {fresh['fold']}, the published split on which the ablations were scored, the "
-        f"difference is {100 * fresh['accuracy']['difference']:+.2f} pp on {fresh['images']:,} images "
-        f"({m['only_second_right']} against {m['only_first_right']} discordant, exact McNemar p = "
-        f"{m['p_value']:.3g}): **{fresh['verdict']}**."
+        f"difference is {100 * fresh['accuracy']['difference']:+.2f} pp on {fresh['images']:,} images: "
+        f"{m['only_second_right']} right only with {second} and {m['only_first_right']} only with {first}, "
+        f"exact McNemar p = {m['p_value']:.3g}, so {second} is **{fresh['verdict']}** there."
     )
 
 

@@ -23,7 +23,7 @@ import nbformat
 from catsdogs import ablation, audit, claims, dataset_audit, plots, tables, verdict, verify
 from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
 from catsdogs.evaluate import PAPER_CLAIMS
-from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, markdown_table, millions, paper_percent, table_builder
+from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, markdown_table, table_builder
 from catsdogs.runs import Run
 from catsdogs.tables import final_result, hardware_text
 from catsdogs.web import install_try_page
@@ -76,20 +76,6 @@ def config_rows(config: Config) -> Table:
             "why": why,
         }
         for name, why in RATIONALE.items()
-    ]
-
-
-@table_builder
-def claims_rows() -> Table:
-    """The paper's headline figures (:data:`catsdogs.evaluate.PAPER_CLAIMS`)."""
-    P = PAPER_CLAIMS
-    return [
-        {"claim": "images (PetImages, both classes)", "paper": f"{P['images']:,}"},
-        {"claim": "validation accuracy", "paper": paper_percent(P["accuracy"])},
-        {"claim": "precision / recall / F1", "paper": f"{P['precision']} / {P['recall']} / {P['f1']}"},
-        {"claim": "parameters", "paper": f"≈{millions(P['parameters'])}"},
-        {"claim": "model file size", "paper": f"{P['file_size_mb']:.0f} MB"},
-        {"claim": "inference latency", "paper": f"≈{P['latency_ms_per_image']:.0f} ms/image, {P['latency_hardware']}"},
     ]
 
 
@@ -268,14 +254,18 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
 
     Files: ``run.md``, ``claims.md``, ``comparison.md``, ``ci.md``, ``hyperparameters.md``,
     ``deviations.md``, ``timings.md``, ``environment.md``, ``provenance.md``,
-    ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``, ``published_environment.md`` (:mod:`catsdogs.verify`). A page whose record is missing says which step writes it.
+    ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``,
+    ``published_environment.md`` (:mod:`catsdogs.verify`), and from the published
+    cross-validation studies ``claims_summary.md``, ``cv_verdict.md``, ``cv_forest.md`` (+ ``.png``),
+    ``cv_compare.md``, ``cv_folds.md``, ``cv_label_audit.md`` (+ the study's gallery).
+    A page whose record is missing says which step writes it.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ev, robust = run.read_json_or_none("eval/metrics.json"), run.read_json_or_none("robustness/results.json")
     pages = {
         "run.md": tables.run_summary(run),
-        "claims.md": markdown_table(claims_rows()),
+        "claims.md": markdown_table(claims.paper_claim_rows()),
         "comparison.md": markdown_table(claims.comparison_rows(run)),
         "ci.md": markdown_table(tables.ci_rows(ev)) if ev else f"*{NOT_MEASURED}: run chapter 05.*\n",
         "hyperparameters.md": markdown_table(config_rows(run.config)),
@@ -309,14 +299,17 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         fig.savefig(out_dir / "cv_forest.png", dpi=120)
     folds = verdict.fold_rows(studies)
     audited = next((s for s in studies.values() if s["label_audit"]), None)
-    # The gallery is a committed book figure (publish-results --figures), not a record in results/.
-    published_gallery = project_dir() / "book" / "_generated" / verdict.GALLERY_FIGURE
+    # The gallery is a committed book figure (publish-results), not a record in results/.
+    name = verdict.gallery_figure(audited["name"]) if audited else ""
+    published_gallery = project_dir() / "book" / "_generated" / name
     gallery = ""
-    if audited and published_gallery.is_file():
-        if (out_dir / verdict.GALLERY_FIGURE).resolve() != published_gallery.resolve():  # not the published book
-            shutil.copy2(published_gallery, out_dir / verdict.GALLERY_FIGURE)
+    if audited and not published_gallery.is_file():
+        log.warning("%s has a label audit but no gallery %s: publish-results writes it", audited["name"], name)
+    elif audited:
+        if (out_dir / name).resolve() != published_gallery.resolve():  # not the published book itself
+            shutil.copy2(published_gallery, out_dir / name)
         gallery = (
-            f"\n```{{figure}} _generated/{verdict.GALLERY_FIGURE}\n:name: cv-label-errors\n\nEvery confirmed label "
+            f"\n```{{figure}} _generated/{name}\n:name: cv-label-errors\n\nEvery confirmed label "
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
     compare = next((s["compare"] for s in studies.values() if s["compare"]), None)

@@ -159,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--figures",
         type=Path,
-        default=Path("book/_generated"),
-        help="where a cv study's gallery of confirmed label errors goes, a book figure (default: book/_generated/)",
+        help="where a cv study's gallery of confirmed label errors goes, a book figure "
+        "(default: the project's book/_generated/ when --out is its results/, else nowhere)",
     )
 
     p = sub.add_parser("export", help="save the final model without optimizer state and export TFLite float32/int8")

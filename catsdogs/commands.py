@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from catsdogs import predict
-from catsdogs.config import Config, cache_dir, default_run_dir, get_config, runs_dir
+from catsdogs.config import Config, cache_dir, default_run_dir, get_config, project_dir, runs_dir
 from catsdogs.runs import Run
 
 #: File suffixes ``predict`` picks up inside a directory argument.
@@ -319,7 +319,10 @@ def cmd_publish_results(args) -> int:
     from catsdogs.runs import publish_records
 
     if (args.run_dir / cv.FOLDS_FILE).is_file():
-        written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out, args.figures)
+        figures = args.figures
+        if figures is None and args.out.resolve() == (project_dir() / "results").resolve():
+            figures = project_dir() / "book" / "_generated"  # the published book's figures
+        written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out, figures)
     else:
         written = publish_records(Run.load(args.run_dir), args.out)
     for path in written:

@@ -17,6 +17,9 @@ Layout of a CV directory::
     fold-0/ ... fold-K-1/   one run directory per fold (fold-0 may link to a reused run)
     oof_predictions.csv     file, label, fold, prob_dog, logit: out-of-fold, each image once
     cv.json                 per-fold metrics, pooled out-of-fold metrics with bootstrap CIs
+    compare.json            the paired comparison with a second study (:mod:`catsdogs.ablation`)
+    label_issues.json, label_audit_summary.json, label_errors.jpg, contact_sheets/
+                            the dataset-wide label audit (:mod:`catsdogs.dataset_audit`)
 
 The pooled base features do not depend on the fold (the base is frozen and runs in
 inference mode in phase 1), so they are computed once and sliced for every fold.
@@ -384,7 +387,7 @@ def training_seconds(fold: Run) -> float:
     finished epochs, each recorded as it ended (so a killed invocation's epochs count)."""
     steps = {k: v for k, v in fold.timings().items() if k.startswith(("phase1_train", "phase2_"))}
     epochs = (fold.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
-    steps["phase2_train"] = max(steps.get("phase2_train", 0.0), sum(epochs))
+    steps["phase2_train"] = max(steps.get("phase2_train", 0.0), sum(s for s in epochs if s is not None))
     return round(sum(steps.values()), 1)
 
 

@@ -130,12 +130,14 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
 
 def _phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
     history = read_history(history_path)
+    seconds = run.read_json_or_none(f"{phase}/{EPOCH_SECONDS_FILE}") or {}
     return {
         "phase": phase,
         "parameters": model_params,
         "epochs_run": len(history.get("epoch", [])),
         "history": history,
-        "epoch_seconds": list((run.read_json_or_none(f"{phase}/{EPOCH_SECONDS_FILE}") or {}).values()),
+        # one per epoch of the history (None for an epoch trained before epochs were timed)
+        "epoch_seconds": [seconds.get(str(int(e) + 1)) for e in history.get("epoch", [])],
         "val_metrics": classification_metrics(labels, expit(np.asarray(logits, dtype="float64"))),
         **extra,
     }

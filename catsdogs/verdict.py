@@ -7,7 +7,8 @@ Published studies live in ``results/<study>/`` with the layout of their run dire
 and ``oof_predictions.csv`` once every fold is done, ``compare.json`` in the first study
 of a comparison, and ``fold-<k>/`` with each fold's records and validation predictions
 (published as each fold finishes, so a study that spans sessions loses nothing). Every
-sentence and number on the book's page is computed here from those files.
+sentence and number on the book's page is computed from those files, here and in
+:mod:`catsdogs.ablation` (the paired comparison) and :mod:`catsdogs.dataset_audit`.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ from catsdogs.runs import Run, publish_records
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "phase-2 LR 3e-5, 6 epochs"}
 #: The accuracy the project set itself as a target.
 TARGET = 0.99
-#: The name of the published gallery of confirmed label errors among the book's figures.
-GALLERY_FIGURE = "cv_label_errors.jpg"
+
+
+def gallery_figure(study: str) -> str:
+    """The file name of a study's gallery of confirmed label errors among the book's figures."""
+    return f"{study}_label_errors.jpg"
 
 
 def publish_study(study: CrossValidation, out: Path | str, figures: Path | str | None = None) -> list[Path]:
@@ -45,7 +49,7 @@ def publish_study(study: CrossValidation, out: Path | str, figures: Path | str |
     ``out/<study name>/``, machine paths made portable (:func:`catsdogs.runs.publish_records`).
     The split manifests are left out: ``folds.csv`` says which fold holds each image.
     The gallery of confirmed label errors is a picture, not a record: it goes to
-    ``figures/`` as :data:`GALLERY_FIGURE` (the book's committed figures), if ``figures`` is given."""
+    ``figures/`` (the book's committed figures) as :func:`gallery_figure`, if ``figures`` is given."""
     out = Path(out)
     dest = out / study.path.name
     written = publish_records(study.run, out, manifest=False)  # folds.csv lists the images
@@ -54,7 +58,7 @@ def publish_study(study: CrossValidation, out: Path | str, figures: Path | str |
             written.append(Path(shutil.copy2(study.path / name, dest / name)))
     if figures is not None and study.run.has(GALLERY_FILE):
         Path(figures).mkdir(parents=True, exist_ok=True)
-        written.append(Path(shutil.copy2(study.path / GALLERY_FILE, Path(figures) / GALLERY_FIGURE)))
+        written.append(Path(shutil.copy2(study.path / GALLERY_FILE, Path(figures) / gallery_figure(study.path.name))))
     for k in range(study.n_folds):
         if study.run_done(k):
             fold = study.fold_run(k)
@@ -208,7 +212,11 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
             f"{m['only_second_right']} images right only with the second recipe and "
             f"{m['only_first_right']} only with the first; exact McNemar p = {m['p_value']:.3g}: "
             f"**{compare['verdict']}** at α = {compare['alpha']}."
-            + (f" {selection_sentence(compare)}" if "without_selection_fold" in compare else "")
+            + (
+                f" {selection_sentence(compare, 'the first recipe', 'the second recipe')}"
+                if "without_selection_fold" in compare
+                else ""
+            )
         )
     audited = next((s for s in studies.values() if s.get("label_audit")), None)
     if audited:
@@ -219,7 +227,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
 __all__ = [
     "STUDIES",
     "TARGET",
-    "GALLERY_FIGURE",
+    "gallery_figure",
     "publish_study",
     "load_study",
     "studies_of",

@@ -296,9 +296,9 @@ def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
     assert f"All **{summary['mistakes']:,}** out-of-fold mistakes are looked at" in text
     assert f"{100 * summary['accuracy_audited_labels']:.2f} %" in text
     assert "still without a verdict" not in text and summary["without_verdict"] == 0
-    published_gallery = project_dir() / "book" / "_generated" / "cv_label_errors.jpg"
-    assert (tmp_path / "cv_label_errors.jpg").read_bytes() == published_gallery.read_bytes()
-    assert "_generated/cv_label_errors.jpg" in text
+    published_gallery = project_dir() / "book" / "_generated" / "cv-paper_label_errors.jpg"
+    assert (tmp_path / published_gallery.name).read_bytes() == published_gallery.read_bytes()
+    assert "_generated/cv-paper_label_errors.jpg" in text
     assert not list(study.glob("*.jpg")), "pictures are book figures, not records in results/"
     assert "**Label audit**" in (tmp_path / "cv_verdict.md").read_text()
 

@@ -213,7 +213,7 @@ def test_publish_records_replaces_machine_paths(run, tmp_path):
 def _study(acc, low, high, prf):
     ci = {"accuracy": {"estimate": acc, "low": low, "high": high}}
     ci |= {k: {"estimate": v, "low": v - 0.002, "high": v + 0.002} for k, v in zip(("precision", "recall", "f1"), prf)}
-    return {"cv": {"pooled_ci95": ci, "images": 24998}}
+    return {"cv": {"pooled_ci95": ci, "images": 24998}, "compare": None}
 
 
 def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
@@ -237,6 +237,16 @@ def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
         "validation accuracy (phase-2 LR 3e-5, 6 epochs)": REPRODUCED,
         "precision / recall / F1 (phase-2 LR 3e-5, 6 epochs)": REPRODUCED,
     }
-    assert "98.80 % (95 % CI 98.66–98.93), 24,998 out-of-fold images" in rows.markdown()
-    unfinished = {"cv-paper": studies["cv-paper"], "cv-lr3e-5": {"cv": None}}
+    assert "98.80 % (95 % CI 98.66–98.93), 24,998 out-of-fold images |" in rows.markdown()
+    # the second recipe was picked on fold 0: its figure without that fold goes with it
+    fresh = {"fold": 0, "accuracy": {"first": 0.9863, "second": 0.9877}}
+    studies["cv-paper"] = studies["cv-paper"] | {
+        "compare": {"first": "cv-paper", "second": "cv-lr3e-5", "without_selection_fold": fresh}
+    }
+    cells = {r["claim"]: r["this reproduction"] for r in claim_rows(run, studies)}
+    assert cells["validation accuracy (phase-2 LR 3e-5, 6 epochs)"].endswith(
+        "24,998 out-of-fold images (98.77 % without fold 0, where it was picked)"
+    )
+    assert cells["validation accuracy (paper-faithful recipe)"].endswith("24,998 out-of-fold images")
+    unfinished = {"cv-paper": studies["cv-paper"], "cv-lr3e-5": {"cv": None, "compare": None}}
     assert len(verdicts(claim_rows(run, unfinished))) == 2  # only finished studies are evidence
