@@ -278,9 +278,8 @@ def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, s
     return Text(
         markdown_table(rows)
         + f"\n{name['second']} is better on {compare['folds_second_better']} of {len(compare['per_fold'])} folds. "
-        f"Of the images the two recipes disagree on, {m['only_second_right']} are right only with "
-        f"{name['second']} and {m['only_first_right']} only with {name['first']}: exact McNemar p = "
-        f"{m['p_value']:.3g}, so {name['second']} is **{compare['verdict']}** at α = {compare['alpha']}."
+        + _discordant(m, name["first"], name["second"])
+        + f" Verdict for {name['second']} against {name['first']} at α = {compare['alpha']}: **{compare['verdict']}**."
         + (
             f" {selection_sentence(compare, name['first'], name['second'])}"
             if "without_selection_fold" in compare
@@ -290,15 +289,21 @@ def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, s
     )
 
 
-def selection_sentence(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
-    """The comparison without the fold the ablations were scored on, in one sentence."""
-    fresh = compare["without_selection_fold"]
-    m = fresh["mcnemar"]
+def _discordant(mcnemar: Mapping[str, Any], first: str, second: str) -> str:
     return (
-        f"Without fold {fresh['fold']}, the published split on which the ablations were scored, the "
-        f"difference is {100 * fresh['accuracy']['difference']:+.2f} pp on {fresh['images']:,} images: "
-        f"{m['only_second_right']} right only with {second} and {m['only_first_right']} only with {first}, "
-        f"exact McNemar p = {m['p_value']:.3g}, so {second} is **{fresh['verdict']}** there."
+        f"Images right with one recipe only: {mcnemar['only_second_right']} with {second}, "
+        f"{mcnemar['only_first_right']} with {first}; exact McNemar p = {mcnemar['p_value']:.3g}."
+    )
+
+
+def selection_sentence(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
+    """The comparison without the fold the ablations were scored on, in a few sentences."""
+    fresh = compare["without_selection_fold"]
+    return (
+        f"Without fold {fresh['fold']}, the published split on which the ablations were scored "
+        f"({fresh['images']:,} images): {100 * fresh['accuracy']['difference']:+.2f} pp. "
+        + _discordant(fresh["mcnemar"], first, second)
+        + f" Verdict there: **{fresh['verdict']}**."
     )
 
 

@@ -208,7 +208,8 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     table = comparison_markdown(compared, {"cv-a": "paper", "cv-b": "lr3e-5"})
     assert "| fold | paper | lr3e-5 | difference |" in table and "**pooled** (20 images)" in table
     assert f"p = {compared['mcnemar']['p_value']:.3g}" in table and compared["verdict"] in table
-    assert f"on 16 images: {fresh['mcnemar']['only_second_right']} right only with lr3e-5" in table
+    assert f"(16 images): {100 * fresh['accuracy']['difference']:+.2f} pp." in table
+    assert f"Verdict there: **{fresh['verdict']}**." in table
     from catsdogs.cli import main
 
     capsys.readouterr()  # what training printed

@@ -234,8 +234,8 @@ def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
     assert verdicts(rows) == {
         "validation accuracy (paper-faithful recipe)": NOT_REPRODUCED,
         "precision / recall / F1 (paper-faithful recipe)": NOT_REPRODUCED,
-        "validation accuracy (phase-2 LR 3e-5, 6 epochs)": REPRODUCED,
-        "precision / recall / F1 (phase-2 LR 3e-5, 6 epochs)": REPRODUCED,
+        "validation accuracy (LR 3e-5 recipe)": REPRODUCED,
+        "precision / recall / F1 (LR 3e-5 recipe)": REPRODUCED,
     }
     assert "98.80 % (95 % CI 98.66–98.93), 24,998 out-of-fold images |" in rows.markdown()
     # the second recipe was picked on fold 0: its figure without that fold goes with it
@@ -244,7 +244,7 @@ def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
         "compare": {"first": "cv-paper", "second": "cv-lr3e-5", "without_selection_fold": fresh}
     }
     cells = {r["claim"]: r["this reproduction"] for r in claim_rows(run, studies)}
-    assert cells["validation accuracy (phase-2 LR 3e-5, 6 epochs)"].endswith(
+    assert cells["validation accuracy (LR 3e-5 recipe)"].endswith(
         "24,998 out-of-fold images (98.77 % without fold 0, where it was picked)"
     )
     assert cells["validation accuracy (paper-faithful recipe)"].endswith("24,998 out-of-fold images")
