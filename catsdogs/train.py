@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Each finished epoch's wall time in ``<phase>/``, written as the epoch ends (see :func:`_epoch_log`).
 EPOCH_SECONDS_FILE = "epoch_seconds.json"
+#: What a resumed phase needs besides Keras's backup, in ``<phase>/`` (:mod:`catsdogs.resume`).
+RESUME_DIR = "resume"
 
 
 # ----------------------------------------------------------------------------- data
@@ -118,10 +120,14 @@ def _epoch_log(run: Run, phase: str, epochs: int):
 def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: bool = True) -> list:
     import keras  # loads TensorFlow: only when a model is built, trained or run
 
+    from catsdogs.resume import ResumeState  # imports Keras at module level
+
+    early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     cbs = [
         keras.callbacks.BackupAndRestore(str(run.path / phase / "backup")),
         keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        early_stopping,
+        ResumeState(run.path / phase / RESUME_DIR, early_stopping),  # after the two it restores for
     ]
     if checkpoint:
         cbs.append(keras.callbacks.ModelCheckpoint(str(run.file(phase, "last_epoch.keras"))))
@@ -213,10 +219,14 @@ def train_phase1(run: Run) -> dict[str, Any]:
         copy_head(head, model)
         logits = head.predict(x_val, batch_size=256, verbose=0).reshape(-1)
     else:
+        from catsdogs.resume import advance_shuffle, finished_epochs  # imports Keras at module level
+
         compile_model(model, cfg.phase1_lr)
+        train_ds = split_dataset(run, "train", shuffle=True)
+        advance_shuffle(train_ds, finished_epochs(run.path / "phase1" / RESUME_DIR))  # a resumed phase: its next order
         with run.timed("phase1_train"):
             model.fit(
-                split_dataset(run, "train", shuffle=True),
+                train_ds,
                 validation_data=split_dataset(run, "val"),
                 epochs=cfg.phase1_epochs,
                 verbose=1,
@@ -244,14 +254,17 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     checkpointed), predict the validation split, save ``<phase>/model.keras`` and
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
     from catsdogs.model import compile_model  # model imports Keras at module level
+    from catsdogs.resume import advance_shuffle, finished_epochs  # imports Keras at module level
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
     _, y_val = run.split_paths("val")
     val_ds = split_dataset(run, "val")
+    train_ds = split_dataset(run, "train", shuffle=True)
+    advance_shuffle(train_ds, finished_epochs(run.path / phase / RESUME_DIR))  # a resumed phase: its next order
     with run.timed(f"{phase}_train"):
         model.fit(
-            split_dataset(run, "train", shuffle=True),
+            train_ds,
             validation_data=val_ds,
             epochs=epochs,
             verbose=1,

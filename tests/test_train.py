@@ -194,6 +194,7 @@ def test_phase2_resumes_after_interruption(trained_run: Run, tmp_path: Path, mon
     assert not (path / "phase2" / "result.json").exists()
     assert (path / "phase2" / "backup").is_dir()
     assert [r["epoch"] for r in read_csv(path / "phase2" / "history.csv")] == ["0"]
+    assert json.loads((path / "phase2" / "resume" / "state.json").read_text())["epoch"] == 1
 
     monkeypatch.setattr(train_mod, "_callbacks", original)
     train_mod.train(cfg, path)
@@ -201,7 +202,11 @@ def test_phase2_resumes_after_interruption(trained_run: Run, tmp_path: Path, mon
     assert epochs == ["0", "1"], f"finished epochs were repeated: {epochs}"
     result = json.loads((path / "phase2" / "result.json").read_text())
     assert result["epochs_run"] == 2
-    assert not (path / "phase2" / "backup").exists()
+    assert not (path / "phase2" / "backup").exists() and not (path / "phase2" / "resume").exists()
+    # and it ends exactly where the uninterrupted run of the module did
+    assert read_csv(path / "phase2" / "history.csv") == read_csv(trained_run.path / "phase2" / "history.csv")
+    resumed, whole = (read_predictions(r / "phase2" / "predictions_val.csv") for r in (path, trained_run.path))
+    np.testing.assert_array_equal(resumed["logit"], whole["logit"])
 
 
 # ----------------------------------------------------------------------------- the model
