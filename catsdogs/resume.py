@@ -18,15 +18,22 @@ that leaves it out), so it is written here. A fresh run has nothing to restore a
 exactly as before; ``tests/test_train.py`` checks that a run stopped after an epoch and
 resumed ends with the history and predictions of an uninterrupted one.
 
+The backup and this state are kept until the phase's result is written (:func:`drop`), so
+a stop after the last epoch, or after early stopping has ended training, resumes with no
+epoch left to train and the best weights restored.
+
 Limits: phase 1 on cached features shuffles NumPy arrays inside Keras, whose order is not
-replayed (that phase takes seconds); and a stop in the milliseconds between Keras's backup
-and this state being written leaves the state one epoch behind, so that resume is not exact.
+replayed (that phase takes seconds). A stop between Keras's backup and this state being
+written (the same epoch end) leaves the state one epoch behind: the resumed run then says
+so in a warning and is not exact. The two iterators per epoch are how ``Model.fit`` reads a
+dataset of known length (one as an epoch starts, one as it ends).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -35,12 +42,15 @@ import numpy as np
 
 from catsdogs.files import atomic_write
 
+log = logging.getLogger(__name__)
+
 #: The record of the last finished epoch: its number, the layers' random state, early stopping's memory.
 STATE_FILE = "state.json"
 #: Early stopping's best weights so far (``numpy.savez`` of ``model.get_weights()`` order).
 BEST_WEIGHTS_FILE = "best_weights.npz"
-#: How many iterators ``Model.fit`` makes from its training dataset per epoch (Keras 3 with the
-#: TensorFlow backend, measured: resuming at epoch k needs 2k orders replayed to match).
+#: How many iterators ``Model.fit`` makes from a training dataset of known length per epoch
+#: (Keras 3 ``EpochIterator``: one as the epoch starts, one as it ends; resuming at epoch k
+#: needs 2k orders replayed, which ``tests/test_train.py`` checks).
 ITERATORS_PER_EPOCH = 2
 
 
@@ -48,16 +58,27 @@ def _seed_states(model) -> list:
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
-def finished_epochs(directory: Path | str) -> int:
-    """Epochs finished by earlier invocations, per the state :class:`ResumeState` keeps."""
+def finished_epochs(directory: Path | str, backup: Path | str) -> int:
+    """Epochs finished by earlier invocations, per the state :class:`ResumeState` keeps
+    (0 without Keras's ``backup`` directory: then training starts from the beginning)."""
     path = Path(directory) / STATE_FILE
-    return json.loads(path.read_text())["epoch"] if path.is_file() else 0
+    return json.loads(path.read_text())["epoch"] if path.is_file() and Path(backup).is_dir() else 0
+
+
+def drop(*directories: Path | str) -> None:
+    """Remove a phase's resume state and Keras backup once its result is written: kept
+    until then, a stop between the end of ``fit`` and the result resumes with no epoch to
+    train instead of training the phase again."""
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def advance_shuffle(dataset, epochs: int) -> None:
     """Draw the shuffled orders ``fit`` drew in ``epochs`` finished epochs, so that the next
     epoch gets the order it would have had without a stop. Only iterators are made: the
     pipeline behind them prefetches a few batches and is dropped."""
+    if epochs and int(dataset.cardinality()) < 0:
+        raise ValueError("advance_shuffle needs a dataset of known length (fit makes fewer iterators otherwise)")
     for _ in range(ITERATORS_PER_EPOCH * epochs):
         iter(dataset)
 
@@ -77,6 +98,16 @@ class ResumeState(keras.callbacks.Callback):
         if not path.is_file():
             return
         state = json.loads(path.read_text())
+        resumed_at = getattr(self.model, "_initial_epoch", None) or 0  # set by BackupAndRestore just before
+        if state["epoch"] != resumed_at:
+            log.warning(
+                "%s is for epoch %d but training resumes at epoch %d: the resumed epochs will not "
+                "repeat an uninterrupted run exactly",
+                path,
+                state["epoch"],
+                resumed_at,
+            )
+            return
         variables = _seed_states(self.model)
         if len(variables) != len(state["seed_states"]):
             raise ValueError(f"{path} holds {len(state['seed_states'])} random states, the model {len(variables)}")
@@ -87,11 +118,8 @@ class ResumeState(keras.callbacks.Callback):
         if (self.directory / BEST_WEIGHTS_FILE).is_file():
             with np.load(self.directory / BEST_WEIGHTS_FILE) as saved:
                 es.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-
-    def on_train_end(self, logs=None):
-        # as BackupAndRestore drops its backup: a finished fit is never resumed, and a phase
-        # trained again from the start (its result was never written) must not restore this
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if state["stopped"]:  # early stopping had ended training: no epoch is left to train
+            self.model._initial_epoch = self.params["epochs"]  # as BackupAndRestore sets it
 
     def on_epoch_end(self, epoch, logs=None):
         es = self.early_stopping
@@ -105,8 +133,9 @@ class ResumeState(keras.callbacks.Callback):
             "wait": es.wait,
             "best": None if es.best is None else float(es.best),
             "best_epoch": es.best_epoch,
+            "stopped": bool(self.model.stop_training),
         }
         atomic_write(self.directory / STATE_FILE, json.dumps(state))
 
 
-__all__ = ["STATE_FILE", "BEST_WEIGHTS_FILE", "finished_epochs", "advance_shuffle", "ResumeState"]
+__all__ = ["STATE_FILE", "BEST_WEIGHTS_FILE", "finished_epochs", "advance_shuffle", "drop", "ResumeState"]

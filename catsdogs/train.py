@@ -3,7 +3,9 @@
 Each step writes its outputs into the :class:`~catsdogs.runs.Run` and is skipped
 when they already exist, so a run can be executed chapter by chapter and an
 interrupted run resumes: Keras's ``BackupAndRestore`` callback brings training
-back to the last finished epoch, without repeating it.
+back to the last finished epoch, without repeating it, and :mod:`catsdogs.resume`
+restores what that callback leaves out, so the resumed epochs are the ones an
+uninterrupted run trains.
 
 1. :func:`prepare_data`     validate the files, split them, write the manifest
 2. :func:`train_phase1`     base frozen; train the new head
@@ -124,7 +126,8 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
 
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     cbs = [
-        keras.callbacks.BackupAndRestore(str(run.path / phase / "backup")),
+        # kept after fit (delete_checkpoint=False) until the phase's result is written: _save_result
+        keras.callbacks.BackupAndRestore(str(run.path / phase / "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
         early_stopping,
         ResumeState(run.path / phase / RESUME_DIR, early_stopping),  # after the two it restores for
@@ -132,6 +135,20 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
     if checkpoint:
         cbs.append(keras.callbacks.ModelCheckpoint(str(run.file(phase, "last_epoch.keras"))))
     return [*cbs, _epoch_log(run, phase, epochs)]
+
+
+def _finished_epochs(run: Run, phase: str) -> int:
+    from catsdogs.resume import finished_epochs  # imports Keras at module level
+
+    return finished_epochs(run.path / phase / RESUME_DIR, run.path / phase / "backup")
+
+
+def _save_result(run: Run, phase: str, result: dict) -> None:
+    """Write ``<phase>/result.json``; only then drop what resuming the phase needed."""
+    from catsdogs.resume import drop  # imports Keras at module level
+
+    run.write_json(f"{phase}/result.json", result)
+    drop(run.path / phase / "backup", run.path / phase / RESUME_DIR)
 
 
 def _phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
@@ -219,11 +236,11 @@ def train_phase1(run: Run) -> dict[str, Any]:
         copy_head(head, model)
         logits = head.predict(x_val, batch_size=256, verbose=0).reshape(-1)
     else:
-        from catsdogs.resume import advance_shuffle, finished_epochs  # imports Keras at module level
+        from catsdogs.resume import advance_shuffle  # imports Keras at module level
 
         compile_model(model, cfg.phase1_lr)
         train_ds = split_dataset(run, "train", shuffle=True)
-        advance_shuffle(train_ds, finished_epochs(run.path / "phase1" / RESUME_DIR))  # a resumed phase: its next order
+        advance_shuffle(train_ds, _finished_epochs(run, "phase1"))  # a resumed phase: its next order
         with run.timed("phase1_train"):
             model.fit(
                 train_ds,
@@ -245,7 +262,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
         logits,
         {"cached_features": cfg.phase1_cached_features, "learning_rate": cfg.phase1_lr},
     )
-    run.write_json("phase1/result.json", result)
+    _save_result(run, "phase1", result)
     return result
 
 
@@ -254,14 +271,14 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     checkpointed), predict the validation split, save ``<phase>/model.keras`` and
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
     from catsdogs.model import compile_model  # model imports Keras at module level
-    from catsdogs.resume import advance_shuffle, finished_epochs  # imports Keras at module level
+    from catsdogs.resume import advance_shuffle  # imports Keras at module level
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
     _, y_val = run.split_paths("val")
     val_ds = split_dataset(run, "val")
     train_ds = split_dataset(run, "train", shuffle=True)
-    advance_shuffle(train_ds, finished_epochs(run.path / phase / RESUME_DIR))  # a resumed phase: its next order
+    advance_shuffle(train_ds, _finished_epochs(run, phase))  # a resumed phase: its next order
     with run.timed(f"{phase}_train"):
         model.fit(
             train_ds,
@@ -314,7 +331,7 @@ def train_phase2(run: Run) -> dict[str, Any]:
             "model_sha256": file_sha256(run.path / "phase2" / "model.keras"),
         },
     )
-    run.write_json("phase2/result.json", result)
+    _save_result(run, "phase2", result)
     return result
 
 
@@ -338,7 +355,9 @@ def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
     run = Run.open(config, run_dir)
     for folder in ("data", "phase1"):
         if not run.has(folder):
-            shutil.copytree(source.path / folder, run.path / folder, ignore=shutil.ignore_patterns("backup", "*.tmp*"))
+            shutil.copytree(
+                source.path / folder, run.path / folder, ignore=shutil.ignore_patterns("backup", RESUME_DIR, "*.tmp*")
+            )
     timings = source.timings()
     run.update_json("timings.json", **{k: v for k, v in timings.items() if k.startswith(("data", "phase1"))})
     prov = source.read_json("provenance.json") if source.has("provenance.json") else {}
@@ -411,5 +430,5 @@ def train_mitigation(run: Run) -> dict[str, Any]:
         logits,
         {"source_model": source.relative_to(run.path).as_posix(), "learning_rate": cfg.phase2_lr},
     )
-    run.write_json("mitigation/result.json", result)
+    _save_result(run, "mitigation", result)
     return result
