@@ -301,7 +301,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
     audited = next((s for s in studies.values() if s["label_audit"]), None)
     # The gallery is a committed book figure (publish-results), not a record in results/.
     name = verdict.gallery_figure(audited["name"]) if audited else ""
-    published_gallery = project_dir() / "book" / "_generated" / name
+    published_gallery = verdict.book_figures_dir() / name
     gallery = ""
     if audited and not published_gallery.is_file():
         log.warning("%s has a label audit but no gallery %s: publish-results writes it", audited["name"], name)

@@ -321,7 +321,7 @@ def cmd_publish_results(args) -> int:
     if (args.run_dir / cv.FOLDS_FILE).is_file():
         figures = args.figures
         if figures is None and args.out.resolve() == (project_dir() / "results").resolve():
-            figures = project_dir() / "book" / "_generated"  # the published book's figures
+            figures = verdict.book_figures_dir()
         written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out, figures)
     else:
         written = publish_records(Run.load(args.run_dir), args.out)

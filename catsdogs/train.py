@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 #: Each finished epoch's wall time in ``<phase>/``, written as the epoch ends (see :func:`_epoch_log`).
 EPOCH_SECONDS_FILE = "epoch_seconds.json"
-#: What a resumed phase needs besides Keras's backup, in ``<phase>/`` (:mod:`catsdogs.resume`).
-RESUME_DIR = "resume"
+#: Keras's ``BackupAndRestore`` backup and what a resumed phase needs besides it
+#: (:mod:`catsdogs.resume`), in ``<phase>/`` until the phase's result is written.
+BACKUP_DIR, RESUME_DIR = "backup", "resume"
 
 
 # ----------------------------------------------------------------------------- data
@@ -127,7 +128,7 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     cbs = [
         # kept after fit (delete_checkpoint=False) until the phase's result is written: _save_result
-        keras.callbacks.BackupAndRestore(str(run.path / phase / "backup"), delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(str(run.path / phase / BACKUP_DIR), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
         early_stopping,
         ResumeState(run.path / phase / RESUME_DIR, early_stopping),  # after the two it restores for
@@ -137,10 +138,13 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
     return [*cbs, _epoch_log(run, phase, epochs)]
 
 
-def _finished_epochs(run: Run, phase: str) -> int:
-    from catsdogs.resume import finished_epochs  # imports Keras at module level
+def _training_dataset(run: Run, phase: str):
+    """The shuffled training split, advanced past the orders a resumed phase already drew."""
+    from catsdogs.resume import advance_shuffle, finished_epochs  # imports Keras at module level
 
-    return finished_epochs(run.path / phase / RESUME_DIR, run.path / phase / "backup")
+    ds = split_dataset(run, "train", shuffle=True)
+    advance_shuffle(ds, finished_epochs(run.path / phase / RESUME_DIR, run.path / phase / BACKUP_DIR))
+    return ds
 
 
 def _save_result(run: Run, phase: str, result: dict) -> None:
@@ -148,7 +152,7 @@ def _save_result(run: Run, phase: str, result: dict) -> None:
     from catsdogs.resume import drop  # imports Keras at module level
 
     run.write_json(f"{phase}/result.json", result)
-    drop(run.path / phase / "backup", run.path / phase / RESUME_DIR)
+    drop(run.path / phase / BACKUP_DIR, run.path / phase / RESUME_DIR)
 
 
 def _phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
@@ -236,14 +240,10 @@ def train_phase1(run: Run) -> dict[str, Any]:
         copy_head(head, model)
         logits = head.predict(x_val, batch_size=256, verbose=0).reshape(-1)
     else:
-        from catsdogs.resume import advance_shuffle  # imports Keras at module level
-
         compile_model(model, cfg.phase1_lr)
-        train_ds = split_dataset(run, "train", shuffle=True)
-        advance_shuffle(train_ds, _finished_epochs(run, "phase1"))  # a resumed phase: its next order
         with run.timed("phase1_train"):
             model.fit(
-                train_ds,
+                _training_dataset(run, "phase1"),
                 validation_data=split_dataset(run, "val"),
                 epochs=cfg.phase1_epochs,
                 verbose=1,
@@ -271,17 +271,14 @@ def _fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np
     checkpointed), predict the validation split, save ``<phase>/model.keras`` and
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
     from catsdogs.model import compile_model  # model imports Keras at module level
-    from catsdogs.resume import advance_shuffle  # imports Keras at module level
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
     _, y_val = run.split_paths("val")
     val_ds = split_dataset(run, "val")
-    train_ds = split_dataset(run, "train", shuffle=True)
-    advance_shuffle(train_ds, _finished_epochs(run, phase))  # a resumed phase: its next order
     with run.timed(f"{phase}_train"):
         model.fit(
-            train_ds,
+            _training_dataset(run, phase),
             validation_data=val_ds,
             epochs=epochs,
             verbose=1,
@@ -356,7 +353,7 @@ def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
     for folder in ("data", "phase1"):
         if not run.has(folder):
             shutil.copytree(
-                source.path / folder, run.path / folder, ignore=shutil.ignore_patterns("backup", RESUME_DIR, "*.tmp*")
+                source.path / folder, run.path / folder, ignore=shutil.ignore_patterns(BACKUP_DIR, RESUME_DIR, "*.tmp*")
             )
     timings = source.timings()
     run.update_json("timings.json", **{k: v for k, v in timings.items() if k.startswith(("data", "phase1"))})

@@ -20,6 +20,7 @@ from typing import Any
 
 from catsdogs.ablation import selection_sentence
 from catsdogs.bootstrap import bootstrap_ci
+from catsdogs.config import project_dir
 from catsdogs.cv import FOLDS_FILE, OOF_FILE, CrossValidation, training_seconds
 from catsdogs.dataset_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.evaluate import PAPER_CLAIMS
@@ -42,6 +43,11 @@ TARGET = 0.99
 def gallery_figure(study: str) -> str:
     """The file name of a study's gallery of confirmed label errors among the book's figures."""
     return f"{study}_label_errors.jpg"
+
+
+def book_figures_dir() -> Path:
+    """Where the published book's generated pages and figures are committed."""
+    return project_dir() / "book" / "_generated"
 
 
 def publish_study(study: CrossValidation, out: Path | str, figures: Path | str | None = None) -> list[Path]:
@@ -228,6 +234,7 @@ __all__ = [
     "STUDIES",
     "TARGET",
     "gallery_figure",
+    "book_figures_dir",
     "publish_study",
     "load_study",
     "studies_of",
