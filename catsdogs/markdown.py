@@ -3,7 +3,7 @@
 A :class:`Table` is a list of row dicts (column name -> text) that renders itself as
 a Markdown table in a notebook (``_repr_markdown_``) and as text in the book's
 generated pages (:meth:`Table.markdown`); :class:`Text` does the same for a
-paragraph. Nothing here reads a run: :mod:`catsdogs.tables` builds the tables.
+paragraph. Nothing here reads a run: :mod:`catsdogs.report.tables` builds the tables.
 """
 
 from __future__ import annotations
@@ -144,3 +144,13 @@ __all__ = [
     "duration",
     "colab_url",
 ]
+
+
+NOT_REPORTED = "not reported"
+
+
+def hardware_text(hw: Mapping[str, Any] | None) -> str:
+    if not hw:
+        return NOT_MEASURED
+    gpus = f", GPU: {', '.join(hw['gpus'])}" if hw.get("gpus") else ", no GPU"
+    return f"{hw['cpu']} ({hw['logical_cores']} logical cores){gpus}"

@@ -17,20 +17,17 @@ Layout of a run directory::
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
+import csv
+import hashlib
 import json
 import logging
-import os
-import platform
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Sequence
-from importlib import metadata
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from catsdogs.config import (
     NOT_GIVEN,
@@ -44,10 +41,14 @@ from catsdogs.config import (
     setting_differences,
     weights_spec,
 )
-from catsdogs.files import atomic_write, read_csv, read_json_or_none
-from catsdogs.split import read_manifest, resolve_paths, select
+from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, write_csv
+from catsdogs.provenance import environment_info
 
 log = logging.getLogger(__name__)
+
+
+class MissingRecord(UserError, FileNotFoundError):
+    """A record the run should hold is missing: the step that writes it has not run."""
 
 
 class RunConfigMismatch(UserError, ValueError):
@@ -156,6 +157,40 @@ class Run:
                 return p
         return None
 
+    def final_model(self) -> Path:
+        """The run's trained model: phase 2's ``model.keras`` if it exists, else phase 1's.
+
+        Raises
+        ------
+        FileNotFoundError
+            If neither phase has finished.
+        """
+        path = self.final_file("model.keras")
+        if path is not None:
+            return path
+        raise FileNotFoundError(f"no trained model in {self.path}: run `python -m catsdogs train` first")
+
+    def final_predictions(self) -> Path:
+        """Validation predictions of the run's final model (phase 2's, else phase 1's).
+
+        Raises
+        ------
+        FileNotFoundError
+            If neither phase has written them.
+        """
+        path = self.final_file("predictions_val.csv")
+        if path is not None:
+            return path
+        raise FileNotFoundError(
+            f"no validation predictions in {self.path}: run the training chapters (03, 04) or "
+            "`python -m catsdogs train` first"
+        )
+
+    def final_result(self) -> dict[str, Any] | None:
+        """``result.json`` of the run's final phase, or ``None`` before phase 1 has finished."""
+        path = self.final_file("result.json")
+        return read_json_or_none(path) if path else None
+
     def manifest(self) -> list[dict]:
         """The rows of ``data/manifest.csv`` (file, label, class, split, ...)."""
         return read_manifest(self.path / "data" / "manifest.csv")
@@ -239,87 +274,6 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def git_info() -> dict[str, Any]:
-    """Commit and dirty flag of the project checkout (``None`` outside a git checkout)."""
-    root = project_root()
-    if root is None:
-        return {"commit": None, "dirty": None}
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            or None
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return {"commit": commit, "dirty": bool(dirty)}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
-def hardware_info() -> dict[str, Any]:
-    """CPU model, logical cores, memory and visible GPUs."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_gb = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
-    gpus: list[str] = []
-    if "tensorflow" in sys.modules:
-        import tensorflow as tf
-
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return {
-        "cpu": cpu,
-        "logical_cores": os.cpu_count(),
-        "memory_gb": mem_gb,
-        "gpus": gpus,
-        "platform": platform.platform(),
-    }
-
-
-def environment_info() -> dict[str, Any]:
-    """Versions, git commit and hardware, for ``provenance.json``."""
-    packages = [
-        "catsdogs",
-        "tensorflow",
-        "tensorflow-cpu",
-        "keras",
-        "numpy",
-        "scikit-learn",
-        "pillow",
-        "matplotlib",
-        "papermill",
-        "jupyter-book",
-    ]
-    return {
-        "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "packages": {p: v for p in packages if (v := _version(p))},
-        "git": git_info(),
-        "hardware": hardware_info(),
-    }
-
-
 def read_history(path: Path) -> dict[str, list[float]]:
     """A Keras ``CSVLogger`` file as a history dict ``{metric: [per-epoch values]}``."""
     rows = read_csv(path) if Path(path).is_file() else []
@@ -401,3 +355,72 @@ def publish_records(run: Run, out: Path | str, manifest: bool = True) -> list[Pa
             target.write_text(portable_text(src.read_text(), replacements))
             written.append(target)
     return written
+
+
+MANIFEST_FIELDS = ("file", "label", "class", "split", "source", "width", "height")
+
+
+def write_manifest(rows: Iterable[dict], path: Path) -> str:
+    """Write the manifest CSV; return its sha256."""
+    data = csv_text(rows, MANIFEST_FIELDS).encode()
+    atomic_write(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(path: Path) -> list[dict]:
+    """Read a manifest CSV written by :func:`write_manifest`."""
+    if not Path(path).is_file():
+        raise MissingRecord(f"manifest {path} not found: run the dataset chapter (01) or `catsdogs data` first")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["label"] = int(r["label"])
+        r["width"], r["height"] = int(r["width"]), int(r["height"])
+    return rows
+
+
+def select(rows: Sequence[dict], split: str) -> list[dict]:
+    return [r for r in rows if r["split"] == split]
+
+
+def resolve_paths(rows: Sequence[dict], root: Path | str, converted_root: Path | str) -> list[str]:
+    """Absolute file paths of manifest rows."""
+    root, converted_root = Path(root), Path(converted_root)
+    return [str((converted_root if r["source"] == "converted" else root) / r["file"]) for r in rows]
+
+
+def save_predictions(path: Path, files: list[str], labels: np.ndarray, logits: np.ndarray) -> None:
+    """Predictions CSV: ``file`` (relative), ``label``, ``logit``, ``prob_dog``."""
+    logits = np.asarray(logits, dtype="float64").reshape(-1)
+    write_csv(
+        path,
+        [
+            {"file": f, "label": int(y), "logit": f"{z:.6f}", "prob_dog": f"{p:.6f}"}
+            for f, y, z, p in zip(files, labels, logits, expit(logits))
+        ],
+    )
+
+
+def read_predictions(path: Path) -> dict[str, np.ndarray]:
+    rows = read_csv(path)
+    return {
+        "file": np.array([r["file"] for r in rows]),
+        "label": np.array([int(r["label"]) for r in rows]),
+        "logit": np.array([float(r["logit"]) for r in rows]),
+        "prob": np.array([float(r["prob_dog"]) for r in rows]),
+    }
+
+
+OOF_FILE = "oof_predictions.csv"
+
+
+def read_oof(path: Path | str) -> dict[str, np.ndarray]:
+    """An ``oof_predictions.csv`` as arrays (file, label, fold, prob, logit)."""
+    rows = read_csv(Path(path))
+    return {
+        "file": np.array([r["file"] for r in rows]),
+        "label": np.array([int(r["label"]) for r in rows]),
+        "fold": np.array([int(r["fold"]) for r in rows]),
+        "prob": np.array([float(r["prob_dog"]) for r in rows]),
+        "logit": np.array([float(r["logit"]) for r in rows]),
+    }

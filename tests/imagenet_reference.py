@@ -9,8 +9,8 @@ from typing import Literal
 
 import numpy as np
 
-from catsdogs.predict import tflite_interpreter
-from catsdogs.tflite_weights import NUM_IMAGENET_CLASSES
+from catsdogs.model.tflite import tflite_interpreter
+from catsdogs.model.weights import NUM_IMAGENET_CLASSES
 
 #: Keras (1000-class) indices of the ImageNet dog breeds (Chihuahua .. Mexican hairless).
 DOG_CLASSES: frozenset[int] = frozenset(range(151, 269))

@@ -1,4 +1,4 @@
-"""The label audit (:mod:`catsdogs.audit`) and the phase-2 ablation record, on hand-made runs."""
+"""The label audit (:mod:`catsdogs.studies.label_audit`) and the phase-2 ablation record, on hand-made runs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catsdogs.ablation import ablation_rows, ablation_summary, record_ablation
-from catsdogs.audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
-from catsdogs.audit import audit_markdown as label_audit_markdown
 from catsdogs.config import get_config
-from catsdogs.predict import save_predictions
-from catsdogs.runs import Run
+from catsdogs.runs import Run, save_predictions
+from catsdogs.studies.ablation import ablation_rows, ablation_summary, record_ablation
+from catsdogs.studies.label_audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
+from catsdogs.studies.label_audit import audit_markdown as label_audit_markdown
 
 FILES = ["Cat/1.jpg", "Cat/2.jpg", "Cat/3.jpg", "Dog/1.jpg", "Dog/2.jpg", "Dog/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
 LABELS = np.array([0, 0, 0, 1, 1, 1, 1, 1])
@@ -134,7 +133,7 @@ def test_package_ships_the_audit_file() -> None:
 
 
 def test_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from catsdogs.cli import main
+    from catsdogs.cli.main import main
 
     run = _hand_made_run(tmp_path, "run", LOGITS)
     assert main(["audit", "--run-dir", str(run.path)]) == 0
@@ -146,7 +145,7 @@ def test_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_cleanlab_flags_the_flipped_labels_of_confident_probabilities():
-    from catsdogs.dataset_audit import suspected_label_issues
+    from catsdogs.studies.label_audit import suspected_label_issues
 
     rng = np.random.default_rng(0)
     truth = np.repeat([0, 1], 200)
@@ -163,7 +162,7 @@ def test_cleanlab_flags_the_flipped_labels_of_confident_probabilities():
 
 
 def test_audit_selection_applies_the_sampling_rule():
-    from catsdogs.dataset_audit import audit_selection
+    from catsdogs.studies.label_audit import audit_selection
 
     assert audit_selection(np.arange(5), seed=0) == {"ranked": [0, 1, 2, 3, 4], "sampled": [], "unaudited": []}
     sel = audit_selection(np.arange(1000, 0, -1), seed=0, top=400, sample=100)
@@ -174,7 +173,7 @@ def test_audit_selection_applies_the_sampling_rule():
 
 
 def test_dataset_audit_summary_relabels_drops_and_estimates():
-    from catsdogs.dataset_audit import dataset_audit_summary, label_issue_rows
+    from catsdogs.studies.label_audit import dataset_audit_summary, label_issue_rows
 
     rng = np.random.default_rng(1)
     truth = np.repeat([0, 1], 100)
@@ -215,7 +214,7 @@ def _oof_with_unflagged_mistakes():
 
 
 def test_out_of_fold_mistakes_are_ranked_by_confidence():
-    from catsdogs.dataset_audit import out_of_fold_mistakes
+    from catsdogs.studies.label_audit import out_of_fold_mistakes
 
     oof = _oof_with_unflagged_mistakes()
     mistakes = out_of_fold_mistakes(oof)
@@ -224,7 +223,7 @@ def test_out_of_fold_mistakes_are_ranked_by_confidence():
 
 
 def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
-    from catsdogs.dataset_audit import (
+    from catsdogs.studies.label_audit import (
         confirmed_label_errors,
         dataset_audit_markdown,
         dataset_audit_summary,
@@ -273,7 +272,7 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
 
 
 def test_dataset_audit_without_summary_says_how_to_make_it():
-    from catsdogs.dataset_audit import dataset_audit_markdown
+    from catsdogs.studies.label_audit import dataset_audit_markdown
 
     assert "python -m catsdogs audit --cv" in dataset_audit_markdown(None)
 
@@ -283,8 +282,8 @@ def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
     figures are those of ``label_audit_summary.json`` and the gallery is the book's published figure."""
     import json
 
-    from catsdogs.book import write_generated_pages
     from catsdogs.config import project_dir
+    from catsdogs.report.book import write_generated_pages
     from catsdogs.runs import Run
 
     study = project_dir() / "results" / "cv-paper"
@@ -306,7 +305,7 @@ def test_published_study_pages_show_the_dataset_audit(tmp_path: Path) -> None:
 def test_dataset_audit_over_400_flagged_applies_the_sampling_rule():
     """More than AUDIT_TOP flagged: the top ones and a random sample are audited; the
     sample's share estimates the flagged images still without a verdict."""
-    from catsdogs.dataset_audit import audit_selection, dataset_audit_markdown, dataset_audit_summary
+    from catsdogs.studies.label_audit import audit_selection, dataset_audit_markdown, dataset_audit_summary
 
     n, flagged = 1000, 600
     oof = {

@@ -124,8 +124,8 @@ def _real_setting(name: str) -> Path:
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory) -> dict[str, Path]:
     """Execute the six chapters at the smoke profile and build the book: ``{"run", "html"}``."""
-    from catsdogs.book import build_book
-    from catsdogs.reproduce import run_notebooks
+    from catsdogs.report.book import build_book
+    from catsdogs.report.notebooks import run_notebooks
 
     _real_setting(ENV_DATA_DIR)
     _real_setting(ENV_WEIGHTS)
@@ -162,8 +162,8 @@ def test_chapter_page_launches_the_source_notebook_and_hides_local_paths(smoke_b
 @pytest.mark.slow
 @pytest.mark.real
 def test_results_page_holds_the_comparison_table(smoke_book):
-    from catsdogs.evaluate import PAPER_CLAIMS
     from catsdogs.markdown import paper_percent
+    from catsdogs.studies.paper import PAPER_CLAIMS
 
     html = (smoke_book["html"] / "book" / "results.html").read_text()
     table = html[html.index("this reproduction (float Keras)") - 2000 :]
@@ -185,8 +185,9 @@ def test_reproduce_ends_with_the_check_against_the_smoke_record(smoke_book, monk
     """``python -m catsdogs reproduce --profile smoke`` (what ``make reproduce PROFILE=smoke``
     runs) ends with the ``verify`` table against ``tests/fixtures/published-smoke``. The
     pipeline steps are this module's smoke run, not a second one."""
-    from catsdogs import book, reproduce
-    from catsdogs.cli import main
+    from catsdogs.cli.main import main
+    from catsdogs.report import book
+    from catsdogs.report import notebooks as reproduce
 
     monkeypatch.setattr(reproduce, "run_notebooks", lambda *args, **kwargs: smoke_book["run"])
     monkeypatch.setattr(book, "build_book", lambda *args, **kwargs: smoke_book["html"])

@@ -1,10 +1,10 @@
 """The book's *Try the model* page, in a real browser.
 
-Builds the book from the published pages, adds the page's files (:func:`catsdogs.web.install_try_page`:
+Builds the book from the published pages, adds the page's files (:func:`catsdogs.report.web.install_try_page`:
 ``npm ci``, LiteRT.js, the int8 model), serves it on 127.0.0.1 and drives ``book/try.html`` in
 Debian's headless Chromium with Selenium. Each image goes through the page's own file picker
 (decode, resize, quantize, LiteRT.js) and is compared with Python's LiteRT interpreter on the same
-file (``catsdogs.predict``): same label on every image, ``|ΔP(dog)| <= 0.01``. Images: validation
+file (``catsdogs.evaluation.predict``): same label on every image, ``|ΔP(dog)| <= 0.01``. Images: validation
 images of the published run when ``CATSDOGS_DATA_DIR`` is set (plus enlarged copies, so the
 antialiased downscaling is exercised too), else images made here.
 
@@ -35,9 +35,9 @@ import pytest
 from conftest import REAL_ENV
 from PIL import Image
 
-from catsdogs import web
 from catsdogs.config import ENV_DATA_DIR
-from catsdogs.predict import TFLitePredictor, load_predictor
+from catsdogs.evaluation.predict import TFLitePredictor, load_predictor
+from catsdogs.report import web
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -256,7 +256,7 @@ def images(tmp_path_factory) -> dict:
     data_dir = REAL_ENV[ENV_DATA_DIR]
     results = web.published_results(_model_path()) or web.published_results(ROOT / "models" / web.MODEL_FILE)
     if data_dir and Path(data_dir).is_dir() and results:
-        from catsdogs.split import read_manifest
+        from catsdogs.runs import read_manifest
 
         rows = [
             r
@@ -279,7 +279,7 @@ def images(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def comparison(page, images, tmp_path_factory) -> dict:
     """Every image through the page and through Python; writes ``browser_bench.json``."""
-    from catsdogs.images import read_image_file
+    from catsdogs.data.images import read_image_file
 
     predictor = _load_predictor(_model_path())
     browser = [classify(page, f) for f in images["files"]]
@@ -318,7 +318,7 @@ def comparison(page, images, tmp_path_factory) -> dict:
         "cpu_count": os.cpu_count(),
         "warmup_images": WARMUP,
         "timing": "median per-image inference after warm-up: browser = LiteRT.js model.run and output read "
-        "(WebAssembly, 1 thread); Python = catsdogs.predict TFLite predictor on one image "
+        "(WebAssembly, 1 thread); Python = catsdogs.evaluation.predict TFLite predictor on one image "
         "(LiteRT with XNNPACK, quantize included); decoding and resizing excluded in both",
     }
     record["ratio"] = record["browser_ms_median"] / record["python_ms_median"]
@@ -372,8 +372,8 @@ def test_speed_is_recorded(comparison):
 
 @pytest.mark.slow
 def test_solid_colour_image_is_unsure(page, tmp_path):
-    from catsdogs.images import read_image_file
-    from catsdogs.predict import confidence, ood_threshold
+    from catsdogs.data.images import read_image_file
+    from catsdogs.evaluation.predict import confidence, ood_threshold
 
     path = tmp_path / "grey.png"
     Image.new("RGB", (320, 240), (128, 128, 128)).save(path)
@@ -409,7 +409,7 @@ def test_page_resize_matches_tensorflow(page, shape):
 
 
 @pytest.mark.slow
-def test_sample_images_classify_when_data_is_configured(page):
+def test_try_page_samples_classify_when_data_is_configured(page):
     samples = page.find_elements("css selector", ".try-sample")
     if not (REAL_ENV[ENV_DATA_DIR] and Path(REAL_ENV[ENV_DATA_DIR]).is_dir()):
         assert not samples

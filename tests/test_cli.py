@@ -1,5 +1,5 @@
 """Tests of ``python -m catsdogs`` (:mod:`catsdogs.cli`), called in-process through
-:func:`catsdogs.cli.main` except for the ``--help`` and exit-code checks."""
+:func:`catsdogs.cli.main.main` except for the ``--help`` and exit-code checks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import synthetic_image, tiny_config
 from PIL import Image
 
-from catsdogs.cli import main
+from catsdogs.cli.main import main
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -136,7 +136,7 @@ def test_data_prints_counts(make_petimages, capsys) -> None:
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 32-pixel classifier saved as ``.keras`` (enough for the plumbing)."""
-    from catsdogs.model import build_classifier
+    from catsdogs.model.classifier import build_classifier
 
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     build_classifier(tiny_config(), None).save(path)
@@ -273,7 +273,7 @@ def test_predict_json_lines_and_folders(tmp_path: Path, capsys) -> None:
 
 
 def test_evaluate_and_bench_print_tables_and_json_equals_the_record(make_petimages, tmp_path: Path, capsys) -> None:
-    from catsdogs import train
+    from catsdogs.training import train
 
     run_dir = tmp_path / "run"
     train.train(tiny_config(make_petimages(n_per_class=8)), run_dir)

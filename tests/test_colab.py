@@ -30,14 +30,7 @@ import numpy as np
 import pytest
 from conftest import REAL_ENV, write_petimages
 
-from catsdogs.config import (
-    ENV_CACHE_DIR,
-    ENV_DATA_DIR,
-    ENV_RUNS_DIR,
-    ENV_WEIGHTS,
-    REPOSITORY_URL,
-    get_config,
-)
+from catsdogs.config import ENV_CACHE_DIR, ENV_DATA_DIR, ENV_RUNS_DIR, ENV_WEIGHTS, REPOSITORY_URL, get_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +60,7 @@ def test_imagenet_weights_through_keras_cache_train_at_smoke_size(tmp_path: Path
         pytest.skip(f"{ENV_WEIGHTS} is not set to the ImageNet weights file: nothing to seed Keras' cache with")
     import keras
 
-    from catsdogs.weights import resolve_weights
+    from catsdogs.model.weights import resolve_weights
 
     cfg = get_config("smoke", weights=source, cache_dir=REAL_ENV[ENV_CACHE_DIR] or str(tmp_path / "cache"))
     converted = resolve_weights(cfg)  # the int8 TFLite dequantized, or the given .h5

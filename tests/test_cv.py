@@ -1,4 +1,4 @@
-"""Cross-validation (:mod:`catsdogs.cv`) and the paired comparison (:mod:`catsdogs.ablation`)."""
+"""Cross-validation (:mod:`catsdogs.training.cv`) and the paired comparison (:mod:`catsdogs.studies.ablation`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catsdogs import cv as cv_mod
-from catsdogs import train as train_mod
-from catsdogs.ablation import compare_studies, comparison_markdown, mcnemar_exact, verdict
-from catsdogs.cv import CrossValidation, read_oof
+from catsdogs.data.split import assign_folds, fold_manifest
 from catsdogs.files import read_csv
-from catsdogs.split import assign_folds, fold_manifest, read_manifest
+from catsdogs.runs import read_manifest, read_oof
+from catsdogs.studies.ablation import compare_studies, comparison_markdown, mcnemar_exact, verdict
+from catsdogs.training import cv as cv_mod
+from catsdogs.training import train as train_mod
+from catsdogs.training.cv import CrossValidation
 
 PUBLISHED_MANIFEST = Path(__file__).resolve().parent.parent / "results" / "full" / "data" / "manifest.csv"
 
@@ -210,14 +211,14 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert f"p = {compared['mcnemar']['p_value']:.3g}" in table and compared["verdict"] in table
     assert f"(16 images): {100 * fresh['accuracy']['difference']:+.2f} pp." in table
     assert f"Verdict there: **{fresh['verdict']}**." in table
-    from catsdogs.cli import main
+    from catsdogs.cli.main import main
 
     capsys.readouterr()  # what training printed
     assert main(["compare", str(study.path), str(other.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["per_fold"] == compared["per_fold"]
     # The dataset-wide label audit: contact sheets of every mistake, the gallery of confirmed errors.
-    from catsdogs import dataset_audit
-    from catsdogs import verdict as verdict_mod
+    from catsdogs.studies import cv_report as verdict_mod
+    from catsdogs.studies import label_audit as dataset_audit
 
     mistakes = [str(oof["file"][i]) for i in dataset_audit.out_of_fold_mistakes(oof)]
     assert mistakes, "the smoke-size study makes out-of-fold mistakes to audit"

@@ -1,4 +1,4 @@
-"""Tests of :mod:`catsdogs.data`: validation of every kind of bad file, layout errors,
+"""Tests of :mod:`catsdogs.data.scan`: validation of every kind of bad file, layout errors,
 the scan cache, the split manifest and the ``tf.data`` pipeline.
 
 Each bad input is made by the test that uses it, in a small synthetic PetImages folder.
@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catsdogs import data
-from catsdogs import images as images_mod
-from catsdogs import split as split_mod
-from catsdogs.data import DataError, ImageRecord, ScanReport
+from catsdogs import runs as runs_mod
+from catsdogs.data import images as images_mod
+from catsdogs.data import scan as data
+from catsdogs.data import split as split_mod
+from catsdogs.data.scan import DataError, ImageRecord, ScanReport
+from catsdogs.runs import MissingRecord
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -330,7 +332,7 @@ def test_split_is_deterministic_for_a_seed() -> None:
     assert split_mod.split_manifest(report, 0.2, 0.1, seed=3) == first
     assert split_mod.split_manifest(report, 0.2, 0.1, seed=4) != first
     assert [r["file"] for r in first] == [r.file for r in report.images]  # order kept
-    assert set(first[0]) == set(split_mod.MANIFEST_FIELDS)
+    assert set(first[0]) == set(runs_mod.MANIFEST_FIELDS)
 
 
 @pytest.mark.parametrize(
@@ -366,25 +368,25 @@ def test_too_few_images_for_a_split_says_what_to_do() -> None:
 
 def test_manifest_round_trip_and_stable_sha(tmp_path: Path) -> None:
     rows = split_mod.split_manifest(_report(12, 9), 0.2, 0.1, seed=1)
-    sha = split_mod.write_manifest(rows, tmp_path / "a" / "manifest.csv")
+    sha = runs_mod.write_manifest(rows, tmp_path / "a" / "manifest.csv")
     assert sha == hashlib.sha256((tmp_path / "a" / "manifest.csv").read_bytes()).hexdigest()
-    assert split_mod.write_manifest(rows, tmp_path / "b.csv") == sha
+    assert runs_mod.write_manifest(rows, tmp_path / "b.csv") == sha
     assert (
-        split_mod.write_manifest(split_mod.split_manifest(_report(12, 9), 0.2, 0.1, seed=1), tmp_path / "c.csv") == sha
+        runs_mod.write_manifest(split_mod.split_manifest(_report(12, 9), 0.2, 0.1, seed=1), tmp_path / "c.csv") == sha
     )
-    assert split_mod.read_manifest(tmp_path / "a" / "manifest.csv") == rows
+    assert runs_mod.read_manifest(tmp_path / "a" / "manifest.csv") == rows
     first_line = (tmp_path / "b.csv").read_text().splitlines()[0]
-    assert first_line == ",".join(split_mod.MANIFEST_FIELDS)
+    assert first_line == ",".join(runs_mod.MANIFEST_FIELDS)
 
 
 def test_read_missing_manifest_says_what_to_run(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="catsdogs data"):
-        split_mod.read_manifest(tmp_path / "manifest.csv")
+    with pytest.raises(MissingRecord, match="catsdogs data"):
+        runs_mod.read_manifest(tmp_path / "manifest.csv")
 
 
 def test_resolve_paths_uses_converted_root_for_converted_rows() -> None:
     rows = [{"file": "Cat/1.jpg", "source": "original"}, {"file": "Cat/2.jpg", "source": "converted"}]
-    assert split_mod.resolve_paths(rows, "/data", "/conv") == ["/data/Cat/1.jpg", "/conv/Cat/2.jpg"]
+    assert runs_mod.resolve_paths(rows, "/data", "/conv") == ["/data/Cat/1.jpg", "/conv/Cat/2.jpg"]
 
 
 # ----------------------------------------------------------------------------- tf.data and single files

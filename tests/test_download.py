@@ -1,4 +1,4 @@
-"""Tests of catsdogs.download against a tiny PetImages-style zip served on 127.0.0.1.
+"""Tests of catsdogs.data.download against a tiny PetImages-style zip served on 127.0.0.1.
 
 Nothing here touches the internet: every URL points at a local HTTP server bound to
 127.0.0.1 on an ephemeral port.
@@ -21,13 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from catsdogs.download import (
-    PETIMAGES_URL,
-    download_file,
-    extract_petimages,
-    fetch_petimages,
-    fetch_record,
-)
+from catsdogs.data.download import PETIMAGES_URL, download_file, extract_petimages, fetch_petimages, fetch_record
 
 N_CATS, N_DOGS = 3, 2
 ARCHIVE_NAME = "kagglecatsanddogs_5340.zip"

@@ -6,9 +6,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from catsdogs.config import get_config  # noqa: E402  (after the Keras check)
-from catsdogs.export import convert_to_tflite, format_bench  # noqa: E402
-from catsdogs.model import build_classifier, inference_model  # noqa: E402
-from catsdogs.predict import load_predictor  # noqa: E402
+from catsdogs.evaluation.export import convert_to_tflite, format_bench  # noqa: E402
+from catsdogs.evaluation.predict import load_predictor  # noqa: E402
+from catsdogs.model.classifier import build_classifier, inference_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

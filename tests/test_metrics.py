@@ -1,4 +1,4 @@
-"""Tests of catsdogs.metrics: hand-computed cases, agreement with scikit-learn, validation."""
+"""Tests of catsdogs.evaluation.metrics: hand-computed cases, agreement with scikit-learn, validation."""
 
 from __future__ import annotations
 
@@ -20,15 +20,10 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from catsdogs import bootstrap
-from catsdogs.bootstrap import bootstrap_ci
-from catsdogs.calibration import apply_temperature, calibration, fit_temperature
-from catsdogs.metrics import (
-    classification_metrics,
-    most_confident_mistakes,
-    predict_labels,
-    roc_pr_curves,
-)
+from catsdogs.evaluation import bootstrap
+from catsdogs.evaluation.bootstrap import bootstrap_ci
+from catsdogs.evaluation.calibration import apply_temperature, fit_temperature, reliability
+from catsdogs.evaluation.metrics import classification_metrics, most_confident_mistakes, predict_labels, roc_pr_curves
 
 # Ten examples: 4 cats then 6 dogs. At threshold 0.5 the predictions are
 # [0, 0, 1, 1, 1, 1, 1, 0, 0, 1]: tn = 2, fp = 2, fn = 2, tp = 4.
@@ -256,7 +251,7 @@ def test_curves_need_both_classes() -> None:
 # --------------------------------------------------------------------------- #
 def test_calibration_hand_computed() -> None:
     # Predictions: dog, dog, cat, dog; confidences 0.9, 0.7, 0.7, 0.9; the last is wrong.
-    calib = calibration([1, 1, 0, 0], [0.9, 0.7, 0.3, 0.9], n_bins=5)
+    calib = reliability([1, 1, 0, 0], [0.9, 0.7, 0.3, 0.9], n_bins=5)
     assert calib["count"] == [0, 0, 0, 2, 2]
     assert calib["confidence"][3:] == pytest.approx([0.7, 0.9])
     assert calib["accuracy"][3:] == pytest.approx([1.0, 0.5])
@@ -267,8 +262,8 @@ def test_calibration_hand_computed() -> None:
 
 
 def test_calibrated_data_has_small_ece_and_overconfident_large() -> None:
-    calibrated = calibration(*synthetic(20000, seed=0))
-    overconfident = calibration(*synthetic(20000, seed=0, sharpness=3.0))
+    calibrated = reliability(*synthetic(20000, seed=0))
+    overconfident = reliability(*synthetic(20000, seed=0, sharpness=3.0))
     assert calibrated["ece"] < 0.02
     assert overconfident["ece"] > 0.08
     assert sum(calibrated["count"]) == calibrated["n"] == 20000
@@ -276,7 +271,7 @@ def test_calibrated_data_has_small_ece_and_overconfident_large() -> None:
 
 def test_calibration_rejects_bad_bins() -> None:
     with pytest.raises(ValueError, match="n_bins must be an integer >= 1"):
-        calibration(Y_TRUE, Y_PROB, n_bins=0)
+        reliability(Y_TRUE, Y_PROB, n_bins=0)
 
 
 # --------------------------------------------------------------------------- #
@@ -294,8 +289,8 @@ def test_temperature_above_one_for_overconfident_logits() -> None:
     temperature = fit_temperature(logits, y)
     assert temperature > 1.0
     assert temperature == pytest.approx(3.0, rel=0.1)
-    before = calibration(y, apply_temperature(logits, 1.0))["ece"]
-    after = calibration(y, apply_temperature(logits, temperature))["ece"]
+    before = reliability(y, apply_temperature(logits, 1.0))["ece"]
+    after = reliability(y, apply_temperature(logits, temperature))["ece"]
     assert after < before / 3
 
 

@@ -14,9 +14,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from catsdogs import metrics, plots  # noqa: E402
-from catsdogs.bootstrap import bootstrap_ci  # noqa: E402
-from catsdogs.calibration import calibration  # noqa: E402
+from catsdogs import plots  # noqa: E402
+from catsdogs.evaluation import metrics
+from catsdogs.evaluation.bootstrap import bootstrap_ci  # noqa: E402
+from catsdogs.evaluation.calibration import reliability  # noqa: E402
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_roc_pr_figure(check_figure, predictions) -> None:
 
 def test_reliability_diagram(check_figure, predictions) -> None:
     y, p = predictions
-    calibs = {"model": calibration(y, p), "sharpened": calibration(y, p**2)}
+    calibs = {"model": reliability(y, p), "sharpened": reliability(y, p**2)}
     fig = check_figure(plots.reliability_diagram(calibs), 2)
     assert sum("ECE =" in text for text in _legend_texts(fig)) == 2
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from catsdogs import reproduce
+from catsdogs.report import notebooks as reproduce
 
 #: A TensorFlow C++ start-up line as the kernel forwards it (absl format).
 TF_LINE = (

@@ -1,4 +1,4 @@
-"""Tests of :mod:`catsdogs.resume` on a small model trained in-process: a fit stopped at an
+"""Tests of :mod:`catsdogs.training.resume` on a small model trained in-process: a fit stopped at an
 epoch's end and resumed ends with the weights of an uninterrupted one, including when the
 stop came after early stopping had ended training. (The real pipeline's resume is tested in
 ``tests/test_train.py``.)"""
@@ -12,7 +12,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from catsdogs import resume  # noqa: E402  (imports Keras)
+from catsdogs.training import resume  # noqa: E402  (imports Keras)
 
 EPOCHS = 8
 

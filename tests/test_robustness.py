@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from catsdogs import robustness as R
-from catsdogs.split import stratified_subset
+from catsdogs.data.split import stratified_subset
+from catsdogs.studies import corruptions as C
+from catsdogs.studies import robustness as R
 
 
 @pytest.fixture(scope="module")
@@ -21,54 +22,54 @@ def _change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a - b)))
 
 
-@pytest.mark.parametrize("name", R.CORRUPTIONS)
+@pytest.mark.parametrize("name", C.CORRUPTIONS)
 def test_contract(images, name):
-    for severity in R.SEVERITIES:
-        out = R.corrupt(images, name, severity, seed=1)
+    for severity in C.SEVERITIES:
+        out = C.corrupt(images, name, severity, seed=1)
         assert out.shape == images.shape
         assert out.dtype == np.float32
         assert out.min() >= 0 and out.max() <= 255
-    np.testing.assert_allclose(R.corrupt(images, name, 0), images, atol=1e-4)
+    np.testing.assert_allclose(C.corrupt(images, name, 0), images, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", R.CORRUPTIONS)
+@pytest.mark.parametrize("name", C.CORRUPTIONS)
 def test_effect_grows_with_severity(images, name):
-    changes = [_change(R.corrupt(images, name, s, seed=3), images) for s in R.SEVERITIES]
+    changes = [_change(C.corrupt(images, name, s, seed=3), images) for s in C.SEVERITIES]
     assert changes[0] < 1e-3
     assert all(b >= a - 1e-3 for a, b in zip(changes, changes[1:])), changes
     assert changes[-1] > changes[1] > 0
 
 
-@pytest.mark.parametrize("name", R.CORRUPTIONS)
+@pytest.mark.parametrize("name", C.CORRUPTIONS)
 def test_deterministic_for_a_seed(images, name):
-    np.testing.assert_array_equal(R.corrupt(images, name, 3, seed=5), R.corrupt(images, name, 3, seed=5))
+    np.testing.assert_array_equal(C.corrupt(images, name, 3, seed=5), C.corrupt(images, name, 3, seed=5))
 
 
 def test_specific_meanings(images):
-    dark = R.corrupt(images, "low_light", 5)
+    dark = C.corrupt(images, "low_light", 5)
     assert dark.mean() < 0.2 * images.mean()
-    gray = R.corrupt(images, "grayscale", 5)
+    gray = C.corrupt(images, "grayscale", 5)
     np.testing.assert_allclose(gray[..., 0], gray[..., 1], atol=1e-3)
     np.testing.assert_allclose(gray[..., 1], gray[..., 2], atol=1e-3)
-    for severity, fraction in enumerate(R.LEVELS["occlusion"]):
-        occluded = R.corrupt(images, "occlusion", severity)
+    for severity, fraction in enumerate(C.levels("occlusion")):
+        occluded = C.corrupt(images, "occlusion", severity)
         hidden = np.mean(np.all(occluded == 127.5, axis=-1) & ~np.all(images == 127.5, axis=-1))
         assert abs(hidden - fraction) < 0.03
-    center = R.corrupt(images, "occlusion_center", 3)
+    center = C.corrupt(images, "occlusion_center", 3)
     assert np.all(center[:, 24, 24] == 127.5)
 
 
 def test_bad_inputs(images):
     with pytest.raises(ValueError, match="unknown corruption"):
-        R.corrupt(images, "fog", 1)
+        C.corrupt(images, "fog", 1)
     with pytest.raises(ValueError, match="severity"):
-        R.corrupt(images, "blur", 9)
+        C.corrupt(images, "blur", 9)
     with pytest.raises(ValueError, match="shape"):
-        R.corrupt(images[0], "blur", 1)
+        C.corrupt(images[0], "blur", 1)
 
 
 def test_example_grid_and_subset(images):
-    imgs, titles = R.example_grid(images[0], names=("low_light", "grayscale"), severities=(0, 2, 5))
+    imgs, titles = C.example_grid(images[0], names=("low_light", "grayscale"), severities=(0, 2, 5))
     assert len(imgs) == len(titles) == 6
     labels = np.array([0] * 10 + [1] * 30)
     idx = stratified_subset(labels, 5, seed=0)
@@ -80,8 +81,8 @@ def test_example_grid_and_subset(images):
 def test_gradcam_shapes_and_peaks():
     keras = pytest.importorskip("keras")
     from catsdogs.config import get_config
-    from catsdogs.explain import gradcam, overlay, peak_locations
-    from catsdogs.model import build_classifier
+    from catsdogs.evaluation.explain import gradcam, overlay, peak_locations
+    from catsdogs.model.classifier import build_classifier
 
     keras.utils.set_random_seed(0)
     model = build_classifier(get_config("smoke", image_size=32, weights="none"), None)

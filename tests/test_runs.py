@@ -10,7 +10,8 @@ import pytest
 
 from catsdogs.config import Config
 from catsdogs.files import write_csv
-from catsdogs.runs import Run, RunConfigMismatch, environment_info, read_history
+from catsdogs.provenance import environment_info
+from catsdogs.runs import Run, RunConfigMismatch, read_history
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -1,17 +1,14 @@
-"""Tables (:mod:`catsdogs.tables`, :mod:`catsdogs.markdown`) and generated book pages
-(:mod:`catsdogs.book`), on a hand-made run directory."""
+"""Tables (:mod:`catsdogs.report.tables`, :mod:`catsdogs.markdown`) and generated book pages
+(:mod:`catsdogs.report.book`), on a hand-made run directory."""
 
 from __future__ import annotations
 
 import pytest
 
-from catsdogs.book import deviations, write_generated_pages
-from catsdogs.claims import comparison_rows
 from catsdogs.config import get_config
-from catsdogs.evaluate import PAPER_CLAIMS
 from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
-from catsdogs.runs import Run
-from catsdogs.tables import (
+from catsdogs.report.book import deviations, write_generated_pages
+from catsdogs.report.tables import (
     calibration_rows,
     mitigation_rows,
     ood_confidences,
@@ -19,6 +16,9 @@ from catsdogs.tables import (
     robustness_rows,
     scan_rows,
 )
+from catsdogs.runs import Run
+from catsdogs.studies.claims import comparison_rows
+from catsdogs.studies.paper import PAPER_CLAIMS
 
 METRICS = {"n": 60, "accuracy": 0.95, "precision": 0.96, "recall": 0.93, "f1": 0.945, "roc_auc": 0.99}
 
@@ -121,7 +121,7 @@ def test_deviations_name_the_smoke_profile_and_the_weights(run):
 
 @pytest.mark.parametrize(("side", "upsampled"), [(100, True), (128, False), (400, False)])
 def test_deviations_say_when_images_are_upsampled(run, side, upsampled):
-    from catsdogs.split import write_manifest
+    from catsdogs.runs import write_manifest
 
     write_manifest(
         [
@@ -219,7 +219,7 @@ def _study(acc, low, high, prf):
 def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
     """The paper names no learning rate: each pre-declared recipe's pooled estimate is judged
     on its own; without studies the run's single split is the evidence."""
-    from catsdogs.claims import NOT_REPRODUCED, REPRODUCED, claim_rows
+    from catsdogs.studies.claims import NOT_REPRODUCED, REPRODUCED, claim_rows
 
     def verdicts(rows):
         return {r["claim"]: r["verdict"].strip("*") for r in rows if "accuracy" in r["claim"] or "F1" in r["claim"]}

@@ -1,4 +1,4 @@
-"""Tests of :mod:`catsdogs.train`, :mod:`catsdogs.model` and :func:`catsdogs.evaluate.evaluate_run`.
+"""Tests of :mod:`catsdogs.training.train`, :mod:`catsdogs.model.classifier` and :func:`catsdogs.evaluation.evaluate.evaluate_run`.
 
 Training runs on a dozen synthetic images per class at 32 pixels with a randomly
 initialised MobileNetV2 (``weights="none"``): the point is the plumbing (run
@@ -16,12 +16,10 @@ import numpy as np
 import pytest
 from conftest import tiny_config, write_petimages
 
-from catsdogs import train as train_mod
+from catsdogs.data.images import read_image_file
 from catsdogs.files import file_sha256, read_csv
-from catsdogs.images import read_image_file
-from catsdogs.predict import read_predictions
-from catsdogs.runs import Run
-from catsdogs.split import read_manifest, select
+from catsdogs.runs import Run, read_manifest, read_predictions, select
+from catsdogs.training import train as train_mod
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -122,8 +120,8 @@ def test_second_call_is_a_noop(trained_run: Run, monkeypatch: pytest.MonkeyPatch
     def must_not_run(*args, **kwargs):
         raise AssertionError("finished work was redone")
 
-    monkeypatch.setattr("catsdogs.model.build_classifier", must_not_run)
-    monkeypatch.setattr("catsdogs.data.scan_dataset", must_not_run)
+    monkeypatch.setattr("catsdogs.model.classifier.build_classifier", must_not_run)
+    monkeypatch.setattr("catsdogs.data.scan.scan_dataset", must_not_run)
     monkeypatch.setattr(keras.models, "load_model", must_not_run)
     again = train_mod.train(trained_run.config, trained_run.path)
     assert again.path == trained_run.path
@@ -132,7 +130,7 @@ def test_second_call_is_a_noop(trained_run: Run, monkeypatch: pytest.MonkeyPatch
 
 
 def test_evaluate_run_writes_metrics_with_ci(trained_run: Run) -> None:
-    from catsdogs.evaluate import evaluate_run
+    from catsdogs.evaluation.evaluate import evaluate_run
 
     result = evaluate_run(trained_run)
     stored = json.loads((trained_run.path / "eval" / "metrics.json").read_text())
@@ -156,7 +154,7 @@ def test_phase1_without_cached_features(make_petimages, make_config, tmp_path: P
         assert (run.path / f).is_file(), f
     assert not list((run.path / "phase1").glob("features_*.npy"))  # trained through the base
     assert "phase1_features" not in run.timings() and "phase1_train" in run.timings()
-    assert train_mod.final_model_path(run) == run.path / "phase1" / "model.keras"
+    assert run.final_model() == run.path / "phase1" / "model.keras"
 
 
 # ----------------------------------------------------------------------------- resume
@@ -214,13 +212,13 @@ def test_phase2_resumes_after_interruption(trained_run: Run, tmp_path: Path, mon
 
 @pytest.fixture(scope="module")
 def classifier():
-    from catsdogs.model import build_classifier
+    from catsdogs.model.classifier import build_classifier
 
     return build_classifier(tiny_config(), None)
 
 
 def test_unfreeze_top_unknown_layer_lists_valid_names(classifier) -> None:
-    from catsdogs.model import unfreeze_top
+    from catsdogs.model.classifier import unfreeze_top
 
     with pytest.raises(ValueError) as info:
         unfreeze_top(classifier, "block_99_expand")
@@ -240,7 +238,7 @@ def test_preprocess_layer_matches_keras_preprocess_input(classifier) -> None:
 
 
 def test_feature_extractor_and_head_shapes(classifier) -> None:
-    from catsdogs.model import build_head, feature_extractor
+    from catsdogs.model.classifier import build_head, feature_extractor
 
     x = np.zeros((3, 32, 32, 3), "float32")
     feats = feature_extractor(classifier).predict(x, verbose=0)
@@ -250,7 +248,7 @@ def test_feature_extractor_and_head_shapes(classifier) -> None:
 
 
 def test_trainable_parameters_grow_from_phase1_to_phase2() -> None:
-    from catsdogs.model import build_classifier, get_base, parameter_counts, unfreeze_top
+    from catsdogs.model.classifier import build_classifier, get_base, parameter_counts, unfreeze_top
 
     model = build_classifier(tiny_config(), None)
     phase1 = parameter_counts(model)
@@ -266,7 +264,7 @@ def test_trainable_parameters_grow_from_phase1_to_phase2() -> None:
 
 
 def test_export_is_reused_until_the_final_model_changes(trained_run: Run, tmp_path: Path, monkeypatch) -> None:
-    from catsdogs import export
+    from catsdogs.evaluation import export
 
     run = Run.load(shutil.copytree(trained_run.path, tmp_path / "run"))
     first = export.export_run(run, calibration_images=8)

@@ -1,4 +1,4 @@
-"""``python -m catsdogs verify`` (:mod:`catsdogs.verify`): a run's records against a published record.
+"""``python -m catsdogs verify`` (:mod:`catsdogs.report.verify`): a run's records against a published record.
 
 A "run" here is a copy of a published record (``results/full`` or the smoke fixture
 ``tests/fixtures/published-smoke``): it holds the same JSON files a run directory
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from catsdogs import verify
-from catsdogs.cli import main
+from catsdogs.cli.main import main
+from catsdogs.report import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = ROOT / "results" / "full"
@@ -315,7 +315,7 @@ def test_reproduce_ends_with_the_check_or_says_why_not(tmp_path):
 
 
 def test_reproducibility_page_shows_the_published_environment(full_copy):
-    from catsdogs.book import environment_rows
+    from catsdogs.report.book import environment_rows
     from catsdogs.runs import Run
 
     env = json.loads((FULL / "provenance.json").read_text())["environment"]
@@ -329,7 +329,7 @@ def test_reproducibility_page_shows_the_published_environment(full_copy):
 
 
 def test_wilson_interval_holds_the_proportion_and_narrows_with_n():
-    from catsdogs.record_checks import wilson_interval
+    from catsdogs.report.verify import wilson_interval
 
     lo, hi = wilson_interval(0.9, 100)
     lo2, hi2 = wilson_interval(0.9, 10_000)

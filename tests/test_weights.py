@@ -1,4 +1,4 @@
-"""Tests of :mod:`catsdogs.weights`.
+"""Tests of :mod:`catsdogs.model.weights`.
 
 The unit tests need nothing but a temporary directory.  The real tests convert the
 int8 TFLite MobileNetV2 and compare it with the TFLite interpreter on real pet
@@ -21,8 +21,7 @@ from imagenet_reference import CAT_CLASSES, DOG_CLASSES, imagenet_labels, superc
 
 from catsdogs.config import ENV_DATA_DIR, ENV_WEIGHTS, Config
 from catsdogs.files import file_sha256
-from catsdogs.tflite_weights import _cached, _output_names, convert_tflite_mobilenet_v2
-from catsdogs.weights import WeightsInfo, resolve_weights
+from catsdogs.model.weights import WeightsInfo, _cached, _output_names, convert_tflite_mobilenet_v2, resolve_weights
 
 # ======================================================================================
 # unit tests (fast, no external inputs)

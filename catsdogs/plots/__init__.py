@@ -1,6 +1,6 @@
 """Every figure the notebooks show, as functions returning a matplotlib Figure.
 
-The functions only draw: numbers come from :mod:`catsdogs.metrics` (or the
+The functions only draw: numbers come from :mod:`catsdogs.evaluation.metrics` (or the
 data/training modules) and are passed in. Figures are built with
 :class:`matplotlib.figure.Figure` rather than ``pyplot``, so nothing is
 registered globally: a figure returned as the last expression of a notebook cell

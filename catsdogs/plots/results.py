@@ -80,7 +80,7 @@ def roc_pr_figure(curves: Mapping[str, Mapping[str, Any]]) -> Figure:
     Parameters
     ----------
     curves : dict
-        The output of :func:`catsdogs.metrics.roc_pr_curves`.
+        The output of :func:`catsdogs.evaluation.metrics.roc_pr_curves`.
 
     Returns
     -------
@@ -126,7 +126,7 @@ def reliability_diagram(calibs: Mapping[str, Mapping[str, Any]]) -> Figure:
     Parameters
     ----------
     calibs : mapping of str to dict
-        Label to the output of :func:`catsdogs.metrics.calibration`, e.g.
+        Label to the output of :func:`catsdogs.evaluation.metrics.calibration`, e.g.
         ``{"before scaling": c1, "after scaling (T=1.8)": c2}``.
 
     Returns

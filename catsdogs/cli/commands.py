@@ -1,0 +1,354 @@
+"""What each ``python -m catsdogs`` subcommand does, given its parsed arguments.
+
+:mod:`catsdogs.cli` parses the command line and calls one of :data:`COMMANDS`; each
+returns the process's exit status. Output for people is a table or a line per item;
+``--json`` gives machines the full record.
+
+Each command imports the modules it uses inside its function: ``predict`` then starts
+without loading matplotlib, nbformat, papermill or scikit-learn (they cost about two
+seconds), and none of the imports loads TensorFlow before the CLI has quieted it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from catsdogs.config import Config, cache_dir, default_run_dir, get_config, project_dir, runs_dir
+from catsdogs.evaluation import predict
+from catsdogs.runs import Run
+
+#: File suffixes ``predict`` picks up inside a directory argument.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+#: ``predict`` shows a progress bar from this many files on.
+PROGRESS_FROM = 50
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r} (e.g. --set phase2_epochs=2)")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides = _overrides(getattr(args, "set", None))
+    for name in ("data_dir", "weights", "cache_dir"):
+        value = getattr(args, name, None)
+        if value:
+            overrides[name] = str(value)
+    if getattr(args, "download", False):
+        overrides["download"] = True
+    return get_config(args.profile, **overrides)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: C++ libraries write there
+    directly, past Python's ``sys.stderr``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def existing_run(args: argparse.Namespace) -> Run:
+    """The run of ``--run-dir`` (default ``runs/<profile>``); it must exist, nothing is created."""
+    config_from_args(args)  # rejects an unknown --profile or a bad --set with a clear message
+    return Run.load(args.run_dir or default_run_dir(args.profile))
+
+
+def cmd_data(args) -> int:
+    from catsdogs.data import scan as data
+    from catsdogs.data.split import split_manifest, split_table
+
+    cfg = config_from_args(args)
+    root = data.find_data_dir(cfg)
+    report = data.scan_dataset(root, cache_dir(cfg), max_per_class=cfg.max_images_per_class, seed=cfg.seed)
+    rows = split_manifest(report, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    print(json.dumps(report.summary() | {"split": split_table(rows)}, indent=2))
+    return 0
+
+
+def cmd_weights(args) -> int:
+    from catsdogs.model.weights import resolve_weights
+
+    print(json.dumps(resolve_weights(config_from_args(args)).to_dict(), indent=2))
+    return 0
+
+
+def cmd_config(args) -> int:
+    print(config_from_args(args).to_json())
+    return 0
+
+
+def cmd_train(args) -> int:
+    from catsdogs.training import train
+
+    cfg = config_from_args(args)
+    if args.from_run:
+        run = train.fork_after_phase1(Run.load(args.from_run), cfg, args.run_dir or Path(f"{args.from_run}-ablation"))
+    else:
+        run = Run.open(cfg, args.run_dir)
+    steps = {"data": [train.prepare_data], "1": [train.prepare_data, train.train_phase1]}
+    for step in steps.get(args.phase, [train.prepare_data, train.train_phase1, train.train_phase2]):
+        step(run)
+    summary = {"run_dir": str(run.path), "timings_s": run.timings()}
+    for phase in ("phase1", "phase2"):
+        if run.has(phase, "result.json"):
+            m = run.read_json(f"{phase}/result.json")["val_metrics"]
+            summary[f"{phase}_val_accuracy"] = m["accuracy"]
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_cv(args) -> int:
+    from catsdogs.training import cv
+
+    cfg = config_from_args(args)
+    study = cv.run_cv(cfg, args.run_dir or runs_dir() / f"cv-{args.profile}", args.folds, args.fold0, args.phase1_from)
+    result = study.run.read_json("cv.json")
+    ci = result["pooled_ci95"]["accuracy"]
+    print(
+        f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
+        f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images"
+    )
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from catsdogs.studies import ablation
+
+    result = ablation.compare_dirs(args.first, args.second)  # written to <first>/compare.json
+    print(
+        json.dumps(result, indent=2) if args.json else ablation.comparison_markdown(result),
+        end="\n" if args.json else "",
+    )
+    return 0
+
+
+def metrics_text(metrics: dict[str, Any], ci95: dict[str, dict] | None) -> str:
+    """Metric, estimate and 95 % CI as an aligned text table, then the confusion matrix."""
+    lines = [f"{'metric':<12}{'estimate':>10}   95 % CI"]
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        if metrics.get(name) is None:
+            continue
+        ci = (ci95 or {}).get(name) or {}
+        interval = f"{ci['low']:.4f}-{ci['high']:.4f}" if ci.get("low") is not None else "-"
+        lines.append(f"{name:<12}{metrics[name]:>10.4f}   {interval}")
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    width = max(len(f"{v:,}") for v in (tn, fp, fn, tp)) + 2
+    lines += [
+        "",
+        f"confusion matrix ({metrics['n']:,} images; rows: true class, columns: predicted)",
+        f"{'':<6}{'cat':>{width}}{'dog':>{width}}",
+        f"{'cat':<6}{tn:>{width},}{fp:>{width},}",
+        f"{'dog':<6}{fn:>{width},}{tp:>{width},}",
+    ]
+    return "\n".join(lines)
+
+
+def load_predictor_quietly(path: Path, verbose: bool = False) -> predict.Predictor:
+    """:func:`catsdogs.evaluation.predict.load_predictor` plus one warm-up prediction, with native
+    stderr silenced unless ``verbose`` (LiteRT announces its XNNPACK delegate there)."""
+    with contextlib.nullcontext() if verbose else native_stderr_silenced():
+        predictor = predict.load_predictor(path)
+        predictor.predict(np.zeros((1, predictor.image_size, predictor.image_size, 3), dtype="float32"))
+    return predictor
+
+
+def cmd_evaluate(args) -> int:
+    from catsdogs.data import scan as data
+    from catsdogs.evaluation import evaluate
+
+    if args.model:
+        cfg = config_from_args(args)
+        predictor = load_predictor_quietly(args.model, args.verbose)
+        result = evaluate.evaluate_directory(predictor, data.find_data_dir(cfg), cache_dir(cfg))
+        result["scan"].pop("skipped_files", None)
+        title = f"{args.model} on {result['scan']['usable']:,} images of {result['data']}"
+    else:
+        run = existing_run(args)
+        result = evaluate.evaluate_run(run)  # written to eval/metrics.json; --json prints all of it
+        title = f"{run.path}: final model ({result['source']}) on the {result['split']} split"
+    print(
+        json.dumps(result, indent=2)
+        if args.json
+        else f"{title}\n\n{metrics_text(result['metrics'], result.get('ci95'))}"
+    )
+    return 0
+
+
+def image_files(paths: Sequence[Path]) -> list[Path]:
+    """The given files, with each directory replaced by the image files under it (recursively, sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_predict(args) -> int:
+    model = args.model or predict.default_model_path()
+    predictor = load_predictor_quietly(model, args.verbose)
+    threshold = predict.ood_threshold(model)
+    if threshold is None:
+        print(
+            f"note: no out-of-distribution threshold is recorded for {model}; 'unsure' is not flagged", file=sys.stderr
+        )
+    files = image_files(args.images)
+    if not files:
+        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {', '.join(map(str, args.images))}")
+    results = predict.predict_files(predictor, files, threshold, progress=len(files) >= PROGRESS_FROM)
+    for r in results:
+        if args.json:
+            print(json.dumps(r))
+        elif "error" in r:
+            print(f"{r['file']}\terror: {r['error']}")
+        else:
+            print(f"{r['file']}\t{r['label']}\tP(dog)={r['prob_dog']:.4f}" + ("\tunsure" if r.get("unsure") else ""))
+    return 2 if all("error" in r for r in results) else 0
+
+
+def cmd_reproduce(args) -> int:
+    from catsdogs.report import book, verify
+    from catsdogs.report import notebooks as reproduce
+
+    cfg = config_from_args(args)
+    run_dir = reproduce.run_notebooks(cfg, args.run_dir, start=args.start, stop=args.stop)
+    if not args.no_book:
+        out = book.build_book(run_dir)
+        print(f"book: {out / 'index.html'}")
+    print(f"run directory: {run_dir}")
+    text, status = verify.check_after_reproduce(run_dir)
+    print(text, end="")
+    return status or 0
+
+
+def cmd_verify(args) -> int:
+    from catsdogs.report import verify
+
+    result = verify.verify_run(args.run_dir, args.against)
+    print(result.to_json() if args.json else result.to_text(), end="")
+    return result.exit_status
+
+
+def cmd_book(args) -> int:
+    from catsdogs.report import book
+
+    out = book.build_book(args.run_dir, args.out)
+    print(f"book: {out / 'index.html'}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from catsdogs.evaluation import export
+
+    result = export.export_run(existing_run(args), publish_dir=args.publish, force=args.force)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{'export':<16}{'size MB':>9}{'val accuracy':>14}{'same label as Keras':>21}{'OOD threshold':>15}  file")
+    for name, e in result["exports"].items():
+        threshold = f"{e['ood_threshold']:.4f}" if e.get("ood_threshold") is not None else "-"
+        print(
+            f"{name:<16}{e['size_mb']:>9.3f}{e['val_metrics']['accuracy']:>14.4f}"
+            f"{e['agreement_with_keras']:>21.4f}{threshold:>15}  {e['file']}"
+        )
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from catsdogs.evaluation import export
+
+    with contextlib.nullcontext() if args.verbose else native_stderr_silenced():  # LiteRT's delegate line
+        result = export.bench_run(existing_run(args), repeats=args.repeats)
+    print(json.dumps(result, indent=2) if args.json else export.format_bench(result))
+    return 0
+
+
+def cmd_ablation(args) -> int:
+    from catsdogs.studies import ablation
+
+    result = ablation.record_ablation(Run.load(args.run_dir), [Run.load(p) for p in args.runs])
+    print(ablation.ablation_rows(result).markdown(), end="")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from catsdogs.studies import label_audit as audit
+    from catsdogs.studies import label_audit as dataset_audit
+
+    if args.cv:
+        summary = dataset_audit.audit_study(args.cv)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(f"contact sheets of the images to look at: {args.cv / 'contact_sheets'}\n")
+            print(dataset_audit.dataset_audit_markdown(summary), end="")
+        return 0
+    result = audit.audit_run(Run.load(args.run_dir))
+    print(json.dumps(result, indent=2) if args.json else audit.audit_markdown(result), end="\n" if args.json else "")
+    return 0
+
+
+def cmd_publish_results(args) -> int:
+    from catsdogs.runs import publish_records
+    from catsdogs.studies import cv_report as verdict
+    from catsdogs.training import cv
+
+    if (args.run_dir / cv.FOLDS_FILE).is_file():
+        figures = args.figures
+        if figures is None and args.out.resolve() == (project_dir() / "results").resolve():
+            figures = verdict.book_figures_dir()
+        written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out, figures)
+    else:
+        written = publish_records(Run.load(args.run_dir), args.out)
+    for path in written:
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "cv": cmd_cv,
+    "compare": cmd_compare,
+    "ablation": cmd_ablation,
+    "audit": cmd_audit,
+    "publish-results": cmd_publish_results,
+    "data": cmd_data,
+    "weights": cmd_weights,
+    "config": cmd_config,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "reproduce": cmd_reproduce,
+    "verify": cmd_verify,
+    "book": cmd_book,
+    "export": cmd_export,
+    "bench": cmd_bench,
+}

@@ -1,0 +1,224 @@
+"""Percentile-bootstrap confidence intervals of the classification metrics.
+
+The bootstrap re-implements scikit-learn's formulas in vectorised form (resample
+counts times a weight matrix; checked against scikit-learn in the tests) so that
+1000 resamples of 25,000 examples take about a second: ``scipy.stats.bootstrap``
+would call a scikit-learn metric once per resample, a thousand times slower here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from catsdogs.evaluation.metrics import (
+    check_binary_inputs,
+    check_positive_int,
+    check_threshold,
+    classification_metrics,
+    safe_ratio,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Metrics :func:`bootstrap_ci` can resample.
+BOOTSTRAP_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "macro_f1",
+    "roc_auc",
+    "pr_auc",
+)
+
+#: Largest resample matrix (resamples x examples) held in memory at once.
+_MAX_BOOTSTRAP_CELLS = 2_000_000
+
+
+# --------------------------------------------------------------------------- #
+# Bootstrap confidence intervals
+# --------------------------------------------------------------------------- #
+def _resample_counts(rng: np.random.Generator, n_examples: int, n_resamples: int) -> np.ndarray:
+    """How often each example is drawn in each resample: shape (n_resamples, n_examples).
+
+    Drawing ``n_examples`` indices with replacement and counting them is the same
+    resample as indexing, and lets every metric be written as a weighted sum.
+    """
+    indices = rng.integers(0, n_examples, size=(n_resamples, n_examples))
+    indices += (np.arange(n_resamples) * n_examples)[:, None]
+    counts = np.bincount(indices.ravel(), minlength=n_resamples * n_examples)
+    return counts.reshape(n_resamples, n_examples).astype(np.float64)
+
+
+def _weighted_threshold_metrics(
+    weights: np.ndarray, labels: np.ndarray, predicted: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Accuracy, precision, recall, F1, macro F1 for each row of example weights.
+
+    Undefined ratios are 0, as ``zero_division=0`` in :func:`classification_metrics`.
+    """
+    is_dog, said_dog = labels == 1, predicted == 1
+    cells = np.stack([~is_dog & ~said_dog, ~is_dog & said_dog, is_dog & ~said_dog, is_dog & said_dog], axis=1).astype(
+        np.float64
+    )
+    tn, fp, fn, tp = (weights @ cells).T
+    total = tn + fp + fn + tp
+    f1_dog = safe_ratio(2 * tp, 2 * tp + fp + fn, 0.0)
+    f1_cat = safe_ratio(2 * tn, 2 * tn + fp + fn, 0.0)
+    return {
+        "accuracy": (tp + tn) / total,
+        "precision": safe_ratio(tp, tp + fp, 0.0),
+        "recall": safe_ratio(tp, tp + fn, 0.0),
+        "f1": f1_dog,
+        "macro_f1": (f1_dog + f1_cat) / 2,
+    }
+
+
+def _weighted_ranking_metrics(weights: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
+    """ROC AUC and average precision for each row of example weights (NaN if one class).
+
+    Identical to scikit-learn's ``roc_auc_score`` and ``average_precision_score``
+    with ``sample_weight``: examples are grouped by distinct score so ties are
+    handled the same way (ROC: half credit; AP: one threshold per distinct score).
+    """
+    order = np.argsort(probs, kind="stable")
+    sorted_probs = probs[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(sorted_probs) != 0])
+    sorted_weights = weights[:, order]
+    is_dog = (labels[order] == 1).astype(np.float64)
+    dogs = np.add.reduceat(sorted_weights * is_dog, starts, axis=1)  # (resamples, scores)
+    cats = np.add.reduceat(sorted_weights * (1.0 - is_dog), starts, axis=1)
+    n_dogs, n_cats = dogs.sum(axis=1), cats.sum(axis=1)
+
+    # ROC AUC = P(score of a dog > score of a cat) + 0.5 P(tie) (Mann-Whitney).
+    cats_below = np.cumsum(cats, axis=1) - cats
+    wins = (dogs * (cats_below + 0.5 * cats)).sum(axis=1)
+    roc_auc = safe_ratio(wins, n_dogs * n_cats, np.nan)
+
+    # AP = sum over thresholds (high to low) of recall increment x precision.
+    dogs_desc, cats_desc = dogs[:, ::-1], cats[:, ::-1]
+    tp, fp = np.cumsum(dogs_desc, axis=1), np.cumsum(cats_desc, axis=1)
+    precision = safe_ratio(tp, tp + fp, 0.0)
+    pr_auc = safe_ratio((dogs_desc * precision).sum(axis=1), n_dogs, np.nan)
+    pr_auc[n_cats == 0] = np.nan  # as classification_metrics: undefined with one class
+    return {"roc_auc": roc_auc, "pr_auc": pr_auc}
+
+
+def _weighted_metrics(
+    weights: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    threshold: float,
+    names: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """The requested metrics for each row of ``weights`` (shape (resamples, n))."""
+    values: dict[str, np.ndarray] = {}
+    if set(names) - {"roc_auc", "pr_auc"}:
+        predicted = (probs >= threshold).astype(np.int64)
+        values.update(_weighted_threshold_metrics(weights, labels, predicted))
+    if set(names) & {"roc_auc", "pr_auc"}:
+        values.update(_weighted_ranking_metrics(weights, labels, probs))
+    return {name: values[name] for name in names}
+
+
+def _check_metric_names(metric_names: Sequence[str]) -> tuple[str, ...]:
+    names = (metric_names,) if isinstance(metric_names, str) else tuple(metric_names)
+    unknown = [name for name in names if name not in BOOTSTRAP_METRICS]
+    if unknown or not names:
+        raise ValueError(f"unknown or missing metric name(s) {unknown}; choose from {', '.join(BOOTSTRAP_METRICS)}.")
+    return names
+
+
+def bootstrap_ci(
+    y_true: ArrayLike,
+    y_prob: ArrayLike,
+    n_samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    threshold: float = 0.5,
+    metric_names: Sequence[str] = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"),
+) -> dict[str, dict[str, float | None]]:
+    """Percentile-bootstrap confidence intervals of metrics, resampling examples.
+
+    Each resample draws ``n`` examples with replacement; every metric is
+    computed on every resample (the AUCs too, no subsampling), and the interval
+    is the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the
+    resampled values. The work is vectorised over resamples (example counts
+    times a weight matrix), so 1000 resamples of 5000 examples take well under a
+    second.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        True labels, ``0`` = cat, ``1`` = dog.
+    y_prob : array-like of shape (n,)
+        Predicted probability of dog, in ``[0, 1]``.
+    n_samples : int, default 1000
+        Number of bootstrap resamples.
+    seed : int, default 0
+        Seed of the resampling; the same seed gives the same intervals.
+    confidence : float, default 0.95
+        Coverage of the interval, in ``(0, 1)``.
+    threshold : float, default 0.5
+        Decision threshold for accuracy, precision, recall and F1.
+    metric_names : sequence of str
+        Any of :data:`BOOTSTRAP_METRICS`.
+
+    Returns
+    -------
+    dict
+        ``{name: {"estimate": float, "low": float, "high": float}}``. The
+        estimate is the metric on all examples (as :func:`classification_metrics`),
+        not the bootstrap mean. Resamples where a metric is undefined (an AUC
+        when a resample holds one class) are left out of its quantiles; a metric
+        undefined on the full data has ``None`` for all three values.
+        Precision/recall/F1 of a resample with no predicted or no true dogs
+        count as 0, the convention of :func:`classification_metrics`.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs (see :func:`classification_metrics`), an unknown
+        metric name, ``n_samples < 1`` or ``confidence`` outside ``(0, 1)``.
+    """
+    labels, probs = check_binary_inputs(y_true, y_prob)
+    threshold = check_threshold(threshold)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    names = _check_metric_names(metric_names)
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence!r}.")
+
+    point = classification_metrics(labels, probs, threshold)
+    rng = np.random.default_rng(seed)
+    resampled = {name: np.empty(n_samples) for name in names}
+    chunk = max(1, _MAX_BOOTSTRAP_CELLS // labels.size)
+    for start in range(0, n_samples, chunk):
+        stop = min(start + chunk, n_samples)
+        weights = _resample_counts(rng, labels.size, stop - start)
+        for name, values in _weighted_metrics(weights, labels, probs, threshold, names).items():
+            resampled[name][start:stop] = values
+
+    tail = (1.0 - float(confidence)) / 2.0
+    intervals: dict[str, dict[str, float | None]] = {}
+    for name in names:
+        finite = resampled[name][np.isfinite(resampled[name])]
+        if point[name] is None or finite.size == 0:
+            intervals[name] = {"estimate": point[name], "low": None, "high": None}
+            continue
+        if finite.size < n_samples:
+            logger.info(
+                "%s undefined in %d of %d resamples (one class only); left out of its CI",
+                name,
+                n_samples - finite.size,
+                n_samples,
+            )
+        low, high = np.quantile(finite, [tail, 1.0 - tail])
+        intervals[name] = {"estimate": point[name], "low": float(low), "high": float(high)}
+    return intervals
+
+
+__all__ = ["BOOTSTRAP_METRICS", "bootstrap_ci"]

@@ -1,0 +1,97 @@
+"""Provenance of a run: package versions, the git commit of the checkout and the hardware,
+recorded in every run's ``provenance.json`` (see :meth:`catsdogs.runs.Run.record_provenance`)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from catsdogs.config import project_root
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_info() -> dict[str, Any]:
+    """Commit and dirty flag of the project checkout (``None`` outside a git checkout)."""
+    root = project_root()
+    if root is None:
+        return {"commit": None, "dirty": None}
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return {"commit": commit, "dirty": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def hardware_info() -> dict[str, Any]:
+    """CPU model, logical cores, memory and visible GPUs."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gb = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
+    gpus: list[str] = []
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "gpus": gpus,
+        "platform": platform.platform(),
+    }
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions, git commit and hardware, for ``provenance.json``."""
+    packages = [
+        "catsdogs",
+        "tensorflow",
+        "tensorflow-cpu",
+        "keras",
+        "numpy",
+        "scikit-learn",
+        "pillow",
+        "matplotlib",
+        "papermill",
+        "jupyter-book",
+    ]
+    return {
+        "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "packages": {p: v for p in packages if (v := _version(p))},
+        "git": git_info(),
+        "hardware": hardware_info(),
+    }

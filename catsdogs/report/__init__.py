@@ -1,0 +1,85 @@
+"""Stage 6, the report: the chapters' tables and figure inputs, the book build, the *Try the model* page, the notebook runner, ``verify``.
+
+Every public name of the modules below is importable from here; modules load on first use
+(``lazy_loader``), so importing one module does not import its neighbours (or TensorFlow).
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["book", "figure_inputs", "notebooks", "tables", "verify", "web"],
+    submod_attrs={
+        "book": [
+            "RATIONALE",
+            "config_rows",
+            "copy_chapter",
+            "deviations",
+            "environment_rows",
+            "provenance_rows",
+            "parameter_explanation",
+            "write_generated_pages",
+            "assemble_book",
+            "build_book",
+        ],
+        "figure_inputs": [
+            "gradcam_gallery",
+            "image_sizes",
+            "skipped_per_class",
+            "sample_images",
+            "example_image",
+            "augmentation_draws",
+            "transform_draws",
+            "load_model",
+            "phase_histories",
+            "final_predictions",
+            "mistakes",
+        ],
+        "notebooks": ["ChapterFailed", "chapter_index", "notebook_parameters", "run_notebooks"],
+        "tables": [
+            "scan_rows",
+            "split_rows",
+            "size_rows",
+            "augmentation_rows",
+            "parameter_rows",
+            "metrics_rows",
+            "unfrozen_rows",
+            "timing_rows",
+            "ci_rows",
+            "ci_series",
+            "export_rows",
+            "bench_rows",
+            "robustness_rows",
+            "run_summary",
+            "calibration_rows",
+            "ood_rows",
+            "ood_confidences",
+            "mitigation_rows",
+        ],
+        "verify": [
+            "IDENTICAL",
+            "WITHIN_CI",
+            "DIFFERS",
+            "NOT_BIT_IDENTICAL",
+            "SHOWN",
+            "MISSING",
+            "Check",
+            "Verification",
+            "verify_run",
+            "setting_differences",
+            "published_record",
+            "check_after_reproduce",
+            "published_environment_markdown",
+        ],
+        "web": [
+            "RUNTIME_FILES",
+            "STATIC_SUBDIR",
+            "download_bytes",
+            "install_try_page",
+            "model_record",
+            "npm_install",
+            "published_results",
+            "try_page_samples",
+        ],
+    },
+)

@@ -1,0 +1,384 @@
+"""The Jupyter Book: generated pages from a run's records, the executed chapters copied
+in, and the whole build.
+
+:func:`assemble_book` copies the book sources and a run's executed chapters (made
+portable by :func:`copy_chapter`) into a folder and writes the generated pages
+(``book/_generated/*.md``, :func:`write_generated_pages`), which the hand-written
+pages ``{include}``; :func:`build_book` builds HTML with warnings as errors. The
+book never executes a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from catsdogs import plots
+from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
+from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
+from catsdogs.report import tables, verify
+from catsdogs.report.web import install_try_page
+from catsdogs.runs import Run
+from catsdogs.studies import ablation, claims
+from catsdogs.studies import cv_report as verdict
+from catsdogs.studies import label_audit as audit
+from catsdogs.studies import label_audit as dataset_audit
+from catsdogs.studies.paper import PAPER_CLAIMS
+
+log = logging.getLogger(__name__)
+
+
+#: Why each chosen setting has its value (the paper gives no epochs, learning rates or split).
+RATIONALE: dict[str, str] = {
+    "image_size": "the input size of Keras MobileNetV2's ImageNet weights, its default (the results page's "
+    "ablation tries a larger input)",
+    "val_fraction": "the paper gives no split; a stratified 80/20 split is the common Keras-tutorial choice "
+    "and leaves thousands of validation images, so the accuracy CI is narrow",
+    "test_fraction": "the paper reports validation accuracy only; we follow it and say so among the deviations",
+    "max_images_per_class": "all images (the smoke profile takes a seeded subset to run in minutes)",
+    "batch_size": "the Keras default; fits a CPU or a small GPU",
+    "dropout": "the head of the Keras transfer-learning guide: dropout 0.2 before one logit",
+    "augment_rotation": "handheld photos are rarely level; larger angles mostly add reflected borders that real photos lack",
+    "augment_zoom": "pets fill very different fractions of the frame",
+    "phase1_epochs": "an upper bound; early stopping on validation loss ends phase 1 when the head has converged",
+    "phase1_lr": "Adam's default step size; only the new head (one dense logit) trains",
+    "phase1_patience": "epochs without validation-loss improvement before phase 1 stops (best weights restored)",
+    "fine_tune_from": "unfreeze the last MobileNetV2 blocks (13-16 and the final 1×1 conv): the most "
+    "task-specific features, while the generic early filters stay ImageNet's",
+    "phase2_epochs": "a budget choice: each epoch runs the full network with augmentation, the expensive "
+    "part of training on a CPU, and most of fine-tuning's gain comes in the first epochs "
+    "(the results page's ablation trains longer)",
+    "phase2_lr": "100× below phase 1, as in the Keras/TensorFlow fine-tuning guides: large steps would "
+    "destroy the pretrained features (the results page's ablation tries larger steps)",
+    "phase2_patience": "stop fine-tuning early if validation loss rises (overfitting)",
+    "bootstrap_samples": "resamples of the validation set for the 95 % confidence intervals",
+    "robustness_per_class": "chapter 6 corrupts a fixed, seeded, stratified subset of the validation split "
+    "(this many images per class) so that 8 corruptions × 5 levels, the mitigation "
+    "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
+    "mitigation_epochs": "one more epoch of fine-tuning with the robustness augmentation: enough to see "
+    "what it recovers and what it costs, within chapter 6's budget",
+    "seed": "one seed for the split, the subset, weight initialisation and shuffling",
+}
+
+
+@table_builder
+def config_rows(config: Config) -> Table:
+    """Every chosen hyper-parameter: this run's value, the ``full`` profile's, and why."""
+    full = get_config("full")
+    return [
+        {
+            "setting": f"`{name}`",
+            "this run": f"`{getattr(config, name)}`",
+            "`full` profile": f"`{getattr(full, name)}`",
+            "why": why,
+        }
+        for name, why in RATIONALE.items()
+    ]
+
+
+def copy_chapter(src: Path | str, dst: Path | str) -> Path:
+    """Copy an executed chapter into the book, made portable.
+
+    * papermill's injected-parameters cell is hidden from the rendering (the
+      ``parameters`` cell above it shows the knobs; the run summary names the run);
+    * stderr outputs (TensorFlow logs, warnings, progress bars) are dropped: the book
+      does not show them and they hold this machine's paths;
+    * absolute paths of the run directory and the project are rewritten as
+      ``runs/<name>`` and ``.``, so a committed notebook names no machine.
+    """
+    src = Path(src)
+    nb = nbformat.read(src, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    text = json.dumps(nb, indent=1, ensure_ascii=False)
+    run_path = src.resolve().parent.parent  # <run>/notebooks/NN.ipynb
+    replacements = {str(run_path): f"runs/{run_path.name}"}
+    root = project_root(src.parent) or project_root()
+    if root is not None:
+        replacements[str(root)] = "."
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(json.dumps(old)[1:-1], new)
+    nbformat.write(nbformat.reads(text, as_version=4), dst)
+    return Path(dst)
+
+
+def deviations(run: Run) -> list[str]:
+    """Where this run departs from the paper (or from what the paper states), from its records."""
+    cfg, full = run.config, get_config("full")
+    prov = run.read_json_or_none("provenance.json") or {}
+    weights = prov.get("weights", {})
+    items = [
+        "The paper gives no epochs, learning rates, split or unfreeze point; ours are chosen and "
+        "justified in the method chapter."
+    ]
+    if weights.get("kind") == "tflite-converted":
+        items.append(
+            "ImageNet weights: Keras' float MobileNetV2 checkpoint cannot be downloaded on the offline "
+            "build machine, so the base starts from the official **int8 post-training-quantized TFLite** "
+            "MobileNetV2, dequantized into the Keras model (batch norm folded into the convolutions). "
+            "The starting weights carry int8 rounding error."
+        )
+    elif weights.get("kind"):
+        items.append(f'ImageNet weights: `{weights["kind"]}` (the paper\'s Keras `weights="imagenet"`).')
+    if cfg.phase1_cached_features:
+        items.append(
+            "Phase 1 trains the head on features computed once by the frozen base, so phase 1 "
+            "sees no augmentation (augmentation is used in phase 2)."
+        )
+    items.append("Batch-norm layers stay frozen and in inference mode during fine-tuning (Keras guide).")
+    if run.has("data", "manifest.csv"):
+        rows = run.manifest()
+        longest = max((max(int(r["width"]), int(r["height"])) for r in rows), default=0)
+        if 0 < longest < cfg.image_size:
+            items.append(
+                f"No image available to this run is larger than {longest} pixels on its longer side "
+                "(the Kaggle originals are mostly around 500×375): every image is upsampled to "
+                f"{cfg.image_size}×{cfg.image_size}, so the model sees no more detail than "
+                f"{longest} pixels carry."
+            )
+    if cfg.test_fraction == 0:
+        items.append(
+            "As in the paper, the headline figures are on the validation split, which also drives "
+            "early stopping: a slightly optimistic estimate."
+        )
+    changed = [
+        f"`{k}` = `{getattr(cfg, k)}` (full: `{getattr(full, k)}`)"
+        for k in full.training_dict()
+        if k not in ("profile",) and getattr(cfg, k) != getattr(full, k)
+    ]
+    if changed:
+        items.append(f"This run uses the **{cfg.profile}** profile, not the full protocol: " + "; ".join(changed) + ".")
+    hw = prov.get("environment", {}).get("hardware", {})
+    if hw and not hw.get("gpus"):
+        items.append("Trained and timed on a CPU; the paper's latency is on an unspecified GPU.")
+    return items
+
+
+@table_builder
+def environment_rows(run: Run) -> Table:
+    """Python, package versions, git commit and hardware from ``provenance.json``."""
+    env = (run.read_json_or_none("provenance.json") or {}).get("environment", {})
+    if not env:
+        return [{"item": "(no provenance recorded)", "value": ""}]
+    git = env.get("git", {})
+    commit = git.get("commit") or "not a git checkout"
+    rows = [{"item": "recorded at", "value": env["recorded_at"]}, {"item": "python", "value": env["python"]}]
+    rows += [{"item": f"`{p}`", "value": v} for p, v in env.get("packages", {}).items()]
+    rows.append(
+        {"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if git.get("dirty") else "")}
+    )
+    hw = env.get("hardware", {})
+    rows += [
+        {"item": "hardware", "value": hardware_text(hw)},
+        {"item": "memory", "value": f"{hw.get('memory_gb')} GB"},
+        {"item": "platform", "value": hw.get("platform", "")},
+    ]
+    return rows
+
+
+@table_builder
+def provenance_rows(run: Run) -> Table:
+    """Data and weights provenance (hashes, counts; file names, never machine paths)."""
+    prov = run.read_json_or_none("provenance.json") or {}
+    data, weights = prov.get("data", {}), prov.get("weights", {})
+    rows = []
+    if data:
+        fetched = data.get("download")
+        rows += [
+            {
+                "item": "dataset",
+                "value": "downloaded Microsoft archive" + (f" (sha256 `{fetched.get('sha256')}`)" if fetched else "")
+                if fetched
+                else "a local PetImages copy",
+            },
+            {
+                "item": "usable images",
+                "value": f"{data['usable_images']:,} "
+                f"({', '.join(f'{c}: {n:,}' for c, n in data['per_class'].items())})",
+            },
+            {"item": "skipped / converted files", "value": f"{data['skipped']} / {data['converted']}"},
+            {"item": "split manifest sha256", "value": f"`{data['manifest_sha256']}`"},
+        ]
+    if weights:
+        rows += [
+            {"item": "ImageNet weights", "value": f"{weights['kind']}: `{Path(weights['source']).name}`"},
+            {"item": "weights source sha256", "value": f"`{weights.get('source_sha256')}`"},
+        ]
+        if weights.get("converted_sha256"):
+            rows.append({"item": "converted Keras weights sha256", "value": f"`{weights['converted_sha256']}`"})
+    final = run.final_result()
+    if final and final.get("model_sha256"):
+        rows.append({"item": "trained model sha256", "value": f"`{final['model_sha256']}`"})
+    return rows or [{"item": "(no provenance recorded)", "value": ""}]
+
+
+def parameter_explanation(run: Run) -> str:
+    """Where the paper's "3.5M parameters / 14 MB" comes from, computed: Keras's
+    MobileNetV2 *with* its 1,000-class ImageNet top, against this run's binary model."""
+    import keras  # loads TensorFlow: only the book build needs this one model
+
+    top = keras.applications.MobileNetV2(weights=None, include_top=True, classes=1000)
+    n_top = int(top.count_params())
+    base = int(top.get_layer("predictions").input.shape[-1])
+    final = run.final_result()
+    ours = final["parameters"]["total"] if final else None
+    export = run.read_json_or_none("export/export.json")
+    lines = [
+        f"Keras's `MobileNetV2(include_top=True)` (the 1,000-class ImageNet classifier) has "
+        f"**{n_top:,}** parameters, {n_top * 4 / 2**20:.1f} MiB as float32 "
+        f'({n_top * 4 / 1e6:.1f} MB): the paper\'s "≈3.5M parameters, 14 MB".',
+        f"Its last layer alone maps {base:,} pooled features to 1,000 classes "
+        f"({base * 1000 + 1000:,} parameters). The binary model drops it for one logit "
+        f"({base + 1:,} parameters)" + (f", for **{ours:,}** parameters in all." if ours else "."),
+    ]
+    if export:
+        k, q = export["exports"]["keras"], export["exports"]["tflite_int8"]
+        lines.append(
+            f"Saved without optimizer state the Keras file is {k['size_mb']:.1f} MB; "
+            f"the int8 TFLite export is {q['size_mb']:.1f} MB."
+        )
+    return " ".join(lines) + "\n"
+
+
+def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
+    """Write the Markdown the book's pages ``{include}`` into ``out_dir``; return the files.
+
+    Files: ``run.md``, ``claims.md``, ``comparison.md``, ``ci.md``, ``hyperparameters.md``,
+    ``deviations.md``, ``timings.md``, ``environment.md``, ``provenance.md``,
+    ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``,
+    ``published_environment.md`` (:mod:`catsdogs.report.verify`), and from the published
+    cross-validation studies ``claims_summary.md``, ``cv_verdict.md``, ``cv_forest.md`` (+ ``.png``),
+    ``cv_compare.md``, ``cv_folds.md``, ``cv_label_audit.md`` (+ the study's gallery).
+    A page whose record is missing says which step writes it.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ev, robust = run.read_json_or_none("eval/metrics.json"), run.read_json_or_none("robustness/results.json")
+    pages = {
+        "run.md": tables.run_summary(run),
+        "claims.md": markdown_table(claims.paper_claim_rows()),
+        "comparison.md": markdown_table(claims.comparison_rows(run)),
+        "ci.md": markdown_table(tables.ci_rows(ev)) if ev else f"*{NOT_MEASURED}: run chapter 05.*\n",
+        "hyperparameters.md": markdown_table(config_rows(run.config)),
+        "deviations.md": bullet_list(deviations(run)),
+        "timings.md": markdown_table(tables.timing_rows(run)),
+        "environment.md": markdown_table(environment_rows(run)),
+        "provenance.md": markdown_table(provenance_rows(run)),
+        "robustness.md": markdown_table(tables.robustness_rows(robust))
+        if robust
+        else f"*{NOT_MEASURED}: run chapter 06.*\n",
+        "ablation.md": ablation.ablation_markdown(run.read_json_or_none("ablation.json")),
+        "label_audit.md": audit.audit_markdown(run.read_json_or_none("audit.json")),
+        "parameters.md": parameter_explanation(run),
+        "published_environment.md": verify.published_environment_markdown(run, environment_rows),
+    }
+    pages.update(_verdict_pages(run, out_dir, ev))
+    written = []
+    for name, text in pages.items():
+        path = out_dir / name
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
+    """The reproduction summary and the cross-validation page's pieces (with the forest plot)."""
+    studies = verdict.studies_of(run, project_dir() / "results")
+    rows = verdict.forest_rows(studies, ev if studies else None)
+    if rows:
+        fig = plots.forest_plot(rows, reference=PAPER_CLAIMS["accuracy"], reference_label="the paper's 98.9 %")
+        fig.savefig(out_dir / "cv_forest.png", dpi=120)
+    folds = verdict.fold_rows(studies)
+    audited = next((s for s in studies.values() if s["label_audit"]), None)
+    # The gallery is a committed book figure (publish-results), not a record in results/.
+    name = verdict.gallery_figure(audited["name"]) if audited else ""
+    published_gallery = verdict.book_figures_dir() / name
+    gallery = ""
+    if audited and not published_gallery.is_file():
+        log.warning("%s has a label audit but no gallery %s: publish-results writes it", audited["name"], name)
+    elif audited:
+        if (out_dir / name).resolve() != published_gallery.resolve():  # not the published book itself
+            shutil.copy2(published_gallery, out_dir / name)
+        gallery = (
+            f"\n```{{figure}} _generated/{name}\n:name: cv-label-errors\n\nEvery confirmed label "
+            "error among the images looked at: the folder's label, and what the image shows.\n```\n"
+        )
+    compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
+    return {
+        "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
+        "cv_label_audit.md": dataset_audit.dataset_audit_markdown(audited["label_audit"] if audited else None)
+        + gallery,
+        "claims_summary.md": claims.claim_rows(run, studies).markdown(),
+        "cv_verdict.md": verdict.verdict_markdown(studies),
+        "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
+        "cv_forest.md": (
+            "```{figure} _generated/cv_forest.png\n:name: cv-forest\n\nEvery fold of each recipe and "
+            "its pooled out-of-fold estimate (diamond), with 95 % bootstrap CIs; the dashed line is "
+            "the paper's 98.9 %.\n```\n"
+        )
+        if rows
+        else "*Nothing to plot yet.*\n",
+    }
+
+
+def assemble_book(run_dir: Path | str, out: Path | str) -> Path:
+    """Copy the book sources and the run's executed chapters into ``out``; write the
+    generated pages. Returns ``out``. ``out`` may be the project root itself (the
+    published book), in which case only ``book/chapters`` and generated pages change."""
+    run = Run.load(run_dir)
+    root, out = project_dir(), Path(out)
+    if out.resolve() != root.resolve():
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("_config.yml", "_toc.yml"):
+            shutil.copy2(root / name, out / name)
+        if (out / "book").exists():
+            shutil.rmtree(out / "book")
+        shutil.copytree(root / "book", out / "book", ignore=shutil.ignore_patterns("chapters", "_generated"))
+        # the method page shows the library's own source (literalinclude ../catsdogs/...)
+        if (out / "catsdogs").exists():
+            shutil.rmtree(out / "catsdogs")
+        shutil.copytree(root / "catsdogs", out / "catsdogs", ignore=shutil.ignore_patterns("__pycache__"))
+    chapters = out / "book" / "chapters"
+    chapters.mkdir(parents=True, exist_ok=True)
+    missing = [c for c in CHAPTERS if not (run.path / "notebooks" / f"{c}.ipynb").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"run {run.path} has no executed notebook for {', '.join(missing)}: run "
+            f"`python -m catsdogs reproduce --run-dir {run.path}` first"
+        )
+    for c in CHAPTERS:
+        copy_chapter(run.path / "notebooks" / f"{c}.ipynb", chapters / f"{c}.ipynb")
+    write_generated_pages(run, out / "book" / "_generated")
+    return out
+
+
+def build_book(run_dir: Path | str, out: Path | str | None = None) -> Path:
+    """Assemble and build the book (HTML, warnings as errors); return the HTML folder."""
+    out = Path(out) if out else Path(run_dir) / "book"
+    assemble_book(run_dir, out)
+    cmd = [sys.executable, "-m", "jupyter_book", "build", str(out), "--warningiserror", "--nitpick", "--keep-going"]
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    if jb:
+        cmd = [jb, *cmd[3:]]
+    log.info("building the book: %s", " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise UserError(f"jupyter-book build of {out} failed (warnings are errors):\n{tail}")
+    html = out / "_build" / "html"
+    install_try_page(html)  # the "Try the model" page: npm ci, LiteRT.js, the int8 model
+    (html / "build_record.json").write_text(json.dumps({"run_dir": str(Path(run_dir).resolve())}) + "\n")
+    return html

@@ -1,0 +1,326 @@
+"""The tables of the chapters and the book, built from a run directory's records.
+
+Every number here is read from the run's files (``config.json``, ``data/scan.json``,
+``phase*/result.json``, ``eval/metrics.json``, ``timings.json``, ``provenance.json``
+and, when they exist, ``export/export.json``, ``bench/bench.json`` and
+``robustness/*.json``); the paper's figures come from
+:data:`catsdogs.studies.claims.PAPER_CLAIMS`. Each builder returns a
+:class:`~catsdogs.markdown.Table`, which a notebook shows as the cell's value and the
+book writes into its generated pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from catsdogs.config import CLASS_NAMES, Config
+from catsdogs.markdown import METRICS, Table, Text, duration, percent, table_builder
+from catsdogs.runs import Run
+
+log = logging.getLogger(__name__)
+
+
+#: Classification metrics shown in tables, in order, with their display names.
+
+
+@table_builder
+def scan_rows(scan: Mapping[str, Any]) -> Table:
+    """What validation did with the files: kept as is, converted (why), skipped (why).
+
+    ``scan`` is ``data/scan.json`` (:func:`catsdogs.data.prepare.prepare_data`).
+    """
+    kept = scan["usable"] - scan["converted"]
+    rows = [{"outcome": "kept as is", "reason": "valid RGB JPEG", "files": f"{kept:,}"}]
+    rows += [
+        {"outcome": "converted to RGB JPEG, kept", "reason": r, "files": f"{n:,}"}
+        for r, n in sorted(scan["converted_by_reason"].items())
+    ]
+    rows += [
+        {"outcome": "skipped", "reason": r, "files": f"{n:,}"} for r, n in sorted(scan["skipped_by_reason"].items())
+    ]
+    if not scan["skipped_by_reason"]:
+        rows.append({"outcome": "skipped", "reason": "(no file needed skipping)", "files": "0"})
+    rows.append({"outcome": "**examined**", "reason": "", "files": f"**{scan['examined']:,}**"})
+    return rows
+
+
+@table_builder
+def split_rows(table: Mapping[str, Mapping[str, int]]) -> Table:
+    """Rows of :func:`catsdogs.data.split.split_table`'s ``{split: {cat, dog, total}}``."""
+    rows = [
+        {"split": split, **{c: f"{counts[c]:,}" for c in (*CLASS_NAMES, "total")}} for split, counts in table.items()
+    ]
+    totals = {c: sum(counts[c] for counts in table.values()) for c in (*CLASS_NAMES, "total")}
+    return rows + [{"split": "**all**", **{c: f"**{n:,}**" for c, n in totals.items()}}]
+
+
+@table_builder
+def size_rows(widths: Sequence[int], heights: Sequence[int]) -> Table:
+    """Minimum, median and maximum of image width, height (pixels) and aspect ratio."""
+    w, h = np.asarray(widths, dtype=float), np.asarray(heights, dtype=float)
+    series = {"width (px)": w, "height (px)": h, "aspect (w/h)": w / h}
+    return [
+        {"": stat, **{name: f"{fn(v):.4g}" for name, v in series.items()}}
+        for stat, fn in (("min", np.min), ("median", np.median), ("max", np.max))
+    ]
+
+
+@table_builder
+def augmentation_rows(config: Config) -> Table:
+    """The augmentation layers of ``config`` with their settings, in pipeline order."""
+    rows = []
+    if config.augment_flip:
+        rows.append({"layer": "RandomFlip", "setting": "horizontal", "range": "mirror with p = 0.5"})
+    if config.augment_rotation > 0:
+        deg = 360 * config.augment_rotation
+        rows.append(
+            {
+                "layer": "RandomRotation",
+                "setting": f"factor {config.augment_rotation}",
+                "range": f"±{deg:.0f}°, reflected borders",
+            }
+        )
+    if config.augment_zoom > 0:
+        rows.append(
+            {
+                "layer": "RandomZoom",
+                "setting": f"factor ±{config.augment_zoom}",
+                "range": f"±{100 * config.augment_zoom:.0f} % of the side, reflected borders",
+            }
+        )
+    return rows or [{"layer": "(none)", "setting": "augmentation disabled", "range": ""}]
+
+
+@table_builder
+def parameter_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Total / trainable / frozen parameters per phase, from ``phase*/result.json``."""
+    return [
+        {
+            "model": name,
+            "total": f"{r['parameters']['total']:,}",
+            "trainable": f"{r['parameters']['trainable']:,}",
+            "frozen": f"{r['parameters']['non_trainable']:,}",
+        }
+        for name, r in results.items()
+    ]
+
+
+@table_builder
+def metrics_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Validation metrics side by side: one column per ``{name: classification_metrics}``."""
+    rows = [
+        {"metric": label, **{name: percent(m.get(key), 2) for name, m in results.items()}}
+        for key, label in METRICS.items()
+    ]
+    rows.append({"metric": "validation images", **{name: f"{m['n']:,}" for name, m in results.items()}})
+    return rows
+
+
+@table_builder
+def unfrozen_rows(unfrozen: Mapping[str, Any]) -> Table:
+    """Phase 2's ``result.json["unfrozen"]`` as a two-column table."""
+    return [
+        {"": "first unfrozen layer", "value": f"`{unfrozen['first_layer']}`"},
+        {"": "its index among the base's layers", "value": f"{unfrozen['first_index']} of {unfrozen['n_layers']}"},
+        {"": "layers with weights that now train", "value": str(unfrozen["n_unfrozen"])},
+        {"": "batch-norm layers", "value": "kept frozen, in inference mode"},
+    ]
+
+
+@table_builder
+def timing_rows(run: Run, steps: Sequence[str] | None = None) -> Table:
+    """Wall-clock time of the run's recorded steps (``timings.json``), optionally a subset."""
+    timings = run.timings()
+    steps = [s for s in (steps or timings) if s in timings]
+    if not steps:
+        return [{"step": "(none recorded yet)", "wall time": ""}]
+    return [{"step": s.replace("_", " "), "wall time": duration(timings[s])} for s in steps]
+
+
+@table_builder
+def ci_rows(evaluation: Mapping[str, Any]) -> Table:
+    """Point estimate and bootstrap 95 % CI of each metric, from ``eval/metrics.json``."""
+    return [
+        {
+            "metric": label,
+            "estimate": percent(evaluation["ci95"][key]["estimate"], 2),
+            "95 % CI": _interval(evaluation["ci95"][key]),
+        }
+        for key, label in METRICS.items()
+        if key in evaluation["ci95"]
+    ]
+
+
+def _interval(ci: Mapping[str, float | None]) -> str:
+    if ci.get("low") is None:
+        return "undefined"
+    return f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f} %"
+
+
+def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
+    """``labels, estimates, lows, highs`` of the metrics for :func:`catsdogs.plots.bar_with_ci`."""
+    keys = [k for k in METRICS if k in evaluation["ci95"]]
+    ci = evaluation["ci95"]
+    return {
+        "labels": [METRICS[k] for k in keys],
+        "estimates": [ci[k]["estimate"] for k in keys],
+        "lows": [ci[k]["low"] for k in keys],
+        "highs": [ci[k]["high"] for k in keys],
+    }
+
+
+@table_builder
+def export_rows(export: Mapping[str, Any]) -> Table:
+    """One row per export (Keras, TFLite float32, int8): size, validation accuracy and F1,
+    agreement with the Keras model, from ``export/export.json``."""
+    names = {
+        "keras": "Keras .keras (no optimizer)",
+        "tflite_float32": "TFLite float32",
+        "tflite_int8": "TFLite int8 (full integer)",
+    }
+    keras_acc = export["exports"]["keras"]["val_metrics"]["accuracy"]
+    rows = []
+    for key, e in export["exports"].items():
+        m = e["val_metrics"]
+        rows.append(
+            {
+                "model": names.get(key, key),
+                "file size": f"{e['size_mb']:.2f} MB",
+                "val accuracy": percent(m["accuracy"], 2),
+                "F1": f"{m['f1']:.4f}",
+                "vs Keras": f"{100 * (m['accuracy'] - keras_acc):+.2f} pp",
+                "same label as Keras": percent(e["agreement_with_keras"], 2),
+            }
+        )
+    return rows
+
+
+@table_builder
+def bench_rows(bench: Mapping[str, Any]) -> Table:
+    """Median latency per model, single image and batched, with speed-ups over Keras."""
+    return [
+        {
+            "model": name,
+            "single image": f"{e['single']['median_ms']:.2f} ms",
+            f"batch of {bench['batch_size']}": f"{e['batched_per_image']['median_ms']:.2f} ms/image",
+            "speed-up (single)": f"{e['speedup_vs_keras_single']:.1f}x",
+            "speed-up (batched)": f"{e['speedup_vs_keras_batched']:.1f}x",
+        }
+        for name, e in bench["models"].items()
+    ]
+
+
+@table_builder
+def robustness_rows(results: Mapping[str, Any]) -> Table:
+    """Accuracy on clean images and at the harshest severity, per corruption, with the
+    change in percentage points, from ``robustness/results.json``."""
+    rows = []
+    for name, curve in results["corruptions"].items():
+        acc, sev = curve["accuracy"], curve["severity"]
+        rows.append(
+            {
+                "corruption": name.replace("_", " "),
+                f"severity {sev[0]} (clean)": percent(acc[0]),
+                "harshest severity": f"{percent(acc[-1])} (level {sev[-1]})",
+                "change": f"{100 * (acc[-1] - acc[0]):+.1f} pp",
+            }
+        )
+    return rows
+
+
+def run_summary(run: Run) -> Text:
+    """One Markdown sentence saying which run the numbers come from (from its config)."""
+    cfg = run.config
+    scope = (
+        f"at most {cfg.max_images_per_class:,} images per class" if cfg.max_images_per_class else "every usable image"
+    )
+    warning = (
+        ""
+        if cfg.profile == "full"
+        else f" The **{cfg.profile}** profile is a quick check of the pipeline on a subset, at reduced "
+        "size and epochs: its figures are not the reproduction's results."
+    )
+    return Text(
+        f"Built from a run of the **{cfg.profile}** profile (seed {cfg.seed}) on {scope}, at "
+        f"{cfg.image_size}×{cfg.image_size} pixels.{warning}\n"
+    )
+
+
+@table_builder
+def calibration_rows(calib: Mapping[str, Any]) -> Table:
+    """ECE and accuracy before/after temperature scaling, from ``robustness/calibration.json``."""
+    temps = ", ".join(f"{t:.2f}" for t in calib["temperatures"])
+    return [
+        {
+            "model": "as trained",
+            "ECE": f"{calib['before']['ece']:.4f}",
+            "accuracy": percent(calib["accuracy_before"], 2),
+            "temperature": "1",
+        },
+        {
+            "model": "temperature-scaled (cross-fitted)",
+            "ECE": f"{calib['after']['ece']:.4f}",
+            "accuracy": percent(calib["accuracy_after"], 2),
+            "temperature": temps,
+        },
+    ]
+
+
+@table_builder
+def ood_rows(ood: Mapping[str, Any]) -> Table:
+    """Per out-of-distribution kind: confidence, share called dog, share flagged by the
+    threshold that keeps most real images, AUROC of confidence; from ``robustness/ood.json``."""
+    rows = [
+        {
+            "input": "real validation images",
+            "mean confidence": f"{ood['in_distribution']['mean_confidence']:.3f}",
+            "called dog": "",
+            "flagged": percent(1 - ood["keep_in_distribution"]),
+            "AUROC": "",
+        }
+    ]
+    for kind, k in ood["kinds"].items():
+        rows.append(
+            {
+                "input": kind.replace("_", " "),
+                "mean confidence": f"{k['mean_confidence']:.3f}",
+                "called dog": percent(k["share_called_dog"]),
+                "flagged": percent(k["share_flagged"]),
+                "AUROC": f"{k['auroc_confidence']:.3f}",
+            }
+        )
+    return rows
+
+
+def ood_confidences(ood: Mapping[str, Any]) -> dict[str, list[float]]:
+    """``{input kind: confidences}`` for :func:`catsdogs.plots.confidence_histograms`."""
+    out = {"real validation images": ood["in_distribution"]["confidence"]}
+    out.update({k.replace("_", " "): v["confidence"] for k, v in ood["kinds"].items()})
+    return out
+
+
+@table_builder
+def mitigation_rows(before: Mapping[str, Any], after: Mapping[str, Any]) -> Table:
+    """Accuracy per corruption at its harshest level and averaged over levels 1-5, for the
+    final model and the mitigation model, and the share of the drop recovered."""
+    rows = []
+    for name, b in before["corruptions"].items():
+        a = after["corruptions"].get(name)
+        if a is None:
+            continue
+        drop_b = b["accuracy"][0] - float(np.mean(b["accuracy"][1:]))
+        drop_a = a["accuracy"][0] - float(np.mean(a["accuracy"][1:]))
+        rows.append(
+            {
+                "corruption": name.replace("_", " "),
+                "clean: final / mitigated": f"{percent(b['accuracy'][0])} / {percent(a['accuracy'][0])}",
+                "mean over levels 1-5": f"{percent(np.mean(b['accuracy'][1:]))} / {percent(np.mean(a['accuracy'][1:]))}",
+                "harshest level": f"{percent(b['accuracy'][-1])} / {percent(a['accuracy'][-1])}",
+                "drop recovered": percent(1 - drop_a / drop_b) if drop_b > 1e-9 else "no drop",
+            }
+        )
+    return rows

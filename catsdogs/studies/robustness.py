@@ -1,0 +1,219 @@
+"""The limitations study: corrupt validation images at graded severities and measure.
+
+The corruptions themselves are declared in :mod:`catsdogs.studies.corruptions`. The study starts
+from 8-bit images (the resized validation images rounded to integers, as a camera
+or an image file would hold them), so its clean accuracy can differ by an image or
+two from chapter 5's, which scores the unrounded training pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from tqdm import tqdm
+
+from catsdogs.data import images
+from catsdogs.data.split import stratified_subset
+from catsdogs.evaluation import calibration
+from catsdogs.evaluation.bootstrap import bootstrap_ci
+from catsdogs.evaluation.predict import KEEP_IN_DISTRIBUTION, confidence, fit_ood_threshold, load_predictor
+from catsdogs.runs import read_predictions
+from catsdogs.studies.corruptions import CORRUPTIONS, SEVERITIES, corrupt, levels, occlude
+
+log = logging.getLogger(__name__)
+
+#: Occlusion centred on the Grad-CAM peak of each image, at occlusion's levels: it needs the
+#: model, so the study runs it rather than :func:`~catsdogs.studies.corruptions.corrupt`.
+GRADCAM_OCCLUSION = "occlusion_gradcam"
+#: Every condition of the study, in order, with the label tables and the model card show.
+STUDY_LABELS: dict[str, str] = {name: c.label for name, c in CORRUPTIONS.items()} | {
+    GRADCAM_OCCLUSION: "occlusion at the model's Grad-CAM peak (share of the area hidden)"
+}
+STUDY: tuple[str, ...] = tuple(STUDY_LABELS)
+
+# ----------------------------------------------------------------------------- study
+
+
+#: Default of ``per_class`` arguments: take ``config.robustness_per_class``.
+FROM_CONFIG = "config"
+
+
+def _per_class(run, per_class):
+    return run.config.robustness_per_class if per_class == FROM_CONFIG else per_class
+
+
+def evaluate_corruptions(
+    run,
+    names=STUDY,
+    severities=SEVERITIES,
+    per_class: int | None | str = FROM_CONFIG,
+    model_path=None,
+    tag: str = "",
+) -> dict:
+    """Accuracy, F1 (with bootstrap 95% CIs) and mean confidence per corruption and level.
+
+    Uses the run's final model (or ``model_path``) on a fixed stratified subset of
+    the validation split (``per_class`` images of each class; ``None``: all; by
+    default the config's ``robustness_per_class``). Writes
+    ``robustness/results.json`` (``results_<tag>.json`` with a ``tag``) and returns it.
+    """
+    per_class = _per_class(run, per_class)
+    cfg = run.config
+    predictor = load_predictor(model_path or run.final_model())
+    paths, labels = run.split_paths("val")
+    idx = stratified_subset(labels, per_class, cfg.seed)
+    labels = labels[idx]
+    clean = images.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
+    unknown = [n for n in names if n not in CORRUPTIONS and n != GRADCAM_OCCLUSION]
+    if unknown:
+        raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(STUDY)}")
+    results: dict = {
+        "model": str(predictor.path.name),
+        "n_images": int(len(idx)),
+        "per_class": per_class,
+        "levels": {n: list(levels(n if n in CORRUPTIONS else "occlusion")) for n in names},
+        "corruptions": {},
+    }
+    clean_probs = predictor.predict(clean)
+    peaks = None
+    if GRADCAM_OCCLUSION in names:
+        import keras  # loads TensorFlow: only when the Grad-CAM occlusion is studied
+
+        from catsdogs.evaluation.explain import gradcam, peak_locations
+
+        heatmaps, _ = gradcam(keras.models.load_model(predictor.path, compile=False), clean)
+        peaks = peak_locations(heatmaps)
+    steps = [(n, s) for n in names for s in severities]
+    for name, sev in tqdm(steps, desc="corruptions", unit="level"):
+        if sev == 0:
+            probs = clean_probs
+        elif name == GRADCAM_OCCLUSION:
+            probs = predictor.predict(occlude(clean, levels("occlusion")[sev], centers=peaks))
+        else:
+            probs = predictor.predict(corrupt(clean, name, sev, seed=cfg.seed))
+        ci = bootstrap_ci(
+            labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed, metric_names=("accuracy", "f1")
+        )
+        entry = results["corruptions"].setdefault(name, {"severity": []})
+        entry["severity"].append(sev)
+        for m in ("accuracy", "f1"):
+            entry.setdefault(m, []).append(ci[m]["estimate"])
+            entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
+            entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
+        entry.setdefault("mean_confidence", []).append(float(np.mean(confidence(probs))))
+    run.write_json(f"robustness/results{'_' + tag if tag else ''}.json", results)
+    return results
+
+
+# ----------------------------------------------------------------------------- OOD
+
+OOD_KINDS: tuple[str, ...] = ("uniform_noise", "gaussian_noise", "solid_colour", "background_crop")
+
+
+def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """Images that are neither cat nor dog, made from the data's own format.
+
+    ``uniform_noise`` / ``gaussian_noise``: pixel noise; ``solid_colour``: one random
+    colour per image; ``background_crop``: a random corner of each real image,
+    a quarter of its width and height (1/16 of its area, where the animal rarely
+    is), upsampled back to full size -- mostly background.
+    """
+    rng = np.random.default_rng(seed)
+    n, h, w, _ = clean.shape
+    if kind == "uniform_noise":
+        return rng.uniform(0, 255, clean.shape).astype("float32")
+    if kind == "gaussian_noise":
+        return np.clip(rng.normal(127.5, 50, clean.shape), 0, 255).astype("float32")
+    if kind == "solid_colour":
+        colours = rng.uniform(0, 255, (n, 1, 1, 3))
+        return np.broadcast_to(colours, clean.shape).astype("float32").copy()
+    if kind == "background_crop":
+        ch, cw = h // 4, w // 4
+        corners = rng.integers(0, 4, size=n)
+        out = np.empty_like(clean, dtype="float32")
+        for i, c in enumerate(corners):
+            top = 0 if c in (0, 1) else h - ch
+            left = 0 if c in (0, 2) else w - cw
+            out[i] = images.resize_image(clean[i, top : top + ch, left : left + cw], h).numpy()
+        return out
+    raise ValueError(f"unknown out-of-distribution kind {kind!r}; choose from {', '.join(OOD_KINDS)}")
+
+
+def ood_study(
+    run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG, keep_in_distribution: float = KEEP_IN_DISTRIBUTION
+) -> dict:
+    """What the model says on non-pet images, and whether a confidence threshold flags them.
+
+    The threshold keeps ``keep_in_distribution`` of the real validation images
+    (their confidence quantile); for each kind we report the mean confidence, the
+    share called "dog", the share flagged (confidence below the threshold) and the
+    AUROC of confidence for separating real from OOD images. Writes
+    ``robustness/ood.json``.
+    """
+    cfg = run.config
+    per_class = _per_class(run, per_class)
+    predictor = load_predictor(run.final_model())
+    paths, labels = run.split_paths("val")
+    idx = stratified_subset(labels, per_class, cfg.seed)
+    clean = images.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
+    probs_id = predictor.predict(clean)
+    conf_id = confidence(probs_id)
+    threshold = fit_ood_threshold(probs_id, keep_in_distribution)
+    result = {
+        "n_images": int(len(idx)),
+        "threshold": threshold,
+        "keep_in_distribution": keep_in_distribution,
+        "in_distribution": {"mean_confidence": float(conf_id.mean())},
+        "kinds": {},
+    }
+    for kind in kinds:
+        probs = predictor.predict(make_ood(clean, kind, seed=cfg.seed))
+        conf = confidence(probs)
+        y = np.r_[np.ones_like(conf_id), np.zeros_like(conf)]
+        result["kinds"][kind] = {
+            "mean_confidence": float(conf.mean()),
+            "share_called_dog": float(np.mean(probs >= 0.5)),
+            "share_flagged": float(np.mean(conf < threshold)),
+            "auroc_confidence": float(roc_auc_score(y, np.r_[conf_id, conf])),
+            "confidence": conf.round(4).tolist(),
+        }
+    result["in_distribution"]["confidence"] = conf_id.round(4).tolist()
+    run.write_json("robustness/ood.json", result)
+    return result
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def calibration_study(run, n_bins: int = 15) -> dict:
+    """Reliability and ECE of the final model, before and after temperature scaling.
+
+    The full run trains on every training image, so the temperature is fitted by
+    two-fold cross-fitting on the validation split (scikit-learn's seeded
+    ``StratifiedKFold``: fit on one stratified half, apply to the other, and swap);
+    every validation image is then scored by a temperature it was not used to fit.
+    Writes ``robustness/calibration.json``.
+    """
+    p = read_predictions(run.final_predictions())
+    y, logits = p["label"], p["logit"]
+    scaled = np.empty(len(y))
+    temps = []
+    halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=run.config.seed)
+    for apply, fit in halves.split(logits, y):
+        t = calibration.fit_temperature(logits[fit], y[fit])
+        temps.append(t)
+        scaled[apply] = calibration.apply_temperature(logits[apply], t)
+    before = calibration.reliability(y, p["prob"], n_bins=n_bins)
+    after = calibration.reliability(y, scaled, n_bins=n_bins)
+    result = {
+        "temperatures": temps,
+        "before": before,
+        "after": after,
+        "accuracy_before": float(np.mean((p["prob"] >= 0.5) == y)),
+        "accuracy_after": float(np.mean((scaled >= 0.5) == y)),
+    }
+    run.write_json("robustness/calibration.json", result)
+    return result

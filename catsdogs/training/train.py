@@ -1,0 +1,334 @@
+"""The two-phase schedule, run step by step inside a run directory.
+
+Each step writes its outputs into the :class:`~catsdogs.runs.Run` and is skipped
+when they already exist, so a run can be executed chapter by chapter and an
+interrupted run resumes: Keras's ``BackupAndRestore`` callback brings training
+back to the last finished epoch, without repeating it, and :mod:`catsdogs.training.resume`
+restores what that callback leaves out, so the resumed epochs are the ones an
+uninterrupted run trains.
+
+1. :func:`prepare_data`     validate the files, split them, write the manifest
+2. :func:`train_phase1`     base frozen; train the new head
+3. :func:`train_phase2`     unfreeze the top of the base; low learning rate
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from catsdogs.config import Config, setting_differences
+from catsdogs.data import images
+from catsdogs.data.prepare import prepare_data, split_dataset
+from catsdogs.evaluation.metrics import classification_metrics
+from catsdogs.files import file_sha256, save_npy
+from catsdogs.runs import Run, read_history, save_predictions
+
+log = logging.getLogger(__name__)
+
+#: Each finished epoch's wall time in ``<phase>/``, written as the epoch ends (see :func:`_epoch_log`).
+EPOCH_SECONDS_FILE = "epoch_seconds.json"
+#: Keras's ``BackupAndRestore`` backup and what a resumed phase needs besides it
+#: (:mod:`catsdogs.training.resume`), in ``<phase>/`` until the phase's result is written.
+BACKUP_DIR, RESUME_DIR = "backup", "resume"
+
+
+# ----------------------------------------------------------------------------- data
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _weights(run: Run):
+    from catsdogs.model.weights import resolve_weights  # the weights conversion loads TensorFlow
+
+    info = resolve_weights(run.config)
+    run.record_provenance(weights=info.to_dict())
+    return info
+
+
+def _epoch_log(run: Run, phase: str, epochs: int):
+    """A callback logging one line per finished epoch: run, phase, metrics, wall time. The
+    wall time is also recorded in ``<phase>/epoch_seconds.json`` as each epoch ends, so a
+    phase interrupted (even killed) and resumed keeps its finished epochs' time."""
+    import keras  # loads TensorFlow: only when a model is built, trained or run
+
+    started: dict[str, float] = {}
+
+    def begin(epoch: int, logs: dict | None = None) -> None:
+        started["t"] = time.perf_counter()
+
+    def end(epoch: int, logs: dict | None = None) -> None:
+        shown = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if k.endswith(("loss", "accuracy")))
+        seconds = time.perf_counter() - started.get("t", time.perf_counter())
+        run.update_json(f"{phase}/{EPOCH_SECONDS_FILE}", **{str(epoch + 1): round(seconds, 1)})
+        log.info("%s %s epoch %d/%d: %s (%.0f s)", run.path.name, phase, epoch + 1, epochs, shown, seconds)
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
+
+
+def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: bool = True) -> list:
+    import keras  # loads TensorFlow: only when a model is built, trained or run
+
+    from catsdogs.training.resume import ResumeState  # imports Keras at module level
+
+    early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    cbs = [
+        # kept after fit (delete_checkpoint=False) until the phase's result is written: _save_result
+        keras.callbacks.BackupAndRestore(str(run.path / phase / BACKUP_DIR), delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
+        early_stopping,
+        ResumeState(run.path / phase / RESUME_DIR, early_stopping),  # after the two it restores for
+    ]
+    if checkpoint:
+        cbs.append(keras.callbacks.ModelCheckpoint(str(run.file(phase, "last_epoch.keras"))))
+    return [*cbs, _epoch_log(run, phase, epochs)]
+
+
+def _training_dataset(run: Run, phase: str):
+    """The shuffled training split, advanced past the orders a resumed phase already drew."""
+    from catsdogs.training.resume import advance_shuffle, finished_epochs  # imports Keras at module level
+
+    ds = split_dataset(run, "train", shuffle=True)
+    advance_shuffle(ds, finished_epochs(run.path / phase / RESUME_DIR, run.path / phase / BACKUP_DIR))
+    return ds
+
+
+def save_phase_result(run: Run, phase: str, result: dict) -> None:
+    """Write ``<phase>/result.json``; only then drop what resuming the phase needed."""
+    from catsdogs.training.resume import drop  # imports Keras at module level
+
+    run.write_json(f"{phase}/result.json", result)
+    drop(run.path / phase / BACKUP_DIR, run.path / phase / RESUME_DIR)
+
+
+def phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
+    history = read_history(history_path)
+    seconds = run.read_json_or_none(f"{phase}/{EPOCH_SECONDS_FILE}") or {}
+    return {
+        "phase": phase,
+        "parameters": model_params,
+        "epochs_run": len(history.get("epoch", [])),
+        "history": history,
+        # one per epoch of the history (None for an epoch trained before epochs were timed)
+        "epoch_seconds": [seconds.get(str(int(e) + 1)) for e in history.get("epoch", [])],
+        "val_metrics": classification_metrics(labels, expit(np.asarray(logits, dtype="float64"))),
+        **extra,
+    }
+
+
+# ----------------------------------------------------------------------------- phase 1
+
+
+def extract_features(run: Run, model, split: str) -> np.ndarray:
+    """Pooled base features of a split, ``(n, 1280)`` float32, cached in ``phase1/``.
+
+    Valid as a stand-in for running the frozen base every epoch because the base
+    is frozen and in inference mode: its output for an un-augmented image never
+    changes during phase 1.
+    """
+    from catsdogs.model.classifier import feature_extractor  # loads TensorFlow: only when training
+
+    path = run.path / "phase1" / f"features_{split}.npy"
+    paths, _ = run.split_paths(split)
+    if path.is_file():
+        feats = np.load(path)
+        if feats.shape[0] == len(paths):
+            return feats
+    cfg = run.config
+    ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
+    feats = feature_extractor(model).predict(ds, verbose=1).astype("float32")
+    save_npy(path, feats)
+    return feats
+
+
+def train_phase1(run: Run) -> dict[str, Any]:
+    """Phase 1, feature extraction: the base frozen, only the new head trains.
+
+    With ``phase1_cached_features`` (default) the head trains on pooled features
+    computed once per split; otherwise the whole model trains with the base
+    frozen and augmentation on. Writes ``phase1/model.keras``,
+    ``phase1/history.csv``, ``phase1/predictions_val.csv`` and ``phase1/result.json``.
+    """
+    import keras  # loads TensorFlow: only when a model is built, trained or run
+
+    from catsdogs.model.classifier import build_classifier, build_head, compile_model, copy_head, parameter_counts  # TF
+
+    if run.has("phase1", "result.json"):
+        log.info("phase 1 already done in %s; reusing it", run.path)
+        return run.read_json("phase1/result.json")
+    cfg = run.config
+    prepare_data(run)
+    weights = _weights(run)
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_classifier(cfg, weights.keras_weights)
+    params = parameter_counts(model)
+    _, y_train = run.split_paths("train")
+    _, y_val = run.split_paths("val")
+    history_path = run.path / "phase1" / "history.csv"
+
+    if cfg.phase1_cached_features:
+        with run.timed("phase1_features"):
+            x_train = extract_features(run, model, "train")
+            x_val = extract_features(run, model, "val")
+        head = build_head(cfg, x_train.shape[1])
+        compile_model(head, cfg.phase1_lr)
+        with run.timed("phase1_train"):
+            head.fit(
+                x_train,
+                y_train.astype("float32"),
+                validation_data=(x_val, y_val.astype("float32")),
+                batch_size=cfg.batch_size,
+                epochs=cfg.phase1_epochs,
+                shuffle=True,
+                verbose=2,
+                callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs, checkpoint=False),
+            )
+        copy_head(head, model)
+        logits = head.predict(x_val, batch_size=256, verbose=0).reshape(-1)
+    else:
+        compile_model(model, cfg.phase1_lr)
+        with run.timed("phase1_train"):
+            model.fit(
+                _training_dataset(run, "phase1"),
+                validation_data=split_dataset(run, "val"),
+                epochs=cfg.phase1_epochs,
+                verbose=1,
+                callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs),
+            )
+        logits = model.predict(split_dataset(run, "val"), verbose=0).reshape(-1)
+
+    model.save(run.file("phase1", "model.keras"))
+    save_predictions(run.file("phase1", "predictions_val.csv"), run.split_files("val"), y_val, logits)
+    result = phase_result(
+        run,
+        "phase1",
+        params,
+        history_path,
+        y_val,
+        logits,
+        {"cached_features": cfg.phase1_cached_features, "learning_rate": cfg.phase1_lr},
+    )
+    save_phase_result(run, "phase1", result)
+    return result
+
+
+def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Compile at ``phase2_lr``, fit with augmentation on the train split (resumable,
+    checkpointed), predict the validation split, save ``<phase>/model.keras`` and
+    ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
+    from catsdogs.model.classifier import compile_model  # model imports Keras at module level
+
+    cfg = run.config
+    compile_model(model, cfg.phase2_lr)
+    _, y_val = run.split_paths("val")
+    val_ds = split_dataset(run, "val")
+    with run.timed(f"{phase}_train"):
+        model.fit(
+            _training_dataset(run, phase),
+            validation_data=val_ds,
+            epochs=epochs,
+            verbose=1,
+            callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
+        )
+    with run.timed(f"{phase}_predict_val"):
+        logits = model.predict(val_ds, verbose=0).reshape(-1)
+    model.save(run.file(phase, "model.keras"))
+    save_predictions(run.file(phase, "predictions_val.csv"), run.split_files("val"), y_val, logits)
+    return y_val, logits
+
+
+# ----------------------------------------------------------------------------- phase 2
+
+
+def train_phase2(run: Run) -> dict[str, Any]:
+    """Phase 2, fine-tuning: unfreeze the base from ``fine_tune_from`` on, train at
+    ``phase2_lr`` with augmentation, batch norm kept in inference mode.
+
+    Writes ``phase2/model.keras`` (the final model), ``phase2/history.csv``,
+    ``phase2/predictions_val.csv`` and ``phase2/result.json``.
+    """
+    import keras  # loads TensorFlow: only when a model is built, trained or run
+
+    from catsdogs.model.classifier import parameter_counts, unfreeze_top  # model imports Keras at module level
+
+    if run.has("phase2", "result.json"):
+        log.info("phase 2 already done in %s; reusing it", run.path)
+        return run.read_json("phase2/result.json")
+    cfg = run.config
+    train_phase1(run)
+    keras.utils.set_random_seed(cfg.seed + 1)
+    model = keras.models.load_model(run.path / "phase1" / "model.keras")
+    unfrozen = unfreeze_top(model, cfg.fine_tune_from)
+    params = parameter_counts(model)
+    y_val, logits = fine_tune(run, model, "phase2", cfg.phase2_epochs)
+    result = phase_result(
+        run,
+        "phase2",
+        params,
+        run.path / "phase2" / "history.csv",
+        y_val,
+        logits,
+        {
+            "unfrozen": unfrozen,
+            "learning_rate": cfg.phase2_lr,
+            "model_sha256": file_sha256(run.path / "phase2" / "model.keras"),
+        },
+    )
+    save_phase_result(run, "phase2", result)
+    return result
+
+
+def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
+    """A new run that shares ``source``'s data split and phase 1 (copied), for
+    ablations of phase 2: only :meth:`Config.after_phase1_fields` may differ.
+
+    Raises
+    ------
+    ValueError
+        If a field that phase 1 depends on differs, or ``source`` has no phase 1.
+    """
+    differing = sorted(set(setting_differences(source.config, config)) - Config.after_phase1_fields())
+    if differing:
+        raise ValueError(
+            f"cannot reuse phase 1 of {source.path}: {', '.join(differing)} differ(s); "
+            "train this configuration from scratch instead (omit --from-run)"
+        )
+    if not source.has("phase1", "result.json"):
+        raise ValueError(f"{source.path} has no finished phase 1 to reuse; train it first")
+    run = Run.open(config, run_dir)
+    for folder in ("data", "phase1"):
+        if not run.has(folder):
+            shutil.copytree(
+                source.path / folder, run.path / folder, ignore=shutil.ignore_patterns(BACKUP_DIR, RESUME_DIR, "*.tmp*")
+            )
+    timings = source.timings()
+    run.update_json("timings.json", **{k: v for k, v in timings.items() if k.startswith(("data", "phase1"))})
+    prov = source.read_json("provenance.json") if source.has("provenance.json") else {}
+    run.record_provenance(
+        **{k: prov[k] for k in ("data", "weights") if k in prov},
+        forked_from={"run": source.path.name, "shared": ["data", "phase1"]},
+    )
+    return run
+
+
+def train(config: Config, run_dir: Path | str | None = None, from_run: Path | str | None = None) -> Run:
+    """Both phases end to end in one run directory (resumes what is done).
+
+    With ``from_run``, the data split and phase 1 are taken from that run
+    (see :func:`fork_after_phase1`).
+    """
+    run = fork_after_phase1(Run.load(from_run), config, run_dir) if from_run else Run.open(config, run_dir)
+    prepare_data(run)
+    train_phase1(run)
+    train_phase2(run)
+    return run
+
+
+# ----------------------------------------------------------------------------- mitigation
