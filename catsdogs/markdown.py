@@ -8,22 +8,16 @@ paragraph. Nothing here reads a run: :mod:`catsdogs.report.tables` builds the ta
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from catsdogs.config import REPOSITORY_URL
 
 Row = dict[str, str]
-
-#: Classification metrics shown in tables, in order, with their display names.
-METRICS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "precision": "precision (dog)",
-    "recall": "recall (dog)",
-    "f1": "F1 (dog)",
-    "roc_auc": "ROC AUC",
-}
 
 #: What a cell says when the step that measures it has not run in this run directory.
 NOT_MEASURED = "not measured in this run"
@@ -58,6 +52,30 @@ class Text(str):
 
     def _repr_markdown_(self) -> str:
         return str(self)
+
+
+def show_source(*objects: Any, docstrings: bool = False) -> Text:
+    """The source code of library functions or classes, as one Markdown code block.
+
+    The chapters call it where the text explains a step, so the reader sees the code that
+    runs (d2l's "defined where explained"), read from the installed package itself.
+    Docstrings are left out unless ``docstrings`` is true (the chapter's text explains).
+    """
+    blocks = []
+    for obj in objects:
+        source = textwrap.dedent(inspect.getsource(obj))
+        if not docstrings:
+            node = ast.parse(source).body[0]
+            first = node.body[0] if getattr(node, "body", None) else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                lines = source.splitlines(keepends=True)
+                source = "".join(lines[: first.lineno - 1] + lines[first.end_lineno :])
+        blocks.append(source.rstrip())
+    return Text("```python\n" + "\n\n\n".join(blocks) + "\n```\n")
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -129,7 +147,7 @@ def colab_url(notebook: str) -> str:
 
 
 __all__ = [
-    "METRICS",
+    "show_source",
     "NOT_MEASURED",
     "Row",
     "Table",

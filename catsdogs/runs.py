@@ -111,13 +111,17 @@ class Run:
         profile: str = "smoke",
         run_dir: Path | str | None = None,
         seed: int | None = None,
+        download: bool = True,
         **locations: Any,
     ) -> Run:
         """The run a notebook works in, from its ``parameters`` cell.
 
-        An existing run directory is reopened with the settings it was made with
-        (``locations`` -- ``data_dir``, ``weights``, ``cache_dir``, ``download`` -- may
-        point elsewhere on this machine); otherwise a new run of ``profile`` is made.
+        An existing run directory is reopened with the settings it was made with;
+        otherwise a new run of ``profile`` is made. Data, weights and cache are found
+        as everywhere (the run's own settings, then ``$CATSDOGS_DATA_DIR``,
+        ``$CATSDOGS_WEIGHTS``, ``$CATSDOGS_CACHE_DIR``); ``locations`` (``data_dir``,
+        ``weights``, ``cache_dir``) may point elsewhere on this machine. The dataset is
+        downloaded when none is found, unless ``download`` is false.
 
         Raises
         ------
@@ -125,7 +129,7 @@ class Run:
             If ``run_dir`` holds a run of another profile or seed.
         """
         path = Path(run_dir) if run_dir else default_run_dir(profile)
-        locations = {k: v for k, v in locations.items() if v is not None}
+        locations = {k: v for k, v in locations.items() if v is not None} | {"download": download}
         if (path / "config.json").is_file():
             run = cls.load(path)
             for key, wanted in (("profile", profile), ("seed", seed)):
@@ -424,3 +428,110 @@ def read_oof(path: Path | str) -> dict[str, np.ndarray]:
         "prob": np.array([float(r["prob_dog"]) for r in rows]),
         "logit": np.array([float(r["logit"]) for r in rows]),
     }
+
+
+# ----------------------------------------------------------------------------- cross-validation records
+
+#: Which fold holds each image, in a cross-validation study directory.
+FOLDS_FILE = "folds.csv"
+
+
+class CVStudy:
+    """The records of a cross-validation study directory (``folds.csv``, ``fold-<k>/`` run
+    directories, ``fold_seconds.json``, ``oof_predictions.csv``): what studies and the
+    report read. :class:`catsdogs.training.cv.CrossValidation` adds the training.
+    Open with :meth:`load`."""
+
+    def __init__(self, run: Run, n_folds: int):
+        self.run = run
+        self.n_folds = n_folds
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+    @property
+    def config(self) -> Config:
+        return self.run.config
+
+    @classmethod
+    def load(cls, path: Path | str) -> CVStudy:
+        """An existing CV directory, with the config and folds it was made with."""
+        run = Run.load(path)
+        if not run.has(FOLDS_FILE):
+            raise FileNotFoundError(
+                f"{path} is not a cross-validation directory (no {FOLDS_FILE}); run `python -m catsdogs cv` first"
+            )
+        return cls(run, len({r["fold"] for r in read_csv(run.path / FOLDS_FILE)}))
+
+    def fold_dir(self, k: int) -> Path:
+        return self.path / f"fold-{k}"
+
+    def fold_run(self, k: int) -> Run:
+        return Run.load(self.fold_dir(k))
+
+    def manifest(self) -> list[dict]:
+        return self.run.manifest()
+
+    def folds(self) -> np.ndarray:
+        """Fold of every manifest row, from ``folds.csv``.
+
+        Raises
+        ------
+        ValueError
+            If ``folds.csv`` does not list the images of the manifest, in order.
+        """
+        rows = self.manifest()
+        saved = read_csv(self.path / FOLDS_FILE)
+        if [r["file"] for r in saved] != [r["file"] for r in rows]:
+            raise ValueError(
+                f"{self.path / FOLDS_FILE} does not list the images of {self.path}/data/manifest.csv; "
+                "delete the CV directory to start over"
+            )
+        return np.array([int(r["fold"]) for r in saved])
+
+    def run_done(self, k: int) -> bool:
+        return (self.fold_dir(k) / "phase2" / "result.json").is_file()
+
+    def fold_seconds(self) -> dict[str, float]:
+        return self.run.read_json_or_none("fold_seconds.json") or {}
+
+    def out_of_fold(self) -> list[dict]:
+        """Every image's prediction by the model that did not train on it
+        (``oof_predictions.csv`` rows: file, label, fold, prob_dog, logit).
+
+        Raises
+        ------
+        ValueError
+            If a fold is unfinished or its predictions do not cover exactly its images.
+        """
+        rows, folds = self.manifest(), self.folds()
+        out: list[dict] = []
+        for k in range(self.n_folds):
+            if not self.run_done(k):
+                raise ValueError(
+                    f"fold {k} of {self.path} has not finished; rerun `python -m catsdogs cv` "
+                    f"with --run-dir {self.path} to resume it"
+                )
+            expected = [r["file"] for r, f in zip(rows, folds) if f == k]
+            pred = read_csv(self.fold_dir(k) / "phase2" / "predictions_val.csv")
+            if [p["file"] for p in pred] != expected:
+                raise ValueError(f"the predictions of fold {k} do not list exactly its {len(expected)} images")
+            out += [
+                {"file": p["file"], "label": int(p["label"]), "fold": k, "prob_dog": p["prob_dog"], "logit": p["logit"]}
+                for p in pred
+            ]
+        if len(out) != len(rows) or len({r["file"] for r in out}) != len(rows):
+            raise ValueError(f"out-of-fold predictions cover {len(out)} rows, the dataset {len(rows)} images")
+        return out
+
+
+def training_seconds(fold: Run) -> float:
+    """Seconds recorded for the training steps of a fold (phase-1 features excluded: they
+    are shared). Phase 2 counts the larger of its step timing, which includes loading the
+    model but only covers the last invocation of a resumed phase, and the sum of its
+    finished epochs, each recorded as it ended (so a killed invocation's epochs count)."""
+    steps = {k: v for k, v in fold.timings().items() if k.startswith(("phase1_train", "phase2_"))}
+    epochs = (fold.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
+    steps["phase2_train"] = max(steps.get("phase2_train", 0.0), sum(s for s in epochs if s is not None))
+    return round(sum(steps.values()), 1)

@@ -95,6 +95,31 @@ def test_unknown_set_field(capsys) -> None:
     assert "imag_size" in line and "valid options" in line and "image_size" in line
 
 
+@pytest.mark.parametrize(
+    ("pair", "named"),
+    [("image_size=-5", "image_size must be an integer >= 32"), ("batch_size=big", "batch_size must be an integer")],
+)
+def test_bad_setting_fails_before_any_work(
+    pair: str, named: str, make_petimages, tmp_path: Path, isolated_env, monkeypatch, capsys
+) -> None:
+    from catsdogs.data import scan
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the data was touched before the settings were checked")
+
+    monkeypatch.setattr(scan, "find_data_dir", no_scan)
+    monkeypatch.setattr(scan, "scan_dataset", no_scan)
+    root = make_petimages(n_per_class=2)
+    argv = ["train", "--profile", "smoke", "--data-dir", str(root), "--set", pair, "--run-dir", str(tmp_path / "r")]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    (line,) = captured.err.strip().splitlines()  # one line, no traceback
+    assert line.startswith("error: invalid setting: ") and named in line
+    assert not (tmp_path / "r").exists()
+    assert not isolated_env["cache"].exists() or not any(isolated_env["cache"].iterdir())
+
+
 def test_run_dir_with_other_settings(make_petimages, tmp_path: Path, capsys) -> None:
     root = make_petimages(n_per_class=5)
     base = ["train", "--phase", "data", "--data-dir", str(root), "--run-dir", str(tmp_path / "run")]
@@ -177,10 +202,29 @@ def test_predict_unreadable_image_names_the_file(model_file: Path, good_image: P
     out = capsys.readouterr().out
     assert str(bad) in out and "not an image" in out and "error:" in out
 
-    # With one good and one bad file: both reported, in order, exit 0.
-    assert main(["predict", str(bad), str(good_image), "--model", str(model_file)]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    # With one good and one bad file: both reported, in order, exit 1.
+    assert main(["predict", str(bad), str(good_image), "--model", str(model_file)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
     assert lines[0].startswith(f"{bad}\terror:") and lines[1].startswith(f"{good_image}\t")
+    assert error_lines(captured.err) == ["error: 1 of 2 files could not be read (see their lines above)"]
+
+
+def test_predict_exit_status_counts_unreadable_files(
+    model_file: Path, good_image: Path, tmp_path: Path, capsys
+) -> None:
+    missing = tmp_path / "missing.jpg"
+    for flags in ([], ["--json"]):
+        assert (
+            main(["predict", str(good_image), str(missing), str(good_image), "--model", str(model_file), *flags]) == 1
+        )
+        captured = capsys.readouterr()
+        out = captured.out.strip().splitlines()
+        assert len(out) == 3 and str(missing) in out[1] and "not found" in out[1]
+        assert all(str(good_image) in line and "error" not in line for line in (out[0], out[2]))
+        assert error_lines(captured.err) == ["error: 1 of 3 files could not be read (see their lines above)"]
+    assert main(["predict", str(good_image), "--model", str(model_file)]) == 0
+    assert error_lines(capsys.readouterr().err) == []
 
 
 def test_predict_missing_image_and_missing_model(model_file: Path, tmp_path: Path, capsys) -> None:

@@ -1,4 +1,5 @@
-"""Tests of :mod:`catsdogs.config`: profiles, overrides, locations from the environment."""
+"""Tests of :mod:`catsdogs.config`: profiles, overrides, locations from the environment,
+each setting's reason, the validation of every field."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from catsdogs.config import (
     ENV_WEIGHTS,
     NOT_GIVEN,
     PROFILES,
+    RULES,
     Config,
+    InvalidSetting,
+    UserError,
     cache_dir,
     data_dir_setting,
     default_run_dir,
@@ -25,6 +29,8 @@ from catsdogs.config import (
 )
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 LOCATION_FIELDS = {"data_dir", "weights", "cache_dir", "download", "notes"}
 
@@ -139,3 +145,106 @@ def test_field_roles_come_from_metadata() -> None:
     after = Config.after_phase1_fields()
     assert {"phase2_lr", "phase2_epochs", "fine_tune_from"} <= after
     assert not after & {"image_size", "seed", "phase1_lr", "val_fraction", "max_images_per_class"}
+
+
+# ----------------------------------------------------------------------------- reasons
+
+
+def test_every_reason_is_text_and_the_book_shows_them() -> None:
+    from catsdogs.report.book import CONFIG_ROW_ORDER, config_rows
+
+    reasons = Config.reasons()
+    assert {"image_size", "phase2_lr", "seed"} <= set(reasons)
+    assert not LOCATION_FIELDS & set(reasons)  # where files live needs no justification
+    for name, why in reasons.items():
+        assert isinstance(why, str) and why.strip() == why and len(why) > 10, name
+    assert set(CONFIG_ROW_ORDER) == set(reasons) and len(CONFIG_ROW_ORDER) == len(reasons)
+    rows = config_rows(get_config("smoke"))
+    assert [r["setting"] for r in rows] == [f"`{n}`" for n in CONFIG_ROW_ORDER]
+    assert [r["why"] for r in rows] == [reasons[n] for n in CONFIG_ROW_ORDER]
+    assert rows[0]["this run"] == "`128`" and rows[0]["`full` profile"] == "`224`"  # image_size
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def test_every_field_has_a_rule() -> None:
+    assert list(RULES) == [f.name for f in dataclasses.fields(Config)]
+
+
+def test_profiles_defaults_and_every_committed_config_are_valid() -> None:
+    Config()
+    for name in PROFILES:
+        get_config(name)
+    files = sorted([*PROJECT.glob("results/**/config.json"), *PROJECT.glob("tests/fixtures/**/config.json")])
+    assert files, "the published records hold config.json files"
+    for path in files:
+        Config.from_dict(json.loads(path.read_text()))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"phase2_epochs": 0},  # phase 2 skipped: the phase-1 model is the final one
+        {"mitigation_epochs": 0, "phase1_patience": 0, "dropout": 0, "augment_rotation": 0, "augment_zoom": 0},
+        {"test_fraction": 0.1, "val_fraction": 0.2},
+        {"max_images_per_class": None, "robustness_per_class": None},
+        {"image_size": 32, "batch_size": 1, "alpha": 0.35, "phase1_lr": 1},
+        {"seed": 0, "profile": "my-variant"},
+    ],
+)
+def test_edge_values_are_accepted(overrides: dict) -> None:
+    cfg = get_config("smoke").replace(**overrides)
+    assert all(getattr(cfg, k) == v for k, v in overrides.items())
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("image_size", -5, ">= 32"),
+        ("image_size", 16, ">= 32"),
+        ("image_size", "big", "integer"),  # --set image_size=big arrives as text
+        ("image_size", 224.0, "integer"),
+        ("batch_size", 0, ">= 1"),
+        ("val_fraction", 0, "between 0 and 1"),
+        ("val_fraction", 1.5, "between 0 and 1"),
+        ("test_fraction", -0.1, "from 0"),
+        ("phase1_epochs", 0, ">= 1"),
+        ("phase2_epochs", -1, ">= 0"),
+        ("phase1_lr", 0, "> 0"),
+        ("phase2_lr", -1e-5, "> 0"),
+        ("phase2_lr", float("nan"), "> 0"),
+        ("phase2_lr", "1e-5x", "number"),
+        ("dropout", 1.0, "not including, 1"),
+        ("augment_rotation", -0.1, ">= 0"),
+        ("augment_zoom", 1.5, "RandomZoom"),
+        ("phase1_patience", -1, ">= 0"),
+        ("alpha", 0.6, "0.35, 0.5, 0.75, 1.0, 1.3, 1.4"),
+        ("max_images_per_class", 0, "null for all images"),
+        ("robustness_per_class", 2.5, "integer"),
+        ("bootstrap_samples", 0, ">= 1"),
+        ("mitigation_epochs", -1, ">= 0"),
+        ("fine_tune_from", "", "layer name"),
+        ("profile", "", "non-empty"),
+        ("seed", "42", "integer"),
+        ("seed", -1, "from 0"),
+        ("augment_flip", "yes", "true or false"),
+        ("weights", 3, "or null"),
+        ("notes", 42, "text"),
+    ],
+)
+def test_bad_values_name_the_field_and_what_is_allowed(name: str, value, allowed: str) -> None:
+    with pytest.raises(InvalidSetting) as info:
+        get_config("smoke").replace(**{name: value})
+    message = str(info.value)
+    assert f"{name} must be" in message and allowed in message and "\n" not in message
+    assert message.endswith(f"got {json.dumps(value)}")
+    assert isinstance(info.value, UserError) and isinstance(info.value, ValueError)
+
+
+def test_fractions_must_leave_a_training_split_and_all_problems_are_named() -> None:
+    with pytest.raises(InvalidSetting, match=r"val_fraction \+ test_fraction must be below 1.*got 0.6 \+ 0.4"):
+        get_config("smoke", val_fraction=0.6, test_fraction=0.4)
+    with pytest.raises(InvalidSetting) as info:
+        Config.from_dict(get_config("smoke").to_dict() | {"image_size": 0, "batch_size": "32"})
+    assert "image_size must be" in str(info.value) and "batch_size must be" in str(info.value)

@@ -175,3 +175,178 @@ def test_bar_with_ci(check_figure, predictions) -> None:
         plots.bar_with_ci(["a"], [0.5], [0.6], [0.7])
     with pytest.raises(ValueError, match="same length"):
         plots.bar_with_ci(["a", "b"], [0.5], [0.4], [0.6])
+
+
+# --------------------------------------------------------------------------- #
+# Composing: single-panel functions draw on a caller's axes
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def corner_curves() -> dict:
+    """ROC/PR curves of a near-perfect model (AUC about 0.999), 2,500 cats and 2,500 dogs."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 2500)
+    logits = np.concatenate([rng.normal(-3.5, 1.6, 2500), rng.normal(3.5, 1.6, 2500)])
+    curves = metrics.roc_pr_curves(y, 1 / (1 + np.exp(-logits)))
+    assert 0.998 < curves["roc"]["auc"] < 0.9995
+    return curves
+
+
+def _single_panel_calls(curves: dict) -> dict[str, Callable[..., Figure]]:
+    """Each single-panel function with valid synthetic inputs, still taking ``ax=``."""
+    rows = [
+        {"label": "fold 1", "estimate": 0.97, "low": 0.96, "high": 0.98, "group": "cv"},
+        {"label": "pooled", "estimate": 0.975, "low": 0.97, "high": 0.98, "group": "cv", "pooled": True},
+    ]
+    rng = np.random.default_rng(0)
+    return {
+        "class_counts": lambda **kw: plots.class_counts({"cat": 10, "dog": 12}, {"cat": 1, "dog": 0}, **kw),
+        "confusion_matrix_figure": lambda **kw: plots.confusion_matrix_figure([[40, 3], [5, 52]], **kw),
+        "roc_curve_figure": lambda **kw: plots.roc_curve_figure(curves, **kw),
+        "pr_curve_figure": lambda **kw: plots.pr_curve_figure(curves, **kw),
+        "bar_with_ci": lambda **kw: plots.bar_with_ci(["a", "b"], [0.5, 0.7], [0.4, 0.6], [0.6, 0.8], "t", "y", **kw),
+        "forest_plot": lambda **kw: plots.forest_plot(rows, reference=0.989, reference_label="paper", **kw),
+        "confidence_histograms": lambda **kw: plots.confidence_histograms(
+            {"real": rng.uniform(0.5, 1, 50), "ood": rng.uniform(0.5, 1, 50)}, 0.9, **kw
+        ),
+    }
+
+
+SINGLE_PANEL = list(_single_panel_calls({}))
+
+
+def _has_content(ax) -> bool:
+    return bool(ax.lines or ax.patches or ax.images or ax.collections)
+
+
+@pytest.mark.parametrize("name", SINGLE_PANEL)
+def test_single_panel_draws_on_given_axes(name, predictions, check_figure) -> None:
+    call = _single_panel_calls(metrics.roc_pr_curves(*predictions))[name]
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    out = call(ax=right)
+    assert out is fig  # the caller's figure, not a new one
+    assert fig.axes == [left, right]  # nothing added or replaced
+    assert _has_content(right)
+    assert not _has_content(left) and left.get_title() == ""
+    check_figure(fig, 2)
+
+
+@pytest.mark.parametrize("name", SINGLE_PANEL)
+def test_single_panel_own_figure(name, predictions, check_figure) -> None:
+    fig = check_figure(_single_panel_calls(metrics.roc_pr_curves(*predictions))[name](), 1)
+    assert _has_content(fig.axes[0])
+    assert fig.get_layout_engine() is not None  # the package's constrained figure
+
+
+def test_every_single_panel_function_takes_ax() -> None:
+    """The list above is complete: every public plot function either takes ``ax`` and
+    is tested above, or lays out several panels itself."""
+    import inspect
+
+    multi_panel = {
+        "size_distribution",
+        "image_grid",
+        "training_curves",
+        "roc_pr_figure",
+        "reliability_diagram",
+        "metric_vs_severity",
+        "metric_vs_severity_compare",
+    }
+    functions = {n for n in plots.__all__ if callable(getattr(plots, n))}
+    takes_ax = {n for n in functions if "ax" in inspect.signature(getattr(plots, n)).parameters}
+    assert takes_ax == set(SINGLE_PANEL)
+    assert functions - takes_ax == multi_panel
+
+
+def test_ax_must_be_axes() -> None:
+    with pytest.raises(TypeError, match="matplotlib Axes"):
+        plots.confusion_matrix_figure([[1, 0], [0, 1]], ax=Figure())
+
+
+# --------------------------------------------------------------------------- #
+# ROC / PR through scikit-learn's displays
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def display_calls(monkeypatch) -> dict[str, list]:
+    """Record the axes each scikit-learn display's ``plot`` draws on."""
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+    calls: dict[str, list] = {"roc": [], "pr": []}
+    for key, cls in (("roc", RocCurveDisplay), ("pr", PrecisionRecallDisplay)):
+        original = cls.plot
+
+        def spy(self, ax=None, *args, _original=original, _key=key, **kwargs):
+            calls[_key].append(ax)
+            return _original(self, ax, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "plot", spy)
+    return calls
+
+
+def test_roc_curve_uses_sklearn_display(display_calls, predictions) -> None:
+    curves = metrics.roc_pr_curves(*predictions)
+    fig = Figure()
+    ax = fig.add_subplot()
+    plots.roc_curve_figure(curves, ax=ax)
+    assert display_calls == {"roc": [ax], "pr": []}
+    model, chance = ax.get_lines()
+    np.testing.assert_allclose(model.get_xdata(), curves["roc"]["fpr"])
+    np.testing.assert_allclose(model.get_ydata(), curves["roc"]["tpr"])
+    assert model.get_label() == f"model (AUC = {curves['roc']['auc']:.3f})"
+    assert chance.get_label() == "chance (AUC = 0.5)"
+    assert ax.get_xlabel() == "false positive rate (cats called dog)"  # ours, not sklearn's
+    assert ax.get_xscale() == "linear"  # AUC 0.91 does not hug the corner
+
+
+def test_pr_curve_uses_sklearn_display(display_calls, predictions) -> None:
+    curves = metrics.roc_pr_curves(*predictions)
+    fig = Figure()
+    ax = fig.add_subplot()
+    plots.pr_curve_figure(curves["pr"], ax=ax)  # the "pr" entry alone also works
+    assert display_calls == {"roc": [], "pr": [ax]}
+    model, chance = ax.get_lines()
+    np.testing.assert_allclose(model.get_xdata(), curves["pr"]["recall"])
+    assert model.get_drawstyle() == "steps-post"
+    assert model.get_label() == f"model (AP = {curves['pr']['auc']:.3f})"
+    np.testing.assert_allclose(chance.get_ydata(), curves["pr"]["prevalence"])
+    assert ax.get_ylabel() == "precision (predicted dogs that are dogs)"
+    no_prevalence = {k: v for k, v in curves["pr"].items() if k != "prevalence"}
+    ax2 = Figure().add_subplot()
+    plots.pr_curve_figure(no_prevalence, ax=ax2)
+    assert len(ax2.get_lines()) == 1
+
+
+def test_roc_pr_figure_composes_the_panels(display_calls, check_figure, corner_curves) -> None:
+    fig = check_figure(plots.roc_pr_figure(corner_curves), 2)
+    roc_ax, pr_ax = fig.axes
+    assert display_calls == {"roc": [roc_ax], "pr": [pr_ax]}
+    assert roc_ax.get_title() == "ROC curve" and pr_ax.get_title() == "Precision-recall curve"
+
+
+def test_roc_log_fpr_when_hugging_the_corner(check_figure, corner_curves, predictions) -> None:
+    fig = check_figure(plots.roc_curve_figure(corner_curves), 1)
+    ax = fig.axes[0]
+    fpr = np.asarray(corner_curves["roc"]["fpr"])
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlim() == pytest.approx((fpr[fpr > 0].min(), 1.0))  # one false positive in 2,500 cats
+    assert ax.get_xlim()[0] == pytest.approx(1 / 2500)
+    chance = ax.get_lines()[1]
+    assert len(chance.get_xdata()) > 50  # follows y = x on the log axis
+    np.testing.assert_allclose(chance.get_ydata(), chance.get_xdata())
+    assert "log scale" in ax.get_xlabel()
+    # forced either way
+    assert check_figure(plots.roc_curve_figure(corner_curves, log_fpr=False), 1).axes[0].get_xscale() == "linear"
+    moderate = metrics.roc_pr_curves(*predictions)
+    assert check_figure(plots.roc_curve_figure(moderate, log_fpr=True), 1).axes[0].get_xscale() == "log"
+    assert check_figure(plots.roc_pr_figure(moderate), 2).axes[0].get_xscale() == "linear"
+
+
+def test_roc_pr_bad_input() -> None:
+    with pytest.raises(ValueError, match="roc_pr_curves"):
+        plots.roc_pr_figure({"roc": {}})
+    with pytest.raises(ValueError, match="'fpr', 'tpr', 'auc'"):
+        plots.roc_curve_figure({"pr": {}})
+    with pytest.raises(ValueError, match="same length"):
+        plots.roc_curve_figure({"fpr": [0, 1], "tpr": [0], "auc": 0.5})
+    with pytest.raises(ValueError, match="nonzero false positive rate"):
+        plots.roc_curve_figure({"fpr": [0.0, 0.0], "tpr": [0.0, 1.0], "auc": 1.0}, log_fpr=True)

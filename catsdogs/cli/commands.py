@@ -152,8 +152,10 @@ def cmd_compare(args) -> int:
 
 def metrics_text(metrics: dict[str, Any], ci95: dict[str, dict] | None) -> str:
     """Metric, estimate and 95 % CI as an aligned text table, then the confusion matrix."""
+    from catsdogs.evaluation.metrics import SHOWN_METRICS
+
     lines = [f"{'metric':<12}{'estimate':>10}   95 % CI"]
-    for name in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+    for name in SHOWN_METRICS:
         if metrics.get(name) is None:
             continue
         ci = (ci95 or {}).get(name) or {}
@@ -232,7 +234,17 @@ def cmd_predict(args) -> int:
             print(f"{r['file']}\terror: {r['error']}")
         else:
             print(f"{r['file']}\t{r['label']}\tP(dog)={r['prob_dog']:.4f}" + ("\tunsure" if r.get("unsure") else ""))
-    return 2 if all("error" in r for r in results) else 0
+    return predict_exit_status(results)
+
+
+def predict_exit_status(results: Sequence[dict[str, Any]]) -> int:
+    """``predict``'s exit status: 0 when every image was labelled, 1 when some could not be
+    read, 2 (a user error, like every other) when none could; for 1 and 2 one ``error:``
+    line on stderr counts the failures (each file's own line above says why)."""
+    failed = sum("error" in r for r in results)
+    if failed:
+        print(f"error: {failed} of {len(results)} files could not be read (see their lines above)", file=sys.stderr)
+    return 0 if not failed else 2 if failed == len(results) else 1
 
 
 def cmd_reproduce(args) -> int:
@@ -318,15 +330,14 @@ def cmd_audit(args) -> int:
 
 
 def cmd_publish_results(args) -> int:
-    from catsdogs.runs import publish_records
+    from catsdogs.runs import FOLDS_FILE, CVStudy, publish_records
     from catsdogs.studies import cv_report as verdict
-    from catsdogs.training import cv
 
-    if (args.run_dir / cv.FOLDS_FILE).is_file():
+    if (args.run_dir / FOLDS_FILE).is_file():
         figures = args.figures
         if figures is None and args.out.resolve() == (project_dir() / "results").resolve():
             figures = verdict.book_figures_dir()
-        written = verdict.publish_study(cv.CrossValidation.load(args.run_dir), args.out, figures)
+        written = verdict.publish_study(CVStudy.load(args.run_dir), args.out, figures)
     else:
         written = publish_records(Run.load(args.run_dir), args.out)
     for path in written:

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from catsdogs.cli.commands import COMMANDS, native_stderr_silenced
+from catsdogs.cli.commands import COMMANDS, config_from_args, native_stderr_silenced
 from catsdogs.config import PROFILES, UserError
 
 log = logging.getLogger("catsdogs")
@@ -99,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="a .keras model or .tflite export to evaluate on --data-dir")
     p.add_argument("--json", action="store_true", help="print the full record as JSON instead of a table")
 
-    p = sub.add_parser("predict", help="label and probability for image files; 'unsure' when neither cat nor dog")
+    p = sub.add_parser(
+        "predict",
+        help="label and probability for image files; 'unsure' when neither cat nor dog",
+        epilog="exit status: 0 when every image was labelled; 1 when some could not be read (each gets a line "
+        "naming the file and why, the others are still labelled); 2 when none could be read, or on a user "
+        "error such as a missing model or no image files",
+    )
     p.add_argument("images", nargs="+", type=Path, help="image files (JPEG, PNG, ...) or folders of them")
     p.add_argument(
         "--model", type=Path, help="a .keras model or .tflite export (default: the published model under models/)"
@@ -136,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, required=True, help="the published run (gets ablation.json)")
     p.add_argument("runs", nargs="+", type=Path, help="run directories to compare (include the published one)")
 
-    p = sub.add_parser("audit", help="join a run's validation mistakes with the label audit (catsdogs/label_audit.csv)")
+    p = sub.add_parser(
+        "audit", help="join a run's validation mistakes with the label audit (catsdogs/studies/label_audit.csv)"
+    )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--run-dir", type=Path, help="the run to audit (gets audit.json)")
     target.add_argument(
@@ -206,9 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    if not args.verbose and args.command in TENSORFLOW_COMMANDS:
-        quiet_tensorflow()
     try:
+        if hasattr(args, "profile"):
+            config_from_args(args)  # a bad --set or --profile fails here, before TensorFlow loads
+        if not args.verbose and args.command in TENSORFLOW_COMMANDS:
+            quiet_tensorflow()
         return COMMANDS[args.command](args)
     except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

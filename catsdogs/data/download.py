@@ -353,25 +353,11 @@ def fetch_petimages(
     return extract_petimages(archive, datasets)
 
 
-__all__ = [
-    "PETIMAGES_URL",
-    "FETCH_RECORD_NAME",
-    "download_file",
-    "extract_petimages",
-    "fetch_petimages",
-    "fetch_record",
-]
-
-
 # -----------------------------------------------------------------------------
 # Extract the PetImages zip (once, safely): only the class folders, no member that
 # could write outside the target, and a marker recording a finished extraction so an
 # interrupted one is redone and a finished one is reused.
 #
-
-logger = logging.getLogger(__name__)
-
-_CLASS_PREFIXES = ("PetImages/Cat/", "PetImages/Dog/")
 
 
 def _unsafe_member_reason(name: str) -> str | None:
@@ -508,4 +494,11 @@ def extract_petimages(archive: Path, dest_dir: Path) -> Path:
     return root
 
 
-__all__ = ["extract_petimages"]
+__all__ = [
+    "PETIMAGES_URL",
+    "FETCH_RECORD_NAME",
+    "download_file",
+    "extract_petimages",
+    "fetch_petimages",
+    "fetch_record",
+]

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from catsdogs.config import CLASS_NAMES, Config, UserError, cache_dir, data_dir_setting
+from catsdogs.data import download
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,6 @@ def find_data_dir(config: Config) -> Path:
         root = Path(setting).expanduser()
         check_layout(root)
         return root
-    from catsdogs.data import download  # local import: network code only when needed
 
     cached = Path(cache_dir(config)) / "datasets" / "PetImages"
     if (cached / CLASS_FOLDERS[0]).is_dir():

@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=["bootstrap", "calibration", "evaluate", "explain", "export", "metrics", "predict"],
     submod_attrs={
-        "bootstrap": ["BOOTSTRAP_METRICS", "bootstrap_ci"],
+        "bootstrap": ["BOOTSTRAP_METRICS", "DEFAULT_INTERVALS", "bootstrap_ci"],
         "calibration": ["reliability", "fit_temperature", "apply_temperature"],
         "evaluate": ["evaluate_run", "evaluate_directory"],
         "explain": ["gradcam_model", "gradcam", "peak_locations", "overlay"],
@@ -24,6 +24,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "format_bench",
         ],
         "metrics": [
+            "Metric",
+            "METRICS",
+            "SHOWN_METRICS",
+            "THRESHOLD_METRICS",
             "check_binary_inputs",
             "check_threshold",
             "check_positive_int",

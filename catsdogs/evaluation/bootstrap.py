@@ -15,25 +15,19 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from catsdogs.evaluation.metrics import (
+    METRICS,
     check_binary_inputs,
     check_positive_int,
     check_threshold,
     classification_metrics,
-    safe_ratio,
 )
 
 logger = logging.getLogger(__name__)
 
-#: Metrics :func:`bootstrap_ci` can resample.
-BOOTSTRAP_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "macro_f1",
-    "roc_auc",
-    "pr_auc",
-)
+#: Metrics :func:`bootstrap_ci` can resample: every one of :data:`~catsdogs.evaluation.metrics.METRICS`.
+BOOTSTRAP_METRICS: tuple[str, ...] = tuple(METRICS)
+#: Those given a CI when no names are passed.
+DEFAULT_INTERVALS: tuple[str, ...] = tuple(name for name, m in METRICS.items() if m.interval)
 
 #: Largest resample matrix (resamples x examples) held in memory at once.
 _MAX_BOOTSTRAP_CELLS = 2_000_000
@@ -54,37 +48,20 @@ def _resample_counts(rng: np.random.Generator, n_examples: int, n_resamples: int
     return counts.reshape(n_resamples, n_examples).astype(np.float64)
 
 
-def _weighted_threshold_metrics(
-    weights: np.ndarray, labels: np.ndarray, predicted: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Accuracy, precision, recall, F1, macro F1 for each row of example weights.
-
-    Undefined ratios are 0, as ``zero_division=0`` in :func:`classification_metrics`.
-    """
+def _weighted_confusion(weights: np.ndarray, labels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(tn, fp, fn, tp)``, each one value per row of example weights."""
     is_dog, said_dog = labels == 1, predicted == 1
     cells = np.stack([~is_dog & ~said_dog, ~is_dog & said_dog, is_dog & ~said_dog, is_dog & said_dog], axis=1).astype(
         np.float64
     )
-    tn, fp, fn, tp = (weights @ cells).T
-    total = tn + fp + fn + tp
-    f1_dog = safe_ratio(2 * tp, 2 * tp + fp + fn, 0.0)
-    f1_cat = safe_ratio(2 * tn, 2 * tn + fp + fn, 0.0)
-    return {
-        "accuracy": (tp + tn) / total,
-        "precision": safe_ratio(tp, tp + fp, 0.0),
-        "recall": safe_ratio(tp, tp + fn, 0.0),
-        "f1": f1_dog,
-        "macro_f1": (f1_dog + f1_cat) / 2,
-    }
+    return tuple((weights @ cells).T)
 
 
-def _weighted_ranking_metrics(weights: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
-    """ROC AUC and average precision for each row of example weights (NaN if one class).
-
-    Identical to scikit-learn's ``roc_auc_score`` and ``average_precision_score``
-    with ``sample_weight``: examples are grouped by distinct score so ties are
-    handled the same way (ROC: half credit; AP: one threshold per distinct score).
-    """
+def _weighted_ranks(weights: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted counts of dogs and cats at each distinct score, lowest score first, one row
+    per resample. Grouping by distinct score handles ties as scikit-learn's
+    ``roc_auc_score`` and ``average_precision_score`` with ``sample_weight`` do (ROC: half
+    credit; AP: one threshold per distinct score)."""
     order = np.argsort(probs, kind="stable")
     sorted_probs = probs[order]
     starts = np.flatnonzero(np.r_[True, np.diff(sorted_probs) != 0])
@@ -92,20 +69,7 @@ def _weighted_ranking_metrics(weights: np.ndarray, labels: np.ndarray, probs: np
     is_dog = (labels[order] == 1).astype(np.float64)
     dogs = np.add.reduceat(sorted_weights * is_dog, starts, axis=1)  # (resamples, scores)
     cats = np.add.reduceat(sorted_weights * (1.0 - is_dog), starts, axis=1)
-    n_dogs, n_cats = dogs.sum(axis=1), cats.sum(axis=1)
-
-    # ROC AUC = P(score of a dog > score of a cat) + 0.5 P(tie) (Mann-Whitney).
-    cats_below = np.cumsum(cats, axis=1) - cats
-    wins = (dogs * (cats_below + 0.5 * cats)).sum(axis=1)
-    roc_auc = safe_ratio(wins, n_dogs * n_cats, np.nan)
-
-    # AP = sum over thresholds (high to low) of recall increment x precision.
-    dogs_desc, cats_desc = dogs[:, ::-1], cats[:, ::-1]
-    tp, fp = np.cumsum(dogs_desc, axis=1), np.cumsum(cats_desc, axis=1)
-    precision = safe_ratio(tp, tp + fp, 0.0)
-    pr_auc = safe_ratio((dogs_desc * precision).sum(axis=1), n_dogs, np.nan)
-    pr_auc[n_cats == 0] = np.nan  # as classification_metrics: undefined with one class
-    return {"roc_auc": roc_auc, "pr_auc": pr_auc}
+    return dogs, cats
 
 
 def _weighted_metrics(
@@ -115,14 +79,18 @@ def _weighted_metrics(
     threshold: float,
     names: Sequence[str],
 ) -> dict[str, np.ndarray]:
-    """The requested metrics for each row of ``weights`` (shape (resamples, n))."""
+    """The requested metrics for each row of ``weights`` (shape (resamples, n)), each
+    through its :attr:`~catsdogs.evaluation.metrics.Metric.resampled` twin; undefined
+    ratios are 0, as ``zero_division=0`` in :func:`classification_metrics`, undefined
+    AUCs ``nan``."""
     values: dict[str, np.ndarray] = {}
-    if set(names) - {"roc_auc", "pr_auc"}:
-        predicted = (probs >= threshold).astype(np.int64)
-        values.update(_weighted_threshold_metrics(weights, labels, predicted))
-    if set(names) & {"roc_auc", "pr_auc"}:
-        values.update(_weighted_ranking_metrics(weights, labels, probs))
-    return {name: values[name] for name in names}
+    if any(not METRICS[name].ranking for name in names):
+        counts = _weighted_confusion(weights, labels, (probs >= threshold).astype(np.int64))
+    if any(METRICS[name].ranking for name in names):
+        ranks = _weighted_ranks(weights, labels, probs)
+    for name in names:
+        values[name] = METRICS[name].resampled(*(ranks if METRICS[name].ranking else counts))
+    return values
 
 
 def _check_metric_names(metric_names: Sequence[str]) -> tuple[str, ...]:
@@ -140,7 +108,7 @@ def bootstrap_ci(
     seed: int = 0,
     confidence: float = 0.95,
     threshold: float = 0.5,
-    metric_names: Sequence[str] = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"),
+    metric_names: Sequence[str] = DEFAULT_INTERVALS,
 ) -> dict[str, dict[str, float | None]]:
     """Percentile-bootstrap confidence intervals of metrics, resampling examples.
 
@@ -165,7 +133,7 @@ def bootstrap_ci(
         Coverage of the interval, in ``(0, 1)``.
     threshold : float, default 0.5
         Decision threshold for accuracy, precision, recall and F1.
-    metric_names : sequence of str
+    metric_names : sequence of str, default :data:`DEFAULT_INTERVALS`
         Any of :data:`BOOTSTRAP_METRICS`.
 
     Returns
@@ -221,4 +189,4 @@ def bootstrap_ci(
     return intervals
 
 
-__all__ = ["BOOTSTRAP_METRICS", "bootstrap_ci"]
+__all__ = ["BOOTSTRAP_METRICS", "DEFAULT_INTERVALS", "bootstrap_ci"]

@@ -7,14 +7,15 @@ the predicted class's score with respect to the last convolutional feature map
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from catsdogs.model.classifier import FEATURE_LAYER, HEAD_LAYER, get_base
 
 
 def gradcam_model(model):
     """``image -> (last feature map, logit)`` sharing the classifier's trained layers."""
-    import keras  # loads TensorFlow: only when a model is built, trained or run
-
-    from catsdogs.model.classifier import FEATURE_LAYER, HEAD_LAYER, get_base  # model imports Keras at module level
 
     size = model.input_shape[1]
     inputs = keras.Input((size, size, 3), name="image")
@@ -40,7 +41,6 @@ def gradcam(model, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray
     probs
         ``(n,)`` probability of dog.
     """
-    import tensorflow as tf
 
     gm = gradcam_model(model)
     size = images.shape[1]

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from catsdogs.data import images
 from catsdogs.evaluation import metrics
@@ -30,6 +32,7 @@ from catsdogs.evaluation.predict import (
     predict_paths,
 )
 from catsdogs.files import file_sha256
+from catsdogs.model.classifier import inference_model, parameter_counts
 from catsdogs.model.tflite import quantize
 from catsdogs.provenance import hardware_info
 from catsdogs.runs import Run
@@ -52,7 +55,6 @@ def convert_to_tflite(model, out_path: Path, representative_images: np.ndarray |
     (uint8 image input, int8 internals, float32 logit output): post-training
     quantization calibrated on those images. Without, it is float32.
     """
-    import tensorflow as tf
 
     tf_logger = logging.getLogger("tensorflow")
     level = tf_logger.level
@@ -119,9 +121,6 @@ def export_run(
     An up-to-date export (:func:`current_export`) is reused unless ``force``.
     With ``publish_dir`` the ``.keras`` and int8 files are also copied there.
     """
-    import keras  # loads TensorFlow: only when a model is built, trained or run
-
-    from catsdogs.model.classifier import inference_model, parameter_counts  # loads TensorFlow
 
     existing = None if force else current_export(run)
     if existing is not None:
@@ -229,7 +228,6 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32) -> dict[str, An
     Keras is timed through ``model.predict_on_batch`` (the conventional call); TFLite
     through ``Interpreter.invoke`` with all cores. Writes ``bench/bench.json``.
     """
-    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     export_dir = run.path / "export"
     if not (export_dir / f"{MODEL_STEM}.int8.tflite").is_file():

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,15 +129,119 @@ def predict_labels(y_prob: ArrayLike, threshold: float = 0.5) -> np.ndarray:
     return (probs >= threshold).astype(np.int64)
 
 
-def _auc_or_none(labels: np.ndarray, probs: np.ndarray) -> tuple[float | None, float | None]:
-    """ROC AUC and average precision, or ``None`` when only one class is present."""
-    if not both_classes(labels):
-        return None, None
-    return float(roc_auc_score(labels, probs)), float(average_precision_score(labels, probs))
+# --------------------------------------------------------------------------- #
+# The metrics, declared once
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Metric:
+    """One classification metric: its display label, its value and its bootstrap twin.
+
+    Attributes
+    ----------
+    label : str
+        What tables call it.
+    score : callable
+        ``score(labels, predicted, probs) -> float | None``: the value on a set of
+        examples (scikit-learn); ``None`` when undefined for the data.
+    resampled : callable
+        The same metric for many example weightings at once, for the bootstrap:
+        threshold metrics take the weighted confusion counts ``(tn, fp, fn, tp)``
+        (arrays, one value per resample), ranking metrics (``ranking=True``) the
+        weighted counts of dogs and cats at each distinct score, lowest first
+        (arrays of shape (resamples, scores)). Undefined values are ``nan``.
+    ranking : bool
+        Computed from the scores (an area under a curve), not from predicted labels.
+    shown : bool
+        In the tables of the book and the terminal, the CV study and the claims.
+    interval : bool
+        Given a bootstrap CI by default (:func:`catsdogs.evaluation.bootstrap.bootstrap_ci`).
+    """
+
+    label: str
+    score: Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]
+    resampled: Callable[..., np.ndarray]
+    ranking: bool = False
+    shown: bool = True
+    interval: bool = True
+
+
+def _per_class(function: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
+    """A per-class scikit-learn score of the dog class (``zero_division=0``)."""
+    return lambda labels, predicted, probs: float(function(labels, predicted, labels=[0, 1], zero_division=0)[1])
+
+
+def _if_both_classes(function: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]:
+    """A ranking score, ``None`` when ``labels`` hold one class only."""
+    return lambda labels, predicted, probs: float(function(labels, probs)) if both_classes(labels) else None
+
+
+def _roc_auc_resampled(dogs: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    # ROC AUC = P(score of a dog > score of a cat) + 0.5 P(tie) (Mann-Whitney).
+    cats_below = np.cumsum(cats, axis=1) - cats
+    wins = (dogs * (cats_below + 0.5 * cats)).sum(axis=1)
+    return safe_ratio(wins, dogs.sum(axis=1) * cats.sum(axis=1), np.nan)
+
+
+def _pr_auc_resampled(dogs: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    # AP = sum over thresholds (high to low) of recall increment x precision.
+    dogs_desc, cats_desc = dogs[:, ::-1], cats[:, ::-1]
+    tp, fp = np.cumsum(dogs_desc, axis=1), np.cumsum(cats_desc, axis=1)
+    precision = safe_ratio(tp, tp + fp, 0.0)
+    pr_auc = safe_ratio((dogs_desc * precision).sum(axis=1), dogs.sum(axis=1), np.nan)
+    pr_auc[cats.sum(axis=1) == 0] = np.nan  # as classification_metrics: undefined with one class
+    return pr_auc
+
+
+def _f1_dog(tn, fp, fn, tp):
+    return safe_ratio(2 * tp, 2 * tp + fp + fn, 0.0)
+
+
+#: Every classification metric of the package, in the order records and tables list them.
+#: Adding one here puts it in :func:`classification_metrics`, the bootstrap, the tables,
+#: the cross-validation study and ``evaluate``'s output.
+METRICS: dict[str, Metric] = {
+    "accuracy": Metric(
+        "accuracy",
+        lambda labels, predicted, probs: float(accuracy_score(labels, predicted)),
+        lambda tn, fp, fn, tp: (tp + tn) / (tn + fp + fn + tp),
+    ),
+    "precision": Metric(
+        "precision (dog)",
+        _per_class(lambda *a, **k: precision_recall_fscore_support(*a, **k)[0]),
+        lambda tn, fp, fn, tp: safe_ratio(tp, tp + fp, 0.0),
+    ),
+    "recall": Metric(
+        "recall (dog)",
+        _per_class(lambda *a, **k: precision_recall_fscore_support(*a, **k)[1]),
+        lambda tn, fp, fn, tp: safe_ratio(tp, tp + fn, 0.0),
+    ),
+    "f1": Metric("F1 (dog)", _per_class(lambda *a, **k: precision_recall_fscore_support(*a, **k)[2]), _f1_dog),
+    "macro_f1": Metric(
+        "macro F1",
+        lambda labels, predicted, probs: float(
+            f1_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)
+        ),
+        lambda tn, fp, fn, tp: (_f1_dog(tn, fp, fn, tp) + safe_ratio(2 * tn, 2 * tn + fp + fn, 0.0)) / 2,
+        shown=False,
+        interval=False,
+    ),
+    "roc_auc": Metric("ROC AUC", _if_both_classes(roc_auc_score), _roc_auc_resampled, ranking=True),
+    "pr_auc": Metric(
+        "PR AUC (average precision)",
+        _if_both_classes(average_precision_score),
+        _pr_auc_resampled,
+        ranking=True,
+        shown=False,
+    ),
+}
+#: The metrics tables show, ``{name: label}``, in order.
+SHOWN_METRICS: dict[str, str] = {name: m.label for name, m in METRICS.items() if m.shown}
+#: The shown metrics computed from predicted labels (no AUC): those of a fixed threshold.
+THRESHOLD_METRICS: tuple[str, ...] = tuple(name for name in SHOWN_METRICS if not METRICS[name].ranking)
 
 
 def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: float = 0.5) -> dict[str, Any]:
-    """Accuracy, precision, recall, F1, AUCs and confusion matrix of binary predictions.
+    """Every metric of :data:`METRICS`, per-class scores and the confusion matrix.
 
     Parameters
     ----------
@@ -151,12 +257,12 @@ def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: floa
     dict
         JSON-serialisable, with keys
 
-        ``n`` (int), ``threshold`` (float), ``accuracy``, ``precision``, ``recall``,
-        ``f1`` (floats, dog is the positive class), ``per_class``
-        (``{"cat": {"precision", "recall", "f1", "support"}, "dog": {...}}``),
-        ``macro_f1`` (unweighted mean of the two classes' F1), ``roc_auc``,
-        ``pr_auc`` (average precision, the step-wise area under the PR curve;
-        both ``None`` when ``y_true`` holds a single class) and
+        ``n`` (int), ``threshold`` (float), one per metric of :data:`METRICS`
+        (``accuracy``, ``precision``, ``recall``, ``f1`` with dog the positive class,
+        ``macro_f1``, the unweighted mean of the two classes' F1, ``roc_auc`` and
+        ``pr_auc``, average precision, the step-wise area under the PR curve; both
+        ``None`` when ``y_true`` holds a single class), ``per_class``
+        (``{"cat": {"precision", "recall", "f1", "support"}, "dog": {...}}``) and
         ``confusion_matrix`` ``[[tn, fp], [fn, tp]]`` (rows: true cat, dog;
         columns: predicted cat, dog).
 
@@ -180,14 +286,10 @@ def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: floa
     predicted = (probs >= threshold).astype(np.int64)
 
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=[0, 1], zero_division=0)
-    roc_auc, pr_auc = _auc_or_none(labels, probs)
     return {
         "n": int(labels.size),
         "threshold": threshold,
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "precision": float(precision[1]),
-        "recall": float(recall[1]),
-        "f1": float(f1[1]),
+        **{name: metric.score(labels, predicted, probs) for name, metric in METRICS.items()},
         "per_class": {
             name: {
                 "precision": float(precision[i]),
@@ -197,9 +299,6 @@ def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: floa
             }
             for i, name in enumerate(CLASS_NAMES)
         },
-        "macro_f1": float(f1_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)),
-        "roc_auc": roc_auc,
-        "pr_auc": pr_auc,
         "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
     }
 
@@ -304,6 +403,10 @@ def most_confident_mistakes(y_true: ArrayLike, y_prob: ArrayLike, k: int = 12, t
 
 
 __all__ = [
+    "Metric",
+    "METRICS",
+    "SHOWN_METRICS",
+    "THRESHOLD_METRICS",
     "check_binary_inputs",
     "check_threshold",
     "check_positive_int",

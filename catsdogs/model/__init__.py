@@ -29,6 +29,14 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "compile_model",
         ],
         "tflite": ["tflite_interpreter", "quantize", "dequantize"],
-        "weights": ["ACCEPTED_WEIGHTS_FORMS", "WeightsInfo", "resolve_weights"],
+        "weights": [
+            "ACCEPTED_WEIGHTS_FORMS",
+            "WeightsInfo",
+            "resolve_weights",
+            "CONVERSION_FORMAT_VERSION",
+            "NUM_IMAGENET_CLASSES",
+            "ConvertedWeights",
+            "convert_tflite_mobilenet_v2",
+        ],
     },
 )

@@ -40,11 +40,27 @@ def quantize(values: np.ndarray, details: dict) -> np.ndarray:
 
 
 def dequantize(values: np.ndarray, details: dict) -> np.ndarray:
-    """A tensor's values as float32 (``(q - zero_point) * scale`` when quantized)."""
-    scale, zero = details["quantization"]
+    """A tensor's values as float32: ``(q - zero_point) * scale`` when the tensor is
+    quantized (per channel along ``quantized_dimension`` when it has several scales, as
+    the int8 MobileNetV2's kernels do), unchanged otherwise.
+
+    ``details`` is the tensor's entry of ``get_tensor_details()`` /
+    ``get_output_details()``. The arithmetic is float64, rounded to float32 once.
+    """
     values = np.asarray(values)
-    return (
-        ((values.astype("float32") - zero) * scale)
-        if details["dtype"] != np.float32 and scale
-        else values.astype("float32")
-    )
+    params = details.get("quantization_parameters") or {}
+    scales = np.asarray(params.get("scales", ()), dtype=np.float64)
+    if details["dtype"] == np.float32 or scales.size == 0:
+        return values.astype("float32")
+    zero_points = np.asarray(params["zero_points"], dtype=np.float64)
+    axis = int(params["quantized_dimension"])
+    shape = [1] * values.ndim
+    if scales.size > 1:
+        if scales.size != values.shape[axis]:
+            raise ValueError(
+                f"TFLite tensor {details.get('name')!r}: {scales.size} scales for "
+                f"{values.shape[axis]} channels along axis {axis}"
+            )
+        shape[axis] = scales.size
+    real = (values.astype(np.float64) - zero_points.reshape(shape)) * scales.reshape(shape)
+    return real.astype(np.float32)

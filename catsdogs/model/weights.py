@@ -8,8 +8,8 @@ a Keras weights file (``*.h5`` / ``*.weights.h5``)
     Passed to ``keras.applications.MobileNetV2(weights=...)`` unchanged.
 the int8 TFLite MobileNetV2 (``*.tflite``)
     The official post-training-quantised ``mobilenet_v2_1.0_224`` model.  It is
-    dequantised once into float Keras weight files by
-    :mod:`catsdogs.model.weights` and cached; later calls reuse them.
+    dequantised once into float Keras weight files (:func:`convert_tflite_mobilenet_v2`,
+    the second half of this module) and cached; later calls reuse them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from catsdogs.config import ENV_WEIGHTS, Config, cache_dir, weights_spec
 from catsdogs.files import atomic_write, file_sha256
-from catsdogs.model.tflite import tflite_interpreter
+from catsdogs.model.tflite import dequantize, tflite_interpreter
 
 #: Accepted values of the weights setting, for error messages.
 ACCEPTED_WEIGHTS_FORMS = (
@@ -166,9 +166,6 @@ def resolve_weights(config: Config, include_top: bool = False) -> WeightsInfo:
     )
 
 
-__all__ = ["ACCEPTED_WEIGHTS_FORMS", "WeightsInfo", "resolve_weights"]
-
-
 # -----------------------------------------------------------------------------
 # The int8 TFLite MobileNetV2 dequantized into float Keras weights (cached).
 #
@@ -216,24 +213,11 @@ class _FloatConv:
     bias: np.ndarray  # [out]
 
 
-def _dequantize(tensor: dict[str, Any], values: np.ndarray) -> np.ndarray:
-    """``(q - zero_point) * scale`` with per-channel parameters along ``quantized_dimension``."""
-    params = tensor["quantization_parameters"]
-    scales = np.asarray(params["scales"], dtype=np.float64)
-    zero_points = np.asarray(params["zero_points"], dtype=np.float64)
-    if scales.size == 0:
+def _dequantized_parameter(tensor: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    """A kernel or bias of the int8 model as float32; the model stores every one quantized."""
+    if np.asarray(tensor["quantization_parameters"]["scales"]).size == 0:
         raise ValueError(f"TFLite tensor {tensor['name']!r} is not quantised")
-    axis = int(params["quantized_dimension"])
-    shape = [1] * values.ndim
-    if scales.size > 1:
-        if scales.size != values.shape[axis]:
-            raise ValueError(
-                f"TFLite tensor {tensor['name']!r}: {scales.size} scales for "
-                f"{values.shape[axis]} channels along axis {axis}"
-            )
-        shape[axis] = scales.size
-    real = (values.astype(np.float64) - zero_points.reshape(shape)) * scales.reshape(shape)
-    return real.astype(np.float32)
+    return dequantize(values, tensor)
 
 
 def _read_tflite_convolutions(path: Path) -> list[_FloatConv]:
@@ -251,8 +235,8 @@ def _read_tflite_convolutions(path: Path) -> list[_FloatConv]:
                 f"{path}: op {op['index']} ({op['op_name']}) has inputs {inputs}; expected [activation, weights, bias]"
             )
         weight_t, bias_t = tensors[inputs[1]], tensors[inputs[2]]
-        kernel = _dequantize(weight_t, interpreter.get_tensor(weight_t["index"]))
-        bias = _dequantize(bias_t, interpreter.get_tensor(bias_t["index"]))
+        kernel = _dequantized_parameter(weight_t, interpreter.get_tensor(weight_t["index"]))
+        bias = _dequantized_parameter(bias_t, interpreter.get_tensor(bias_t["index"]))
         convs.append(_FloatConv(op["op_name"], str(weight_t["name"]).split(";")[0], kernel, bias))
     return convs
 
@@ -547,4 +531,12 @@ def convert_tflite_mobilenet_v2(
     )
 
 
-__all__ = ["CONVERSION_FORMAT_VERSION", "NUM_IMAGENET_CLASSES", "ConvertedWeights", "convert_tflite_mobilenet_v2"]
+__all__ = [
+    "ACCEPTED_WEIGHTS_FORMS",
+    "WeightsInfo",
+    "resolve_weights",
+    "CONVERSION_FORMAT_VERSION",
+    "NUM_IMAGENET_CLASSES",
+    "ConvertedWeights",
+    "convert_tflite_mobilenet_v2",
+]

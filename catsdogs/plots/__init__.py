@@ -7,6 +7,11 @@ registered globally: a figure returned as the last expression of a notebook cell
 is shown once, and a script saves it with ``fig.savefig(path)``. All figures share
 one clean style (:data:`STYLE`) and the class colours :data:`CLASS_COLORS`.
 
+Single-panel functions compose: each takes ``ax=None``; given an axes (e.g. a panel
+of a caller's figure) it draws there and returns ``ax.figure``. Functions that lay
+out several panels themselves (``image_grid``, ``roc_pr_figure``, ...) always make
+their own figure. ROC and PR curves are drawn with scikit-learn's displays.
+
 :mod:`~catsdogs.plots.data` draws the data and training, :mod:`~catsdogs.plots.results`
 the results; both are importable from here (``plots.training_curves(...)``).
 """
@@ -19,7 +24,9 @@ from catsdogs.plots.results import (
     forest_plot,
     metric_vs_severity,
     metric_vs_severity_compare,
+    pr_curve_figure,
     reliability_diagram,
+    roc_curve_figure,
     roc_pr_figure,
 )
 from catsdogs.plots.style import CLASS_COLORS, STYLE
@@ -32,6 +39,8 @@ __all__ = [
     "image_grid",
     "training_curves",
     "confusion_matrix_figure",
+    "roc_curve_figure",
+    "pr_curve_figure",
     "roc_pr_figure",
     "reliability_diagram",
     "metric_vs_severity",

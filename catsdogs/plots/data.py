@@ -18,6 +18,7 @@ from catsdogs.plots.style import (
     VAL_COLOR,
     check_same_length,
     figure,
+    figure_and_axes,
     panel_grid,
     styled,
 )
@@ -27,7 +28,9 @@ from catsdogs.plots.style import (
 # Dataset
 # --------------------------------------------------------------------------- #
 @styled
-def class_counts(counts: Mapping[str, int], skipped: Mapping[str, int] | None = None) -> Figure:
+def class_counts(
+    counts: Mapping[str, int], skipped: Mapping[str, int] | None = None, *, ax: Axes | None = None
+) -> Figure:
     """Bar chart of images per class, optionally with the files skipped as unreadable.
 
     Parameters
@@ -36,11 +39,13 @@ def class_counts(counts: Mapping[str, int], skipped: Mapping[str, int] | None = 
         Usable images per class, e.g. ``{"cat": 12490, "dog": 12469}``.
     skipped : mapping of str to int, optional
         Files skipped per class (corrupt, not an image, ...), drawn as a second bar.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes.
+        One axes; with ``ax``, the figure ``ax`` belongs to (``ax.figure``).
     """
     if not counts:
         raise ValueError("counts is empty; pass e.g. {'cat': 12490, 'dog': 12469}.")
@@ -49,8 +54,7 @@ def class_counts(counts: Mapping[str, int], skipped: Mapping[str, int] | None = 
     if (used < 0).any() or (skipped and min(skipped.values()) < 0):
         raise ValueError("counts and skipped must be non-negative image counts.")
 
-    fig = figure(5.6 if skipped else 4.6, 3.6)
-    ax = fig.add_subplot()
+    fig, ax = figure_and_axes(ax, 5.6 if skipped else 4.6, 3.6)
     x = np.arange(len(classes))
     colors = [CLASS_COLORS.get(c, "0.5") for c in classes]
     ax.bar(x, used, 0.6, color=colors)

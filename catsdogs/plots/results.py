@@ -8,8 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from numpy.typing import ArrayLike
+from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
 from catsdogs.config import CLASS_NAMES
 from catsdogs.plots.style import (
@@ -18,6 +21,7 @@ from catsdogs.plots.style import (
     as_float_array,
     check_same_length,
     figure,
+    figure_and_axes,
     panel_grid,
     styled,
 )
@@ -28,7 +32,7 @@ from catsdogs.plots.style import (
 # --------------------------------------------------------------------------- #
 @styled
 def confusion_matrix_figure(
-    cm: Sequence[Sequence[int]] | ArrayLike, class_names: Sequence[str] = CLASS_NAMES
+    cm: Sequence[Sequence[int]] | ArrayLike, class_names: Sequence[str] = CLASS_NAMES, *, ax: Axes | None = None
 ) -> Figure:
     """Confusion matrix with counts and row percentages (the recall of each true class).
 
@@ -39,11 +43,14 @@ def confusion_matrix_figure(
         ``[[tn, fp], [fn, tp]]`` as in ``classification_metrics(...)["confusion_matrix"]``.
     class_names : sequence of str, default ("cat", "dog")
         Names of the ``k`` classes in label order.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes; cell colour is the row percentage.
+        One axes; cell colour is the row percentage. With ``ax``, the figure ``ax``
+        belongs to (``ax.figure``).
     """
     counts = np.asarray(cm)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(class_names):
@@ -56,8 +63,7 @@ def confusion_matrix_figure(
     row_totals = counts.sum(axis=1, keepdims=True)
     row_percent = np.divide(100.0 * counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
 
-    fig = figure(4.4, 3.8)
-    ax = fig.add_subplot()
+    fig, ax = figure_and_axes(ax, 4.4, 3.8)
     ax.imshow(row_percent, vmin=0, vmax=100, cmap="Blues")
     for (i, j), count in np.ndenumerate(counts):
         color = "white" if row_percent[i, j] > 60 else "black"
@@ -73,14 +79,168 @@ def confusion_matrix_figure(
     return fig
 
 
+#: The ROC's false-positive-rate axis is drawn logarithmic by default from this AUC on.
+LOG_FPR_MIN_AUC = 0.99
+#: ... and when the curve has an operating point at or below this false positive rate.
+LOG_FPR_MAX_FIRST_FPR = 0.01
+
+
+def _curve_part(curves: Mapping[str, Any], key: str, fields: Sequence[str]) -> Mapping[str, Any]:
+    """``curves[key]`` of :func:`~catsdogs.evaluation.metrics.roc_pr_curves`, or ``curves``
+    itself when it is that entry already."""
+    part = curves.get(key, curves) if isinstance(curves, Mapping) else None
+    if not isinstance(part, Mapping) or any(field not in part for field in fields):
+        raise ValueError(
+            f"curves must be the dict returned by metrics.roc_pr_curves (or its {key!r} entry, "
+            f"with keys {', '.join(map(repr, fields))})."
+        )
+    return part
+
+
+def _curve_arrays(part: Mapping[str, Any], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two coordinates of a curve as float arrays (scikit-learn's displays read a
+    list as several curves)."""
+    xs, ys = np.asarray(part[x], dtype=float).ravel(), np.asarray(part[y], dtype=float).ravel()
+    check_same_length(**{x: xs, y: ys})
+    if xs.size == 0:
+        raise ValueError(f"the curve is empty: {x!r} and {y!r} hold no points.")
+    return xs, ys
+
+
 @styled
-def roc_pr_figure(curves: Mapping[str, Mapping[str, Any]]) -> Figure:
-    """ROC and precision-recall curves side by side, the area in the legend.
+def roc_curve_figure(curves: Mapping[str, Any], *, log_fpr: bool | None = None, ax: Axes | None = None) -> Figure:
+    """ROC curve (false vs true positive rate, dog being the positive class), the AUC in
+    the legend, drawn with scikit-learn's :class:`~sklearn.metrics.RocCurveDisplay`.
+
+    Parameters
+    ----------
+    curves : dict
+        The output of :func:`catsdogs.evaluation.metrics.roc_pr_curves`, or its
+        ``"roc"`` entry (``fpr``, ``tpr``, ``auc``).
+    log_fpr : bool, optional
+        Draw the false positive rate on a logarithmic axis. By default (``None``)
+        only when that is clearly more readable: the curve hugs the top-left corner
+        (AUC >= :data:`LOG_FPR_MIN_AUC`, 0.99) and has an operating point at a false
+        positive rate of at most :data:`LOG_FPR_MAX_FIRST_FPR` (1 %), so a linear
+        axis would squeeze the whole curve into the corner. The log axis runs from
+        the smallest nonzero false positive rate (about one false positive,
+        1 / number of cats) to 1; the points at a false positive rate of 0 cannot
+        be drawn on it. Otherwise the axes are linear, 0 to 1.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes, with the chance diagonal dashed; with ``ax``, the figure ``ax``
+        belongs to (``ax.figure``).
+    """
+    roc = _curve_part(curves, "roc", ("fpr", "tpr", "auc"))
+    fpr, tpr = _curve_arrays(roc, "fpr", "tpr")
+    auc = float(roc["auc"])
+    nonzero_fpr = fpr[fpr > 0]
+    if log_fpr is None:
+        log_fpr = auc >= LOG_FPR_MIN_AUC and nonzero_fpr.size > 0 and nonzero_fpr.min() <= LOG_FPR_MAX_FIRST_FPR
+    elif log_fpr and nonzero_fpr.size == 0:
+        raise ValueError("log_fpr=True needs a nonzero false positive rate on the curve; pass log_fpr=False.")
+
+    fig, ax = figure_and_axes(ax, 4.5, 4.0)
+    RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc).plot(
+        ax=ax, curve_kwargs={"color": TRAIN_COLOR, "label": f"model (AUC = {auc:.3f})"}
+    )
+    # The chance diagonal is drawn here rather than by the display: on a log axis it
+    # needs many points to follow y = x.
+    lowest_fpr = float(nonzero_fpr.min()) if log_fpr else 0.0
+    chance = np.geomspace(lowest_fpr, 1.0, 200) if log_fpr else np.array([0.0, 1.0])
+    ax.plot(chance, chance, color="0.6", linestyle="--", linewidth=1, label="chance (AUC = 0.5)")
+    ax.set_xlabel("false positive rate (cats called dog)" + (", log scale" if log_fpr else ""))
+    ax.set_ylabel("true positive rate (dogs found)")
+    ax.set_title("ROC curve")
+    ax.set_ylim(-0.01, 1.01)
+    if log_fpr:
+        ax.set_xscale("log")
+        ax.set_xlim(lowest_fpr, 1.0)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_aspect("auto")
+        ax.set_box_aspect(1)
+    else:
+        ax.set_xlim(-0.01, 1.01)
+        ax.set_aspect("equal")
+    # On the log axis the chance curve rises through the lower right; let matplotlib
+    # find the empty corner.
+    ax.legend(loc="best" if log_fpr else "lower right")
+    return fig
+
+
+@styled
+def pr_curve_figure(curves: Mapping[str, Any], *, ax: Axes | None = None) -> Figure:
+    """Precision-recall curve (dog being the positive class), the average precision in
+    the legend, drawn with scikit-learn's :class:`~sklearn.metrics.PrecisionRecallDisplay`.
+
+    Parameters
+    ----------
+    curves : dict
+        The output of :func:`catsdogs.evaluation.metrics.roc_pr_curves`, or its
+        ``"pr"`` entry (``precision``, ``recall``, ``auc`` and optionally
+        ``prevalence``, the precision of chance, drawn dashed).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; with ``ax``, the figure ``ax`` belongs to (``ax.figure``).
+    """
+    pr = _curve_part(curves, "pr", ("precision", "recall", "auc"))
+    recall, precision = _curve_arrays(pr, "recall", "precision")
+    average_precision = float(pr["auc"])
+    prevalence = pr.get("prevalence")
+
+    fig, ax = figure_and_axes(ax, 4.5, 4.0)
+    chance: dict[str, Any] = {}
+    if prevalence is not None:
+        chance = {
+            "plot_chance_level": True,
+            "chance_level_kw": {
+                "color": "0.6",
+                "linestyle": "--",
+                "linewidth": 1,
+                "label": f"chance (AP = {prevalence:.3f})",
+            },
+        }
+    PrecisionRecallDisplay(
+        precision=precision,
+        recall=recall,
+        average_precision=average_precision,
+        prevalence_pos_label=None if prevalence is None else float(prevalence),
+    ).plot(  # a step curve (sklearn's default), as average precision sums it
+        ax=ax,
+        curve_kwargs={"color": TRAIN_COLOR, "label": f"model (AP = {average_precision:.3f})"},
+        **chance,
+    )
+    ax.set_xlabel("recall (dogs found)")
+    ax.set_ylabel("precision (predicted dogs that are dogs)")
+    ax.set_title("Precision-recall curve")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.legend(loc="lower left")
+    return fig
+
+
+@styled
+def roc_pr_figure(curves: Mapping[str, Mapping[str, Any]], *, log_fpr: bool | None = None) -> Figure:
+    """ROC and precision-recall curves side by side, the area in the legend: the panels
+    of :func:`roc_curve_figure` and :func:`pr_curve_figure`.
 
     Parameters
     ----------
     curves : dict
         The output of :func:`catsdogs.evaluation.metrics.roc_pr_curves`.
+    log_fpr : bool, optional
+        Logarithmic false-positive-rate axis for the ROC; by default only when the
+        curve hugs the corner (AUC >= 0.99), see :func:`roc_curve_figure`.
 
     Returns
     -------
@@ -88,34 +248,13 @@ def roc_pr_figure(curves: Mapping[str, Mapping[str, Any]]) -> Figure:
         Two axes: ROC (false vs true positive rate) and PR (recall vs precision),
         dog being the positive class.
     """
-    if "roc" not in curves or "pr" not in curves:
+    if not isinstance(curves, Mapping) or "roc" not in curves or "pr" not in curves:
         raise ValueError("curves must be the dict returned by metrics.roc_pr_curves (keys 'roc', 'pr').")
-    roc, pr = curves["roc"], curves["pr"]
 
     fig = figure(9.0, 4.0)
     roc_ax, pr_ax = panel_grid(fig, 2, 2)
-    roc_ax.plot(roc["fpr"], roc["tpr"], color=TRAIN_COLOR, label=f"model (AUC = {roc['auc']:.3f})")
-    roc_ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="chance (AUC = 0.5)")
-    roc_ax.set_xlabel("false positive rate (cats called dog)")
-    roc_ax.set_ylabel("true positive rate (dogs found)")
-    roc_ax.set_title("ROC curve")
-
-    pr_ax.plot(
-        pr["recall"], pr["precision"], color=TRAIN_COLOR, drawstyle="steps-post", label=f"model (AP = {pr['auc']:.3f})"
-    )
-    if pr.get("prevalence") is not None:
-        pr_ax.axhline(
-            pr["prevalence"], color="0.6", linestyle="--", linewidth=1, label=f"chance (AP = {pr['prevalence']:.3f})"
-        )
-    pr_ax.set_xlabel("recall (dogs found)")
-    pr_ax.set_ylabel("precision (predicted dogs that are dogs)")
-    pr_ax.set_title("Precision-recall curve")
-
-    for ax in (roc_ax, pr_ax):
-        ax.set_xlim(-0.01, 1.01)
-        ax.set_ylim(-0.01, 1.01)
-        ax.set_aspect("equal")
-        ax.legend(loc="lower left" if ax is pr_ax else "lower right")
+    roc_curve_figure(curves, log_fpr=log_fpr, ax=roc_ax)
+    pr_curve_figure(curves, ax=pr_ax)
     return fig
 
 
@@ -273,6 +412,8 @@ def bar_with_ci(
     highs: Sequence[float | None],
     title: str = "",
     ylabel: str = "",
+    *,
+    ax: Axes | None = None,
 ) -> Figure:
     """Bars with confidence-interval error bars, e.g. metrics from ``bootstrap_ci``.
 
@@ -285,11 +426,13 @@ def bar_with_ci(
         each ``low <= estimate <= high``.
     title, ylabel : str
         Axes title and y-axis label (with units).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes.
+        One axes; with ``ax``, the figure ``ax`` belongs to (``ax.figure``).
     """
     check_same_length(labels=labels, estimates=estimates, lows=lows, highs=highs)
     if len(labels) == 0:
@@ -300,8 +443,7 @@ def bar_with_ci(
             raise ValueError("each interval must satisfy low <= estimate <= high.")
     errors = np.nan_to_num(np.vstack([est - low, high - est]), nan=0.0)
 
-    fig = figure(max(4.0, 0.9 * len(labels) + 1.5), 3.6)
-    ax = fig.add_subplot()
+    fig, ax = figure_and_axes(ax, max(4.0, 0.9 * len(labels) + 1.5), 3.6)
     x = np.arange(len(labels))
     bars = ax.bar(x, est, 0.6, color="#5B8DB8", yerr=errors, capsize=4, error_kw={"elinewidth": 1.2, "ecolor": "0.2"})
     ax.bar_label(
@@ -320,6 +462,8 @@ def forest_plot(
     reference: float | None = None,
     reference_label: str = "",
     xlabel: str = "validation accuracy",
+    *,
+    ax: Axes | None = None,
 ) -> Figure:
     """Intervals one above the other: each row's estimate and 95 % CI, grouped by colour,
     with a vertical reference line (e.g. the paper's figure).
@@ -331,13 +475,22 @@ def forest_plot(
         and ``group`` (rows of a group share a colour); ``pooled=True`` draws a diamond.
     reference, reference_label : float or None, str
         Where to draw the reference line, and its legend text.
+    xlabel : str, default "validation accuracy"
+        The metric, labelled on the x axis with " (%), 95 % CI" appended.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes, the legend outside on the right; with ``ax``, the figure ``ax``
+        belongs to (``ax.figure``).
     """
     if not rows:
         raise ValueError("nothing to plot; pass at least one row.")
     groups = list(dict.fromkeys(r["group"] for r in rows))
     colours = dict(zip(groups, ("#3A7DC9", "#E07B39", "0.35", "#5BA05B", "#9467BD")))
-    fig = figure(7.0, 0.32 * len(rows) + 1.4)
-    ax = fig.add_subplot()
+    fig, ax = figure_and_axes(ax, 7.0, 0.32 * len(rows) + 1.4)
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows):
         est, low, high = (100 * r[k] for k in ("estimate", "low", "high"))
@@ -363,13 +516,30 @@ def forest_plot(
 
 
 @styled
-def confidence_histograms(confidences: Mapping[str, Sequence[float]], threshold: float | None = None) -> Figure:
+def confidence_histograms(
+    confidences: Mapping[str, Sequence[float]], threshold: float | None = None, *, ax: Axes | None = None
+) -> Figure:
     """Histograms of the predicted-class confidence (0.5-1) per input kind, e.g. real
-    validation images versus out-of-distribution inputs, with an optional threshold line."""
+    validation images versus out-of-distribution inputs, with an optional threshold line.
+
+    Parameters
+    ----------
+    confidences : mapping of str to sequence of float
+        Input kind to the confidence of the predicted class of each input, in
+        ``[0.5, 1]``; one step histogram (a density) per kind.
+    threshold : float, optional
+        A confidence threshold, drawn as a dashed vertical line.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; with ``ax``, the figure ``ax`` belongs to (``ax.figure``).
+    """
     if not confidences:
         raise ValueError("confidences is empty: pass {label: [confidence, ...]}")
-    fig = figure(8.0, 3.8)
-    ax = fig.add_subplot(1, 1, 1)
+    fig, ax = figure_and_axes(ax, 8.0, 3.8)
     bins = np.linspace(0.5, 1.0, 26)
     for label, conf in confidences.items():
         ax.hist(np.asarray(conf, dtype=float), bins=bins, histtype="step", linewidth=1.8, density=True, label=label)
@@ -384,6 +554,8 @@ def confidence_histograms(confidences: Mapping[str, Sequence[float]], threshold:
 
 __all__ = [
     "confusion_matrix_figure",
+    "roc_curve_figure",
+    "pr_curve_figure",
     "roc_pr_figure",
     "reliability_diagram",
     "metric_vs_severity",

@@ -58,6 +58,21 @@ def figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def figure_and_axes(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
+    """The figure and axes a single-panel function draws on.
+
+    With ``ax=None`` a new ``width`` x ``height`` inch :func:`figure` with one axes;
+    otherwise ``ax`` and the figure it belongs to (``ax.figure``), so the caller's
+    layout and size are kept.
+    """
+    if ax is None:
+        fig = figure(width, height)
+        return fig, fig.add_subplot()
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes (e.g. fig.add_subplot()); got {type(ax).__name__}.")
+    return ax.figure, ax
+
+
 def panel_grid(fig: Figure, n_panels: int, ncols: int, **subplot_kw: Any) -> list[Axes]:
     """``n_panels`` axes on a grid ``ncols`` wide (no empty axes left over)."""
     nrows = math.ceil(n_panels / ncols)
@@ -89,6 +104,7 @@ __all__ = [
     "BOUNDARY_COLOR",
     "styled",
     "figure",
+    "figure_and_axes",
     "panel_grid",
     "check_same_length",
     "as_float_array",

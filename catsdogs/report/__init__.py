@@ -11,7 +11,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submodules=["book", "figure_inputs", "notebooks", "tables", "verify", "web"],
     submod_attrs={
         "book": [
-            "RATIONALE",
+            "CONFIG_ROW_ORDER",
             "config_rows",
             "copy_chapter",
             "deviations",
@@ -42,6 +42,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "size_rows",
             "augmentation_rows",
             "parameter_rows",
+            "layer_rows",
             "metrics_rows",
             "unfrozen_rows",
             "timing_rows",
@@ -70,6 +71,12 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "published_record",
             "check_after_reproduce",
             "published_environment_markdown",
+            "FAILING",
+            "judge",
+            "wilson_interval",
+            "value_text",
+            "step_commands",
+            "compare_records",
         ],
         "web": [
             "RUNTIME_FILES",

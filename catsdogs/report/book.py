@@ -35,51 +35,48 @@ from catsdogs.studies.paper import PAPER_CLAIMS
 log = logging.getLogger(__name__)
 
 
-#: Why each chosen setting has its value (the paper gives no epochs, learning rates or split).
-RATIONALE: dict[str, str] = {
-    "image_size": "the input size of Keras MobileNetV2's ImageNet weights, its default (the results page's "
-    "ablation tries a larger input)",
-    "val_fraction": "the paper gives no split; a stratified 80/20 split is the common Keras-tutorial choice "
-    "and leaves thousands of validation images, so the accuracy CI is narrow",
-    "test_fraction": "the paper reports validation accuracy only; we follow it and say so among the deviations",
-    "max_images_per_class": "all images (the smoke profile takes a seeded subset to run in minutes)",
-    "batch_size": "the Keras default; fits a CPU or a small GPU",
-    "dropout": "the head of the Keras transfer-learning guide: dropout 0.2 before one logit",
-    "augment_rotation": "handheld photos are rarely level; larger angles mostly add reflected borders that real photos lack",
-    "augment_zoom": "pets fill very different fractions of the frame",
-    "phase1_epochs": "an upper bound; early stopping on validation loss ends phase 1 when the head has converged",
-    "phase1_lr": "Adam's default step size; only the new head (one dense logit) trains",
-    "phase1_patience": "epochs without validation-loss improvement before phase 1 stops (best weights restored)",
-    "fine_tune_from": "unfreeze the last MobileNetV2 blocks (13-16 and the final 1×1 conv): the most "
-    "task-specific features, while the generic early filters stay ImageNet's",
-    "phase2_epochs": "a budget choice: each epoch runs the full network with augmentation, the expensive "
-    "part of training on a CPU, and most of fine-tuning's gain comes in the first epochs "
-    "(the results page's ablation trains longer)",
-    "phase2_lr": "100× below phase 1, as in the Keras/TensorFlow fine-tuning guides: large steps would "
-    "destroy the pretrained features (the results page's ablation tries larger steps)",
-    "phase2_patience": "stop fine-tuning early if validation loss rises (overfitting)",
-    "bootstrap_samples": "resamples of the validation set for the 95 % confidence intervals",
-    "robustness_per_class": "chapter 6 corrupts a fixed, seeded, stratified subset of the validation split "
-    "(this many images per class) so that 8 corruptions × 5 levels, the mitigation "
-    "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
-    "mitigation_epochs": "one more epoch of fine-tuning with the robustness augmentation: enough to see "
-    "what it recovers and what it costs, within chapter 6's budget",
-    "seed": "one seed for the split, the subset, weight initialisation and shuffling",
-}
+#: The order of the method chapter's table of settings (data, model, phase 1, phase 2,
+#: evaluation, study, seed); why each has its value is the field's ``reason`` in
+#: :class:`~catsdogs.config.Config` (:meth:`Config.reasons`). Fields with a reason missing
+#: here follow, in field order.
+CONFIG_ROW_ORDER: tuple[str, ...] = (
+    "image_size",
+    "val_fraction",
+    "test_fraction",
+    "max_images_per_class",
+    "batch_size",
+    "dropout",
+    "augment_rotation",
+    "augment_zoom",
+    "phase1_epochs",
+    "phase1_lr",
+    "phase1_patience",
+    "fine_tune_from",
+    "phase2_epochs",
+    "phase2_lr",
+    "phase2_patience",
+    "bootstrap_samples",
+    "robustness_per_class",
+    "mitigation_epochs",
+    "seed",
+)
 
 
 @table_builder
 def config_rows(config: Config) -> Table:
-    """Every chosen hyper-parameter: this run's value, the ``full`` profile's, and why."""
+    """Every chosen hyper-parameter: this run's value, the ``full`` profile's, and why
+    (the paper gives no epochs, learning rates or split)."""
     full = get_config("full")
+    reasons = Config.reasons()
+    names = [n for n in CONFIG_ROW_ORDER if n in reasons] + [n for n in reasons if n not in CONFIG_ROW_ORDER]
     return [
         {
             "setting": f"`{name}`",
             "this run": f"`{getattr(config, name)}`",
             "`full` profile": f"`{getattr(full, name)}`",
-            "why": why,
+            "why": reasons[name],
         }
-        for name, why in RATIONALE.items()
+        for name in names
     ]
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES
 from catsdogs.data import scan as data_mod
 from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
+from catsdogs.evaluation.explain import gradcam, overlay
 from catsdogs.evaluation.metrics import most_confident_mistakes
 from catsdogs.runs import Run, read_predictions
 from catsdogs.studies.corruptions import corrupt
@@ -76,7 +78,6 @@ def transform_draws(pipeline: Any, image: np.ndarray, n: int = 5) -> tuple[Image
 
 def load_model(run: Run, phase: str = "phase2") -> Any:
     """The Keras model a training phase saved (``phase1`` or ``phase2``), uncompiled."""
-    import keras  # loads TensorFlow: only the chapters that show a model need it
 
     path = run.path / phase / "model.keras"
     if not path.is_file():
@@ -116,9 +117,6 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
     """Grad-CAM overlays of the final model in three rows of ``k``: correctly classified
     validation images, the most confident mistakes, and the first row's images under
     ``corruption`` at ``severity`` (titles: true class, P(dog))."""
-    import keras  # loads TensorFlow (with catsdogs.evaluation.explain): only chapter 06 needs it
-
-    from catsdogs.evaluation.explain import gradcam, overlay
 
     pred = final_predictions(run)
     paths, _ = run.split_paths("val")

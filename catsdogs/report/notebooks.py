@@ -92,16 +92,11 @@ def chapter_index(name: str) -> int:
 
 
 def notebook_parameters(run: Run) -> dict:
-    """The ``parameters`` cell values papermill injects for ``run``."""
+    """The ``parameters`` cell values papermill injects for ``run``. Locations are not
+    among them: the chapters reopen the run directory, whose ``config.json`` holds those
+    given to this run, and otherwise read the environment variables."""
     cfg = run.config
-    return {
-        "profile": cfg.profile,
-        "run_dir": str(run.path.resolve()),
-        "data_dir": cfg.data_dir,
-        "weights": cfg.weights,
-        "cache_dir": cfg.cache_dir,
-        "seed": cfg.seed,
-    }
+    return {"profile": cfg.profile, "run_dir": str(run.path.resolve()), "seed": cfg.seed}
 
 
 def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str = "01", stop: str = "06") -> Path:

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
-from catsdogs.markdown import METRICS, Table, Text, duration, percent, table_builder
+from catsdogs.evaluation.metrics import SHOWN_METRICS
+from catsdogs.markdown import Table, Text, duration, percent, table_builder
 from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)
@@ -109,12 +110,46 @@ def parameter_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
     ]
 
 
+def _block_of(layer_name: str) -> str:
+    """The MobileNetV2 block a base layer belongs to: ``block_3`` for ``block_3_expand``;
+    the stem (``Conv1``, ``expanded_conv``: block 0) and the last 1x1 convolution apart."""
+    if layer_name.startswith("block_"):
+        return "_".join(layer_name.split("_")[:2])
+    if layer_name.startswith(("Conv1", "bn_Conv1", "expanded_conv")) or layer_name == "input_layer":
+        return "stem (Conv1, block 0)"
+    return "top (Conv_1, 1x1 to 1280 channels)"
+
+
+@table_builder
+def layer_rows(model: Any) -> Table:
+    """The classifier layer by layer, its MobileNetV2 base one row per block (Keras's
+    ``summary()`` shows the base as a single line, ``expand_nested`` as 150): parameters
+    and how many of them train."""
+    rows: dict[str, dict[str, int]] = {}
+    for layer in model.layers:
+        is_base = any(sub.name == "Conv1" for sub in getattr(layer, "layers", ()))  # MobileNetV2's stem
+        parts = (
+            [(f"{layer.name} / {_block_of(sub.name)}", sub) for sub in layer.layers]
+            if is_base
+            else [(layer.name, layer)]
+        )
+        for name, part in parts:
+            count = rows.setdefault(name, {"parameters": 0, "trainable": 0})
+            count["parameters"] += sum(int(np.prod(w.shape)) for w in part.weights)
+            count["trainable"] += sum(int(np.prod(w.shape)) for w in part.trainable_weights)
+    return [
+        {"layer": name, "parameters": f"{c['parameters']:,}", "trainable": f"{c['trainable']:,}"}
+        for name, c in rows.items()
+        if c["parameters"] or "/" not in name
+    ]
+
+
 @table_builder
 def metrics_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
     """Validation metrics side by side: one column per ``{name: classification_metrics}``."""
     rows = [
         {"metric": label, **{name: percent(m.get(key), 2) for name, m in results.items()}}
-        for key, label in METRICS.items()
+        for key, label in SHOWN_METRICS.items()
     ]
     rows.append({"metric": "validation images", **{name: f"{m['n']:,}" for name, m in results.items()}})
     return rows
@@ -150,7 +185,7 @@ def ci_rows(evaluation: Mapping[str, Any]) -> Table:
             "estimate": percent(evaluation["ci95"][key]["estimate"], 2),
             "95 % CI": _interval(evaluation["ci95"][key]),
         }
-        for key, label in METRICS.items()
+        for key, label in SHOWN_METRICS.items()
         if key in evaluation["ci95"]
     ]
 
@@ -163,10 +198,10 @@ def _interval(ci: Mapping[str, float | None]) -> str:
 
 def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
     """``labels, estimates, lows, highs`` of the metrics for :func:`catsdogs.plots.bar_with_ci`."""
-    keys = [k for k in METRICS if k in evaluation["ci95"]]
+    keys = [k for k in SHOWN_METRICS if k in evaluation["ci95"]]
     ci = evaluation["ci95"]
     return {
-        "labels": [METRICS[k] for k in keys],
+        "labels": [SHOWN_METRICS[k] for k in keys],
         "estimates": [ci[k]["estimate"] for k in keys],
         "lows": [ci[k]["low"] for k in keys],
         "highs": [ci[k]["high"] for k in keys],

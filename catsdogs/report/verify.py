@@ -6,7 +6,7 @@ publish-results``) and returns a :class:`Verification`: one :class:`Check` per
 headline figure, which renders itself as a terminal table (:meth:`Verification.to_text`),
 as Markdown (in a notebook) and as JSON (:meth:`Verification.to_dict`).
 
-The figures compared are chosen in :mod:`catsdogs.report.verify`. The run *reproduces* the record
+The figures compared are chosen by :func:`compare_records` (the second half of this module). The run *reproduces* the record
 (:attr:`Verification.ok`, exit status 0 of ``python -m catsdogs verify``) when no row
 ``differs`` and none is ``missing``.
 When the training settings differ (another profile, split or image size) no figure
@@ -62,7 +62,8 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, project_root, setting_differences
-from catsdogs.markdown import METRICS, markdown_table
+from catsdogs.evaluation.metrics import SHOWN_METRICS
+from catsdogs.markdown import markdown_table
 from catsdogs.runs import Run
 
 #: Published record of each profile, relative to the project root. The smoke one is a smoke
@@ -362,23 +363,6 @@ def published_environment_markdown(
     return f"The published run ({where}) and this run differ in {', '.join(differing)}:\n\n" + markdown_table(rows)
 
 
-__all__ = [
-    "IDENTICAL",
-    "WITHIN_CI",
-    "DIFFERS",
-    "NOT_BIT_IDENTICAL",
-    "SHOWN",
-    "MISSING",
-    "Check",
-    "Verification",
-    "verify_run",
-    "setting_differences",
-    "published_record",
-    "check_after_reproduce",
-    "published_environment_markdown",
-]
-
-
 # -----------------------------------------------------------------------------
 # Figure-by-figure checks of a run's JSON records against a published record.
 #
@@ -652,7 +636,7 @@ def _metric_checks(b: _Builder) -> None:
     sec = b.section("final model", "eval/metrics.json")
     if not sec:
         return
-    for name, figure in METRICS.items():
+    for name, figure in SHOWN_METRICS.items():
         ci = _field(sec.pub, ["ci95", name]) or {}
         interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
         sec.add(figure, ["metrics", name], "ci", interval, _BOOTSTRAP)
@@ -801,8 +785,14 @@ __all__ = [
     "NOT_BIT_IDENTICAL",
     "SHOWN",
     "MISSING",
-    "FAILING",
     "Check",
+    "Verification",
+    "verify_run",
+    "setting_differences",
+    "published_record",
+    "check_after_reproduce",
+    "published_environment_markdown",
+    "FAILING",
     "judge",
     "wilson_interval",
     "value_text",

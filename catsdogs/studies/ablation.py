@@ -20,6 +20,7 @@ from scipy.stats import binomtest
 
 from catsdogs.config import setting_differences
 from catsdogs.evaluation.bootstrap import bootstrap_ci
+from catsdogs.evaluation.metrics import THRESHOLD_METRICS
 from catsdogs.markdown import (
     NOT_MEASURED,
     Table,
@@ -31,9 +32,8 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
-from catsdogs.runs import OOF_FILE, Run, read_oof, read_predictions
+from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof, read_predictions
 from catsdogs.studies.paper import PAPER_CLAIMS
-from catsdogs.training.cv import CrossValidation
 
 #: Significance level of the pre-declared comparison.
 ALPHA = 0.05
@@ -58,7 +58,7 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
             pred["prob"],
             n_samples=run.config.bootstrap_samples,
             seed=run.config.seed,
-            metric_names=("accuracy", "precision", "recall", "f1"),
+            metric_names=THRESHOLD_METRICS,
         )
         phase1 = other.read_json_or_none("phase1/result.json")
         history = (other.read_json_or_none("phase2/result.json") or {}).get("history", {})
@@ -215,7 +215,7 @@ def _paired(right_a: np.ndarray, right_b: np.ndarray, alpha: float) -> dict[str,
     }
 
 
-def compare_studies(first: CrossValidation, second: CrossValidation, alpha: float = ALPHA) -> dict[str, Any]:
+def compare_studies(first: CVStudy, second: CVStudy, alpha: float = ALPHA) -> dict[str, Any]:
     """Paired comparison of two finished studies on the same folds; written to
     ``compare.json`` in ``first``'s directory. ``without_selection_fold`` repeats it
     without fold :data:`SELECTION_FOLD`, free of any choice made on that split.
@@ -307,7 +307,7 @@ def selection_sentence(compare: Mapping[str, Any], first: str = "the first", sec
 
 
 def compare_dirs(first: Path | str, second: Path | str) -> dict[str, Any]:
-    return compare_studies(CrossValidation.load(first), CrossValidation.load(second))
+    return compare_studies(CVStudy.load(first), CVStudy.load(second))
 
 
 __all__ = [

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from catsdogs.evaluation.metrics import SHOWN_METRICS
 from catsdogs.markdown import (
-    METRICS,
     NOT_MEASURED,
     NOT_REPORTED,
     Row,
@@ -85,7 +85,7 @@ def comparison_rows(run: Run) -> Table:
             "same validation split",
         )
     ]
-    for key, label in METRICS.items():
+    for key, label in SHOWN_METRICS.items():
         paper = paper_percent(PAPER_CLAIMS[key]) if key in PAPER_CLAIMS else NOT_REPORTED
         ours = with_ci(ev["ci95"][key]) if ev else NOT_MEASURED
         rows.append(row(label, paper, ours, percent(int8["val_metrics"][key]) if int8 else NOT_MEASURED))

@@ -21,11 +21,10 @@ from typing import Any
 from catsdogs.config import project_dir
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
-from catsdogs.runs import OOF_FILE, Run, publish_records, read_predictions
+from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, publish_records, read_predictions, training_seconds
 from catsdogs.studies.ablation import selection_sentence
 from catsdogs.studies.label_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.studies.paper import PAPER_CLAIMS
-from catsdogs.training.cv import FOLDS_FILE, CrossValidation, training_seconds
 
 #: The two pre-declared recipes of the study, in the order the book shows them.
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "LR 3e-5 recipe"}
@@ -43,7 +42,7 @@ def book_figures_dir() -> Path:
     return project_dir() / "book" / "_generated"
 
 
-def publish_study(study: CrossValidation, out: Path | str, figures: Path | str | None = None) -> list[Path]:
+def publish_study(study: CVStudy, out: Path | str, figures: Path | str | None = None) -> list[Path]:
     """Copy a study's records (and each finished fold's records and predictions) into
     ``out/<study name>/``, machine paths made portable (:func:`catsdogs.runs.publish_records`).
     The split manifests are left out: ``folds.csv`` says which fold holds each image.
@@ -73,7 +72,7 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
     holds no study."""
     if not (Path(path) / FOLDS_FILE).is_file():
         return None
-    study = CrossValidation.load(path)
+    study = CVStudy.load(path)
     seconds = study.fold_seconds()
     folds = []
     for k in range(study.n_folds):

@@ -4,8 +4,8 @@
 PetImages files, one row per file (path relative to the data root): a
 ``verdict`` from :data:`VERDICTS` and a short description (how it was made:
 :data:`AUDIT_METHOD`). It annotates the dataset, not a run, so any run over the
-same data can be joined with it; :mod:`catsdogs.studies.label_audit` extends it to the
-out-of-fold mistakes of a cross-validation study.
+same data can be joined with it; the second half of this module extends it to the
+out-of-fold mistakes of a cross-validation study (:func:`audit_study`).
 
 :func:`audit_run` joins it with a run's final validation predictions and writes
 ``audit.json``: the mistakes with their verdicts, verdict counts, and the accuracy
@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES, UserError
+from catsdogs.data.images import load_images
 from catsdogs.evaluation.metrics import predict_labels
 from catsdogs.files import file_sha256
 from catsdogs.markdown import Text, markdown_table, percent
-from catsdogs.runs import Run, read_predictions
+from catsdogs.plots import image_grid
+from catsdogs.runs import OOF_FILE, Run, read_oof, read_predictions
 
 #: The audit file shipped with the package.
 LABEL_AUDIT_FILE = Path(str(resources.files("catsdogs.studies") / "label_audit.csv"))
@@ -189,18 +191,6 @@ def audit_markdown(audit: Mapping[str, Any] | None) -> Text:
     ]
     legend = "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items())
     return Text(text + (markdown_table(rows) + "\n" if rows else "") + f"Verdicts: {legend}.\n")
-
-
-__all__ = [
-    "audit_markdown",
-    "AUDIT_METHOD",
-    "LABEL_AUDIT_FILE",
-    "NO_ANSWER",
-    "VERDICTS",
-    "audit_predictions",
-    "audit_run",
-    "read_label_audit",
-]
 
 
 # -----------------------------------------------------------------------------
@@ -379,10 +369,6 @@ def audit_study(
     far in ``audit_file``, plus the gallery of confirmed label errors (:data:`GALLERY_FILE`)."""
     from importlib.metadata import version
 
-    from catsdogs.data.images import load_images
-    from catsdogs.plots import image_grid  # matplotlib: only the contact sheets need it
-    from catsdogs.runs import OOF_FILE, read_oof  # cv imports the training code; the run-level audit does not need it
-
     study_dir = Path(study_dir)
     missing = [n for n in (OOF_FILE, "config.json", "data/manifest.csv") if not (study_dir / n).is_file()]
     if missing:
@@ -533,6 +519,14 @@ def dataset_audit_markdown(summary: Mapping[str, Any] | None) -> Text:
 
 
 __all__ = [
+    "audit_markdown",
+    "AUDIT_METHOD",
+    "LABEL_AUDIT_FILE",
+    "NO_ANSWER",
+    "VERDICTS",
+    "audit_predictions",
+    "audit_run",
+    "read_label_audit",
     "AUDIT_SAMPLE",
     "AUDIT_TOP",
     "audit_selection",

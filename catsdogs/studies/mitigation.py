@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import keras
+
+from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, unfreeze_top
 from catsdogs.runs import Run
 from catsdogs.training.train import fine_tune, phase_result, save_phase_result
 
@@ -20,9 +23,6 @@ def train_mitigation(run: Run) -> dict[str, Any]:
     Writes ``mitigation/model.keras``, ``history.csv``, ``predictions_val.csv`` and
     ``result.json``; the run's final model is left untouched.
     """
-    import keras  # loads TensorFlow: only when a model is built, trained or run
-
-    from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, unfreeze_top
 
     if run.has("mitigation", "result.json"):
         log.info("mitigation already done in %s; reusing it", run.path)

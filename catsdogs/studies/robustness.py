@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -19,6 +20,7 @@ from catsdogs.data import images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation import calibration
 from catsdogs.evaluation.bootstrap import bootstrap_ci
+from catsdogs.evaluation.explain import gradcam, peak_locations
 from catsdogs.evaluation.predict import KEEP_IN_DISTRIBUTION, confidence, fit_ood_threshold, load_predictor
 from catsdogs.runs import read_predictions
 from catsdogs.studies.corruptions import CORRUPTIONS, SEVERITIES, corrupt, levels, occlude
@@ -80,10 +82,6 @@ def evaluate_corruptions(
     clean_probs = predictor.predict(clean)
     peaks = None
     if GRADCAM_OCCLUSION in names:
-        import keras  # loads TensorFlow: only when the Grad-CAM occlusion is studied
-
-        from catsdogs.evaluation.explain import gradcam, peak_locations
-
         heatmaps, _ = gradcam(keras.models.load_model(predictor.path, compile=False), clean)
         peaks = peak_locations(heatmaps)
     steps = [(n, s) for n in names for s in severities]

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from catsdogs.config import Config, setting_differences
@@ -45,32 +46,22 @@ from catsdogs.data.split import assign_folds, check_fold_fraction, fold_manifest
 from catsdogs.evaluation import metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
-from catsdogs.runs import OOF_FILE, Run, write_manifest
+from catsdogs.model.classifier import build_classifier, feature_extractor
+from catsdogs.model.weights import resolve_weights
+from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, training_seconds, write_manifest
 from catsdogs.training import train
 
 log = logging.getLogger(__name__)
 
-FOLDS_FILE = "folds.csv"
 FEATURES_FILE = "features.npy"
 
 
 # ----------------------------------------------------------------------------- study
 
 
-class CrossValidation:
-    """A CV directory (see the module docstring). Create with :meth:`open`."""
-
-    def __init__(self, run: Run, n_folds: int):
-        self.run = run
-        self.n_folds = n_folds
-
-    @property
-    def path(self) -> Path:
-        return self.run.path
-
-    @property
-    def config(self) -> Config:
-        return self.run.config
+class CrossValidation(CVStudy):
+    """A CV directory (see the module docstring): its records (:class:`~catsdogs.runs.CVStudy`)
+    and the training of its folds. Create with :meth:`open`, reopen with :meth:`load`."""
 
     @classmethod
     def open(cls, config: Config, path: Path | str, n_folds: int = 5) -> CrossValidation:
@@ -95,42 +86,17 @@ class CrossValidation:
                 )
         return study
 
-    @classmethod
-    def load(cls, path: Path | str) -> CrossValidation:
-        """An existing CV directory, with the config and folds it was made with."""
-        run = Run.load(path)
-        if not run.has(FOLDS_FILE):
-            raise FileNotFoundError(
-                f"{path} is not a cross-validation directory (no {FOLDS_FILE}); run `python -m catsdogs cv` first"
-            )
-        return cls(run, len({r["fold"] for r in read_csv(run.path / FOLDS_FILE)}))
-
     # ------------------------------------------------------------------ folds
-    def fold_dir(self, k: int) -> Path:
-        return self.path / f"fold-{k}"
-
-    def fold_run(self, k: int) -> Run:
-        return Run.load(self.fold_dir(k))
-
-    def manifest(self) -> list[dict]:
-        return self.run.manifest()
-
     def folds(self) -> np.ndarray:
         """Fold of every manifest row (``folds.csv`` written on first use)."""
-        rows = self.manifest()
         if not self.run.has(FOLDS_FILE):
+            rows = self.manifest()
             folds = assign_folds(rows, self.n_folds, self.config.seed)
             write_csv(
                 self.run.file(FOLDS_FILE),
                 [{"file": r["file"], "label": r["label"], "fold": int(f)} for r, f in zip(rows, folds)],
             )
-        saved = read_csv(self.path / FOLDS_FILE)
-        if [r["file"] for r in saved] != [r["file"] for r in rows]:
-            raise ValueError(
-                f"{self.path / FOLDS_FILE} does not list the images of {self.path}/data/manifest.csv; "
-                "delete the CV directory to start over"
-            )
-        return np.array([int(r["fold"]) for r in saved])
+        return super().folds()
 
     def prepare(self) -> None:
         """Scan the data and write the manifest (fold 0 = its ``val`` split) and ``folds.csv``."""
@@ -204,10 +170,6 @@ class CrossValidation:
         return out
 
     def _compute_features(self, rows: Sequence[dict]) -> np.ndarray:
-        import keras  # loads TensorFlow: only when the features are computed
-
-        from catsdogs.model.classifier import build_classifier, feature_extractor
-        from catsdogs.model.weights import resolve_weights
 
         cfg = self.config
         paths = self.run.paths_of(rows)
@@ -271,12 +233,6 @@ class CrossValidation:
             self.run.update_json("fold_seconds.json", **{str(k): round(spent.get(str(k), 0.0) + seconds, 1)})
         return run
 
-    def run_done(self, k: int) -> bool:
-        return (self.fold_dir(k) / "phase2" / "result.json").is_file()
-
-    def fold_seconds(self) -> dict[str, float]:
-        return self.run.read_json_or_none("fold_seconds.json") or {}
-
     def run_all(
         self, fold0: Run | None = None, phase1_from: CrossValidation | None = None, folds: Sequence[int] | None = None
     ) -> None:
@@ -301,35 +257,6 @@ class CrossValidation:
             log.info("fold %d/%d done: validation accuracy %.4f", k, self.n_folds, result["val_metrics"]["accuracy"])
 
     # ------------------------------------------------------------------ results
-    def out_of_fold(self) -> list[dict]:
-        """Every image's prediction by the model that did not train on it
-        (``oof_predictions.csv`` rows: file, label, fold, prob_dog, logit).
-
-        Raises
-        ------
-        ValueError
-            If a fold is unfinished or its predictions do not cover exactly its images.
-        """
-        rows, folds = self.manifest(), self.folds()
-        out: list[dict] = []
-        for k in range(self.n_folds):
-            if not self.run_done(k):
-                raise ValueError(
-                    f"fold {k} of {self.path} has not finished; rerun `python -m catsdogs cv` "
-                    f"with --run-dir {self.path} to resume it"
-                )
-            expected = [r["file"] for r, f in zip(rows, folds) if f == k]
-            pred = read_csv(self.fold_dir(k) / "phase2" / "predictions_val.csv")
-            if [p["file"] for p in pred] != expected:
-                raise ValueError(f"the predictions of fold {k} do not list exactly its {len(expected)} images")
-            out += [
-                {"file": p["file"], "label": int(p["label"]), "fold": k, "prob_dog": p["prob_dog"], "logit": p["logit"]}
-                for p in pred
-            ]
-        if len(out) != len(rows) or len({r["file"] for r in out}) != len(rows):
-            raise ValueError(f"out-of-fold predictions cover {len(out)} rows, the dataset {len(rows)} images")
-        return out
-
     def summarize(self) -> dict[str, Any]:
         """Write ``oof_predictions.csv`` and ``cv.json`` (per-fold metrics, pooled
         out-of-fold metrics with bootstrap CIs, mean and sd across folds)."""
@@ -338,7 +265,7 @@ class CrossValidation:
         labels = np.array([r["label"] for r in oof])
         probs = np.array([float(r["prob_dog"]) for r in oof])
         fold_of = np.array([r["fold"] for r in oof])
-        names = ("accuracy", "precision", "recall", "f1", "roc_auc")
+        names = tuple(metrics.SHOWN_METRICS)
         seconds = self.fold_seconds()
         per_fold = []
         for k in range(self.n_folds):
@@ -381,17 +308,6 @@ class CrossValidation:
         return result
 
 
-def training_seconds(fold: Run) -> float:
-    """Seconds recorded for the training steps of a fold (phase-1 features excluded: they
-    are shared). Phase 2 counts the larger of its step timing, which includes loading the
-    model but only covers the last invocation of a resumed phase, and the sum of its
-    finished epochs, each recorded as it ended (so a killed invocation's epochs count)."""
-    steps = {k: v for k, v in fold.timings().items() if k.startswith(("phase1_train", "phase2_"))}
-    epochs = (fold.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
-    steps["phase2_train"] = max(steps.get("phase2_train", 0.0), sum(s for s in epochs if s is not None))
-    return round(sum(steps.values()), 1)
-
-
 def run_cv(
     config: Config,
     path: Path | str,
@@ -406,4 +322,4 @@ def run_cv(
     return study
 
 
-__all__ = ["training_seconds", "CrossValidation", "run_cv"]
+__all__ = ["CrossValidation", "run_cv"]

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 from scipy.special import expit
 
@@ -28,7 +29,18 @@ from catsdogs.data import images
 from catsdogs.data.prepare import prepare_data, split_dataset
 from catsdogs.evaluation.metrics import classification_metrics
 from catsdogs.files import file_sha256, save_npy
+from catsdogs.model.classifier import (
+    build_classifier,
+    build_head,
+    compile_model,
+    copy_head,
+    feature_extractor,
+    parameter_counts,
+    unfreeze_top,
+)
+from catsdogs.model.weights import resolve_weights
 from catsdogs.runs import Run, read_history, save_predictions
+from catsdogs.training.resume import ResumeState, advance_shuffle, drop, finished_epochs
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +58,6 @@ BACKUP_DIR, RESUME_DIR = "backup", "resume"
 
 
 def _weights(run: Run):
-    from catsdogs.model.weights import resolve_weights  # the weights conversion loads TensorFlow
 
     info = resolve_weights(run.config)
     run.record_provenance(weights=info.to_dict())
@@ -57,7 +68,6 @@ def _epoch_log(run: Run, phase: str, epochs: int):
     """A callback logging one line per finished epoch: run, phase, metrics, wall time. The
     wall time is also recorded in ``<phase>/epoch_seconds.json`` as each epoch ends, so a
     phase interrupted (even killed) and resumed keeps its finished epochs' time."""
-    import keras  # loads TensorFlow: only when a model is built, trained or run
 
     started: dict[str, float] = {}
 
@@ -74,9 +84,6 @@ def _epoch_log(run: Run, phase: str, epochs: int):
 
 
 def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: bool = True) -> list:
-    import keras  # loads TensorFlow: only when a model is built, trained or run
-
-    from catsdogs.training.resume import ResumeState  # imports Keras at module level
 
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     cbs = [
@@ -93,7 +100,6 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
 
 def _training_dataset(run: Run, phase: str):
     """The shuffled training split, advanced past the orders a resumed phase already drew."""
-    from catsdogs.training.resume import advance_shuffle, finished_epochs  # imports Keras at module level
 
     ds = split_dataset(run, "train", shuffle=True)
     advance_shuffle(ds, finished_epochs(run.path / phase / RESUME_DIR, run.path / phase / BACKUP_DIR))
@@ -102,7 +108,6 @@ def _training_dataset(run: Run, phase: str):
 
 def save_phase_result(run: Run, phase: str, result: dict) -> None:
     """Write ``<phase>/result.json``; only then drop what resuming the phase needed."""
-    from catsdogs.training.resume import drop  # imports Keras at module level
 
     run.write_json(f"{phase}/result.json", result)
     drop(run.path / phase / BACKUP_DIR, run.path / phase / RESUME_DIR)
@@ -133,7 +138,6 @@ def extract_features(run: Run, model, split: str) -> np.ndarray:
     is frozen and in inference mode: its output for an un-augmented image never
     changes during phase 1.
     """
-    from catsdogs.model.classifier import feature_extractor  # loads TensorFlow: only when training
 
     path = run.path / "phase1" / f"features_{split}.npy"
     paths, _ = run.split_paths(split)
@@ -156,9 +160,6 @@ def train_phase1(run: Run) -> dict[str, Any]:
     frozen and augmentation on. Writes ``phase1/model.keras``,
     ``phase1/history.csv``, ``phase1/predictions_val.csv`` and ``phase1/result.json``.
     """
-    import keras  # loads TensorFlow: only when a model is built, trained or run
-
-    from catsdogs.model.classifier import build_classifier, build_head, compile_model, copy_head, parameter_counts  # TF
 
     if run.has("phase1", "result.json"):
         log.info("phase 1 already done in %s; reusing it", run.path)
@@ -223,7 +224,6 @@ def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.
     """Compile at ``phase2_lr``, fit with augmentation on the train split (resumable,
     checkpointed), predict the validation split, save ``<phase>/model.keras`` and
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
-    from catsdogs.model.classifier import compile_model  # model imports Keras at module level
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
@@ -254,9 +254,6 @@ def train_phase2(run: Run) -> dict[str, Any]:
     Writes ``phase2/model.keras`` (the final model), ``phase2/history.csv``,
     ``phase2/predictions_val.csv`` and ``phase2/result.json``.
     """
-    import keras  # loads TensorFlow: only when a model is built, trained or run
-
-    from catsdogs.model.classifier import parameter_counts, unfreeze_top  # model imports Keras at module level
 
     if run.has("phase2", "result.json"):
         log.info("phase 2 already done in %s; reusing it", run.path)
