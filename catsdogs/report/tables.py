@@ -112,12 +112,13 @@ def parameter_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
 
 def _block_of(layer_name: str) -> str:
     """The MobileNetV2 block a base layer belongs to: ``block_3`` for ``block_3_expand``;
-    the stem (``Conv1``, ``expanded_conv``: block 0) and the last 1x1 convolution apart."""
+    the last 1x1 convolution (``Conv_1``) and the stem (the input, ``Conv1``,
+    ``expanded_conv``: block 0) apart."""
     if layer_name.startswith("block_"):
         return "_".join(layer_name.split("_")[:2])
-    if layer_name.startswith(("Conv1", "bn_Conv1", "expanded_conv")) or layer_name == "input_layer":
-        return "stem (Conv1, block 0)"
-    return "top (Conv_1, 1x1 to 1280 channels)"
+    if layer_name.startswith(("Conv_1", "out_relu")):
+        return "top (Conv_1, 1x1 to 1280 channels)"
+    return "stem (Conv1, block 0)"
 
 
 @table_builder
