@@ -23,7 +23,13 @@ from sklearn.metrics import (
 from catsdogs.evaluation import bootstrap
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.calibration import apply_temperature, fit_temperature, reliability
-from catsdogs.evaluation.metrics import classification_metrics, most_confident_mistakes, predict_labels, roc_pr_curves
+from catsdogs.evaluation.metrics import (
+    METRICS,
+    classification_metrics,
+    most_confident_mistakes,
+    predict_labels,
+    roc_pr_curves,
+)
 
 # Ten examples: 4 cats then 6 dogs. At threshold 0.5 the predictions are
 # [0, 0, 1, 1, 1, 1, 1, 0, 0, 1]: tn = 2, fp = 2, fn = 2, tp = 4.
@@ -139,7 +145,7 @@ def test_bootstrap_contains_estimate_and_matches_point_metrics() -> None:
     y, p = synthetic(2000, seed=3)
     ci = bootstrap_ci(y, p, n_samples=300, seed=0)
     point = classification_metrics(y, p)
-    assert set(ci) == {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"}
+    assert set(ci) == set(bootstrap.DEFAULT_INTERVALS) == {n for n, m in METRICS.items() if m.interval}
     for name, interval in ci.items():
         assert set(interval) == {"estimate", "low", "high"}
         assert interval["estimate"] == pytest.approx(point[name])
