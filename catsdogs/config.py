@@ -26,6 +26,8 @@ ENV_DATA_DIR = "CATSDOGS_DATA_DIR"
 ENV_WEIGHTS = "CATSDOGS_WEIGHTS"
 ENV_CACHE_DIR = "CATSDOGS_CACHE_DIR"
 ENV_RUNS_DIR = "CATSDOGS_RUNS_DIR"
+#: The folder holding the external test sets of the generalization study (one folder each).
+ENV_EXTERNAL_DIR = "CATSDOGS_EXTERNAL_DIR"
 
 #: The project's public repository: the one place its address is written in the
 #: package (the notebooks' Colab badges and install line, and the book's
@@ -472,6 +474,7 @@ def default_run_dir(profile: str) -> Path:
 
 __all__ = [
     "REPOSITORY_URL",
+    "ENV_EXTERNAL_DIR",
     "PETIMAGES_URL",
     "CLASS_NAMES",
     "CHAPTERS",

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catsdogs.config import ENV_CACHE_DIR, ENV_DATA_DIR, ENV_RUNS_DIR, ENV_WEIGHTS, Config, get_config
+from catsdogs.config import ENV_CACHE_DIR, ENV_DATA_DIR, ENV_EXTERNAL_DIR, ENV_RUNS_DIR, ENV_WEIGHTS, Config, get_config
 
 #: The user's real settings, read once at import (tests marked ``real`` use them).
 REAL_ENV: dict[str, str | None] = {
-    name: os.environ.get(name) for name in (ENV_DATA_DIR, ENV_WEIGHTS, ENV_CACHE_DIR, ENV_RUNS_DIR)
+    name: os.environ.get(name) for name in (ENV_DATA_DIR, ENV_WEIGHTS, ENV_CACHE_DIR, ENV_RUNS_DIR, ENV_EXTERNAL_DIR)
 }
 
 #: Mean RGB colour of each synthetic class: cats reddish, dogs bluish.
@@ -60,7 +60,7 @@ def make_petimages(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Point the cache and runs directories at fresh temporary folders and clear the
-    data and weights variables, so a test never touches a real cache or the user's runs.
+    data, weights and external-sets variables, so a test never touches a real cache or the user's runs.
 
     Returns ``{"cache": Path, "runs": Path}``.
     """
@@ -70,6 +70,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv(ENV_RUNS_DIR, str(paths["runs"]))
     monkeypatch.delenv(ENV_DATA_DIR, raising=False)
     monkeypatch.delenv(ENV_WEIGHTS, raising=False)
+    monkeypatch.delenv(ENV_EXTERNAL_DIR, raising=False)
     return paths
 
 

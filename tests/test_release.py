@@ -18,6 +18,7 @@ import tomllib
 import yaml
 
 from catsdogs.config import REPOSITORY_URL
+from catsdogs.studies.robustness import STUDY_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 CARD = ROOT / "models" / "README.md"
@@ -52,16 +53,16 @@ OOD_KINDS = {
     "solid_colour": "solid colours",
     "background_crop": "background crops (a corner of a real photo, 1/16 of its area, enlarged)",
 }
-CORRUPTIONS = {
-    "low_light": "low light (brightness factor, gamma 2)",
-    "low_light_noise": "low light and sensor noise (noise sigma, 0-255 scale)",
-    "occlusion": "occlusion at a random position (share of the area hidden)",
-    "occlusion_center": "occlusion at the centre (share of the area hidden)",
-    "occlusion_gradcam": "occlusion at the model's Grad-CAM peak (share of the area hidden)",
-    "grayscale": "grayscale (desaturation, 1 = fully gray)",
-    "blur": "blur (Gaussian sigma in pixels)",
-    "jpeg": "JPEG compression (quality)",
+#: The card labels each corruption as the study declares it (its name, what its parameter is).
+CORRUPTIONS = STUDY_LABELS
+#: The card's rows of the generalization test: set, its label.
+EXTERNAL = {
+    "oxford-pets-sample": "photos of pets: Oxford-IIIT Pet sample (Abyssinian and Bengal cats, American bulldogs)",
+    "cifar10-test": "thumbnails of pets: CIFAR-10 test cats and dogs, 32 x 32 pixels",
 }
+NON_PETS = (
+    "photos of neither: CIFAR-10 test airplanes, cars, birds, deer, frogs, horses, ships, trucks (flagged unsure)"
+)
 
 
 def expected_rows() -> dict[str, list[str]]:
@@ -127,13 +128,30 @@ def expected_rows() -> dict[str, list[str]]:
 
     study = _json("results/full/robustness/results.json")
     for name, label in CORRUPTIONS.items():
+        if name not in study["corruptions"]:  # a corruption added after the published run
+            continue
         r = study["corruptions"][name]
         rows[label] = [
             f"{study['levels'][name][-1]:g}",
             _pct(r["accuracy"][0], 1),
             f"{_pct(r['accuracy'][-1], 1)} ({_pct_range(r['accuracy_low'][-1], r['accuracy_high'][-1], 1)})",
         ]
+    keras, int8 = (_json(f"results/full/external/{name}.json")["sets"] for name in record["files"])
+    for name, label in EXTERNAL.items():
+        a, b = keras[name]["pets"], int8[name]["pets"]
+        rows[label] = [
+            f"{a['n']:,}",
+            _with_range(a["accuracy"]),
+            _with_range(b["accuracy"]),
+            _pct(a["unsure"]["estimate"], 1),
+        ]
+    a, b = keras["cifar10-test"]["non_pets"], int8["cifar10-test"]["non_pets"]
+    rows[NON_PETS] = [f"{a['n']:,}", _with_range(a["unsure"]), _with_range(b["unsure"]), "–"]
     return rows
+
+
+def _with_range(interval: dict) -> str:
+    return f"{_pct(interval['estimate'], 1)} ({_pct_range(interval['low'], interval['high'], 1)})"
 
 
 def card_rows(text: str) -> dict[str, list[str]]:

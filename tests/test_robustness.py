@@ -12,7 +12,7 @@ from catsdogs.studies import robustness as R
 def images() -> np.ndarray:
     rng = np.random.default_rng(0)
     # smooth colourful images (blur and JPEG act on structure, not on iid noise alone)
-    yy, xx = np.mgrid[0:48, 0:48] / 47.0
+    yy, xx = np.mgrid[0:128, 0:128] / 127.0  # larger than every low_resolution level
     base = np.stack([yy, xx, 1 - yy * xx], axis=-1) * 200 + 20
     imgs = np.stack([base + rng.normal(0, 15, base.shape) for _ in range(4)])
     return np.clip(imgs, 0, 255).astype("float32")
@@ -56,7 +56,21 @@ def test_specific_meanings(images):
         hidden = np.mean(np.all(occluded == 127.5, axis=-1) & ~np.all(images == 127.5, axis=-1))
         assert abs(hidden - fraction) < 0.03
     center = C.corrupt(images, "occlusion_center", 3)
-    assert np.all(center[:, 24, 24] == 127.5)
+    assert np.all(center[:, 64, 64] == 127.5)
+
+
+def test_low_resolution_keeps_only_a_thumbnail_of_detail():
+    checker = np.indices((48, 48)).sum(axis=0) % 2 * 255.0  # 1-pixel detail
+    images = np.repeat(checker[None, ..., None], 3, axis=-1).astype("float32")
+    sharp_detail = images.std()
+    for severity, side in enumerate(C.levels("low_resolution")):
+        out = C.corrupt(images, "low_resolution", severity)
+        assert out.shape == images.shape
+        if side == 0 or side >= 48:
+            np.testing.assert_array_equal(out, images)
+        else:  # the checkerboard cannot survive a shrink: it averages to mid-grey
+            assert out.std() < 0.5 * sharp_detail
+            assert abs(out.mean() - images.mean()) < 2.0
 
 
 def test_bad_inputs(images):

@@ -139,6 +139,32 @@ def cmd_cv(args) -> int:
     return 0
 
 
+def cmd_generalization(args) -> int:
+    from catsdogs.data.external import MissingExternalSet, find_external_set
+    from catsdogs.studies import generalization as gen
+
+    record_dir = args.record or project_dir() / "results" / "full"
+    models = predict.published_model_dir()
+    models_record = json.loads((models / f"{predict.MODEL_STEM}.json").read_text())
+    if args.control:
+        files = [models / name for name in models_record["files"]]
+        gen.resolution_control(Run.load(record_dir), files)
+    summary = gen.generalization_summary(record_dir, models_record)
+    if args.figures is not None:
+        records = gen.external_records(record_dir)
+        keras_record = next((r for f, r in records.items() if f.endswith(".keras")), None)
+        sets = {}
+        for name in gen.PET_SETS:
+            try:
+                sets[name] = find_external_set(name)
+            except MissingExternalSet:  # not here: its mistakes are left out of the gallery
+                continue
+        if keras_record and (written := gen.mistake_gallery(keras_record, sets, args.figures / gen.GALLERY_FILE)):
+            print(written)
+    print(json.dumps(summary, indent=2) if args.json else gen.generalization_markdown(summary), end="")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from catsdogs.studies import ablation
 
@@ -182,10 +208,59 @@ def load_predictor_quietly(path: Path, verbose: bool = False) -> predict.Predict
     return predictor
 
 
+def external_replacements(cfg: Config) -> dict[str, str]:
+    """Machine paths of ``evaluate --external``'s record and the settings they came from."""
+    from catsdogs.config import ENV_EXTERNAL_DIR
+
+    out = {}
+    for value, token in (
+        (os.environ.get(ENV_EXTERNAL_DIR), f"${ENV_EXTERNAL_DIR}"),
+        (str(cache_dir(cfg)), "$CATSDOGS_CACHE_DIR"),
+    ):
+        if value:
+            out[str(Path(value).expanduser().resolve())] = token
+            out[value] = token
+    return out
+
+
+def evaluate_external_sets(args) -> int:
+    """``evaluate --external``: the model on each external test set; a set asked for by name
+    must be found (a user error otherwise), with no names the missing sets are listed as not
+    available and the others evaluated."""
+    from catsdogs.data import external as external_data
+    from catsdogs.evaluation import external
+    from catsdogs.files import atomic_write
+    from catsdogs.runs import portable_text
+
+    cfg = config_from_args(args)
+    requested = external_data.parse_external_args(args.external)
+    sets, missing = external_data.find_external_sets(
+        requested, cache=cache_dir(cfg), download=cfg.download, progress=True
+    )
+    model = args.model or predict.default_model_path()
+    predictor = load_predictor_quietly(model, args.verbose)
+    records = external.evaluate_external(
+        model, sets, n_samples=cfg.bootstrap_samples, seed=cfg.seed, progress=True, predictor=predictor
+    )
+    result = {"model": external.model_info(model, predictor), "sets": records, "not_available": missing}
+    # the record (--json, --out) names the settings paths came from; the table, for the
+    # person at this machine, keeps the paths themselves
+    text = portable_text(json.dumps(result, indent=2), external_replacements(cfg))
+    print(text if args.json else external.format_external(records, missing), end="\n" if args.json else "")
+    if args.out:
+        path = atomic_write(args.out / f"{Path(model).name}.json", text + "\n")
+        print(f"record written to {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from catsdogs.data import scan as data
     from catsdogs.evaluation import evaluate
 
+    if args.external is not None:
+        return evaluate_external_sets(args)
+    if args.out:
+        raise ValueError("--out writes the record of --external: add --external (or leave out --out)")
     if args.model:
         cfg = config_from_args(args)
         predictor = load_predictor_quietly(args.model, args.verbose)
@@ -346,6 +421,7 @@ def cmd_publish_results(args) -> int:
 
 
 COMMANDS = {
+    "generalization": cmd_generalization,
     "cv": cmd_cv,
     "compare": cmd_compare,
     "ablation": cmd_ablation,

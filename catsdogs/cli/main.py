@@ -27,7 +27,9 @@ def _add_common(p: argparse.ArgumentParser, run_dir: bool = True) -> None:
     )
     p.add_argument("--data-dir", type=Path, help="PetImages folder holding Cat/ and Dog/ (default: $CATSDOGS_DATA_DIR)")
     p.add_argument(
-        "--download", action="store_true", help="download the Microsoft archive if no data is found (needs internet)"
+        "--download",
+        action="store_true",
+        help="download the Microsoft archive (with evaluate --external: the external test sets) if no data is found (needs internet)",
     )
     p.add_argument(
         "--weights",
@@ -87,6 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="another study on the same folds whose phase 1 each fold shares (for phase-2 variants)",
     )
 
+    p = sub.add_parser(
+        "generalization",
+        help="the verdict on 'strong generalization' from the external records (evaluate --external) of the published models",
+    )
+    p.add_argument("--record", type=Path, help="the published record holding external/ (default: results/full)")
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help="first measure the resolution control: the record's validation photos shrunk to thumbnail size "
+        "(needs $CATSDOGS_DATA_DIR), for both published models",
+    )
+    p.add_argument(
+        "--figures", type=Path, help="write the gallery of the most confident external mistakes here (needs the sets)"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary record instead of tables")
+
     p = sub.add_parser("compare", help="paired comparison of two cross-validation studies (exact McNemar test)")
     p.add_argument("first", type=Path, help="the reference study (gets compare.json)")
     p.add_argument("second", type=Path, help="the study compared with it")
@@ -96,7 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="metrics of a run (--run-dir) or of a saved model on a folder of images (--model)"
     )
     _add_common(p)
-    p.add_argument("--model", type=Path, help="a .keras model or .tflite export to evaluate on --data-dir")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="a .keras model or .tflite export to evaluate on --data-dir (with --external: default the published model)",
+    )
+    p.add_argument(
+        "--external",
+        nargs="*",
+        metavar="NAME=DIR",
+        help="evaluate --model on independent test sets instead (test data only, nothing is tuned on them): "
+        "each NAME=DIR (or NAME, found in $CATSDOGS_EXTERNAL_DIR) must be found, exit 2 otherwise; no value: "
+        "every declared set in $CATSDOGS_EXTERNAL_DIR, those missing listed as not available; "
+        "with --download, missing sets are fetched from their official sources",
+    )
+    p.add_argument(
+        "--out", type=Path, help="with --external: write the record to OUT/<model file name>.json, paths made portable"
+    )
     p.add_argument("--json", action="store_true", help="print the full record as JSON instead of a table")
 
     p = sub.add_parser(
@@ -189,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that run a model, so load TensorFlow.
-TENSORFLOW_COMMANDS = frozenset({"weights", "train", "cv", "evaluate", "predict", "export", "bench", "audit"})
+TENSORFLOW_COMMANDS = frozenset(
+    {"weights", "train", "cv", "evaluate", "predict", "export", "bench", "audit", "generalization"}
+)
 
 
 def quiet_tensorflow() -> None:

@@ -8,7 +8,7 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["bootstrap", "calibration", "evaluate", "explain", "export", "metrics", "predict"],
+    submodules=["bootstrap", "calibration", "evaluate", "explain", "export", "external", "metrics", "predict"],
     submod_attrs={
         "bootstrap": ["BOOTSTRAP_METRICS", "DEFAULT_INTERVALS", "bootstrap_ci"],
         "calibration": ["reliability", "fit_temperature", "apply_temperature"],
@@ -22,6 +22,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "publish",
             "bench_run",
             "format_bench",
+        ],
+        "external": [
+            "DECISION_THRESHOLD",
+            "wilson_interval",
+            "predict_set",
+            "model_info",
+            "evaluate_external_set",
+            "evaluate_external",
+            "format_set",
+            "format_external",
         ],
         "metrics": [
             "Metric",

@@ -22,12 +22,14 @@ import nbformat
 
 from catsdogs import plots
 from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
+from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.report import tables, verify
 from catsdogs.report.web import install_try_page
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims
 from catsdogs.studies import cv_report as verdict
+from catsdogs.studies import generalization as gen
 from catsdogs.studies import label_audit as audit
 from catsdogs.studies import label_audit as dataset_audit
 from catsdogs.studies.paper import PAPER_CLAIMS
@@ -291,6 +293,44 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     return written
 
 
+def _published_record() -> Path:
+    """The published run's records (``results/full``): the generalization study belongs
+    to the published models, as the cross-validation studies do."""
+    return project_dir() / "results" / "full"
+
+
+def _models_record() -> dict[str, Any]:
+    path = predict.published_model_dir() / f"{predict.MODEL_STEM}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _generalization_figure(out_dir: Path) -> str:
+    """The committed gallery of external mistakes (``generalization --figures``), if any."""
+    published = verdict.book_figures_dir() / gen.GALLERY_FILE
+    if not published.is_file():
+        return ""
+    if (out_dir / gen.GALLERY_FILE).resolve() != published.resolve():  # not the published book itself
+        shutil.copy2(published, out_dir / gen.GALLERY_FILE)
+    return (
+        f"\n```{{figure}} _generated/{gen.GALLERY_FILE}\n:name: external-mistakes\n\nThe Keras model's most "
+        "confident mistakes on each independent set: the image, its class, and the model's P(dog).\n```\n"
+    )
+
+
+def _breed_tables() -> str:
+    """Per breed (or class) of each set of pet photos, for the Keras model."""
+    records = gen.external_records(_published_record())
+    record = next((r for f, r in records.items() if f.endswith(".keras")), None)
+    if record is None:
+        return f"*{NOT_MEASURED}: run `python -m catsdogs evaluate --external`.*\n"
+    parts = []
+    for name in gen.PET_SETS:
+        rows = gen.breed_rows(record, name)
+        if rows:
+            parts.append(f"**{record['sets'][name]['data']['title']}**\n\n{markdown_table(rows)}")
+    return "\n".join(parts)
+
+
 def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
     """The reproduction summary and the cross-validation page's pieces (with the forest plot)."""
     studies = verdict.studies_of(run, project_dir() / "results")
@@ -314,11 +354,14 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
     compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
+    generalization = gen.generalization_summary(_published_record(), _models_record())
     return {
+        "generalization.md": gen.generalization_markdown(generalization) + _generalization_figure(out_dir),
+        "generalization_breeds.md": _breed_tables(),
         "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
         "cv_label_audit.md": dataset_audit.dataset_audit_markdown(audited["label_audit"] if audited else None)
         + gallery,
-        "claims_summary.md": claims.claim_rows(run, studies).markdown(),
+        "claims_summary.md": claims.claim_rows(run, studies, generalization).markdown(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_forest.md": (

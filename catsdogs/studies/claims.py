@@ -25,6 +25,7 @@ from catsdogs.markdown import (
 )
 from catsdogs.runs import Run
 from catsdogs.studies.cv_report import STUDIES, ci_position
+from catsdogs.studies.generalization import claim_status
 from catsdogs.studies.paper import PAPER_CLAIMS
 
 # ----------------------------------------------------------------------------- the paper next to ours
@@ -181,12 +182,15 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> li
 
 
 @table_builder
-def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+def claim_rows(
+    run: Run, studies: Mapping[str, Mapping[str, Any]], generalization: Mapping[str, Any] | None = None
+) -> list[dict]:
     """Each claim of the paper with this reproduction's figure and a verdict computed from
     the records: a figure is *reproduced* when the paper's value lies inside (or below, for
     accuracy) our 95 % CI, or equals ours at the paper's precision. The paper gives no
     learning rate or epochs, so each pre-declared recipe of the study gets its own accuracy
-    and precision / recall / F1 rows."""
+    and precision / recall / F1 rows. ``generalization`` is the published models'
+    :func:`~catsdogs.studies.generalization.generalization_summary` (its rule in that module)."""
     P, rows = PAPER_CLAIMS, []
     for recipe, ci, what, link in _accuracy_evidence(run, studies):
         acc, of = ci["accuracy"], f" ({recipe})" if recipe else ""
@@ -242,6 +246,17 @@ def claim_rows(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[dict]
             "[Results](results.md)",
         )
     )
+    if generalization is not None:
+        ours, status = claim_status(generalization)
+        rows.append(
+            _claim(
+                "strong generalization",
+                "claimed, not measured",
+                ours,
+                status,
+                "[Beyond PetImages](generalization.md)",
+            )
+        )
     robust = run.read_json_or_none("robustness/results.json")
     for name, claim in (
         ("low_light", "weak in poor lighting"),

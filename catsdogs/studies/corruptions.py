@@ -3,7 +3,8 @@
 The paper names three weaknesses without measuring them: poor lighting, partial
 occlusion and grayscale inputs. Each corruption is a pure function of a batch of images
 and a severity level 0..5 (0 = the image unchanged), seeded where random, so the study
-is reproducible. Blur and JPEG compression are extras.
+is reproducible. Blur, JPEG compression and low resolution are extras; low resolution
+puts PetImages at the size of the CIFAR-10 thumbnails of the generalization test.
 
 Images are float32 ``(n, S, S, 3)`` RGB in [0, 255] in and out.
 
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
+
+from catsdogs.data.images import resize_image
 
 SEVERITIES: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
 
@@ -184,6 +187,24 @@ def jpeg(images: np.ndarray, severity: int, seed: int = 0) -> np.ndarray:
         Image.fromarray(img).save(buf, format="JPEG", quality=quality)
         out[i] = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), dtype="float32")
     return out
+
+
+@corruption(
+    "low_resolution",
+    "low resolution (pixels on a side, enlarged back)",
+    levels=(0.0, 112.0, 64.0, 48.0, 32.0, 24.0),
+)
+def low_resolution(images: np.ndarray, severity: int, seed: int = 0) -> np.ndarray:
+    """Shrink each image to the level's pixels on a side and enlarge it back with the
+    training resize (bilinear, antialiased), rounding to 8 bits in between as an image
+    file would: a thumbnail, as a CIFAR-10 image reaches the model. Level 0 leaves the
+    image unchanged, as does a level at or above the image's size."""
+    images = _check(images, severity)
+    side = int(levels("low_resolution")[severity])
+    if side == 0 or side >= images.shape[1]:
+        return images.copy()
+    small = np.round(np.asarray(resize_image(images, side)))
+    return np.asarray(resize_image(small, images.shape[1]), dtype="float32")
 
 
 def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:

@@ -55,12 +55,27 @@ def evaluate_corruptions(
     model_path=None,
     tag: str = "",
 ) -> dict:
+    """Accuracy, F1 (with bootstrap 95% CIs) and mean confidence per corruption and level
+    (:func:`corruption_curves`), written to ``robustness/results.json``
+    (``results_<tag>.json`` with a ``tag``) and returned."""
+    results = corruption_curves(run, names, severities, per_class, model_path)
+    run.write_json(f"robustness/results{'_' + tag if tag else ''}.json", results)
+    return results
+
+
+def corruption_curves(
+    run,
+    names=STUDY,
+    severities=SEVERITIES,
+    per_class: int | None | str = FROM_CONFIG,
+    model_path=None,
+) -> dict:
     """Accuracy, F1 (with bootstrap 95% CIs) and mean confidence per corruption and level.
 
     Uses the run's final model (or ``model_path``) on a fixed stratified subset of
     the validation split (``per_class`` images of each class; ``None``: all; by
-    default the config's ``robustness_per_class``). Writes
-    ``robustness/results.json`` (``results_<tag>.json`` with a ``tag``) and returns it.
+    default the config's ``robustness_per_class``); the run may be a published record
+    (``results/full``), whose images are found through ``$CATSDOGS_DATA_DIR``.
     """
     per_class = _per_class(run, per_class)
     cfg = run.config
@@ -102,7 +117,6 @@ def evaluate_corruptions(
             entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
             entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
         entry.setdefault("mean_confidence", []).append(float(np.mean(confidence(probs))))
-    run.write_json(f"robustness/results{'_' + tag if tag else ''}.json", results)
     return results
 
 

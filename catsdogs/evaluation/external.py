@@ -1,0 +1,363 @@
+"""A saved model on the external test sets (:mod:`catsdogs.data.external`): does it generalise?
+
+One JSON-ready record per set, for one model (``.keras`` or ``.tflite``): accuracy,
+precision, recall and F1 (dog positive) with percentile-bootstrap 95 % CIs, the confusion
+matrix, the share of images flagged *unsure* (confidence ``max(P, 1 - P)`` below the model's
+published out-of-distribution threshold, :func:`catsdogs.evaluation.predict.ood_threshold`)
+and the accuracy on the others, each group (breed, CIFAR-10 class) with a Wilson 95 % CI,
+and for the photos of neither cats nor dogs the share flagged unsure and the share called dog.
+
+Nothing here is fitted to these images: the decision threshold is 0.5 and the unsure
+threshold is the one published with the model, fitted on PetImages validation images.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+from tqdm import tqdm
+
+from catsdogs.config import CLASS_NAMES
+from catsdogs.data.external import NON_PET, ExternalData, ExternalImage, set_provenance
+from catsdogs.data.scan import DataError
+from catsdogs.evaluation.bootstrap import bootstrap_ci
+from catsdogs.evaluation.metrics import METRICS, THRESHOLD_METRICS, classification_metrics
+from catsdogs.evaluation.predict import MODEL_STEM, Predictor, confidence, load_predictor, ood_threshold
+from catsdogs.files import file_sha256
+
+logger = logging.getLogger(__name__)
+
+#: P(dog) at or above which an image is called dog: the model's own rule, not tuned here.
+DECISION_THRESHOLD = 0.5
+#: Coverage of every interval in the records.
+CONFIDENCE = 0.95
+
+
+# --------------------------------------------------------------------------- proportions
+
+
+def wilson_interval(k: int, n: int, confidence_level: float = CONFIDENCE) -> dict[str, Any]:
+    """A proportion ``k / n`` with its Wilson score interval (``scipy.stats.binomtest``).
+
+    Wilson rather than the bootstrap for groups and subsets: they are small and often at
+    100 %, where a percentile bootstrap collapses to a zero-width interval.
+
+    Returns
+    -------
+    dict
+        ``{"k", "n", "estimate", "low", "high"}``; the last three ``None`` when ``n == 0``.
+    """
+    k, n = int(k), int(n)
+    if n == 0:
+        return {"k": 0, "n": 0, "estimate": None, "low": None, "high": None}
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence_level, method="wilson")
+    return {"k": k, "n": n, "estimate": k / n, "low": float(ci.low), "high": float(ci.high)}
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def predict_set(
+    predictor: Predictor, data: ExternalData, batch_size: int = 64, progress: bool = False
+) -> tuple[np.ndarray, dict[str, str]]:
+    """P(dog) of every image of ``data`` (``nan`` where it cannot be decoded), in order, and
+    ``{image name: why it was unreadable}``.
+
+    Images are decoded at the model's input size with the training resize
+    (:meth:`ExternalData.pixels`: any file Pillow reads, palette and RGBA included).
+    """
+    probs = np.full(len(data.images), np.nan)
+    unreadable: dict[str, str] = {}
+    with tqdm(total=len(data.images), desc=data.name, unit="image", disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(data.images), batch_size):
+            rows, pixels = [], []
+            for row, image in enumerate(data.images[start : start + batch_size], start):
+                try:
+                    pixels.append(data.pixels(image, predictor.image_size))
+                    rows.append(row)
+                except DataError as exc:
+                    unreadable[image.name] = str(exc)
+            if pixels:
+                probs[rows] = predictor.predict(np.stack(pixels))
+            bar.update(min(batch_size, len(data.images) - start))
+    return probs, unreadable
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _species(label: int | None) -> str:
+    return NON_PET if label is None else CLASS_NAMES[label]
+
+
+def _group_order(images: Sequence[ExternalImage]) -> list[str]:
+    """Groups cats first, then dogs, then non-pets; alphabetical within each."""
+    rank = {name: i for i, name in enumerate((*CLASS_NAMES, NON_PET))}
+    first_rank: dict[str, int] = {}
+    for im in images:
+        first_rank[im.group] = min(first_rank.get(im.group, len(rank)), rank[_species(im.label)])
+    return sorted(first_rank, key=lambda g: (first_rank[g], g.lower()))
+
+
+def _pet_record(
+    images: Sequence[ExternalImage], probs: np.ndarray, threshold: float | None, n_samples: int, seed: int
+) -> dict[str, Any]:
+    """Metrics of the cat and dog images (all readable)."""
+    labels = np.array([im.label for im in images], dtype=np.int64)
+    correct = (probs >= DECISION_THRESHOLD).astype(np.int64) == labels
+    groups = np.array([im.group for im in images])
+    record: dict[str, Any] = {
+        "n": len(images),
+        **bootstrap_ci(
+            labels, probs, n_samples=n_samples, seed=seed, confidence=CONFIDENCE, metric_names=THRESHOLD_METRICS
+        ),
+        "confusion_matrix": classification_metrics(labels, probs, DECISION_THRESHOLD)["confusion_matrix"],
+    }
+    unsure = confidence(probs) < threshold if threshold is not None else None
+    if unsure is not None:
+        record["unsure"] = wilson_interval(unsure.sum(), len(images))
+        record["sure_accuracy"] = wilson_interval(correct[~unsure].sum(), (~unsure).sum())
+    record["groups"] = {}
+    for group in _group_order(images):
+        mask = groups == group
+        row = {"species": CLASS_NAMES[int(labels[mask][0])], "n": int(mask.sum())}
+        row["accuracy"] = wilson_interval(correct[mask].sum(), mask.sum())
+        if unsure is not None:
+            row["unsure"] = wilson_interval(unsure[mask].sum(), mask.sum())
+        record["groups"][group] = row
+    record["mistakes"] = [
+        {"image": im.name, "group": im.group, "label": CLASS_NAMES[im.label], "prob_dog": float(p)}
+        for im, p, ok in zip(images, probs, correct)
+        if not ok
+    ]
+    return record
+
+
+def _non_pet_record(images: Sequence[ExternalImage], probs: np.ndarray, threshold: float | None) -> dict[str, Any]:
+    """How the model answers photos of neither cats nor dogs: unsure and called-dog shares."""
+    groups = np.array([im.group for im in images])
+    said_dog = probs >= DECISION_THRESHOLD
+    unsure = confidence(probs) < threshold if threshold is not None else None
+
+    def shares(mask: np.ndarray) -> dict[str, Any]:
+        row: dict[str, Any] = {"n": int(mask.sum()), "called_dog": wilson_interval(said_dog[mask].sum(), mask.sum())}
+        if unsure is not None:
+            row["unsure"] = wilson_interval(unsure[mask].sum(), mask.sum())
+        return row
+
+    everything = np.ones(len(images), dtype=bool)
+    return shares(everything) | {"classes": {g: shares(groups == g) for g in _group_order(images)}}
+
+
+def model_info(model_path: Path | str, predictor: Predictor | None = None) -> dict[str, Any]:
+    """The model file's name, sha256 and its published out-of-distribution threshold."""
+    model_path = Path(model_path)
+    threshold = ood_threshold(model_path)
+    info: dict[str, Any] = {"file": model_path.name, "sha256": file_sha256(model_path), "ood_threshold": threshold}
+    if predictor is not None:
+        info |= {"kind": predictor.kind, "image_size": predictor.image_size}
+    if threshold is None:
+        info["ood_note"] = (
+            f"no out-of-distribution threshold is recorded for {model_path.name} in {MODEL_STEM}.json beside it, "
+            "so no image is flagged unsure and the unsure shares are left out"
+        )
+    return info
+
+
+def evaluate_external_set(
+    predictor: Predictor,
+    data: ExternalData,
+    model: Mapping[str, Any],
+    n_samples: int = 1000,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The record of one set for one loaded model (``model``: :func:`model_info`).
+
+    Returns
+    -------
+    dict
+        ``set``, ``data`` (:func:`catsdogs.data.external.set_provenance`), ``model``,
+        ``decision_threshold``, ``intervals`` (how each CI is made), ``images``,
+        ``unreadable`` (``{image: reason}``), ``pets`` (``None`` without cats and dogs:
+        ``n``, ``accuracy``/``precision``/``recall``/``f1`` as ``{"estimate", "low",
+        "high"}``, ``confusion_matrix`` ``[[tn, fp], [fn, tp]]``, with a threshold
+        ``unsure`` and ``sure_accuracy`` as :func:`wilson_interval`, ``groups``
+        ``{group: {"species", "n", "accuracy", "unsure"}}`` and ``mistakes``) and
+        ``non_pets`` (``None`` without them: ``n``, ``called_dog``, ``unsure``, ``classes``).
+    """
+    threshold = model.get("ood_threshold")
+    probs, unreadable = predict_set(predictor, data, batch_size, progress)
+    readable = ~np.isnan(probs)
+    pets = [i for i, im in enumerate(data.images) if im.label is not None and readable[i]]
+    others = [i for i, im in enumerate(data.images) if im.label is None and readable[i]]
+    return {
+        "set": data.name,
+        "data": set_provenance(data),
+        "model": dict(model),
+        "decision_threshold": DECISION_THRESHOLD,
+        "intervals": {
+            "confidence": CONFIDENCE,
+            "metrics": f"percentile bootstrap over images, {n_samples} resamples, seed {seed}",
+            "proportions": "Wilson score interval (scipy.stats.binomtest)",
+        },
+        "images": len(data.images),
+        "unreadable": unreadable,
+        "pets": _pet_record([data.images[i] for i in pets], probs[pets], threshold, n_samples, seed) if pets else None,
+        "non_pets": _non_pet_record([data.images[i] for i in others], probs[others], threshold) if others else None,
+    }
+
+
+def evaluate_external(
+    model_path: Path | str,
+    sets: Sequence[ExternalData],
+    n_samples: int = 1000,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool = False,
+    predictor: Predictor | None = None,
+) -> dict[str, dict[str, Any]]:
+    """One record per external set for the model at ``model_path``.
+
+    Parameters
+    ----------
+    model_path : Path
+        A ``.keras`` model or ``.tflite`` export; its out-of-distribution threshold is read
+        from the publication record beside it (:func:`~catsdogs.evaluation.predict.ood_threshold`).
+    sets : sequence of ExternalData
+        From :func:`catsdogs.data.external.find_external_sets`.
+    n_samples : int, default 1000
+        Bootstrap resamples of each CI.
+    seed : int, default 0
+        Seed of the bootstrap.
+    batch_size : int, default 64
+        Images per model call.
+    progress : bool, default False
+        A tqdm bar per set on stderr; nothing is printed otherwise.
+    predictor : Predictor or None
+        The model already loaded from ``model_path`` (else it is loaded here).
+
+    Returns
+    -------
+    dict
+        ``{set name: record}``, see :func:`evaluate_external_set`.
+    """
+    predictor = predictor or load_predictor(model_path)
+    model = model_info(model_path, predictor)
+    return {
+        data.name: evaluate_external_set(predictor, data, model, n_samples, seed, batch_size, progress) for data in sets
+    }
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _ci(value: Mapping[str, Any] | None) -> str:
+    if not value or value.get("low") is None:
+        return "-"
+    return f"{value['low']:.4f}-{value['high']:.4f}"
+
+
+def _estimate(value: Mapping[str, Any] | None) -> str:
+    return "-" if not value or value.get("estimate") is None else f"{value['estimate']:.4f}"
+
+
+def _pets_text(pets: Mapping[str, Any], threshold: float | None) -> list[str]:
+    lines = [f"{'metric':<20}{'estimate':>10}   95 % CI"]
+    for name in THRESHOLD_METRICS:
+        lines.append(f"{METRICS[name].label:<20}{_estimate(pets[name]):>10}   {_ci(pets[name])}")
+    if "unsure" in pets:
+        u, s = pets["unsure"], pets["sure_accuracy"]
+        lines.append(
+            f"{'unsure':<20}{_estimate(u):>10}   {_ci(u):<15}  {u['k']:,} of {u['n']:,} below confidence {threshold:.4f}"
+        )
+        lines.append(f"{'accuracy if sure':<20}{_estimate(s):>10}   {_ci(s):<15}  on {s['n']:,} images")
+    (tn, fp), (fn, tp) = pets["confusion_matrix"]
+    width = max(len(f"{v:,}") for v in (tn, fp, fn, tp)) + 2
+    lines += [
+        "",
+        "confusion matrix (rows: true class, columns: predicted)",
+        f"{'':<6}{'cat':>{width}}{'dog':>{width}}",
+        f"{'cat':<6}{tn:>{width},}{fp:>{width},}",
+        f"{'dog':<6}{fn:>{width},}{tp:>{width},}",
+        "",
+        f"{'group':<28}{'species':<9}{'n':>6}{'accuracy':>10}   {'95 % CI':<15}{'unsure':>8}",
+    ]
+    for group, row in pets["groups"].items():
+        lines.append(
+            f"{group:<28}{row['species']:<9}{row['n']:>6,}{_estimate(row['accuracy']):>10}   "
+            f"{_ci(row['accuracy']):<15}{_estimate(row.get('unsure')):>8}"
+        )
+    return lines
+
+
+def _non_pets_text(non_pets: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"photos of neither ({non_pets['n']:,}): unsure {_estimate(non_pets.get('unsure'))} "
+        f"(95 % CI {_ci(non_pets.get('unsure'))}), called dog {_estimate(non_pets['called_dog'])} "
+        f"(95 % CI {_ci(non_pets['called_dog'])})",
+        f"{'class':<28}{'n':>6}{'unsure':>10}   {'95 % CI':<15}{'called dog':>11}",
+    ]
+    for cls, row in non_pets["classes"].items():
+        lines.append(
+            f"{cls:<28}{row['n']:>6,}{_estimate(row.get('unsure')):>10}   {_ci(row.get('unsure')):<15}"
+            f"{_estimate(row['called_dog']):>11}"
+        )
+    return lines
+
+
+def format_set(record: Mapping[str, Any]) -> str:
+    """One set's record as text tables: metrics with CIs, unsure share, per group, non-pets."""
+    data, pets, non_pets = record["data"], record["pets"], record["non_pets"]
+    counts = data["counts"]
+    held = ", ".join(f"{counts[k]:,} {k}s" for k in (*CLASS_NAMES, NON_PET) if counts[k])
+    unreadable = len(record["unreadable"])
+    lines = [
+        f"{record['set']}: {data['title']}",
+        f"{record['images']:,} images ({held}; {unreadable or 'none'} unreadable), {data['origin']} from "
+        f"{data['found_through']}; {data['licence']}",
+        "",
+    ]
+    if pets is not None:
+        lines += _pets_text(pets, record["model"].get("ood_threshold"))
+    if non_pets is not None:
+        lines += ([""] if pets is not None else []) + _non_pets_text(non_pets)
+    return "\n".join(lines)
+
+
+def format_external(records: Mapping[str, Mapping[str, Any]], not_available: Mapping[str, str] | None = None) -> str:
+    """Every set's tables (:func:`format_set`) under one line naming the model, then the
+    sets that were not available."""
+    lines = []
+    if records:
+        model = next(iter(records.values()))["model"]
+        threshold = model.get("ood_threshold")
+        rule = (
+            f"unsure: confidence below {threshold:.4f} (the model's published out-of-distribution threshold)"
+            if threshold is not None
+            else model["ood_note"]
+        )
+        lines += [f"{model['file']} (sha256 {model['sha256'][:12]}) on external test sets; {rule}", ""]
+        lines += ["\n\n".join(format_set(r) for r in records.values())]
+    for name, why in (not_available or {}).items():
+        lines += ["", f"not available: {name}: {why}"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "DECISION_THRESHOLD",
+    "wilson_interval",
+    "predict_set",
+    "model_info",
+    "evaluate_external_set",
+    "evaluate_external",
+    "format_set",
+    "format_external",
+]

@@ -1,0 +1,335 @@
+"""The paper's "strong generalization", tested on images the model never saw.
+
+The external records (:func:`catsdogs.evaluation.external.evaluate_external`, one JSON per
+published model in ``<record>/external/``) give each model's accuracy on independent pet
+photos (the Oxford-IIIT Pet sample) and on CIFAR-10's 32-pixel thumbnails. The resolution
+control (:func:`resolution_control`) shrinks the published validation photos to the same
+sizes with the ``low_resolution`` corruption, so a thumbnail result can be told apart from a
+domain shift.
+
+The rule, stated on the book's page and applied per model and set of pet photos: the claim
+*holds* on a set when the model's accuracy on its own PetImages validation split lies
+inside the set's 95 % CI, *does not hold* when the whole CI lies below it (and *holds*,
+better than in distribution, when the CI lies above). Resolution *explains* a set's drop
+when the model's accuracy on validation photos shrunk to the set's image size lies inside
+that set's 95 % CI or below it; it explains *part* of it when the shrunk accuracy lies
+between the set's CI and the clean accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from catsdogs.files import file_sha256, read_json_or_none
+from catsdogs.markdown import NOT_MEASURED, Text, bullet_list, markdown_table, percent, with_ci
+from catsdogs.plots import image_grid
+from catsdogs.runs import Run
+from catsdogs.studies.corruptions import levels
+from catsdogs.studies.robustness import FROM_CONFIG, corruption_curves
+
+#: Where a published record keeps the generalization study's records.
+EXTERNAL_DIR = "external"
+#: The resolution control's record, in :data:`EXTERNAL_DIR`.
+RESOLUTION_FILE = "low_resolution.json"
+#: The sets of pet photos, the most complete first, with the image size of their photos
+#: (``None``: native resolution, larger than the model's input).
+PET_SETS: dict[str, int | None] = {"oxford-iiit-pet": None, "oxford-pets-sample": None, "cifar10-test": 32}
+
+HOLDS = "holds"
+DOES_NOT_HOLD = "does not hold"
+BETTER = "holds (above the validation accuracy)"
+NOT_TESTABLE = "not testable here"
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def external_records(record_dir: Path | str) -> dict[str, dict[str, Any]]:
+    """``{model file: external record}`` of every published model evaluated in
+    ``<record_dir>/external/`` (empty when none is)."""
+    folder = Path(record_dir) / EXTERNAL_DIR
+    records = {}
+    for path in sorted(folder.glob("*.json"), key=lambda p: (not p.name.endswith(".keras.json"), p.name)):
+        if path.name != RESOLUTION_FILE and (record := read_json_or_none(path)) and "sets" in record:
+            records[record["model"]["file"]] = record
+    return records
+
+
+def validation_accuracy(models_record: Mapping[str, Any], model_file: str) -> float | None:
+    """The model file's accuracy on its PetImages validation split (``models/*.json``)."""
+    return (models_record.get("files", {}).get(model_file) or {}).get("val_accuracy")
+
+
+def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class: Any = FROM_CONFIG) -> dict:
+    """Accuracy of each model on the record's validation subset (the limitations study's,
+    ``robustness_per_class`` per class) shrunk by the ``low_resolution`` corruption,
+    level by level, with bootstrap 95 % CIs; written to ``<record>/external/low_resolution.json``.
+
+    ``record`` may be a published record (``results/full``): its images are found through
+    ``$CATSDOGS_DATA_DIR``.
+    """
+    result: dict[str, Any] = {
+        "corruption": "low_resolution",
+        "levels": list(levels("low_resolution")),
+        "note": "level 0 is the unchanged photo; the others are pixels on a side before the photo is enlarged back",
+        "models": {},
+    }
+    for path in map(Path, model_paths):
+        curves = corruption_curves(record, names=("low_resolution",), per_class=per_class, model_path=path)
+        result["n_images"], result["per_class"] = curves["n_images"], curves["per_class"]
+        result["models"][path.name] = {"sha256": file_sha256(path), **curves["corruptions"]["low_resolution"]}
+    record.write_json(f"{EXTERNAL_DIR}/{RESOLUTION_FILE}", result)
+    return result
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+def accuracy_verdict(interval: Mapping[str, float], reference: float | None) -> str:
+    """The claim on one set: the model's validation accuracy ``reference`` against the
+    set's accuracy CI (see the module docstring)."""
+    if reference is None:
+        return NOT_TESTABLE
+    if interval["high"] < reference:
+        return DOES_NOT_HOLD
+    return BETTER if interval["low"] > reference else HOLDS
+
+
+def _shrunk_accuracy(resolution: Mapping[str, Any] | None, model_file: str, side: int) -> dict | None:
+    """The control's accuracy (and CI) at ``side`` pixels, ``None`` if not measured."""
+    curve = ((resolution or {}).get("models") or {}).get(model_file)
+    if not curve or side not in [int(v) for v in resolution["levels"]]:
+        return None
+    i = [int(v) for v in resolution["levels"]].index(side)
+    return {"estimate": curve["accuracy"][i], "low": curve["accuracy_low"][i], "high": curve["accuracy_high"][i]}
+
+
+def resolution_verdict(interval: Mapping[str, float], shrunk: Mapping[str, float] | None, clean: float | None) -> str:
+    """Whether the shrunk validation photos fall as far as the set (module docstring)."""
+    if shrunk is None or clean is None:
+        return NOT_MEASURED
+    if shrunk["estimate"] <= interval["high"]:
+        return "explains all of the drop"
+    if shrunk["estimate"] < clean:
+        return "explains part of the drop"
+    return "explains none of the drop"
+
+
+def generalization_summary(record_dir: Path | str, models_record: Mapping[str, Any]) -> dict[str, Any]:
+    """Per published model and set of pet photos: the accuracy CI, the validation
+    accuracy, the verdict, and for thumbnails the resolution control; plus the sets that
+    were not available and the photos of neither class."""
+    resolution = read_json_or_none(Path(record_dir) / EXTERNAL_DIR / RESOLUTION_FILE)
+    summary: dict[str, Any] = {"models": {}, "not_available": {}}
+    for model_file, record in external_records(record_dir).items():
+        clean = validation_accuracy(models_record, model_file)
+        rows = {}
+        for name, side in PET_SETS.items():
+            entry = record["sets"].get(name)
+            if entry is None or not entry.get("pets"):
+                continue
+            pets = entry["pets"]
+            row = {
+                "n": pets["n"],
+                "accuracy": pets["accuracy"],
+                "validation_accuracy": clean,
+                "verdict": accuracy_verdict(pets["accuracy"], clean),
+                "image_size": side,
+            }
+            if side is not None:
+                row["shrunk"] = _shrunk_accuracy(resolution, model_file, side)
+                row["resolution"] = resolution_verdict(pets["accuracy"], row["shrunk"], clean)
+            rows[name] = row
+        non_pets = next((e["non_pets"] for e in record["sets"].values() if e.get("non_pets")), None)
+        summary["models"][model_file] = {"sets": rows, "non_pets": non_pets}
+        summary["not_available"] |= record.get("not_available", {})
+    summary["not_available"] = {k: v for k, v in summary["not_available"].items() if k not in _evaluated(summary)}
+    return summary
+
+
+def _evaluated(summary: Mapping[str, Any]) -> set[str]:
+    return {name for m in summary["models"].values() for name in m["sets"]}
+
+
+def claim_status(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """``(ours, status)`` of the claim table's generalization row, from the Keras model
+    (the paper's), or *not testable here* when no external set was evaluated."""
+    models = summary.get("models") or {}
+    if not models or not any(m["sets"] for m in models.values()):
+        return NOT_MEASURED, NOT_TESTABLE
+    model = next((f for f in models if f.endswith(".keras")), next(iter(models)))
+    sets = models[model]["sets"]
+    ours = "; ".join(f"{_short(name)} {_acc(row['accuracy'])}" for name, row in sets.items())
+    held = [name for name, row in sets.items() if row["verdict"] in (HOLDS, BETTER)]
+    failed = [name for name, row in sets.items() if row["verdict"] == DOES_NOT_HOLD]
+    if held and failed:
+        status = f"holds on {', '.join(map(_short, held))}; not on {', '.join(map(_short, failed))}"
+    elif failed:
+        status = f"not reproduced: {', '.join(map(_short, failed))}"
+    else:
+        status = "reproduced"
+    return ours, status
+
+
+# ----------------------------------------------------------------------------- for people
+
+_SHORT = {
+    "oxford-iiit-pet": "Oxford-IIIT Pet",
+    "oxford-pets-sample": "Oxford pets sample",
+    "cifar10-test": "CIFAR-10 pets",
+}
+
+
+def _short(name: str) -> str:
+    return _SHORT.get(name, name)
+
+
+def _acc(interval: Mapping[str, float] | None, digits: int = 1) -> str:
+    return with_ci(interval, digits) if interval else NOT_MEASURED
+
+
+def _model_name(model_file: str) -> str:
+    return "Keras" if model_file.endswith(".keras") else "int8 TFLite" if ".int8." in model_file else model_file
+
+
+def summary_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One row per model and set of pet photos: accuracy, the validation accuracy it is
+    judged against, the verdict, and for thumbnails the resolution control."""
+    rows = []
+    for model, entry in summary["models"].items():
+        for name, row in entry["sets"].items():
+            side = row.get("image_size")
+            rows.append(
+                {
+                    "model": _model_name(model),
+                    "images": f"{_short(name)} ({row['n']:,})",
+                    "accuracy": _acc(row["accuracy"]),
+                    "PetImages validation": percent(row["validation_accuracy"], 2),
+                    "verdict": row["verdict"],
+                    "PetImages shrunk alike": f"{_acc(row.get('shrunk'))} at {side} px" if side else "–",
+                    "resolution": row.get("resolution", "–"),
+                }
+            )
+    return rows
+
+
+def non_pet_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Photos of neither class: the share flagged *unsure* and the share called dog."""
+    rows = []
+    for model, entry in summary["models"].items():
+        non = entry.get("non_pets")
+        if non:
+            rows.append(
+                {
+                    "model": _model_name(model),
+                    "photos of neither (CIFAR-10)": f"{non['n']:,}",
+                    "flagged unsure": _acc(non["unsure"]),
+                    "called dog": percent(non["called_dog"]["estimate"], 1),
+                    "a confident cat or dog": percent(1 - non["unsure"]["estimate"], 1),
+                }
+            )
+    return rows
+
+
+def verdict_markdown(summary: Mapping[str, Any]) -> Text:
+    """The page's verdict: a sentence per set for the Keras model, and what was not tested."""
+    ours, status = claim_status(summary)
+    lines = []
+    if status == NOT_TESTABLE:
+        lines.append("No external test set was available where this book was built: the claim is *not testable here*.")
+    else:
+        lines.append(f'**Verdict on "strong generalization": {status}.** Keras model: {ours}.')
+    missing = [_short(name) for name in summary.get("not_available", {})]
+    if missing:
+        lines.append(
+            f"Not available where this was built: {', '.join(missing)} "
+            "(`evaluate --external --download` fetches what is missing)."
+        )
+    return Text(bullet_list(lines) + "\n")
+
+
+def generalization_markdown(summary: Mapping[str, Any]) -> Text:
+    """The tables of the book's page: pets by model and set, then photos of neither."""
+    parts = [verdict_markdown(summary)]
+    if rows := summary_rows(summary):
+        parts.append(markdown_table(rows))
+    if rows := non_pet_rows(summary):
+        parts.append(markdown_table(rows))
+    return Text("\n\n".join(parts) + "\n")
+
+
+def breed_rows(record: Mapping[str, Any], name: str) -> list[dict[str, str]]:
+    """Per breed (or class) of one set of an external record: n, accuracy, unsure share."""
+    entry = record["sets"].get(name) or {}
+    groups = (entry.get("pets") or {}).get("groups") or {}
+    return [
+        {
+            "breed": group,
+            "species": g["species"],
+            "images": f"{g['n']:,}",
+            "accuracy (95 % CI)": _acc(g["accuracy"]),
+            "flagged unsure": percent(g["unsure"]["estimate"], 1) if g.get("unsure") else NOT_MEASURED,
+        }
+        for group, g in groups.items()
+    ]
+
+
+#: The gallery of the most confident external mistakes, among the book's figures.
+GALLERY_FILE = "external_mistakes.jpg"
+
+
+def mistake_gallery(
+    record: Mapping[str, Any], sets: Mapping[str, Any], out: Path | str, per_set: int = 6, size: int = 160
+) -> Path | None:
+    """The model's most confident mistakes on each set of pet photos (``per_set`` each),
+    titled with the image, its class and P(dog), saved as a JPEG figure at ``out``.
+
+    ``sets`` maps set names to what :func:`catsdogs.data.external.find_external_set`
+    returns; ``None`` when none of the record's sets is among them.
+    """
+    images, titles, rows = [], [], []
+    for name in PET_SETS:
+        entry, data = record["sets"].get(name), sets.get(name)
+        if not entry or not entry.get("pets") or data is None:
+            continue
+        by_name = {image.name: image for image in data.images}
+        worst = sorted(entry["pets"]["mistakes"], key=lambda m: -abs(m["prob_dog"] - 0.5))[:per_set]
+        rows.append(_short(name))
+        for m in worst:
+            images.append(data.pixels(by_name[m["image"]], size))
+            titles.append(f"{Path(m['image']).name}\n{m['label']}, P(dog) {m['prob_dog']:.2f}")
+    if not images:
+        return None
+    fig = image_grid(
+        images, titles, ncols=per_set, suptitle=f"Most confident mistakes, one row each: {', '.join(rows)}"
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100, pil_kwargs={"quality": 85})  # photos: JPEG
+    return Path(out)
+
+
+__all__ = [
+    "GALLERY_FILE",
+    "mistake_gallery",
+    "EXTERNAL_DIR",
+    "RESOLUTION_FILE",
+    "PET_SETS",
+    "HOLDS",
+    "DOES_NOT_HOLD",
+    "BETTER",
+    "NOT_TESTABLE",
+    "external_records",
+    "validation_accuracy",
+    "resolution_control",
+    "accuracy_verdict",
+    "resolution_verdict",
+    "generalization_summary",
+    "claim_status",
+    "summary_rows",
+    "non_pet_rows",
+    "verdict_markdown",
+    "generalization_markdown",
+    "breed_rows",
+]

@@ -1,0 +1,115 @@
+"""The verdict on "strong generalization": its rules on fixed inputs, the summary of external
+records, the claim row (including *not testable here*) and the published records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catsdogs.studies import claims
+from catsdogs.studies import generalization as gen
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ci(estimate: float, low: float, high: float) -> dict[str, float]:
+    return {"estimate": estimate, "low": low, "high": high}
+
+
+@pytest.mark.parametrize(
+    ("interval", "reference", "verdict"),
+    [
+        (ci(0.984, 0.974, 0.993), 0.9878, gen.HOLDS),  # the Oxford sample: 98.78 % inside its CI
+        (ci(0.658, 0.637, 0.677), 0.9878, gen.DOES_NOT_HOLD),  # the thumbnails: the whole CI below
+        (ci(0.995, 0.990, 0.999), 0.9878, gen.BETTER),
+        (ci(0.970, 0.960, 0.9878), 0.9878, gen.HOLDS),  # on the edge: still inside
+        (ci(0.984, 0.974, 0.993), None, gen.NOT_TESTABLE),
+    ],
+)
+def test_accuracy_verdict(interval, reference, verdict):
+    assert gen.accuracy_verdict(interval, reference) == verdict
+
+
+def test_resolution_verdict():
+    cifar = ci(0.658, 0.637, 0.677)
+    assert gen.resolution_verdict(cifar, ci(0.66, 0.62, 0.70), 0.988) == "explains all of the drop"
+    assert gen.resolution_verdict(cifar, ci(0.60, 0.55, 0.65), 0.988) == "explains all of the drop"
+    assert gen.resolution_verdict(cifar, ci(0.808, 0.768, 0.845), 0.988) == "explains part of the drop"
+    assert gen.resolution_verdict(cifar, ci(0.99, 0.98, 1.0), 0.988) == "explains none of the drop"
+    assert gen.resolution_verdict(cifar, None, 0.988) == gen.NOT_MEASURED
+
+
+def _record(model: str, sets: dict) -> dict:
+    return {"model": {"file": model}, "sets": sets, "not_available": {"oxford-iiit-pet": "not found: set it"}}
+
+
+def _pets(acc: dict, n: int = 100) -> dict:
+    return {"pets": {"n": n, "accuracy": acc, "mistakes": [], "groups": {}}, "non_pets": None}
+
+
+def _write_records(record_dir: Path) -> dict:
+    external = record_dir / gen.EXTERNAL_DIR
+    external.mkdir(parents=True)
+    sets = {"oxford-pets-sample": _pets(ci(0.98, 0.97, 0.99)), "cifar10-test": _pets(ci(0.60, 0.58, 0.62))}
+    (external / "m.keras.json").write_text(json.dumps(_record("m.keras", sets)))
+    resolution = {
+        "levels": [0.0, 112.0, 64.0, 48.0, 32.0, 24.0],
+        "models": {
+            "m.keras": {
+                "accuracy": [0.99, 0.98, 0.95, 0.9, 0.8, 0.7],
+                "accuracy_low": [0.0] * 6,
+                "accuracy_high": [1.0] * 6,
+            }
+        },
+    }
+    (external / gen.RESOLUTION_FILE).write_text(json.dumps(resolution))
+    return {"files": {"m.keras": {"val_accuracy": 0.985}}}
+
+
+def test_summary_and_claim_row_from_records(tmp_path: Path):
+    models = _write_records(tmp_path)
+    summary = gen.generalization_summary(tmp_path, models)
+    sets = summary["models"]["m.keras"]["sets"]
+    assert sets["oxford-pets-sample"]["verdict"] == gen.HOLDS
+    assert sets["cifar10-test"]["verdict"] == gen.DOES_NOT_HOLD
+    assert sets["cifar10-test"]["shrunk"]["estimate"] == 0.8  # the 32 px level of the control
+    assert sets["cifar10-test"]["resolution"] == "explains part of the drop"
+    assert list(summary["not_available"]) == ["oxford-iiit-pet"]
+    ours, status = gen.claim_status(summary)
+    assert status == "holds on Oxford pets sample; not on CIFAR-10 pets"
+    assert "98.0 %" in ours and "60.0 %" in ours
+    page = gen.generalization_markdown(summary)
+    assert "does not hold" in page and "Oxford-IIIT Pet" in page
+
+
+def test_without_records_the_claim_is_not_testable_here(tmp_path: Path):
+    summary = gen.generalization_summary(tmp_path, {})
+    assert gen.claim_status(summary) == (gen.NOT_MEASURED, gen.NOT_TESTABLE)
+    assert "not testable here" in gen.generalization_markdown(summary)
+
+
+def test_claim_table_gets_the_generalization_row(tmp_path: Path):
+    from catsdogs.config import get_config
+    from catsdogs.runs import Run
+
+    run = Run.open(get_config("smoke"), tmp_path / "run")
+    models = _write_records(tmp_path / "record")
+    rows = claims.claim_rows(run, {}, gen.generalization_summary(tmp_path / "record", models))
+    row = next(r for r in rows if r["claim"] == "strong generalization")
+    assert "not on CIFAR-10 pets" in row["verdict"]
+    assert all(r["claim"] != "strong generalization" for r in claims.claim_rows(run, {}))
+
+
+def test_published_records_give_the_published_verdict():
+    record_dir = ROOT / "results" / "full"
+    if not (record_dir / gen.EXTERNAL_DIR).is_dir():
+        pytest.skip("no published external records")
+    models = json.loads((ROOT / "models" / "catsdogs_mobilenetv2.json").read_text())
+    summary = gen.generalization_summary(record_dir, models)
+    assert set(summary["models"]) == set(models["files"])  # both published models were evaluated
+    for entry in summary["models"].values():
+        assert entry["sets"]["cifar10-test"].get("shrunk"), "the resolution control covers every model"
+    page = (ROOT / "book" / "_generated" / "generalization.md").read_text()
+    assert page.startswith(gen.generalization_markdown(summary)), "book/_generated/generalization.md is stale"
