@@ -73,7 +73,8 @@ def show_source(*objects: Any, docstrings: bool = False) -> Text:
                 and isinstance(first.value.value, str)
             ):
                 lines = source.splitlines(keepends=True)
-                source = "".join(lines[: first.lineno - 1] + lines[first.end_lineno :])
+                after = first.end_lineno + (first.end_lineno < len(lines) and not lines[first.end_lineno].strip())
+                source = "".join(lines[: first.lineno - 1] + lines[after:])
         blocks.append(source.rstrip())
     return Text("```python\n" + "\n\n\n".join(blocks) + "\n```\n")
 

@@ -250,3 +250,32 @@ def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
     assert cells["validation accuracy (paper-faithful recipe)"].endswith("24,998 out-of-fold images")
     unfinished = {"cv-paper": studies["cv-paper"], "cv-lr3e-5": {"cv": None, "compare": None}}
     assert len(verdicts(claim_rows(run, unfinished))) == 2  # only finished studies are evidence
+
+
+def test_show_source_renders_the_code_without_its_docstring():
+    from catsdogs.markdown import show_source
+    from catsdogs.runs import Run as RunClass
+
+    text = show_source(RunClass.final_model)
+    assert text.startswith("```python\ndef final_model(self) -> Path:\n") and text.endswith("```\n")
+    assert "Raises" not in text and "self.final_file(" in text  # docstring out, body in
+    assert "Raises" in show_source(RunClass.final_model, docstrings=True)
+    assert text._repr_markdown_() == str(text)
+
+
+def test_layer_rows_show_the_base_block_by_block():
+    from catsdogs.model.classifier import build_classifier, unfreeze_top
+    from catsdogs.report.tables import layer_rows
+    from conftest import tiny_config
+
+    model = build_classifier(tiny_config(), None)
+    rows = layer_rows(model)
+    names = [r["layer"] for r in rows]
+    assert "mobilenetv2_base / block_16" in names and "mobilenetv2_base / stem (Conv1, block 0)" in names
+    assert names.index("mobilenetv2_base / stem (Conv1, block 0)") < names.index("mobilenetv2_base / block_1")
+    count = lambda key: sum(int(r[key].replace(",", "")) for r in rows)  # noqa: E731
+    assert count("parameters") == model.count_params()
+    assert count("trainable") == sum(int(w.numpy().size) for w in model.trainable_weights)
+    unfreeze_top(model, "block_16_expand")
+    trainable = {r["layer"]: r["trainable"] for r in layer_rows(model)}
+    assert trainable["mobilenetv2_base / block_15"] == "0" and trainable["mobilenetv2_base / block_16"] != "0"
