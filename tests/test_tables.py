@@ -264,9 +264,10 @@ def test_show_source_renders_the_code_without_its_docstring():
 
 
 def test_layer_rows_show_the_base_block_by_block():
+    from conftest import tiny_config
+
     from catsdogs.model.classifier import build_classifier, unfreeze_top
     from catsdogs.report.tables import layer_rows
-    from conftest import tiny_config
 
     model = build_classifier(tiny_config(), None)
     rows = layer_rows(model)
