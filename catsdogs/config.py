@@ -196,7 +196,7 @@ class Config:
     robustness_per_class: int | None = setting(
         200,
         reason="chapter 6 corrupts a fixed, seeded, stratified subset of the validation split "
-        "(this many images per class) so that 8 corruptions × 5 levels, the mitigation "
+        "(this many images per class) so that 9 corruptions × 5 levels, the mitigation "
         "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
         after_phase1=True,
     )

@@ -147,7 +147,19 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook}.ipynb"
 
 
+NOT_REPORTED = "not reported"
+
+
+def hardware_text(hw: Mapping[str, Any] | None) -> str:
+    if not hw:
+        return NOT_MEASURED
+    gpus = f", GPU: {', '.join(hw['gpus'])}" if hw.get("gpus") else ", no GPU"
+    return f"{hw['cpu']} ({hw['logical_cores']} logical cores){gpus}"
+
+
 __all__ = [
+    "NOT_REPORTED",
+    "hardware_text",
     "show_source",
     "NOT_MEASURED",
     "Row",
@@ -163,13 +175,3 @@ __all__ = [
     "duration",
     "colab_url",
 ]
-
-
-NOT_REPORTED = "not reported"
-
-
-def hardware_text(hw: Mapping[str, Any] | None) -> str:
-    if not hw:
-        return NOT_MEASURED
-    gpus = f", GPU: {', '.join(hw['gpus'])}" if hw.get("gpus") else ", no GPU"
-    return f"{hw['cpu']} ({hw['logical_cores']} logical cores){gpus}"

@@ -21,6 +21,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,6 +31,9 @@ import numpy as np
 from scipy.special import expit
 
 from catsdogs.config import (
+    ENV_CACHE_DIR,
+    ENV_DATA_DIR,
+    ENV_WEIGHTS,
     NOT_GIVEN,
     Config,
     UserError,
@@ -45,6 +49,9 @@ from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, 
 from catsdogs.provenance import environment_info
 
 log = logging.getLogger(__name__)
+
+#: The environment variable of each location setting, read by the chapters (:meth:`Run.for_notebook`).
+LOCATION_VARIABLES = {"data_dir": ENV_DATA_DIR, "weights": ENV_WEIGHTS, "cache_dir": ENV_CACHE_DIR}
 
 
 class MissingRecord(UserError, FileNotFoundError):
@@ -117,11 +124,11 @@ class Run:
         """The run a notebook works in, from its ``parameters`` cell.
 
         An existing run directory is reopened with the settings it was made with;
-        otherwise a new run of ``profile`` is made. Data, weights and cache are found
-        as everywhere (the run's own settings, then ``$CATSDOGS_DATA_DIR``,
-        ``$CATSDOGS_WEIGHTS``, ``$CATSDOGS_CACHE_DIR``); ``locations`` (``data_dir``,
-        ``weights``, ``cache_dir``) may point elsewhere on this machine. The dataset is
-        downloaded when none is found, unless ``download`` is false.
+        otherwise a new run of ``profile`` is made. Data, weights and cache come from
+        ``$CATSDOGS_DATA_DIR``, ``$CATSDOGS_WEIGHTS`` and ``$CATSDOGS_CACHE_DIR`` when set
+        (over the run's recorded ones: the data may have moved), else from the run's own
+        settings; ``locations`` (``data_dir``, ``weights``, ``cache_dir``) given here win over
+        both. The dataset is downloaded when none is found, unless ``download`` is false.
 
         Raises
         ------
@@ -129,7 +136,8 @@ class Run:
             If ``run_dir`` holds a run of another profile or seed.
         """
         path = Path(run_dir) if run_dir else default_run_dir(profile)
-        locations = {k: v for k, v in locations.items() if v is not None} | {"download": download}
+        from_env = {k: os.environ[var] for k, var in LOCATION_VARIABLES.items() if os.environ.get(var)}
+        locations = from_env | {k: v for k, v in locations.items() if v is not None} | {"download": download}
         if (path / "config.json").is_file():
             run = cls.load(path)
             for key, wanted in (("profile", profile), ("seed", seed)):

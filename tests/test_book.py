@@ -23,8 +23,10 @@ from catsdogs.markdown import colab_url
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 MAX_LOGIC_LINES = 15
-PARAMETERS = {"profile", "run_dir", "data_dir", "weights", "cache_dir", "download", "seed"}
-PAGES = ("intro", "method", "results", "limitations", "reproducibility", "references")
+PARAMETERS = {"profile", "run_dir", "seed"}
+#: Locations are not parameters: they come from the environment (CATSDOGS_DATA_DIR, ...).
+LOCATIONS = {"data_dir", "weights", "cache_dir", "download"}
+PAGES = ("intro", "method", "results", "limitations", "generalization", "reproducibility", "references")
 
 
 def _notebook(name: str) -> nbformat.NotebookNode:
@@ -55,6 +57,7 @@ def test_notebook_has_one_parameters_cell_with_the_standard_names(name):
         if isinstance(t, ast.Name)
     }
     assert PARAMETERS <= assigned, f"{name}: parameters cell lacks {sorted(PARAMETERS - assigned)}"
+    assert not assigned & LOCATIONS, f"{name}: locations come from the environment, not {sorted(assigned & LOCATIONS)}"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

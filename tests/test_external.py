@@ -28,7 +28,8 @@ from PIL import Image
 from catsdogs.cli.main import main
 from catsdogs.data import external as ext
 from catsdogs.data.scan import DataError
-from catsdogs.evaluation.external import evaluate_external, format_external, wilson_interval
+from catsdogs.evaluation.external import evaluate_external, format_external
+from catsdogs.evaluation.metrics import wilson_interval
 from catsdogs.evaluation.predict import MODEL_STEM, Predictor, load_predictor, predict_files
 
 #: The real setting, read before any test clears it (the ``real`` test uses it).

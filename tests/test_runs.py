@@ -142,3 +142,13 @@ def test_history_csv_round_trip(tmp_path: Path) -> None:
     write_csv(tmp_path / "h.csv", [{"epoch": 0, "loss": 0.5}, {"epoch": 1, "loss": 0.25}])
     assert read_history(tmp_path / "h.csv") == {"epoch": [0.0, 1.0], "loss": [0.5, 0.25]}
     assert read_history(tmp_path / "missing.csv") == {}
+
+
+def test_for_notebook_takes_locations_from_the_environment(make_config, tmp_path: Path, monkeypatch) -> None:
+    Run.open(make_config(tmp_path / "recorded"), tmp_path / "run")
+    monkeypatch.setenv("CATSDOGS_DATA_DIR", str(tmp_path / "moved"))
+    assert Run.for_notebook("smoke", tmp_path / "run").config.data_dir == str(tmp_path / "moved")
+    given = Run.for_notebook("smoke", tmp_path / "run", data_dir=str(tmp_path / "given"))
+    assert given.config.data_dir == str(tmp_path / "given")  # an explicit location wins
+    monkeypatch.delenv("CATSDOGS_DATA_DIR")
+    assert Run.for_notebook("smoke", tmp_path / "run").config.data_dir == str(tmp_path / "recorded")

@@ -328,9 +328,9 @@ def test_reproducibility_page_shows_the_published_environment(full_copy):
     assert "No published record" in verify.published_environment_markdown(None, environment_rows, ROOT / "tests")
 
 
-def test_wilson_interval_holds_the_proportion_and_narrows_with_n():
-    from catsdogs.report.verify import wilson_interval
+def test_proportion_interval_holds_the_proportion_and_narrows_with_n():
+    from catsdogs.report.verify import proportion_interval
 
-    lo, hi = wilson_interval(0.9, 100)
-    lo2, hi2 = wilson_interval(0.9, 10_000)
+    lo, hi = proportion_interval(0.9, 100)
+    lo2, hi2 = proportion_interval(0.9, 10_000)
     assert 0 <= lo < 0.9 < hi <= 1 and lo < lo2 < 0.9 < hi2 < hi

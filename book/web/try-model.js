@@ -3,9 +3,9 @@
 // Runs LiteRT.js (@litertjs/core, WebAssembly + XNNPACK) on the very .tflite file published in
 // models/; the photo never leaves the page. `python -m catsdogs book` copies this file, the
 // runtime, the model and try-model.json (input quantization, out-of-distribution threshold,
-// sample images) into _static/try-model/ of the built book (catsdogs/web.py).
+// sample images) into _static/try-model/ of the built book (catsdogs/report/web.py).
 //
-// Preprocessing is Python's `catsdogs.images.read_image_file` followed by the TFLite predictor:
+// Preprocessing is Python's `catsdogs.data.images.read_image_file` followed by the TFLite predictor:
 //   1. decode the file to 8-bit RGB (no colour management, alpha dropped; as Pillow's convert("RGB"));
 //   2. resize to S x S with TensorFlow's `tf.image.resize(method="bilinear", antialias=True)`;
 //   3. clip to [0, 255], quantize with the input tensor's scale and zero point (round half to even

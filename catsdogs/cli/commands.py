@@ -159,7 +159,9 @@ def cmd_generalization(args) -> int:
                 sets[name] = find_external_set(name)
             except MissingExternalSet:  # not here: its mistakes are left out of the gallery
                 continue
-        if keras_record and (written := gen.mistake_gallery(keras_record, sets, args.figures / gen.GALLERY_FILE)):
+        if keras_record and (
+            written := gen.mistake_gallery(keras_record, sets, args.figures / gen.EXTERNAL_GALLERY_FILE)
+        ):
             print(written)
     print(json.dumps(summary, indent=2) if args.json else gen.generalization_markdown(summary), end="")
     return 0
@@ -389,15 +391,14 @@ def cmd_ablation(args) -> int:
 
 def cmd_audit(args) -> int:
     from catsdogs.studies import label_audit as audit
-    from catsdogs.studies import label_audit as dataset_audit
 
     if args.cv:
-        summary = dataset_audit.audit_study(args.cv)
+        summary = audit.audit_study(args.cv)
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
             print(f"contact sheets of the images to look at: {args.cv / 'contact_sheets'}\n")
-            print(dataset_audit.dataset_audit_markdown(summary), end="")
+            print(audit.dataset_audit_markdown(summary), end="")
         return 0
     result = audit.audit_run(Run.load(args.run_dir))
     print(json.dumps(result, indent=2) if args.json else audit.audit_markdown(result), end="\n" if args.json else "")

@@ -19,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "fetch_record",
         ],
         "external": [
+            "species_name",
             "ENV_EXTERNAL_DIR",
             "OXFORD_PETS_URL",
             "OXFORD_PETS_MD5",

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from catsdogs.config import CLASS_NAMES, ENV_EXTERNAL_DIR
+from catsdogs.config import CLASS_NAMES, ENV_EXTERNAL_DIR, UserError
 from catsdogs.data.download import download_file
 from catsdogs.data.images import read_image_file, resize_image
 from catsdogs.data.scan import DataError
@@ -545,7 +545,8 @@ def arrays_sha256(arrays: np.ndarray, labels: Sequence[int | None]) -> str:
     return digest.hexdigest()
 
 
-def _species(label: int | None) -> str:
+def species_name(label: int | None) -> str:
+    """``cat``, ``dog`` or :data:`NON_PET` for a label of 0, 1 or ``None``."""
     return NON_PET if label is None else CLASS_NAMES[label]
 
 
@@ -561,8 +562,8 @@ def set_provenance(data: ExternalData) -> dict[str, Any]:
         content hash: ``file_list_sha256`` for files (:func:`file_list_sha256`) or
         ``arrays_sha256`` for arrays (:func:`arrays_sha256`), plus any download details.
     """
-    counts = Counter(_species(im.label) for im in data.images)
-    groups = Counter((im.group, _species(im.label)) for im in data.images)
+    counts = Counter(species_name(im.label) for im in data.images)
+    groups = Counter((im.group, species_name(im.label)) for im in data.images)
     record: dict[str, Any] = {
         "name": data.name,
         "title": data.spec.title,
@@ -671,7 +672,15 @@ def _download_md5_checked(url: str, archive: Path, expected_md5: str | None, pro
     if archive.is_file() and expected_md5 is not None and file_md5(archive) != expected_md5:
         logger.warning("existing %s does not match md5 %s; downloading it again", archive, expected_md5)
         archive.unlink()
-    download_file(url, archive, progress=progress)
+    try:
+        download_file(url, archive, progress=progress)
+    except UserError as exc:  # its advice is PetImages': say what to do for this set
+        reason = str(exc).split(". ")[0]
+        raise MissingExternalSet(
+            "oxford-iiit-pet",
+            f"{reason}. Download {url} by hand, extract images/*.jpg and pass --external oxford-iiit-pet=DIR "
+            f"(or set {ENV_EXTERNAL_DIR} to the folder holding oxford-iiit-pet/images/)",
+        ) from exc
     actual = file_md5(archive)
     if expected_md5 is not None and actual != expected_md5:
         archive.unlink()
@@ -813,6 +822,7 @@ def _oxford_download(dest: Path, found_through: str) -> ExternalData:
 
 
 __all__ = [
+    "species_name",
     "ENV_EXTERNAL_DIR",
     "OXFORD_PETS_URL",
     "OXFORD_PETS_MD5",

@@ -1,7 +1,7 @@
 """Splits of the usable images: the train/validation manifest of a run and the folds of a
 cross-validation study, both stratified and seeded, plus the seeded per-class subset.
 
-A manifest is one row per image (:data:`MANIFEST_FIELDS`): its file relative to the data
+A manifest is one row per image (:data:`catsdogs.runs.MANIFEST_FIELDS`): its file relative to the data
 root, label, class, split and source; its sha256 is recorded so every machine can check
 it trains and validates on the same images.
 """
@@ -24,7 +24,7 @@ def split_manifest(
 ) -> list[dict]:
     """Deterministic stratified split of the usable images.
 
-    Returns one dict per image with the keys of :data:`MANIFEST_FIELDS`; ``split``
+    Returns one dict per image with the keys of :data:`catsdogs.runs.MANIFEST_FIELDS`; ``split``
     is ``train``, ``val`` or ``test``. The same report, fractions and seed give
     the same manifest on any machine.
     """

@@ -25,7 +25,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "external": [
             "DECISION_THRESHOLD",
-            "wilson_interval",
             "predict_set",
             "model_info",
             "evaluate_external_set",
@@ -48,6 +47,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "classification_metrics",
             "roc_pr_curves",
             "most_confident_mistakes",
+            "wilson_interval",
         ],
         "predict": [
             "MODEL_STEM",

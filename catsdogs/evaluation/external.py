@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 from tqdm import tqdm
 
 from catsdogs.config import CLASS_NAMES
-from catsdogs.data.external import NON_PET, ExternalData, ExternalImage, set_provenance
+from catsdogs.data.external import NON_PET, ExternalData, ExternalImage, set_provenance, species_name
 from catsdogs.data.scan import DataError
 from catsdogs.evaluation.bootstrap import bootstrap_ci
-from catsdogs.evaluation.metrics import METRICS, THRESHOLD_METRICS, classification_metrics
+from catsdogs.evaluation.metrics import METRICS, THRESHOLD_METRICS, classification_metrics, wilson_interval
 from catsdogs.evaluation.predict import MODEL_STEM, Predictor, confidence, load_predictor, ood_threshold
 from catsdogs.files import file_sha256
 
@@ -40,24 +39,6 @@ CONFIDENCE = 0.95
 
 
 # --------------------------------------------------------------------------- proportions
-
-
-def wilson_interval(k: int, n: int, confidence_level: float = CONFIDENCE) -> dict[str, Any]:
-    """A proportion ``k / n`` with its Wilson score interval (``scipy.stats.binomtest``).
-
-    Wilson rather than the bootstrap for groups and subsets: they are small and often at
-    100 %, where a percentile bootstrap collapses to a zero-width interval.
-
-    Returns
-    -------
-    dict
-        ``{"k", "n", "estimate", "low", "high"}``; the last three ``None`` when ``n == 0``.
-    """
-    k, n = int(k), int(n)
-    if n == 0:
-        return {"k": 0, "n": 0, "estimate": None, "low": None, "high": None}
-    ci = binomtest(k, n).proportion_ci(confidence_level=confidence_level, method="wilson")
-    return {"k": k, "n": n, "estimate": k / n, "low": float(ci.low), "high": float(ci.high)}
 
 
 # --------------------------------------------------------------------------- predictions
@@ -92,16 +73,12 @@ def predict_set(
 # --------------------------------------------------------------------------- records
 
 
-def _species(label: int | None) -> str:
-    return NON_PET if label is None else CLASS_NAMES[label]
-
-
 def _group_order(images: Sequence[ExternalImage]) -> list[str]:
     """Groups cats first, then dogs, then non-pets; alphabetical within each."""
     rank = {name: i for i, name in enumerate((*CLASS_NAMES, NON_PET))}
     first_rank: dict[str, int] = {}
     for im in images:
-        first_rank[im.group] = min(first_rank.get(im.group, len(rank)), rank[_species(im.label)])
+        first_rank[im.group] = min(first_rank.get(im.group, len(rank)), rank[species_name(im.label)])
     return sorted(first_rank, key=lambda g: (first_rank[g], g.lower()))
 
 
@@ -353,7 +330,6 @@ def format_external(records: Mapping[str, Mapping[str, Any]], not_available: Map
 
 __all__ = [
     "DECISION_THRESHOLD",
-    "wilson_interval",
     "predict_set",
     "model_info",
     "evaluate_external_set",

@@ -286,10 +286,12 @@ def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: floa
     predicted = (probs >= threshold).astype(np.int64)
 
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=[0, 1], zero_division=0)
+    scores = [(name, metric.score(labels, predicted, probs)) for name, metric in METRICS.items()]
+    after_dog = list(METRICS).index("f1") + 1  # records have always listed per_class after the dog-class scores
     return {
         "n": int(labels.size),
         "threshold": threshold,
-        **{name: metric.score(labels, predicted, probs) for name, metric in METRICS.items()},
+        **dict(scores[:after_dog]),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
@@ -299,8 +301,29 @@ def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: floa
             }
             for i, name in enumerate(CLASS_NAMES)
         },
+        **dict(scores[after_dog:]),
         "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
     }
+
+
+def wilson_interval(k: int, n: int, confidence_level: float = 0.95) -> dict[str, Any]:
+    """A proportion ``k / n`` with its Wilson score interval (``scipy.stats.binomtest``).
+
+    For small subsets that are often at 100 %, where a percentile bootstrap collapses to a
+    zero-width interval (the external sets' breeds, ``verify``'s proportions).
+
+    Returns
+    -------
+    dict
+        ``{"k", "n", "estimate", "low", "high"}``; the last three ``None`` when ``n == 0``.
+    """
+    k, n = int(k), int(n)
+    if n == 0:
+        return {"k": 0, "n": 0, "estimate": None, "low": None, "high": None}
+    from scipy.stats import binomtest  # scipy.stats: only where a proportion needs its interval
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence_level, method="wilson")
+    return {"k": k, "n": n, "estimate": k / n, "low": float(ci.low), "high": float(ci.high)}
 
 
 # --------------------------------------------------------------------------- #
@@ -417,4 +440,5 @@ __all__ = [
     "classification_metrics",
     "roc_pr_curves",
     "most_confident_mistakes",
+    "wilson_interval",
 ]

@@ -265,7 +265,7 @@ def reliability_diagram(calibs: Mapping[str, Mapping[str, Any]]) -> Figure:
     Parameters
     ----------
     calibs : mapping of str to dict
-        Label to the output of :func:`catsdogs.evaluation.metrics.calibration`, e.g.
+        Label to the output of :func:`catsdogs.evaluation.calibration.reliability`, e.g.
         ``{"before scaling": c1, "after scaling (T=1.8)": c2}``.
 
     Returns
@@ -275,7 +275,7 @@ def reliability_diagram(calibs: Mapping[str, Mapping[str, Any]]) -> Figure:
         perfect calibration) and, below, the number of examples per bin.
     """
     if not calibs:
-        raise ValueError("calibs is empty; pass {'label': metrics.calibration(y_true, y_prob)}.")
+        raise ValueError("calibs is empty; pass {'label': calibration.reliability(y_true, y_prob)}.")
 
     fig = Figure(figsize=(5.0, 5.4), layout="constrained")
     diagram, histogram = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])

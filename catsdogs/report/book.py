@@ -31,7 +31,6 @@ from catsdogs.studies import ablation, claims
 from catsdogs.studies import cv_report as verdict
 from catsdogs.studies import generalization as gen
 from catsdogs.studies import label_audit as audit
-from catsdogs.studies import label_audit as dataset_audit
 from catsdogs.studies.paper import PAPER_CLAIMS
 
 log = logging.getLogger(__name__)
@@ -260,7 +259,9 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``,
     ``published_environment.md`` (:mod:`catsdogs.report.verify`), and from the published
     cross-validation studies ``claims_summary.md``, ``cv_verdict.md``, ``cv_forest.md`` (+ ``.png``),
-    ``cv_compare.md``, ``cv_folds.md``, ``cv_label_audit.md`` (+ the study's gallery).
+    ``cv_compare.md``, ``cv_folds.md``, ``cv_label_audit.md`` (+ the study's gallery), and from
+    the published models' external records ``generalization.md`` (+ its gallery) and
+    ``generalization_breeds.md``.
     A page whose record is missing says which step writes it.
     """
     out_dir = Path(out_dir)
@@ -306,13 +307,13 @@ def _models_record() -> dict[str, Any]:
 
 def _generalization_figure(out_dir: Path) -> str:
     """The committed gallery of external mistakes (``generalization --figures``), if any."""
-    published = verdict.book_figures_dir() / gen.GALLERY_FILE
+    published = verdict.book_figures_dir() / gen.EXTERNAL_GALLERY_FILE
     if not published.is_file():
         return ""
-    if (out_dir / gen.GALLERY_FILE).resolve() != published.resolve():  # not the published book itself
-        shutil.copy2(published, out_dir / gen.GALLERY_FILE)
+    if (out_dir / gen.EXTERNAL_GALLERY_FILE).resolve() != published.resolve():  # not the published book itself
+        shutil.copy2(published, out_dir / gen.EXTERNAL_GALLERY_FILE)
     return (
-        f"\n```{{figure}} _generated/{gen.GALLERY_FILE}\n:name: external-mistakes\n\nThe Keras model's most "
+        f"\n```{{figure}} _generated/{gen.EXTERNAL_GALLERY_FILE}\n:name: external-mistakes\n\nThe Keras model's most "
         "confident mistakes on each independent set: the image, its class, and the model's P(dog).\n```\n"
     )
 
@@ -359,8 +360,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "generalization.md": gen.generalization_markdown(generalization) + _generalization_figure(out_dir),
         "generalization_breeds.md": _breed_tables(),
         "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
-        "cv_label_audit.md": dataset_audit.dataset_audit_markdown(audited["label_audit"] if audited else None)
-        + gallery,
+        "cv_label_audit.md": audit.dataset_audit_markdown(audited["label_audit"] if audited else None) + gallery,
         "claims_summary.md": claims.claim_rows(run, studies, generalization).markdown(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",

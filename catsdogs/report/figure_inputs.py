@@ -95,7 +95,7 @@ def phase_histories(run: Run) -> dict[str, dict[str, list[float]]]:
     }
 
 
-def final_predictions(run: Run) -> dict[str, np.ndarray]:
+def final_prediction_arrays(run: Run) -> dict[str, np.ndarray]:
     """The final model's validation predictions: ``file``, ``label``, ``logit``, ``prob``."""
     return read_predictions(run.final_predictions())
 
@@ -103,7 +103,7 @@ def final_predictions(run: Run) -> dict[str, np.ndarray]:
 def mistakes(run: Run, k: int = 8) -> tuple[Images, Titles]:
     """The ``k`` validation images the final model got wrong most confidently, titled with
     the true class and the predicted probability of dog (empty lists when there are none)."""
-    pred = final_predictions(run)
+    pred = final_prediction_arrays(run)
     paths, labels = run.split_paths("val")
     if not np.array_equal(labels, pred["label"]):
         raise ValueError(f"the predictions in {run.path} do not match the run's validation split; rerun chapter 04")
@@ -118,7 +118,7 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
     validation images, the most confident mistakes, and the first row's images under
     ``corruption`` at ``severity`` (titles: true class, P(dog))."""
 
-    pred = final_predictions(run)
+    pred = final_prediction_arrays(run)
     paths, _ = run.split_paths("val")
     rng = np.random.default_rng(run.config.seed)
     right = rng.permutation(np.flatnonzero((pred["prob"] >= 0.5) == pred["label"]))[:k]
@@ -144,6 +144,6 @@ __all__ = [
     "transform_draws",
     "load_model",
     "phase_histories",
-    "final_predictions",
+    "final_prediction_arrays",
     "mistakes",
 ]

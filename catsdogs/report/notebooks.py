@@ -8,13 +8,15 @@ cell's own output shown live; :mod:`catsdogs.report.book` then builds the book f
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 from catsdogs.config import CHAPTERS, Config, UserError, project_dir
-from catsdogs.runs import Run
+from catsdogs.runs import LOCATION_VARIABLES, Run
 
 log = logging.getLogger(__name__)
 
@@ -122,41 +124,44 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
     src_dir = project_dir() / "notebooks"
     papermill_log = logging.getLogger("papermill")
     quiet = papermill_log.level == logging.NOTSET and not log.isEnabledFor(logging.DEBUG)
-    for chapter in CHAPTERS[first : last + 1]:
-        src, dst = src_dir / f"{chapter}.ipynb", out_dir / f"{chapter}.ipynb"
-        kernel_log = out_dir / f"{chapter}.kernel.log"
-        log.info("chapter %s (%d of %d) -> %s", chapter, CHAPTERS.index(chapter) + 1, len(CHAPTERS), dst)
-        # papermill's cell progress bar, with the cells' own output (epoch lines, tqdm) streamed above it
-        bar = {
-            "desc": chapter[:2],
-            "unit": "cell",
-            "file": sys.stderr,
-            "bar_format": "{l_bar}{bar:20}| {n_fmt}/{total_fmt} cells [{elapsed}]",
-        }
-        _LiveCellOutput.partial = False
-        if quiet:
-            papermill_log.setLevel(logging.WARNING)  # "Input Notebook: ...", "Executing notebook with kernel"
-        with run.timed(f"notebook_{chapter}"), open(kernel_log, "w") as kernel_out:
-            try:
-                pm.execute_notebook(
-                    str(src),
-                    str(dst),
-                    parameters=notebook_parameters(run),
-                    cwd=str(src_dir),
-                    kernel_name="python3",
-                    progress_bar=bar,
-                    log_output=False,
-                    stdout_file=_LiveCellOutput(sys.stdout),
-                    stderr_file=_LiveCellOutput(sys.stderr),
-                    kernel_manager_class=_kernel_writing_to(kernel_out),
-                )
-            except pm.PapermillExecutionError as exc:
-                raise ChapterFailed(
-                    f"chapter {chapter} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
-                    f"the partial executed notebook is {dst} (the kernel's own log: {kernel_log}); "
-                    f"fix it and rerun with --from {chapter[:2]}"
-                ) from exc
-            finally:
-                if quiet:
-                    papermill_log.setLevel(logging.NOTSET)
+    # the chapters read locations from the environment (Run.for_notebook): pass this command's
+    locations = {var: str(getattr(config, f)) for f, var in LOCATION_VARIABLES.items() if getattr(config, f)}
+    with mock.patch.dict(os.environ, locations):
+        for chapter in CHAPTERS[first : last + 1]:
+            src, dst = src_dir / f"{chapter}.ipynb", out_dir / f"{chapter}.ipynb"
+            kernel_log = out_dir / f"{chapter}.kernel.log"
+            log.info("chapter %s (%d of %d) -> %s", chapter, CHAPTERS.index(chapter) + 1, len(CHAPTERS), dst)
+            # papermill's cell progress bar, with the cells' own output (epoch lines, tqdm) streamed above it
+            bar = {
+                "desc": chapter[:2],
+                "unit": "cell",
+                "file": sys.stderr,
+                "bar_format": "{l_bar}{bar:20}| {n_fmt}/{total_fmt} cells [{elapsed}]",
+            }
+            _LiveCellOutput.partial = False
+            if quiet:
+                papermill_log.setLevel(logging.WARNING)  # "Input Notebook: ...", "Executing notebook with kernel"
+            with run.timed(f"notebook_{chapter}"), open(kernel_log, "w") as kernel_out:
+                try:
+                    pm.execute_notebook(
+                        str(src),
+                        str(dst),
+                        parameters=notebook_parameters(run),
+                        cwd=str(src_dir),
+                        kernel_name="python3",
+                        progress_bar=bar,
+                        log_output=False,
+                        stdout_file=_LiveCellOutput(sys.stdout),
+                        stderr_file=_LiveCellOutput(sys.stderr),
+                        kernel_manager_class=_kernel_writing_to(kernel_out),
+                    )
+                except pm.PapermillExecutionError as exc:
+                    raise ChapterFailed(
+                        f"chapter {chapter} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
+                        f"the partial executed notebook is {dst} (the kernel's own log: {kernel_log}); "
+                        f"fix it and rerun with --from {chapter[:2]}"
+                    ) from exc
+                finally:
+                    if quiet:
+                        papermill_log.setLevel(logging.NOTSET)
     return run.path

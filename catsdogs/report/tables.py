@@ -4,7 +4,7 @@ Every number here is read from the run's files (``config.json``, ``data/scan.jso
 ``phase*/result.json``, ``eval/metrics.json``, ``timings.json``, ``provenance.json``
 and, when they exist, ``export/export.json``, ``bench/bench.json`` and
 ``robustness/*.json``); the paper's figures come from
-:data:`catsdogs.studies.claims.PAPER_CLAIMS`. Each builder returns a
+:data:`catsdogs.studies.paper.PAPER_CLAIMS`. Each builder returns a
 :class:`~catsdogs.markdown.Table`, which a notebook shows as the cell's value and the
 book writes into its generated pages.
 """

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, project_root, setting_differences
-from catsdogs.evaluation.metrics import SHOWN_METRICS
+from catsdogs.evaluation.metrics import SHOWN_METRICS, wilson_interval
 from catsdogs.markdown import markdown_table
 from catsdogs.runs import Run
 
@@ -453,13 +453,11 @@ def _field(obj: Any, keys: Sequence[Any]) -> Any | None:
     return obj
 
 
-def wilson_interval(proportion: float, n: int) -> tuple[float, float]:
-    """Wilson 95 % interval of a proportion measured on ``n`` items (scipy's ``binomtest``)."""
-    from scipy.stats import binomtest
-
-    k = round(proportion * n)
-    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return float(ci.low), float(ci.high)
+def proportion_interval(proportion: float, n: int) -> tuple[float, float]:
+    """Wilson 95 % interval of a proportion measured on ``n`` items
+    (:func:`catsdogs.evaluation.metrics.wilson_interval`)."""
+    ci = wilson_interval(round(proportion * n), n)
+    return ci["low"], ci["high"]
 
 
 def _is_number(value: Any) -> bool:
@@ -566,7 +564,9 @@ def judge(
 
 def _wilson_of(n: int | None) -> Callable[[Any], Interval | None]:
     """The Wilson interval of a published proportion measured on ``n`` images."""
-    return lambda p: wilson_interval(p, int(n)) if _is_number(n) and n > 0 and _is_number(p) and 0 <= p <= 1 else None
+    return lambda p: (
+        proportion_interval(p, int(n)) if _is_number(n) and n > 0 and _is_number(p) and 0 <= p <= 1 else None
+    )
 
 
 #: Rows of ``data/scan.json``: figure -> keys. All must be identical.
@@ -794,7 +794,7 @@ __all__ = [
     "published_environment_markdown",
     "FAILING",
     "judge",
-    "wilson_interval",
+    "proportion_interval",
     "value_text",
     "step_commands",
     "compare_records",

@@ -34,7 +34,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "compare_dirs",
             "comparison_markdown",
         ],
-        "claims": ["REPRODUCED", "NOT_REPRODUCED", "NOT_TESTABLE", "paper_claim_rows", "comparison_rows", "claim_rows"],
+        "claims": ["REPRODUCED", "NOT_REPRODUCED", "paper_claim_rows", "comparison_rows", "claim_rows"],
         "corruptions": [
             "SEVERITIES",
             "Corruption",
@@ -69,7 +69,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "verdict_markdown",
         ],
         "generalization": [
-            "GALLERY_FILE",
+            "EXTERNAL_GALLERY_FILE",
             "mistake_gallery",
             "EXTERNAL_DIR",
             "RESOLUTION_FILE",
@@ -87,7 +87,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "claim_status",
             "summary_rows",
             "non_pet_rows",
-            "verdict_markdown",
+            "generalization_verdict",
             "generalization_markdown",
             "breed_rows",
         ],

@@ -25,7 +25,7 @@ from catsdogs.markdown import (
 )
 from catsdogs.runs import Run
 from catsdogs.studies.cv_report import STUDIES, ci_position
-from catsdogs.studies.generalization import claim_status
+from catsdogs.studies.generalization import NOT_TESTABLE, claim_status
 from catsdogs.studies.paper import PAPER_CLAIMS
 
 # ----------------------------------------------------------------------------- the paper next to ours
@@ -33,7 +33,7 @@ from catsdogs.studies.paper import PAPER_CLAIMS
 
 @table_builder
 def paper_claim_rows() -> Table:
-    """The paper's headline figures (:data:`catsdogs.studies.claims.PAPER_CLAIMS`)."""
+    """The paper's headline figures (:data:`catsdogs.studies.paper.PAPER_CLAIMS`)."""
     P = PAPER_CLAIMS
     return [
         {"claim": "images (PetImages, both classes)", "paper": f"{P['images']:,}"},
@@ -149,7 +149,7 @@ def _keras_size(run: Run, export: Mapping[str, Any] | None) -> str:
 
 # ----------------------------------------------------------------------------- claim by claim
 
-REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable here"
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 
 
 def _claim(claim: str, paper: str, ours: str, status: str, evidence: str) -> dict[str, str]:
@@ -282,7 +282,6 @@ def claim_rows(
 __all__ = [
     "REPRODUCED",
     "NOT_REPRODUCED",
-    "NOT_TESTABLE",
     "paper_claim_rows",
     "comparison_rows",
     "claim_rows",

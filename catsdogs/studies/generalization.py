@@ -27,7 +27,6 @@ from catsdogs.markdown import NOT_MEASURED, Text, bullet_list, markdown_table, p
 from catsdogs.plots import image_grid
 from catsdogs.runs import Run
 from catsdogs.studies.corruptions import levels
-from catsdogs.studies.robustness import FROM_CONFIG, corruption_curves
 
 #: Where a published record keeps the generalization study's records.
 EXTERNAL_DIR = "external"
@@ -62,7 +61,7 @@ def validation_accuracy(models_record: Mapping[str, Any], model_file: str) -> fl
     return (models_record.get("files", {}).get(model_file) or {}).get("val_accuracy")
 
 
-def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class: Any = FROM_CONFIG) -> dict:
+def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class: Any = "config") -> dict:
     """Accuracy of each model on the record's validation subset (the limitations study's,
     ``robustness_per_class`` per class) shrunk by the ``low_resolution`` corruption,
     level by level, with bootstrap 95 % CIs; written to ``<record>/external/low_resolution.json``.
@@ -70,6 +69,9 @@ def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class
     ``record`` may be a published record (``results/full``): its images are found through
     ``$CATSDOGS_DATA_DIR``.
     """
+    # the study runs the models (TensorFlow); the claim table and the book only read records
+    from catsdogs.studies.robustness import corruption_curves
+
     result: dict[str, Any] = {
         "corruption": "low_resolution",
         "levels": list(levels("low_resolution")),
@@ -156,8 +158,8 @@ def _evaluated(summary: Mapping[str, Any]) -> set[str]:
 def claim_status(summary: Mapping[str, Any]) -> tuple[str, str]:
     """``(ours, status)`` of the claim table's generalization row, from the Keras model
     (the paper's), or *not testable here* when no external set was evaluated."""
-    models = summary.get("models") or {}
-    if not models or not any(m["sets"] for m in models.values()):
+    models = {f: m for f, m in (summary.get("models") or {}).items() if m["sets"]}
+    if not models:
         return NOT_MEASURED, NOT_TESTABLE
     model = next((f for f in models if f.endswith(".keras")), next(iter(models)))
     sets = models[model]["sets"]
@@ -168,8 +170,10 @@ def claim_status(summary: Mapping[str, Any]) -> tuple[str, str]:
         status = f"holds on {', '.join(map(_short, held))}; not on {', '.join(map(_short, failed))}"
     elif failed:
         status = f"not reproduced: {', '.join(map(_short, failed))}"
-    else:
+    elif held:
         status = "reproduced"
+    else:  # no validation accuracy to judge against
+        status = NOT_TESTABLE
     return ours, status
 
 
@@ -225,15 +229,17 @@ def non_pet_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
                 {
                     "model": _model_name(model),
                     "photos of neither (CIFAR-10)": f"{non['n']:,}",
-                    "flagged unsure": _acc(non["unsure"]),
+                    "flagged unsure": _acc(non.get("unsure")),
                     "called dog": percent(non["called_dog"]["estimate"], 1),
-                    "a confident cat or dog": percent(1 - non["unsure"]["estimate"], 1),
+                    "a confident cat or dog": percent(1 - non["unsure"]["estimate"], 1)
+                    if non.get("unsure")
+                    else NOT_MEASURED,
                 }
             )
     return rows
 
 
-def verdict_markdown(summary: Mapping[str, Any]) -> Text:
+def generalization_verdict(summary: Mapping[str, Any]) -> Text:
     """The page's verdict: a sentence per set for the Keras model, and what was not tested."""
     ours, status = claim_status(summary)
     lines = []
@@ -252,7 +258,7 @@ def verdict_markdown(summary: Mapping[str, Any]) -> Text:
 
 def generalization_markdown(summary: Mapping[str, Any]) -> Text:
     """The tables of the book's page: pets by model and set, then photos of neither."""
-    parts = [verdict_markdown(summary)]
+    parts = [generalization_verdict(summary)]
     if rows := summary_rows(summary):
         parts.append(markdown_table(rows))
     if rows := non_pet_rows(summary):
@@ -277,7 +283,7 @@ def breed_rows(record: Mapping[str, Any], name: str) -> list[dict[str, str]]:
 
 
 #: The gallery of the most confident external mistakes, among the book's figures.
-GALLERY_FILE = "external_mistakes.jpg"
+EXTERNAL_GALLERY_FILE = "external_mistakes.jpg"
 
 
 def mistake_gallery(
@@ -311,7 +317,7 @@ def mistake_gallery(
 
 
 __all__ = [
-    "GALLERY_FILE",
+    "EXTERNAL_GALLERY_FILE",
     "mistake_gallery",
     "EXTERNAL_DIR",
     "RESOLUTION_FILE",
@@ -329,7 +335,7 @@ __all__ = [
     "claim_status",
     "summary_rows",
     "non_pet_rows",
-    "verdict_markdown",
+    "generalization_verdict",
     "generalization_markdown",
     "breed_rows",
 ]

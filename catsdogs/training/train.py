@@ -87,7 +87,7 @@ def _callbacks(run: Run, phase: str, patience: int, epochs: int, checkpoint: boo
 
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     cbs = [
-        # kept after fit (delete_checkpoint=False) until the phase's result is written: _save_result
+        # kept after fit (delete_checkpoint=False) until the phase's result is written: save_phase_result
         keras.callbacks.BackupAndRestore(str(run.path / phase / BACKUP_DIR), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run.file(phase, "history.csv")), append=True),
         early_stopping,
