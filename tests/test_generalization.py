@@ -113,3 +113,16 @@ def test_published_records_give_the_published_verdict():
         assert entry["sets"]["cifar10-test"].get("shrunk"), "the resolution control covers every model"
     page = (ROOT / "book" / "_generated" / "generalization.md").read_text()
     assert page.startswith(gen.generalization_markdown(summary)), "book/_generated/generalization.md is stale"
+
+
+def test_cli_prints_the_verdict_of_the_published_records(capsys):
+    from catsdogs.cli.main import main
+
+    if not (ROOT / "results" / "full" / gen.EXTERNAL_DIR).is_dir():
+        pytest.skip("no published external records")
+    assert main(["generalization"]) == 0
+    out = capsys.readouterr().out
+    assert "strong generalization" in out and "| Keras | Oxford pets sample (570) |" in out
+    assert main(["generalization", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["models"]["catsdogs_mobilenetv2.keras"]["sets"]["cifar10-test"]["verdict"] == gen.DOES_NOT_HOLD

@@ -141,13 +141,13 @@ def cmd_cv(args) -> int:
 
 def cmd_generalization(args) -> int:
     from catsdogs.data.external import MissingExternalSet, find_external_set
+    from catsdogs.report.verify import published_record
     from catsdogs.studies import generalization as gen
 
-    record_dir = args.record or project_dir() / "results" / "full"
-    models = predict.published_model_dir()
-    models_record = json.loads((models / f"{predict.MODEL_STEM}.json").read_text())
+    record_dir = args.record or published_record("full") or project_dir() / "results" / "full"
+    models_record = predict.published_record(predict.default_model_path()) or {"files": {}}
     if args.control:
-        files = [models / name for name in models_record["files"]]
+        files = [predict.published_model_dir() / name for name in models_record["files"]]
         gen.resolution_control(Run.load(record_dir), files)
     summary = gen.generalization_summary(record_dir, models_record)
     if args.figures is not None:

@@ -297,12 +297,12 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
 def _published_record() -> Path:
     """The published run's records (``results/full``): the generalization study belongs
     to the published models, as the cross-validation studies do."""
-    return project_dir() / "results" / "full"
+    return verify.published_record("full") or project_dir() / "results" / "full"
 
 
 def _models_record() -> dict[str, Any]:
-    path = predict.published_model_dir() / f"{predict.MODEL_STEM}.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The published models' record (``models/catsdogs_mobilenetv2.json``), or ``{}``."""
+    return predict.published_record(predict.default_model_path()) or {}
 
 
 def _generalization_figure(out_dir: Path) -> str:
