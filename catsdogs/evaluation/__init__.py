@@ -59,7 +59,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "predict_paths",
             "published_model_dir",
             "default_model_path",
-            "published_record",
+            "published_model_record",
             "ood_threshold",
             "confidence",
             "fit_ood_threshold",

@@ -161,7 +161,7 @@ def default_model_path() -> Path:
     return published_model_dir() / f"{MODEL_STEM}.keras"
 
 
-def published_record(model_path: Path | str) -> dict[str, Any] | None:
+def published_model_record(model_path: Path | str) -> dict[str, Any] | None:
     """The publication record (``<stem>.json``) next to a published model file, if any."""
     return read_json_or_none(Path(model_path).with_name(f"{MODEL_STEM}.json"))
 
@@ -169,7 +169,7 @@ def published_record(model_path: Path | str) -> dict[str, Any] | None:
 def ood_threshold(model_path: Path | str) -> float | None:
     """The out-of-distribution confidence threshold recorded for this model file in its
     publication record, or ``None`` when none is recorded."""
-    entry = ((published_record(model_path) or {}).get("files") or {}).get(Path(model_path).name) or {}
+    entry = ((published_model_record(model_path) or {}).get("files") or {}).get(Path(model_path).name) or {}
     return entry.get("ood_threshold")
 
 
@@ -229,7 +229,7 @@ __all__ = [
     "predict_paths",
     "published_model_dir",
     "default_model_path",
-    "published_record",
+    "published_model_record",
     "ood_threshold",
     "confidence",
     "fit_ood_threshold",

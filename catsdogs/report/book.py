@@ -302,7 +302,7 @@ def _published_record() -> Path:
 
 def _models_record() -> dict[str, Any]:
     """The published models' record (``models/catsdogs_mobilenetv2.json``), or ``{}``."""
-    return predict.published_record(predict.default_model_path()) or {}
+    return predict.published_model_record(predict.default_model_path()) or {}
 
 
 def _generalization_figure(out_dir: Path) -> str:
