@@ -126,3 +126,16 @@ def test_cli_prints_the_verdict_of_the_published_records(capsys):
     assert main(["generalization", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["models"]["catsdogs_mobilenetv2.keras"]["sets"]["cifar10-test"]["verdict"] == gen.DOES_NOT_HOLD
+
+
+def test_without_a_validation_accuracy_nothing_is_judged(tmp_path: Path):
+    _write_records(tmp_path)
+    summary = gen.generalization_summary(tmp_path, {})  # no models record: nothing to judge against
+    assert {row["verdict"] for row in summary["models"]["m.keras"]["sets"].values()} == {gen.NOT_TESTABLE}
+    assert gen.claim_status(summary)[1] == gen.NOT_TESTABLE
+
+
+def test_non_pet_rows_without_an_ood_threshold():
+    non = {"n": 10, "called_dog": ci(0.6, 0.3, 0.8)}  # a model with no recorded threshold: no unsure share
+    rows = gen.non_pet_rows({"models": {"m.keras": {"sets": {}, "non_pets": non}}})
+    assert rows[0]["flagged unsure"] == gen.NOT_MEASURED and rows[0]["called dog"] == "60.0 %"
