@@ -99,6 +99,13 @@ class Config:
 
     profile: str = "full"
     seed: int = setting(42, reason="one seed for the split, the subset, weight initialisation and shuffling")
+    deterministic: bool = setting(
+        False,
+        reason="off: on a CPU two runs of this TensorFlow already agree bit for bit (checked); on a GPU, "
+        "true makes two runs on the same GPU agree, at a cost in speed not measured here (no GPU)",
+    )
+    """Call ``tf.config.experimental.enable_op_determinism()`` before training: TensorFlow's
+    GPU kernels are otherwise free to sum in a different order from run to run."""
 
     # --- locations (None: environment variable, then default) -------------------
     data_dir: str | None = setting(None, location=True)
@@ -289,6 +296,7 @@ def _rule(allowed: str, check: Callable[[Any], bool]) -> tuple[str, Callable[[An
 RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "profile": _rule("a non-empty name (text)", lambda v: _text(v) and v != ""),
     "seed": _rule(f"an integer from 0 to {MAX_SEED}", lambda v: _integer(v) and 0 <= v <= MAX_SEED),
+    "deterministic": _rule("true or false", _flag),
     "data_dir": _rule("a folder path (text) or null", _optional(_text)),
     "download": _rule("true or false", _flag),
     "weights": _rule("text (imagenet, none or a weights file) or null", _optional(_text)),

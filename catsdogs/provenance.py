@@ -64,7 +64,11 @@ def hardware_info() -> dict[str, Any]:
     if "tensorflow" in sys.modules:
         import tensorflow as tf
 
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        # the model name (e.g. "Tesla T4") where TensorFlow reports it, else the device name
+        gpus = [
+            tf.config.experimental.get_device_details(d).get("device_name", d.name)
+            for d in tf.config.list_physical_devices("GPU")
+        ]
     return {
         "cpu": cpu,
         "logical_cores": os.cpu_count(),

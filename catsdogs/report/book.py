@@ -60,6 +60,7 @@ CONFIG_ROW_ORDER: tuple[str, ...] = (
     "robustness_per_class",
     "mitigation_epochs",
     "seed",
+    "deterministic",
 )
 
 

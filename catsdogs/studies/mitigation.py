@@ -10,7 +10,7 @@ import keras
 
 from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, unfreeze_top
 from catsdogs.runs import Run
-from catsdogs.training.train import fine_tune, phase_result, save_phase_result
+from catsdogs.training.train import fine_tune, phase_result, save_phase_result, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def train_mitigation(run: Run) -> dict[str, Any]:
     cfg = run.config
     source = run.final_model()
     trained = keras.models.load_model(source, compile=False)
-    keras.utils.set_random_seed(cfg.seed + 2)
+    seed_everything(cfg, 2)
     model = build_classifier(cfg.replace(augment_robust=True), None)
     get_base(model).set_weights(get_base(trained).get_weights())
     model.get_layer(HEAD_LAYER).set_weights(trained.get_layer(HEAD_LAYER).get_weights())

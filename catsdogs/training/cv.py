@@ -37,7 +37,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from catsdogs.config import Config, setting_differences
@@ -173,11 +172,11 @@ class CrossValidation(CVStudy):
 
         cfg = self.config
         paths = self.run.paths_of(rows)
-        keras.utils.set_random_seed(cfg.seed)
+        train.seed_everything(cfg)
         model = build_classifier(cfg, resolve_weights(cfg).keras_weights)
         ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
         with self.run.timed("features_all"):
-            return feature_extractor(model).predict(ds, verbose=1).astype("float32")
+            return feature_extractor(model).predict(ds, verbose=train.progress_verbosity()).astype("float32")
 
     # ------------------------------------------------------------------ one fold
     def prepare_fold(self, k: int, phase1_from: CrossValidation | None = None) -> Run:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,27 @@ def phase_result(run, phase, model_params, history_path, labels, logits, extra) 
     }
 
 
+# ----------------------------------------------------------------------------- shared steps
+
+
+def progress_verbosity() -> int:
+    """Keras ``verbose`` for long fits and predictions: a live progress bar (1) on a
+    terminal, one line per epoch (2) elsewhere, so an executed notebook or a log file
+    keeps a few lines instead of thousands of progress-bar updates."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def seed_everything(cfg: Config, offset: int = 0) -> None:
+    """Seed Python, NumPy and TensorFlow with ``cfg.seed + offset``; with
+    ``cfg.deterministic`` also make TensorFlow's ops deterministic (on a GPU, where its
+    default kernels are not)."""
+    keras.utils.set_random_seed(cfg.seed + offset)
+    if cfg.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
 # ----------------------------------------------------------------------------- phase 1
 
 
@@ -147,7 +169,7 @@ def extract_features(run: Run, model, split: str) -> np.ndarray:
             return feats
     cfg = run.config
     ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
-    feats = feature_extractor(model).predict(ds, verbose=1).astype("float32")
+    feats = feature_extractor(model).predict(ds, verbose=progress_verbosity()).astype("float32")
     save_npy(path, feats)
     return feats
 
@@ -167,7 +189,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
     cfg = run.config
     prepare_data(run)
     weights = _weights(run)
-    keras.utils.set_random_seed(cfg.seed)
+    seed_everything(cfg)
     model = build_classifier(cfg, weights.keras_weights)
     params = parameter_counts(model)
     _, y_train = run.split_paths("train")
@@ -200,7 +222,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
                 _training_dataset(run, "phase1"),
                 validation_data=split_dataset(run, "val"),
                 epochs=cfg.phase1_epochs,
-                verbose=1,
+                verbose=progress_verbosity(),
                 callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs),
             )
         logits = model.predict(split_dataset(run, "val"), verbose=0).reshape(-1)
@@ -234,7 +256,7 @@ def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.
             _training_dataset(run, phase),
             validation_data=val_ds,
             epochs=epochs,
-            verbose=1,
+            verbose=progress_verbosity(),
             callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
         )
     with run.timed(f"{phase}_predict_val"):
@@ -260,7 +282,7 @@ def train_phase2(run: Run) -> dict[str, Any]:
         return run.read_json("phase2/result.json")
     cfg = run.config
     train_phase1(run)
-    keras.utils.set_random_seed(cfg.seed + 1)
+    seed_everything(cfg, 1)
     model = keras.models.load_model(run.path / "phase1" / "model.keras")
     unfrozen = unfreeze_top(model, cfg.fine_tune_from)
     params = parameter_counts(model)
