@@ -111,6 +111,57 @@ def test_every_cited_key_is_in_the_bibliography():
     assert "paper" in cited
 
 
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_published_chapter_shows_no_log_progress_bar_or_traceback(name):
+    """The executed chapters of the book hold only what a reader should see."""
+    from catsdogs.report.book import output_problems
+
+    assert output_problems(ROOT / "book" / "chapters" / f"{name}.ipynb") == []
+
+
+def test_output_problems_finds_a_long_stream_a_traceback_and_tensorflow_logs(tmp_path):
+    from catsdogs.report.book import MAX_STREAM_LINES, output_problems
+
+    nb = nbformat.v4.new_notebook()
+    bar = "".join(f"{i}/626 [====>...] - ETA: 1s\n" for i in range(MAX_STREAM_LINES + 1))
+    nb.cells = [
+        nbformat.v4.new_code_cell("fit()", outputs=[nbformat.v4.new_output("stream", name="stdout", text=bar)]),
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="WARNING:tensorflow:5 out of the last\n")],
+        ),
+        nbformat.v4.new_code_cell(
+            "1/0",
+            outputs=[
+                nbformat.v4.new_output(
+                    "error", ename="ZeroDivisionError", evalue="", traceback=["Traceback (most recent call last)"]
+                )
+            ],
+        ),
+        nbformat.v4.new_code_cell(
+            "ok", outputs=[nbformat.v4.new_output("stream", name="stdout", text="3 lines\n" * 3)]
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "planted.ipynb")
+    problems = output_problems(tmp_path / "planted.ipynb")
+    assert [p.split(":")[0] for p in problems] == [
+        "planted.ipynb cell 0",
+        "planted.ipynb cell 1",
+        "planted.ipynb cell 2",
+    ]
+    assert f"{MAX_STREAM_LINES + 1} lines of stdout" in problems[0]
+
+
+def test_rendered_parameters_cell_shows_the_values_the_run_used():
+    from catsdogs.report.book import with_injected_values
+
+    defaults = 'profile = "smoke"  # "smoke": minutes on a CPU\nrun_dir = None  # None: runs/<profile>\nseed = 42'
+    injected = '# Parameters\nprofile = "full"\nrun_dir = "runs/full"\n'
+    assert with_injected_values(defaults, injected) == (
+        'profile = "full"  # "smoke": minutes on a CPU\nrun_dir = "runs/full"  # None: runs/<profile>\nseed = 42'
+    )
+
+
 # ----------------------------------------------------------------------------- slow: the smoke book
 
 

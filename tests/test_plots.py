@@ -57,6 +57,12 @@ def test_class_counts(check_figure) -> None:
         plots.class_counts({})
 
 
+def test_size_view_says_one_size_in_words(check_figure) -> None:
+    text = plots.size_view([180] * 5, [180] * 5)
+    assert text == "Every one of the 5 images is **180×180 pixels**: there is no spread of sizes to plot.\n"
+    check_figure(plots.size_view([180, 200], [180, 150]), 3)
+
+
 def test_size_distribution(check_figure) -> None:
     rng = np.random.default_rng(0)
     check_figure(plots.size_distribution(rng.integers(100, 500, 200), rng.integers(100, 500, 200)), 3)
@@ -159,22 +165,24 @@ def test_metric_vs_severity_compare(check_figure) -> None:
     assert {"float", "int8"} <= set(_legend_texts(fig))
 
 
-def test_bar_with_ci(check_figure, predictions) -> None:
+def test_metric_intervals(check_figure, predictions) -> None:
     ci = bootstrap_ci(*predictions, n_samples=100)
-    fig = plots.bar_with_ci(
+    fig = plots.metric_intervals(
         list(ci),
         [v["estimate"] for v in ci.values()],
         [v["low"] for v in ci.values()],
         [v["high"] for v in ci.values()],
+        references=[0.9] * len(ci),
         title="Test metrics (95% CI)",
-        ylabel="score",
+        xlabel="score",
     )
     check_figure(fig, 1)
-    check_figure(plots.bar_with_ci(["a", "b"], [0.5, None], [0.4, None], [0.6, None]), 1)
+    assert "paper" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    check_figure(plots.metric_intervals(["a", "b"], [0.5, None], [0.4, None], [0.6, None], [0.55, None]), 1)
     with pytest.raises(ValueError, match="low <= estimate <= high"):
-        plots.bar_with_ci(["a"], [0.5], [0.6], [0.7])
+        plots.metric_intervals(["a"], [0.5], [0.6], [0.7])
     with pytest.raises(ValueError, match="same length"):
-        plots.bar_with_ci(["a", "b"], [0.5], [0.4], [0.6])
+        plots.metric_intervals(["a", "b"], [0.5], [0.4], [0.6])
 
 
 # --------------------------------------------------------------------------- #
@@ -203,7 +211,9 @@ def _single_panel_calls(curves: dict) -> dict[str, Callable[..., Figure]]:
         "confusion_matrix_figure": lambda **kw: plots.confusion_matrix_figure([[40, 3], [5, 52]], **kw),
         "roc_curve_figure": lambda **kw: plots.roc_curve_figure(curves, **kw),
         "pr_curve_figure": lambda **kw: plots.pr_curve_figure(curves, **kw),
-        "bar_with_ci": lambda **kw: plots.bar_with_ci(["a", "b"], [0.5, 0.7], [0.4, 0.6], [0.6, 0.8], "t", "y", **kw),
+        "metric_intervals": lambda **kw: plots.metric_intervals(
+            ["a", "b"], [0.5, 0.7], [0.4, 0.6], [0.6, 0.8], None, "paper", "t", "x", **kw
+        ),
         "forest_plot": lambda **kw: plots.forest_plot(rows, reference=0.989, reference_label="paper", **kw),
         "confidence_histograms": lambda **kw: plots.confidence_histograms(
             {"real": rng.uniform(0.5, 1, 50), "ood": rng.uniform(0.5, 1, 50)}, 0.9, **kw
@@ -245,6 +255,7 @@ def test_every_single_panel_function_takes_ax() -> None:
 
     multi_panel = {
         "size_distribution",
+        "size_view",
         "image_grid",
         "training_curves",
         "roc_pr_figure",

@@ -216,13 +216,17 @@ def _study(acc, low, high, prf):
     return {"cv": {"pooled_ci95": ci, "images": 24998}, "compare": None}
 
 
-def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
+def test_claims_give_each_recipe_its_own_judge_accuracy(run):
     """The paper names no learning rate: each pre-declared recipe's pooled estimate is judged
     on its own; without studies the run's single split is the evidence."""
     from catsdogs.studies.claims import NOT_REPRODUCED, REPRODUCED, claim_rows
 
     def verdicts(rows):
-        return {r["claim"]: r["verdict"].strip("*") for r in rows if "accuracy" in r["claim"] or "F1" in r["claim"]}
+        return {
+            r["claim"]: r["verdict"].strip("*)") + (")" if "strict" in r["verdict"] else "")
+            for r in rows
+            if "accuracy" in r["claim"] or "F1" in r["claim"]
+        }
 
     single = verdicts(claim_rows(run, {}))
     assert single == {"validation accuracy": NOT_REPRODUCED, "precision / recall / F1": NOT_REPRODUCED}
@@ -231,9 +235,12 @@ def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
         "cv-lr3e-5": _study(0.9880, 0.9866, 0.9893, (0.9878, 0.9882, 0.9880)),
     }
     rows = claim_rows(run, studies)
+    # the paper's 98.9 % carries its own sampling error (5,000 images assumed): 98.66 % holds,
+    # though the strict reading (98.9 % as exact) is shown beside it; 0.9849 rounds to 0.98
+    # but its CI reaches 0.985, the lowest value the paper's 0.99 stands for
     assert verdicts(rows) == {
-        "validation accuracy (paper-faithful recipe)": NOT_REPRODUCED,
-        "precision / recall / F1 (paper-faithful recipe)": NOT_REPRODUCED,
+        "validation accuracy (paper-faithful recipe)": f"{REPRODUCED}** (strict: {NOT_REPRODUCED})",
+        "precision / recall / F1 (paper-faithful recipe)": REPRODUCED,
         "validation accuracy (LR 3e-5 recipe)": REPRODUCED,
         "precision / recall / F1 (LR 3e-5 recipe)": REPRODUCED,
     }
@@ -250,6 +257,84 @@ def test_claims_give_each_recipe_its_own_accuracy_verdict(run):
     assert cells["validation accuracy (paper-faithful recipe)"].endswith("24,998 out-of-fold images")
     unfinished = {"cv-paper": studies["cv-paper"], "cv-lr3e-5": {"cv": None, "compare": None}}
     assert len(verdicts(claim_rows(run, unfinished))) == 2  # only finished studies are evidence
+
+
+def test_accuracy_rule_allows_for_the_papers_sampling_error():
+    from catsdogs.studies.claims import NOT_REPRODUCED, REPRODUCED, judge_accuracy, paper_validation_size
+
+    assert paper_validation_size() == 5000  # 20 % of the paper's 24,998 images
+    close = {"estimate": 0.9866, "low": 0.9852, "high": 0.9879}
+    fair, strict, diff = judge_accuracy(close, 0.989, 5000)
+    assert (fair, strict) == (REPRODUCED, NOT_REPRODUCED)
+    assert diff["low"] < 0 < diff["high"] and abs(diff["estimate"] + 0.0024) < 1e-9
+    far = {"estimate": 0.980, "low": 0.978, "high": 0.982}
+    assert judge_accuracy(far, 0.989, 5000)[:2] == (NOT_REPRODUCED, NOT_REPRODUCED)
+    # with a paper split 100 times larger its own error shrinks and 98.66 % no longer holds
+    assert judge_accuracy(close, 0.989, 500_000)[0] == NOT_REPRODUCED
+    above = {"estimate": 0.993, "low": 0.991, "high": 0.995}
+    assert judge_accuracy(above, 0.989, 5000)[:2] == (REPRODUCED, REPRODUCED)
+
+
+def test_difference_interval_is_newcombes_for_two_wilson_intervals():
+    """MOVER on two Wilson intervals is Newcombe's hybrid score interval (his 1998 example:
+    56/70 against 48/80 gives 0.0524 to 0.3339)."""
+    from catsdogs.evaluation.metrics import wilson_interval
+    from catsdogs.studies.claims import difference_interval
+
+    d = difference_interval(wilson_interval(56, 70), wilson_interval(48, 80))
+    assert round(d["low"], 4) == 0.0524 and round(d["high"], 4) == 0.3339
+
+
+def test_rounded_rule_does_not_hinge_on_the_third_decimal():
+    from catsdogs.studies.claims import NOT_REPRODUCED, REPRODUCED, judge_rounded
+
+    assert judge_rounded({"estimate": 0.9849, "low": 0.9828, "high": 0.9870}, 0.99) == REPRODUCED
+    assert judge_rounded({"estimate": 0.9849, "low": 0.9840, "high": 0.9849}, 0.99) == NOT_REPRODUCED
+    assert judge_rounded({"estimate": 0.9960, "low": 0.9951, "high": 0.9970}, 0.99) == NOT_REPRODUCED
+    assert judge_rounded({"estimate": 0.9900, "low": 0.9900, "high": 0.9900}, 0.99) == REPRODUCED
+
+
+def test_size_rule_tells_an_explained_difference_from_a_failure():
+    from catsdogs.studies.claims import DIFFERS_EXPLAINED, NOT_REPRODUCED, REPRODUCED, judge_size
+
+    assert judge_size(3.45e6, 3.5e6, None) == REPRODUCED
+    assert judge_size(2.26e6, 3.5e6, 3.539e6) == DIFFERS_EXPLAINED
+    assert judge_size(2.26e6, 3.5e6, None) == NOT_REPRODUCED
+    assert judge_size(2.26e6, 3.5e6, 5.0e6) == NOT_REPRODUCED
+
+
+def test_bottom_line_follows_the_verdicts():
+    from catsdogs.studies.claims import DIFFERS_EXPLAINED, NOT_REPRODUCED, REPRODUCED, Claim, bottom_line
+
+    def acc(recipe, verdict, strict):
+        return Claim(
+            "accuracy",
+            "validation accuracy",
+            "98.9 %",
+            "98.66 % (95 % CI 98.52–98.79), 24,998 out-of-fold images",
+            verdict,
+            "",
+            strict,
+            recipe,
+        )
+
+    text = bottom_line(
+        [
+            acc("paper-faithful recipe", REPRODUCED, NOT_REPRODUCED),
+            acc("LR 3e-5 recipe", REPRODUCED, REPRODUCED),
+            Claim("parameters", "parameters", "≈3.5 M", "2.26 M (binary model)", DIFFERS_EXPLAINED, ""),
+            Claim("grayscale", "weak on grayscale images", "", "", NOT_REPRODUCED, ""),
+            Claim("low_light", "weak in poor lighting", "", "", REPRODUCED, ""),
+        ],
+        ["one seed"],
+    )
+    assert text.startswith(
+        "**The paper's headline accuracy is reproduced, within its sampling error.** Cross-validated"
+    )
+    assert "lies above the CI of the paper-faithful recipe." in text and "2.26 M" in text
+    assert "Accuracy falls in poor lighting, not on grayscale images." in text and text.endswith("one seed.\n")
+    failed = bottom_line([acc("", NOT_REPRODUCED, NOT_REPRODUCED)])
+    assert failed.startswith("**The paper's headline accuracy is not reproduced.**")
 
 
 def test_show_source_renders_the_code_without_its_docstring():

@@ -376,7 +376,7 @@ def cmd_bench(args) -> int:
     from catsdogs.evaluation import export
 
     with contextlib.nullcontext() if args.verbose else native_stderr_silenced():  # LiteRT's delegate line
-        result = export.bench_run(existing_run(args), repeats=args.repeats)
+        result = export.bench_run(existing_run(args), repeats=args.repeats, force=True)
     print(json.dumps(result, indent=2) if args.json else export.format_bench(result))
     return 0
 

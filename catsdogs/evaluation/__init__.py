@@ -20,6 +20,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "current_export",
             "export_run",
             "publish",
+            "export_files",
             "bench_run",
             "format_bench",
         ],

@@ -16,12 +16,12 @@ their own figure. ROC and PR curves are drawn with scikit-learn's displays.
 the results; both are importable from here (``plots.training_curves(...)``).
 """
 
-from catsdogs.plots.data import class_counts, image_grid, size_distribution, training_curves
+from catsdogs.plots.data import class_counts, image_grid, size_distribution, size_view, training_curves
 from catsdogs.plots.results import (
-    bar_with_ci,
     confidence_histograms,
     confusion_matrix_figure,
     forest_plot,
+    metric_intervals,
     metric_vs_severity,
     metric_vs_severity_compare,
     pr_curve_figure,
@@ -36,6 +36,7 @@ __all__ = [
     "CLASS_COLORS",
     "class_counts",
     "size_distribution",
+    "size_view",
     "image_grid",
     "training_curves",
     "confusion_matrix_figure",
@@ -45,7 +46,7 @@ __all__ = [
     "reliability_diagram",
     "metric_vs_severity",
     "metric_vs_severity_compare",
-    "bar_with_ci",
+    "metric_intervals",
     "confidence_histograms",
     "forest_plot",
 ]

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 from numpy.typing import ArrayLike
 
+from catsdogs.markdown import Text
 from catsdogs.plots.style import (
     BOUNDARY_COLOR,
     CLASS_COLORS,
@@ -85,6 +86,17 @@ def class_counts(
     ax.margins(y=0.2)
     ax.grid(axis="x", visible=False)
     return fig
+
+
+def size_view(widths: ArrayLike, heights: ArrayLike) -> Figure | Text:
+    """The images' sizes as a reader should see them: histograms of width, height and aspect
+    ratio (:func:`size_distribution`) when they vary, one sentence when every
+    image has the same size (histograms of one value are single spikes)."""
+    sizes = set(zip(np.asarray(widths).ravel().tolist(), np.asarray(heights).ravel().tolist()))
+    if len(sizes) == 1:
+        (w, h), n = sizes.pop(), len(widths)
+        return Text(f"Every one of the {n:,} images is **{w}×{h} pixels**: there is no spread of sizes to plot.\n")
+    return size_distribution(widths, heights)
 
 
 @styled
@@ -278,4 +290,4 @@ def _draw_phase_boundaries(ax: Axes, phases: list[str], lengths: list[int]) -> N
         start += length
 
 
-__all__ = ["class_counts", "size_distribution", "image_grid", "training_curves"]
+__all__ = ["class_counts", "size_view", "size_distribution", "image_grid", "training_curves"]

@@ -405,54 +405,68 @@ def metric_vs_severity(
 # Generic
 # --------------------------------------------------------------------------- #
 @styled
-def bar_with_ci(
+def metric_intervals(
     labels: Sequence[str],
     estimates: Sequence[float | None],
     lows: Sequence[float | None],
     highs: Sequence[float | None],
+    references: Sequence[float | None] | None = None,
+    reference_label: str = "paper",
     title: str = "",
-    ylabel: str = "",
+    xlabel: str = "",
     *,
     ax: Axes | None = None,
 ) -> Figure:
-    """Bars with confidence-interval error bars, e.g. metrics from ``bootstrap_ci``.
+    """Dot-and-whisker: each metric's estimate and confidence interval on one zoomed axis,
+    with a reference value per metric (e.g. the paper's) marked beside it.
 
     Parameters
     ----------
     labels : sequence of str
-        One label per bar.
+        One label per metric, drawn top to bottom.
     estimates, lows, highs : sequence of float or None
-        Point estimate and interval bounds per bar (``None``: not drawn);
+        Point estimate and interval bounds per metric (``None``: not drawn);
         each ``low <= estimate <= high``.
-    title, ylabel : str
-        Axes title and y-axis label (with units).
+    references : sequence of float or None, optional
+        A reference value per metric (``None``: none for that one), drawn as a hollow diamond.
+    reference_label : str, default "paper"
+        Legend text of the references.
+    title, xlabel : str
+        Axes title and x-axis label (with units).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes; with ``ax``, the figure ``ax`` belongs to (``ax.figure``).
+        One axes, zoomed to the intervals and references; with ``ax``, the figure ``ax``
+        belongs to (``ax.figure``).
     """
-    check_same_length(labels=labels, estimates=estimates, lows=lows, highs=highs)
+    references = list(references) if references is not None else [None] * len(labels)
+    check_same_length(labels=labels, estimates=estimates, lows=lows, highs=highs, references=references)
     if len(labels) == 0:
         raise ValueError("nothing to plot; pass at least one label.")
-    est, low, high = (as_float_array(v) for v in (estimates, lows, highs))
+    est, low, high, ref = (as_float_array(v) for v in (estimates, lows, highs, references))
     with np.errstate(invalid="ignore"):
         if ((low > est) | (est > high)).any():
             raise ValueError("each interval must satisfy low <= estimate <= high.")
     errors = np.nan_to_num(np.vstack([est - low, high - est]), nan=0.0)
 
-    fig, ax = figure_and_axes(ax, max(4.0, 0.9 * len(labels) + 1.5), 3.6)
-    x = np.arange(len(labels))
-    bars = ax.bar(x, est, 0.6, color="#5B8DB8", yerr=errors, capsize=4, error_kw={"elinewidth": 1.2, "ecolor": "0.2"})
-    ax.bar_label(
-        bars, labels=["" if np.isnan(v) else f"{v:.3f}" for v in est], label_type="center", color="white", fontsize=9
-    )
-    ax.set_xticks(x, labels)
-    ax.set_ylabel(ylabel)
+    fig, ax = figure_and_axes(ax, 6.4, 0.45 * len(labels) + 1.3)
+    y = np.arange(len(labels))[::-1]
+    ax.errorbar(est, y, xerr=errors, fmt="o", color="#3A7DC9", capsize=4, markersize=6, label="this run, 95 % CI")
+    for yi, e, h in zip(y, est, high):
+        if not np.isnan(e):
+            ax.annotate(f"{e:.4f}", (h, yi), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    if not np.isnan(ref).all():
+        ax.plot(ref, y, "D", markerfacecolor="none", markeredgecolor="#C0392B", markersize=7, label=reference_label)
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.margins(x=0.15)
+    ax.set_xlabel(xlabel)
     ax.set_title(title)
-    ax.grid(axis="x", visible=False)
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0.0))
     return fig
 
 
@@ -560,7 +574,7 @@ __all__ = [
     "reliability_diagram",
     "metric_vs_severity",
     "metric_vs_severity_compare",
-    "bar_with_ci",
+    "metric_intervals",
     "confidence_histograms",
     "forest_plot",
 ]

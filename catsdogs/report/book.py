@@ -10,8 +10,10 @@ book never executes a notebook.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -85,8 +87,9 @@ def config_rows(config: Config) -> Table:
 def copy_chapter(src: Path | str, dst: Path | str) -> Path:
     """Copy an executed chapter into the book, made portable.
 
-    * papermill's injected-parameters cell is hidden from the rendering (the
-      ``parameters`` cell above it shows the knobs; the run summary names the run);
+    * the values papermill injected replace the defaults in the ``parameters`` cell
+      (:func:`with_injected_values`), and the injected cell is dropped: the rendered cell
+      shows what this run used;
     * stderr outputs (TensorFlow logs, warnings, progress bars) are dropped: the book
       does not show them and they hold this machine's paths;
     * absolute paths of the run directory and the project are rewritten as
@@ -94,10 +97,13 @@ def copy_chapter(src: Path | str, dst: Path | str) -> Path:
     """
     src = Path(src)
     nb = nbformat.read(src, as_version=4)
+    injected = next((c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])), None)
+    if injected is not None:
+        nb.cells.remove(injected)
+        defaults = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+        if defaults is not None:
+            defaults.source = with_injected_values(defaults.source, injected.source)
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
         if cell.cell_type == "code":
             cell.outputs = [
                 o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
@@ -111,7 +117,48 @@ def copy_chapter(src: Path | str, dst: Path | str) -> Path:
     for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(json.dumps(old)[1:-1], new)
     nbformat.write(nbformat.reads(text, as_version=4), dst)
+    for problem in output_problems(dst):
+        log.warning("%s (a reader should not see it: fix the chapter's source)", problem)
     return Path(dst)
+
+
+_ASSIGNMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*) = (?P<value>.*?)(?P<comment>\s+#.*)?$")
+
+
+def with_injected_values(defaults: str, injected: str) -> str:
+    """A ``parameters`` cell's source with the values papermill injected for this run in
+    place of the defaults (their comments kept), so the rendered cell shows what ran."""
+    values = {m["name"]: m["value"] for line in injected.splitlines() if (m := _ASSIGNMENT.match(line))}
+    lines = []
+    for line in defaults.splitlines():
+        m = _ASSIGNMENT.match(line)
+        if m and m["name"] in values:
+            line = f"{m['name']} = {values[m['name']]}{m['comment'] or ''}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+#: What an executed chapter must not show: a traceback, TensorFlow's or absl's log lines.
+_OUTPUT_JUNK = re.compile(r"Traceback \(most recent call last\)|^WARNING:tensorflow|^W\d{4} |^E\d{4} |absl::", re.M)
+#: The longest stream output (lines) a chapter may show: more is a progress bar or a log.
+MAX_STREAM_LINES = 30
+
+
+def output_problems(notebook: Path | str) -> list[str]:
+    """What in an executed notebook's outputs a reader should not see: stream outputs over
+    :data:`MAX_STREAM_LINES` lines, tracebacks and TensorFlow/absl log lines (one message
+    each, naming the cell)."""
+    nb = nbformat.read(notebook, as_version=4)
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            text += "\n".join(out.get("traceback", []))
+            if out.get("output_type") == "stream" and text.count("\n") > MAX_STREAM_LINES:
+                problems.append(f"{Path(notebook).name} cell {i}: {text.count(chr(10))} lines of {out['name']}")
+            if junk := _OUTPUT_JUNK.search(text):
+                problems.append(f"{Path(notebook).name} cell {i}: {junk.group(0)!r}")
+    return problems
 
 
 def deviations(run: Run) -> list[str]:
@@ -224,14 +271,27 @@ def provenance_rows(run: Run) -> Table:
     return rows or [{"item": "(no provenance recorded)", "value": ""}]
 
 
-def parameter_explanation(run: Run) -> str:
-    """Where the paper's "3.5M parameters / 14 MB" comes from, computed: Keras's
-    MobileNetV2 *with* its 1,000-class ImageNet top, against this run's binary model."""
+@functools.cache
+def imagenet_model() -> dict[str, Any]:
+    """Parameters and float32 size of Keras's MobileNetV2 *with* its 1,000-class ImageNet
+    top (built without weights), and the width of its last layer's input: the model the
+    paper's "≈3.5M parameters, 14 MB" describes."""
     import keras  # loads TensorFlow: only the book build needs this one model
 
     top = keras.applications.MobileNetV2(weights=None, include_top=True, classes=1000)
     n_top = int(top.count_params())
-    base = int(top.get_layer("predictions").input.shape[-1])
+    return {
+        "parameters": n_top,
+        "size_mb": n_top * 4 / 1e6,
+        "features": int(top.get_layer("predictions").input.shape[-1]),
+    }
+
+
+def parameter_explanation(run: Run) -> str:
+    """Where the paper's "3.5M parameters / 14 MB" comes from, computed: Keras's
+    MobileNetV2 *with* its 1,000-class ImageNet top, against this run's binary model."""
+    top = imagenet_model()
+    n_top, base = top["parameters"], top["features"]
     final = run.final_result()
     ours = final["parameters"]["total"] if final else None
     export = run.read_json_or_none("export/export.json")
@@ -250,6 +310,27 @@ def parameter_explanation(run: Run) -> str:
             f"the int8 TFLite export is {q['size_mb']:.1f} MB."
         )
     return " ".join(lines) + "\n"
+
+
+def caveats(run: Run) -> list[str]:
+    """The limits of this reproduction that bear on every figure, one short phrase each,
+    from the run's records (the bottom line states them once; the deviations list explains)."""
+    cfg, out = run.config, []
+    if run.has("data", "manifest.csv"):
+        longest = max((max(int(r["width"]), int(r["height"])) for r in run.manifest()), default=0)
+        if 0 < longest < cfg.image_size:
+            out.append(
+                f"the dataset copy here holds images of at most {longest} px a side, upsampled to {cfg.image_size} px"
+            )
+    weights = (run.read_json_or_none("provenance.json") or {}).get("weights", {})
+    if weights.get("kind") == "tflite-converted":
+        out.append("the ImageNet weights are the official int8 TFLite model, dequantized")
+    final = run.final_result()
+    loss = (final or {}).get("history", {}).get("val_loss", [])
+    if final and final.get("phase") == "phase2" and len(loss) >= 2 and loss[-1] < loss[-2]:
+        out.append(f"fine-tuning stops after {len(loss)} epochs with validation loss still falling")
+    out.append(f"each run trains once, with one seed ({cfg.seed})")
+    return out
 
 
 def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
@@ -357,12 +438,15 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         )
     compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
     generalization = gen.generalization_summary(_published_record(), _models_record())
+    found = claims.judge_claims(run, studies, generalization, imagenet_model())
     return {
         "generalization.md": gen.generalization_markdown(generalization) + _generalization_figure(out_dir),
         "generalization_breeds.md": _breed_tables(),
         "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
         "cv_label_audit.md": audit.dataset_audit_markdown(audited["label_audit"] if audited else None) + gallery,
-        "claims_summary.md": claims.claim_rows(run, studies, generalization).markdown(),
+        "claims_summary.md": markdown_table([c.row() for c in found]),
+        "bottom_line.md": claims.bottom_line(found, caveats(run)),
+        "verdict_rules.md": claims.verdict_rules(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_forest.md": (

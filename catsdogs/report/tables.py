@@ -21,6 +21,7 @@ from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.evaluation.metrics import SHOWN_METRICS
 from catsdogs.markdown import Table, Text, duration, percent, table_builder
 from catsdogs.runs import Run
+from catsdogs.studies.paper import PAPER_CLAIMS
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,9 @@ def _interval(ci: Mapping[str, float | None]) -> str:
 
 
 def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
-    """``labels, estimates, lows, highs`` of the metrics for :func:`catsdogs.plots.bar_with_ci`."""
+    """``labels, estimates, lows, highs, references`` of the metrics for
+    :func:`catsdogs.plots.metric_intervals`; the references are the paper's figures
+    (``None`` for a metric it does not report)."""
     keys = [k for k in SHOWN_METRICS if k in evaluation["ci95"]]
     ci = evaluation["ci95"]
     return {
@@ -206,6 +209,7 @@ def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
         "estimates": [ci[k]["estimate"] for k in keys],
         "lows": [ci[k]["low"] for k in keys],
         "highs": [ci[k]["high"] for k in keys],
+        "references": [PAPER_CLAIMS.get(k) for k in keys],
     }
 
 
@@ -280,9 +284,13 @@ def run_summary(run: Run) -> Text:
         else f" The **{cfg.profile}** profile is a quick check of the pipeline on a subset, at reduced "
         "size and epochs: its figures are not the reproduction's results."
     )
+    size = f"{cfg.image_size}×{cfg.image_size} pixels"
+    if run.has("data", "manifest.csv"):
+        longest = max((max(int(r["width"]), int(r["height"])) for r in run.manifest()), default=0)
+        if 0 < longest < cfg.image_size:
+            size = f"{cfg.image_size}×{cfg.image_size} pixels (upsampled from at most {longest} px a side)"
     return Text(
-        f"Built from a run of the **{cfg.profile}** profile (seed {cfg.seed}) on {scope}, at "
-        f"{cfg.image_size}×{cfg.image_size} pixels.{warning}\n"
+        f"Built from a run of the **{cfg.profile}** profile (seed {cfg.seed}) on {scope}, at {size}.{warning}\n"
     )
 
 
