@@ -138,7 +138,9 @@ def test_model_record_needs_a_static_batch_and_the_ood_threshold(tmp_path):
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
-    """The published book built into a temporary folder, with the page's files added."""
+    """The published book built into a temporary folder by the README's plain command,
+    ``jupyter-book build``: its Sphinx extension (book/_ext/try_model_page.py) installs the
+    page's files. With ``$CATSDOGS_TRY_MODEL`` set they are installed again for that model."""
     for tool in (CHROMIUM, CHROMEDRIVER):
         if not tool.is_file():
             pytest.skip(f"{tool} not found: install Debian's chromium and chromium-driver (.ci/run does)")
@@ -155,10 +157,13 @@ def book(tmp_path_factory) -> Path:
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **{k: v for k, v in REAL_ENV.items() if v}},  # the sample images' data
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     html = src / "_build" / "html"
-    web.install_try_page(html, model_path=_model_path(), data_dir=REAL_ENV[ENV_DATA_DIR])
+    assert (html / web.STATIC_SUBDIR / "try-model.json").is_file(), "the plain build did not install the Try page"
+    if _model_path() != ROOT / "models" / web.MODEL_FILE:
+        web.install_try_page(html, model_path=_model_path(), data_dir=REAL_ENV[ENV_DATA_DIR])
     return html
 
 

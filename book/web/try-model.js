@@ -1,7 +1,7 @@
 // "Try the model": the published int8 model classifies a photo inside the reader's browser.
 //
 // Runs LiteRT.js (@litertjs/core, WebAssembly + XNNPACK) on the very .tflite file published in
-// models/; the photo never leaves the page. `python -m catsdogs book` copies this file, the
+// models/; the photo never leaves the page. Every build of the book (book/_ext/try_model_page.py) copies this file, the
 // runtime, the model and try-model.json (input quantization, out-of-distribution threshold,
 // sample images) into _static/try-model/ of the built book (catsdogs/report/web.py).
 //
@@ -260,7 +260,7 @@ async function main() {
     classifier = await Classifier.load(page.model);
   } catch (err) {
     setStatus(`The model could not be loaded in this browser (${err.message || err}). ` +
-              "The page needs WebAssembly and the files `python -m catsdogs book` copies into the book.",
+              "The page needs WebAssembly and the files every build of the book copies into it.",
               "try-error");
     return;
   }

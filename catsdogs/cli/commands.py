@@ -421,7 +421,28 @@ def cmd_publish_results(args) -> int:
     return 0
 
 
+def cmd_address(args) -> int:
+    from catsdogs.report import address
+
+    root = project_dir()
+    if args.url:
+        changed = address.set_repository_address(args.url, root)
+        for path in changed:
+            print(f"rewrote {path.relative_to(root)}")
+        print(f"the repository address is {args.url} in {len(changed)} files")
+    elif args.check:
+        address.check_repository(args.check, root)
+        print(f"the repository address matches {args.check}")
+    else:
+        print(address.configured_address(root))
+    problems = address.address_mismatches(root)
+    for problem in problems:
+        print(f"mismatch: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 COMMANDS = {
+    "address": cmd_address,
     "generalization": cmd_generalization,
     "cv": cmd_cv,
     "compare": cmd_compare,

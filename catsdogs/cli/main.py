@@ -219,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--repeats", type=int, default=50, help="timed single-image calls per model")
     p.add_argument("--json", action="store_true", help="print the full record as JSON instead of a table")
+
+    p = sub.add_parser(
+        "address",
+        help="the repository's address: print it, --set it everywhere it appears, or --check a build's repository",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--set", dest="url", metavar="URL", help="https://github.com/<owner>/<name>: write it everywhere"
+    )
+    group.add_argument(
+        "--check", metavar="OWNER/NAME", help="fail unless this checkout's address is OWNER/NAME (the deploy workflow)"
+    )
     return parser
 
 

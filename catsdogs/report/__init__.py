@@ -8,8 +8,19 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["book", "figure_inputs", "notebooks", "tables", "verify", "web"],
+    submodules=["address", "book", "figure_inputs", "notebooks", "tables", "verify", "web"],
     submod_attrs={
+        "address": [
+            "GITHUB_URL",
+            "ADDRESS_FILES",
+            "OTHER_REPOSITORIES",
+            "repository_slug",
+            "configured_address",
+            "address_files",
+            "set_repository_address",
+            "address_mismatches",
+            "check_repository",
+        ],
         "book": [
             "CONFIG_ROW_ORDER",
             "config_rows",

@@ -27,7 +27,6 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.report import tables, verify
-from catsdogs.report.web import install_try_page
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims
 from catsdogs.studies import cv_report as verdict
@@ -503,7 +502,6 @@ def build_book(run_dir: Path | str, out: Path | str | None = None) -> Path:
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise UserError(f"jupyter-book build of {out} failed (warnings are errors):\n{tail}")
-    html = out / "_build" / "html"
-    install_try_page(html)  # the "Try the model" page: npm ci, LiteRT.js, the int8 model
+    html = out / "_build" / "html"  # the Try page's files: book/_ext/try_model_page.py
     (html / "build_record.json").write_text(json.dumps({"run_dir": str(Path(run_dir).resolve())}) + "\n")
     return html
