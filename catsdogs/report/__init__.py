@@ -8,7 +8,7 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["address", "book", "figure_inputs", "notebooks", "tables", "verify", "web"],
+    submodules=["address", "book", "budget", "figure_inputs", "notebooks", "tables", "verify", "web"],
     submod_attrs={
         "address": [
             "GITHUB_URL",
@@ -21,6 +21,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "address_mismatches",
             "check_repository",
         ],
+        "budget": ["TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"],
         "book": [
             "CONFIG_ROW_ORDER",
             "config_rows",

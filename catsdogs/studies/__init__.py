@@ -75,7 +75,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "cv_report": [
             "STUDIES",
-            "TARGET",
             "gallery_figure",
             "book_figures_dir",
             "publish_study",

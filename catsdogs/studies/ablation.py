@@ -152,7 +152,6 @@ def ablation_summary(ablation: Mapping[str, Any]) -> str:
     else:
         lines.append(f"The most accurate configuration, {described(best)}: {scores(best)}.")
     lines.append(
-        f"{sum(a >= 0.99 for a in accs)} of {len(runs)} runs reach 99.0 %; "
         f"{covering} of {len(runs)} intervals contain the paper's {paper_percent(paper)}. "
         f"The runs differ by at most {100 * (max(accs) - min(accs)):.2f} percentage points, "
         + (f"while each interval spans about ±{100 * float(np.mean(half)):.2f}." if half else "")

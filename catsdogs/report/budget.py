@@ -1,0 +1,95 @@
+"""The compute budget of everything published: the seconds each record's run directories
+recorded for their steps, summed per study, with the hardware they ran on.
+
+Counted: every step a run times (``timings.json``): data scan, phase-1 features and head,
+phase 2, the mitigation fine-tune, predictions, exports. Not counted: steps a run took over
+from another (``forked_from`` in its provenance: the ablations share the published run's
+data and phase 1), and the chapters' own execution times (``notebook_*``), which enclose
+steps already counted (a chapter that trains records the training as its own step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from catsdogs.config import project_dir
+from catsdogs.files import read_json_or_none
+from catsdogs.markdown import Table, duration, hardware_text, table_builder
+from catsdogs.runs import FOLDS_FILE, Run
+from catsdogs.studies.cv_report import STUDIES
+
+#: Step-name prefixes of the training steps (the rest of a run's steps is evaluation and export).
+TRAINING_STEPS = ("phase1_", "phase2_train", "mitigation_train")
+
+
+def run_seconds(run: Run) -> dict[str, float]:
+    """``{"training", "other"}`` seconds a run directory recorded for its own steps."""
+    prov = run.read_json_or_none("provenance.json") or {}
+    shared = tuple((prov.get("forked_from") or {}).get("shared", []))
+    out = {"training": 0.0, "other": 0.0}
+    for step, seconds in run.timings().items():
+        if step.startswith("notebook_") or (shared and step.startswith(shared)):
+            continue
+        out["training" if step.startswith(TRAINING_STEPS) else "other"] += float(seconds)
+    return out
+
+
+def record_budget(path: Path) -> dict[str, Any]:
+    """One published record (a run, or a cross-validation study and its folds): its runs,
+    their seconds and hardware."""
+    runs = sorted(p for p in path.glob("fold-*") if p.is_dir()) if (path / FOLDS_FILE).is_file() else []
+    dirs = [path, *runs]
+    total = {"training": 0.0, "other": 0.0}
+    hardware = []
+    for d in dirs:
+        for key, value in run_seconds(Run.load(d)).items():
+            total[key] += value
+        hw = ((read_json_or_none(d / "provenance.json") or {}).get("environment") or {}).get("hardware")
+        if hw and hardware_text(hw) not in hardware:
+            hardware.append(hardware_text(hw))
+    forked = bool((read_json_or_none(path / "provenance.json") or {}).get("forked_from"))
+    return {"record": path.name, "runs": len(runs) or 1, "forked": forked, **total, "hardware": hardware}
+
+
+def _what(record: Mapping[str, Any]) -> str:
+    name = record["record"]
+    if name in STUDIES:
+        return f"cross-validation, {STUDIES[name]} ({record['runs']} folds)"
+    if name == "full":
+        return "the published run (both phases, mitigation, exports)"
+    return "ablation" + (" (phase 2; phase 1 shared with the published run)" if record["forked"] else " (both phases)")
+
+
+@table_builder
+def compute_budget_rows(results: Path | str | None = None) -> Table:
+    """The compute budget table: one row per published record under ``results/`` and a
+    total, the wall-clock time of its recorded steps (training, and the rest) with the
+    hardware it ran on."""
+    results = Path(results or project_dir() / "results")
+    records = [record_budget(p) for p in sorted(results.iterdir()) if (p / "config.json").is_file()]
+    rows: list[Mapping[str, str]] = [
+        {
+            "record": f"`results/{r['record']}`",
+            "what": _what(r),
+            "training": duration(r["training"]),
+            "other steps": duration(r["other"]),
+            "hardware": "; ".join(r["hardware"]) or "not recorded",
+        }
+        for r in records
+    ]
+    train, other = sum(r["training"] for r in records), sum(r["other"] for r in records)
+    rows.append(
+        {
+            "record": "**total**",
+            "what": f"{sum(r['runs'] for r in records)} training runs",
+            "training": f"**{duration(train)}**",
+            "other steps": duration(other),
+            "hardware": f"**{duration(train + other)}** in all, wall-clock",
+        }
+    )
+    return rows
+
+
+__all__ = ["TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"]
