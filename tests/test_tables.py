@@ -260,7 +260,7 @@ def test_claims_give_each_recipe_its_own_judge_accuracy(run):
 
 
 def test_accuracy_rule_allows_for_the_papers_sampling_error():
-    from catsdogs.studies.claims import NOT_REPRODUCED, REPRODUCED, judge_accuracy, paper_validation_size
+    from catsdogs.studies.verdicts import NOT_REPRODUCED, REPRODUCED, judge_accuracy, paper_validation_size
 
     assert paper_validation_size() == 5000  # 20 % of the paper's 24,998 images
     close = {"estimate": 0.9866, "low": 0.9852, "high": 0.9879}
@@ -279,14 +279,14 @@ def test_difference_interval_is_newcombes_for_two_wilson_intervals():
     """MOVER on two Wilson intervals is Newcombe's hybrid score interval (his 1998 example:
     56/70 against 48/80 gives 0.0524 to 0.3339)."""
     from catsdogs.evaluation.metrics import wilson_interval
-    from catsdogs.studies.claims import difference_interval
+    from catsdogs.studies.verdicts import difference_interval
 
     d = difference_interval(wilson_interval(56, 70), wilson_interval(48, 80))
     assert round(d["low"], 4) == 0.0524 and round(d["high"], 4) == 0.3339
 
 
 def test_rounded_rule_does_not_hinge_on_the_third_decimal():
-    from catsdogs.studies.claims import NOT_REPRODUCED, REPRODUCED, judge_rounded
+    from catsdogs.studies.verdicts import NOT_REPRODUCED, REPRODUCED, judge_rounded
 
     assert judge_rounded({"estimate": 0.9849, "low": 0.9828, "high": 0.9870}, 0.99) == REPRODUCED
     assert judge_rounded({"estimate": 0.9849, "low": 0.9840, "high": 0.9849}, 0.99) == NOT_REPRODUCED
@@ -295,7 +295,7 @@ def test_rounded_rule_does_not_hinge_on_the_third_decimal():
 
 
 def test_size_rule_tells_an_explained_difference_from_a_failure():
-    from catsdogs.studies.claims import DIFFERS_EXPLAINED, NOT_REPRODUCED, REPRODUCED, judge_size
+    from catsdogs.studies.verdicts import DIFFERS_EXPLAINED, NOT_REPRODUCED, REPRODUCED, judge_size
 
     assert judge_size(3.45e6, 3.5e6, None) == REPRODUCED
     assert judge_size(2.26e6, 3.5e6, 3.539e6) == DIFFERS_EXPLAINED

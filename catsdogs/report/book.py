@@ -26,9 +26,9 @@ from catsdogs import plots
 from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
-from catsdogs.report import tables, verify
+from catsdogs.report import budget, tables, verify
 from catsdogs.runs import Run
-from catsdogs.studies import ablation, claims
+from catsdogs.studies import ablation, claims, verdicts
 from catsdogs.studies import cv_report as verdict
 from catsdogs.studies import generalization as gen
 from catsdogs.studies import label_audit as audit
@@ -364,6 +364,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "ablation.md": ablation.ablation_markdown(run.read_json_or_none("ablation.json")),
         "label_audit.md": audit.audit_markdown(run.read_json_or_none("audit.json")),
         "parameters.md": parameter_explanation(run),
+        "compute_budget.md": budget.compute_budget_rows().markdown(),
         "published_environment.md": verify.published_environment_markdown(run, environment_rows),
     }
     pages.update(_verdict_pages(run, out_dir, ev))
@@ -445,7 +446,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "cv_label_audit.md": audit.dataset_audit_markdown(audited["label_audit"] if audited else None) + gallery,
         "claims_summary.md": markdown_table([c.row() for c in found]),
         "bottom_line.md": claims.bottom_line(found, caveats(run)),
-        "verdict_rules.md": claims.verdict_rules(),
+        "verdict_rules.md": verdicts.verdict_rules(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_forest.md": (

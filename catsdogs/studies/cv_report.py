@@ -25,6 +25,7 @@ from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, publish_records, r
 from catsdogs.studies.ablation import selection_sentence
 from catsdogs.studies.label_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validation_size
 
 #: The two pre-declared recipes of the study, in the order the book shows them.
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "LR 3e-5 recipe"}
@@ -189,13 +190,19 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
             continue
         ci = study["cv"]["pooled_ci95"]["accuracy"]
         where = {
-            "inside": f"the paper's {percent(paper)} lies inside this interval: **matched**",
-            "above": f"the interval lies above the paper's {percent(paper)}: **beaten**",
-            "below": f"the interval lies below the paper's {percent(paper)}: **missed**",
+            "inside": f"the paper's {percent(paper)} lies inside this interval",
+            "above": f"the interval lies above the paper's {percent(paper)}",
+            "below": f"the interval lies below the paper's {percent(paper)}",
         }[ci_position(ci, paper)]
+        fair, _, diff = judge_accuracy(ci, paper, paper_validation_size())
         lines.append(
             f"- {label}: pooled out-of-fold accuracy {with_ci(ci, 2)} on "
-            f"{study['cv']['images']:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}."
+            f"{study['cv']['images']:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
+            f"Against the paper's own sampling error ({paper_validation_size():,} validation images "
+            f"assumed) the difference is {100 * diff['estimate']:+.2f} pp (95 % CI "
+            f"{100 * diff['low']:+.2f} to {100 * diff['high']:+.2f}): **{fair}**"
+            + ("" if fair == REPRODUCED else ", ours is significantly lower")
+            + "."
         )
     compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
     if compare:
