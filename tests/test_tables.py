@@ -153,8 +153,10 @@ def test_scan_and_robustness_rows():
     rows = scan_rows(scan)
     assert isinstance(rows, Table) and rows._repr_markdown_() == markdown_table(rows)
     assert [r["files"] for r in rows] == ["9", "1", "2", "**12**"]
-    curves = {"corruptions": {"low_light": {"severity": [0, 5], "accuracy": [0.95, 0.6]}}}
-    assert robustness_rows(curves)[0]["change"] == "-35.0 pp"
+    curve = {"severity": [0, 5], "accuracy": [0.95, 0.6], "accuracy_low": [0.9, 0.5], "accuracy_high": [0.98, 0.7]}
+    row = robustness_rows({"n_images": 400, "corruptions": {"low_light": curve}})[0]
+    assert row["change"] == "-35.0 pp" and row["clean (400 validation images)"] == "95.0 % (95 % CI 90.0–98.0)"
+    assert row["harshest severity"] == "60.0 % (95 % CI 50.0–70.0) (level 5)"
 
 
 def _curves(clean, *levels):

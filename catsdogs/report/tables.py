@@ -19,7 +19,7 @@ import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.evaluation.metrics import SHOWN_METRICS
-from catsdogs.markdown import Table, Text, duration, percent, table_builder
+from catsdogs.markdown import Table, Text, duration, percent, table_builder, with_ci
 from catsdogs.runs import Run
 from catsdogs.studies.paper import PAPER_CLAIMS
 
@@ -241,12 +241,17 @@ def export_rows(export: Mapping[str, Any]) -> Table:
 
 @table_builder
 def bench_rows(bench: Mapping[str, Any]) -> Table:
-    """Median latency per model, single image and batched, with speed-ups over Keras."""
+    """Median latency per model, single image and batched, with speed-ups over Keras; the
+    columns name the machine, and a "batch" of a model with a static batch of one says it
+    is one call per image."""
+    hw = bench.get("hardware", {})
+    machine = f"{hw.get('cpu', 'this CPU')}, {hw.get('logical_cores', '?')} cores"
     return [
         {
             "model": name,
-            "single image": f"{e['single']['median_ms']:.2f} ms",
-            f"batch of {bench['batch_size']}": f"{e['batched_per_image']['median_ms']:.2f} ms/image",
+            f"single image ({machine})": f"{e['single']['median_ms']:.2f} ms",
+            f"{bench['batch_size']} images": f"{e['batched_per_image']['median_ms']:.2f} ms/image"
+            + (" (one call per image)" if "batched_mode" in e else " (one batched call)"),
             "speed-up (single)": f"{e['speedup_vs_keras_single']:.1f}x",
             "speed-up (batched)": f"{e['speedup_vs_keras_batched']:.1f}x",
         }
@@ -256,16 +261,22 @@ def bench_rows(bench: Mapping[str, Any]) -> Table:
 
 @table_builder
 def robustness_rows(results: Mapping[str, Any]) -> Table:
-    """Accuracy on clean images and at the harshest severity, per corruption, with the
-    change in percentage points, from ``robustness/results.json``."""
+    """Accuracy with its 95 % CI on clean images and at the harshest severity, per
+    corruption, with the change in percentage points, from ``robustness/results.json``;
+    the clean column names the subset of validation images the study corrupts."""
     rows = []
+    n = results.get("n_images")
     for name, curve in results["corruptions"].items():
         acc, sev = curve["accuracy"], curve["severity"]
+
+        def ci(i: int, acc=acc, curve=curve) -> str:
+            return with_ci({"estimate": acc[i], "low": curve["accuracy_low"][i], "high": curve["accuracy_high"][i]})
+
         rows.append(
             {
                 "corruption": name.replace("_", " "),
-                f"severity {sev[0]} (clean)": percent(acc[0]),
-                "harshest severity": f"{percent(acc[-1])} (level {sev[-1]})",
+                f"clean ({n:,} validation images)" if n else f"severity {sev[0]} (clean)": ci(0),
+                "harshest severity": f"{ci(-1)} (level {sev[-1]})",
                 "change": f"{100 * (acc[-1] - acc[0]):+.1f} pp",
             }
         )

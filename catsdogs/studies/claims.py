@@ -376,25 +376,29 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
                 c.recipe or "run" for c in strict_fail
             )
         sentences += [head, text + "."]
+    model_parts = []
     prf = by_key.get("prf", [])
     if prf:
         ok = all(c.verdict == REPRODUCED for c in prf)
-        sentences.append(
-            f"Precision, recall and F1 {'match' if ok else 'do not all match'} its "
-            f"{PAPER_CLAIMS['precision']} at two decimals."
+        model_parts.append(
+            f"precision, recall and F1 {'match' if ok else 'do not all match'} its {PAPER_CLAIMS['precision']}"
+            " at two decimals"
         )
     model = by_key.get("parameters", []) + by_key.get("size", [])
     if model and all(c.verdict == DIFFERS_EXPLAINED for c in model):
         ours = " and ".join(c.ours.split(" (")[0] for c in model)
-        sentences.append(
-            "Its parameter count and file size are those of MobileNetV2 with the 1,000-class ImageNet "
-            f"head; the binary model has {ours}."
+        model_parts.append(
+            "its parameter count and file size are those of MobileNetV2 with the 1,000-class ImageNet "
+            f"head (the binary model: {ours})"
         )
     elif model:
-        sentences.append("; ".join(f"{c.claim.capitalize()}: {c.verdict}" for c in model) + ".")
+        model_parts += [f"{c.claim}: {c.verdict}" for c in model]
     latency = by_key.get("latency", [])
     if latency and latency[0].verdict == NOT_TESTABLE:
-        sentences[-1] = sentences[-1].removesuffix(".") + ", and its GPU latency is not testable here."
+        model_parts.append("its GPU latency is not testable here")
+    if model_parts:
+        text = "; ".join(model_parts)
+        sentences.append(text[0].upper() + text[1:] + ".")
     limits = [c for key in LIMITATION_CLAIMS for c in by_key.get(key, [])]
     if limits:
         costly = [c.claim.removeprefix("weak ") for c in limits if c.verdict == REPRODUCED]
@@ -404,7 +408,7 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
             text += f", not {_and(mild)}"
         gen = by_key.get("generalization")
         if gen and gen[0].verdict != NOT_TESTABLE:
-            text += f'; "strong generalization" {gen[0].verdict}'
+            text += f'; "strong generalization" {gen[0].verdict.replace("; ", ", but ")}'
         sentences.append(text + ".")
     if caveats:
         sentences.append("Caveats for every figure: " + "; ".join(caveats) + ".")
