@@ -118,6 +118,13 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     assert "published run, **base**: 62.50 %" in summary
     assert "most accurate configuration, **lr** (`phase2_lr=3e-05`): 75.00 %" in summary
     assert "99.0 %" not in summary and "at most 12.50 percentage points" in summary
+    from catsdogs.studies.ablation import ablation_markdown
+
+    assert ablation_markdown(result, by_run["base"]["final_accuracy"]).startswith("| run |")
+    rerun = {"estimate": 0.7, "low": 0.4, "high": 0.9}  # the published run is a later run of base's recipe
+    text = ablation_markdown(result, rerun)
+    assert text.startswith("The variants were forked from an earlier run of the published recipe")
+    assert "| base (base) |" in text and "(published)" not in text and "70.00 % (95 % CI 40.00–90.00)" in text
 
 
 def test_ablation_refuses_runs_with_another_split(tmp_path: Path) -> None:

@@ -361,7 +361,9 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "robustness.md": markdown_table(tables.robustness_rows(robust))
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
-        "ablation.md": ablation.ablation_markdown(run.read_json_or_none("ablation.json")),
+        "ablation.md": ablation.ablation_markdown(
+            run.read_json_or_none("ablation.json"), ev["ci95"]["accuracy"] if ev else None
+        ),
         "label_audit.md": audit.audit_markdown(run.read_json_or_none("audit.json")),
         "parameters.md": parameter_explanation(run),
         "compute_budget.md": budget.compute_budget_rows().markdown(),

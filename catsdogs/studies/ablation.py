@@ -91,13 +91,15 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
 
 
 @table_builder
-def ablation_rows(ablation: Mapping[str, Any]) -> Table:
+def ablation_rows(ablation: Mapping[str, Any], base_label: str = "published") -> Table:
+    """One row per run of the ablation; the run the others are compared with is marked
+    ``base_label``."""
     rows = []
     for e in ablation["runs"]:
         s = e["settings"]
         rows.append(
             {
-                "run": e["run"] + (" (published)" if e["run"] == ablation["published_run"] else ""),
+                "run": e["run"] + (f" ({base_label})" if e["run"] == ablation["published_run"] else ""),
                 "input (px)": str(s.get("image_size", "")),
                 "unfrozen from": s["fine_tune_from"],
                 "phase-2 LR": f"{s['phase2_lr']:g}",
@@ -159,11 +161,26 @@ def ablation_summary(ablation: Mapping[str, Any]) -> str:
     return " ".join(lines) + "\n"
 
 
-def ablation_markdown(ablation: Mapping[str, Any] | None) -> Text:
-    """The ablation table and its summary, from an ``ablation.json`` record."""
+def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str, float] | None = None) -> Text:
+    """The ablation table and its summary, from an ``ablation.json`` record.
+
+    ``published`` is the published run's accuracy (estimate and 95 % CI). When the
+    ablation's base entry has another accuracy, the variants were forked from an earlier
+    run of the same recipe: the table marks that run as their base and says so, with both
+    figures, instead of calling it the published run."""
     if not ablation:
         return Text("*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n")
-    return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
+    base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
+    if published is None or abs(base["final_accuracy"]["estimate"] - published["estimate"]) < 1e-12:
+        return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
+    note = (
+        f"The variants were forked from an earlier run of the published recipe (same code, seed and "
+        f"split), marked *base* below, at {with_ci(base['final_accuracy'], 2)}; the published run repeats "
+        f"that recipe on the machine type of the cross-validation study, at {with_ci(published, 2)}. "
+        "Each variant shares its data split and phase 1 with the base run.\n\n"
+    )
+    summary = ablation_summary(ablation).replace("The paper-faithful published run,", "The paper-faithful base run,")
+    return Text(note + ablation_rows(ablation, base_label="base").markdown() + "\n" + summary)
 
 
 # ----------------------------------------------------------------------------- cross-validated recipes
