@@ -334,3 +334,16 @@ def test_proportion_interval_holds_the_proportion_and_narrows_with_n():
     lo, hi = proportion_interval(0.9, 100)
     lo2, hi2 = proportion_interval(0.9, 10_000)
     assert 0 <= lo < 0.9 < hi <= 1 and lo < lo2 < 0.9 < hi2 < hi
+
+
+def test_a_run_on_other_hardware_is_judged_by_its_intervals():
+    """A GPU (or another CPU) re-run is not bit-identical to the CPU-made record: the
+    summary says which machines made each and that the CI is the yardstick."""
+    from catsdogs.report.verify import WITHIN_CI, Check, Verification
+
+    v = Verification(run_dir="runs/full", against="results/full")
+    v.checks = [Check("metrics", "accuracy", "eval/metrics.json", 0.9874, 0.9880, WITHIN_CI, 0.0006, (0.984, 0.990))]
+    v.hardware = ("AMD EPYC (2 logical cores), no GPU", "Intel Xeon (8 logical cores), GPU: Tesla T4")
+    text = v.summary()
+    assert text.startswith("reproduced within the published 95 % intervals (not bit-identical); the record was made")
+    assert "GPU: Tesla T4" in text and "the 95 % CI, not bit-identity, is the yardstick" in text

@@ -63,7 +63,8 @@ from typing import Any
 
 from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, project_root, setting_differences
 from catsdogs.evaluation.metrics import SHOWN_METRICS, wilson_interval
-from catsdogs.markdown import markdown_table
+from catsdogs.files import read_json_or_none
+from catsdogs.markdown import hardware_text, markdown_table
 from catsdogs.runs import Run
 
 #: Published record of each profile, relative to the project root. The smoke one is a smoke
@@ -88,6 +89,8 @@ class Verification:
     setting_differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     """Config field -> (published value, this run's value)."""
     advice: str = ""
+    hardware: tuple[str, str] | None = None
+    """(the record's, this run's) hardware, from their provenance, when they differ."""
 
     @property
     def comparable(self) -> bool:
@@ -124,6 +127,11 @@ class Verification:
             head = "reproduced bit for bit: every judged figure is identical to the published record"
         elif self.ok:
             head = "reproduced within the published 95 % intervals (not bit-identical)"
+            if self.hardware:
+                head += (
+                    f"; the record was made on {self.hardware[0]}, this run on {self.hardware[1]}: across "
+                    "machines (a GPU included) the 95 % CI, not bit-identity, is the yardstick"
+                )
         else:
             differ = sum(c.verdict in FAILING for c in self.checks)
             missing = f"{len(self.missing)} record(s) missing (commands above)" if self.missing else ""
@@ -267,6 +275,12 @@ def verify_run(run_dir: Path | str, against: Path | str | None = None) -> Verifi
     against = Path(against)
     pub_config = _load_config(against, "published record")
     result = Verification(run_dir=str(run_dir), against=str(against))
+    machines = tuple(
+        hardware_text(((read_json_or_none(d / "provenance.json") or {}).get("environment") or {}).get("hardware"))
+        for d in (against, run_dir)
+    )
+    if machines[0] != machines[1]:
+        result.hardware = machines
     result.setting_differences = setting_differences(pub_config, run_config)
     if result.setting_differences:
         own = published_record(run_config.get("profile", ""))
