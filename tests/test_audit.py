@@ -112,7 +112,7 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     )  # Dog/4, Dog/5 turn right; Cat/2 reaches 0.5 = dog
     rows = {r["run"]: r for r in ablation_rows(result)}
     assert set(rows) == {"base (published)", "lr"}
-    assert rows["lr"]["validation accuracy (%) after each phase-2 epoch"] == "50.00 → 62.50"
+    assert rows["lr"]["val. accuracy (%) per phase-2 epoch"] == "50.00 → 62.50"
     assert rows["lr"]["phase-2 LR"] == "3e-05" and rows["lr"]["input (px)"] == "128"
     summary = ablation_summary(result)
     assert "published run, **base**: 62.50 %" in summary

@@ -104,7 +104,7 @@ def ablation_rows(ablation: Mapping[str, Any], base_label: str = "published") ->
                 "unfrozen from": s["fine_tune_from"],
                 "phase-2 LR": f"{s['phase2_lr']:g}",
                 "phase-2 epochs": str(e["phase2_epochs_run"]),
-                "validation accuracy (%) after each phase-2 epoch": " → ".join(
+                "val. accuracy (%) per phase-2 epoch": " → ".join(
                     f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])
                 )
                 or "–",
