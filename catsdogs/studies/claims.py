@@ -67,7 +67,8 @@ def _latency(bench: Mapping[str, Any] | None, model: str) -> str:
     entry = bench["models"][model]
     return (
         f"{entry['single']['median_ms']:.1f} ms single image; "
-        f"{entry['batched_per_image']['median_ms']:.1f} ms/image in batches of {bench['batch_size']}"
+        f"{entry['batched_per_image']['median_ms']:.1f} ms/image over {bench['batch_size']} images"
+        + (" (one call per image)" if "batched_mode" in entry else " (one batched call)")
     )
 
 
