@@ -68,6 +68,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "export_rows",
             "bench_rows",
             "robustness_rows",
+            "upsampled_from",
             "run_summary",
             "calibration_rows",
             "ood_rows",

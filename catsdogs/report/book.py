@@ -184,16 +184,13 @@ def deviations(run: Run) -> list[str]:
             "sees no augmentation (augmentation is used in phase 2)."
         )
     items.append("Batch-norm layers stay frozen and in inference mode during fine-tuning (Keras guide).")
-    if run.has("data", "manifest.csv"):
-        rows = run.manifest()
-        longest = max((max(int(r["width"]), int(r["height"])) for r in rows), default=0)
-        if 0 < longest < cfg.image_size:
-            items.append(
-                f"No image available to this run is larger than {longest} pixels on its longer side "
-                "(the Kaggle originals are mostly around 500×375): every image is upsampled to "
-                f"{cfg.image_size}×{cfg.image_size}, so the model sees no more detail than "
-                f"{longest} pixels carry."
-            )
+    if longest := tables.upsampled_from(run):
+        items.append(
+            f"No image available to this run is larger than {longest} pixels on its longer side "
+            "(the Kaggle originals are mostly around 500×375): every image is upsampled to "
+            f"{cfg.image_size}×{cfg.image_size}, so the model sees no more detail than "
+            f"{longest} pixels carry."
+        )
     if cfg.test_fraction == 0:
         items.append(
             "As in the paper, the headline figures are on the validation split, which also drives "
@@ -315,12 +312,10 @@ def caveats(run: Run) -> list[str]:
     """The limits of this reproduction that bear on every figure, one short phrase each,
     from the run's records (the bottom line states them once; the deviations list explains)."""
     cfg, out = run.config, []
-    if run.has("data", "manifest.csv"):
-        longest = max((max(int(r["width"]), int(r["height"])) for r in run.manifest()), default=0)
-        if 0 < longest < cfg.image_size:
-            out.append(
-                f"the dataset copy here holds images of at most {longest} px a side, upsampled to {cfg.image_size} px"
-            )
+    if longest := tables.upsampled_from(run):
+        out.append(
+            f"the dataset copy here holds images of at most {longest} px a side, upsampled to {cfg.image_size} px"
+        )
     weights = (run.read_json_or_none("provenance.json") or {}).get("weights", {})
     if weights.get("kind") == "tflite-converted":
         out.append("the ImageNet weights are the official int8 TFLite model, dequantized")

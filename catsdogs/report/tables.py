@@ -283,6 +283,15 @@ def robustness_rows(results: Mapping[str, Any]) -> Table:
     return rows
 
 
+def upsampled_from(run: Run) -> int | None:
+    """The longest image side in the run's manifest when it is below the model's input size
+    (every image is then upsampled), else ``None``."""
+    if not run.has("data", "manifest.csv"):
+        return None
+    longest = max((max(int(r["width"]), int(r["height"])) for r in run.manifest()), default=0)
+    return longest if 0 < longest < run.config.image_size else None
+
+
 def run_summary(run: Run) -> Text:
     """One Markdown sentence saying which run the numbers come from (from its config)."""
     cfg = run.config
@@ -296,10 +305,8 @@ def run_summary(run: Run) -> Text:
         "size and epochs: its figures are not the reproduction's results."
     )
     size = f"{cfg.image_size}×{cfg.image_size} pixels"
-    if run.has("data", "manifest.csv"):
-        longest = max((max(int(r["width"]), int(r["height"])) for r in run.manifest()), default=0)
-        if 0 < longest < cfg.image_size:
-            size = f"{cfg.image_size}×{cfg.image_size} pixels (upsampled from at most {longest} px a side)"
+    if upsampled_from(run):
+        size += f" (upsampled from at most {upsampled_from(run)} px a side)"
     return Text(
         f"Built from a run of the **{cfg.profile}** profile (seed {cfg.seed}) on {scope}, at {size}.{warning}\n"
     )
