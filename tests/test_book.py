@@ -187,6 +187,28 @@ def smoke_book(tmp_path_factory) -> dict[str, Path]:
     return {"run": run_dir, "html": build_book(run_dir)}
 
 
+@pytest.mark.slow
+@pytest.mark.real
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_runs_on_its_own_in_an_empty_run_directory(name, tmp_path):
+    """What a Colab user does: open one chapter in a fresh runtime and run it. Each chapter
+    computes what it needs (a chapter after the first trains what the run lacks)."""
+    import papermill as pm
+
+    _real_setting(ENV_DATA_DIR)
+    _real_setting(ENV_WEIGHTS)
+    run_dir = tmp_path / "run"
+    pm.execute_notebook(
+        ROOT / "notebooks" / f"{name}.ipynb",
+        tmp_path / f"{name}.ipynb",
+        parameters={"profile": "smoke", "run_dir": str(run_dir)},
+        cwd=str(ROOT / "notebooks"),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    assert (run_dir / "config.json").is_file()
+
+
 def _local_images(page: Path) -> list[str]:
     sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', page.read_text())
     return [s for s in sources if not s.startswith(("http://", "https://", "data:"))]
