@@ -71,3 +71,27 @@ def test_cli_prints_the_address_and_checks_a_build(capsys):
     assert capsys.readouterr().out.strip() == address.configured_address(ROOT)
     assert main(["address", "--check", "someone/else"]) == 2
     assert "address --set https://github.com/someone/else" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("See https://github.com/a/cats.", "a/cats"),  # a sentence's end
+        ("https://github.com/b/cats, and more", "b/cats"),
+        ('"git+https://github.com/c/cats\\n",', "c/cats"),  # a notebook's JSON source line
+        ("git clone https://github.com/d/cats.git", "d/cats"),
+        ("https://colab.research.google.com/github/e/cats/blob/main/x.ipynb", "e/cats"),
+    ],
+)
+def test_a_stale_address_is_found_wherever_it_stands(tmp_path, text, named):
+    root = _scratch_copy(tmp_path)
+    (root / "README.md").write_text(text + "\n")
+    assert address.address_mismatches(root) == [f"README.md: names {named}, not catsdogs-reproduction/catsdogs"]
+
+
+def test_set_leaves_a_longer_repository_name_alone(tmp_path):
+    root = _scratch_copy(tmp_path)
+    readme = root / "README.md"
+    readme.write_text("data: https://github.com/catsdogs-reproduction/catsdogs-data\n")
+    address.set_repository_address("https://github.com/someone/fork", root)
+    assert readme.read_text() == "data: https://github.com/catsdogs-reproduction/catsdogs-data\n"

@@ -160,6 +160,8 @@ def test_rendered_parameters_cell_shows_the_values_the_run_used():
     assert with_injected_values(defaults, injected) == (
         'profile = "full"  # "smoke": minutes on a CPU\nrun_dir = "runs/full"  # None: runs/<profile>\nseed = 42'
     )
+    extra = with_injected_values("seed = 42", "seed = 7\nper_class = 10\n")
+    assert extra == "seed = 7\nper_class = 10  # set for this run"  # a value the defaults lack is not lost
 
 
 # ----------------------------------------------------------------------------- slow: the smoke book
@@ -206,7 +208,15 @@ def test_chapter_runs_on_its_own_in_an_empty_run_directory(name, tmp_path):
         progress_bar=False,
         kernel_name="python3",
     )
-    assert (run_dir / "config.json").is_file()
+    wrote = {
+        "01_dataset_exploration": "data/manifest.csv",
+        "02_augmentation": "data/manifest.csv",
+        "03_phase1_feature_extraction": "phase1/result.json",
+        "04_phase2_fine_tuning": "phase2/result.json",
+        "05_evaluation": "eval/metrics.json",
+        "06_limitations": "robustness/results.json",
+    }
+    assert (run_dir / wrote[name]).is_file(), f"{name} ran but did not write {wrote[name]}"
 
 
 def _local_images(page: Path) -> list[str]:

@@ -16,6 +16,8 @@ from pybtex.style.sorting.author_year_title import SortingStyle
 def _surnames(entry) -> str:
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+    if names and names[-1] == "others":  # BibTeX's "and others": more authors than listed
+        return f"{names[0]} et al."
     if not names:
         return entry.fields.get("organization") or entry.fields.get("title", entry.key).strip("{}")
     if len(names) == 1:

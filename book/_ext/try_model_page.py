@@ -25,7 +25,7 @@ def _install(app, exception):
         ) from err
     try:
         out = install_try_page(app.outdir)
-    except (UserError, FileNotFoundError) as err:
+    except (UserError, FileNotFoundError, RuntimeError) as err:
         raise ExtensionError(f"the 'Try the model' page could not be installed: {err}") from err
     log.info("the 'Try the model' page's files are in %s", out)
 

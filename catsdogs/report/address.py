@@ -34,7 +34,7 @@ ADDRESS_FILES = (
 OTHER_REPOSITORIES: frozenset[str] = frozenset()
 #: A GitHub repository named in a file: ``github.com/<owner>/<name>`` (Colab's ``.../github/<owner>/<name>`` too).
 _NAMED = re.compile(
-    r"(?:github\.com|colab\.research\.google\.com/github)/([A-Za-z0-9-]+/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*?)(?:\.git)?(?=[/)\s\"'#@]|$)"
+    r"(?:github\.com|colab\.research\.google\.com/github)/([A-Za-z0-9-]+/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
 )
 _SETTING = re.compile(r'^REPOSITORY_URL = "(?P<url>[^"]+)"$', re.M)
 
@@ -73,8 +73,10 @@ def set_repository_address(url: str, root: Path | str | None = None) -> list[Pat
     changed = []
     for path in address_files(root):
         text = path.read_text()
-        if old in text and old != new:
-            path.write_text(text.replace(old, new))
+        # the whole owner/name only: not a prefix of a longer name (owner/name-data)
+        rewritten = re.sub(re.escape(old) + r"(?![A-Za-z0-9_-])", new, text)
+        if rewritten != text:
+            path.write_text(rewritten)
             changed.append(path)
     return changed
 
@@ -89,7 +91,8 @@ def address_mismatches(root: Path | str | None = None) -> list[str]:
     if config["repository"]["url"] != url:
         problems.append(f"_config.yml: repository.url is {config['repository']['url']}, not {url}")
     for path in address_files(root):
-        for found in sorted(set(_NAMED.findall(path.read_text())) - {slug, *OTHER_REPOSITORIES}):
+        named = {found.removesuffix(".git") for found in _NAMED.findall(path.read_text())}
+        for found in sorted(named - {slug, *OTHER_REPOSITORIES}):
             problems.append(f"{path.relative_to(root)}: names {found}, not {slug}")
     return problems
 

@@ -128,12 +128,15 @@ def with_injected_values(defaults: str, injected: str) -> str:
     """A ``parameters`` cell's source with the values papermill injected for this run in
     place of the defaults (their comments kept), so the rendered cell shows what ran."""
     values = {m["name"]: m["value"] for line in injected.splitlines() if (m := _ASSIGNMENT.match(line))}
-    lines = []
+    lines, shown = [], set()
     for line in defaults.splitlines():
         m = _ASSIGNMENT.match(line)
         if m and m["name"] in values:
             line = f"{m['name']} = {values[m['name']]}{m['comment'] or ''}"
+            shown.add(m["name"])
         lines.append(line)
+    # a value papermill set that the defaults cell does not name is shown too, not lost
+    lines += [f"{name} = {value}  # set for this run" for name, value in values.items() if name not in shown]
     return "\n".join(lines)
 
 

@@ -83,10 +83,10 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
     rows.append(
         {
             "record": "**total**",
-            "what": f"{sum(r['runs'] for r in records)} training runs",
+            "what": f"{sum(r['runs'] for r in records)} training runs, **{duration(train + other)}** wall-clock in all",
             "training": f"**{duration(train)}**",
             "other steps": duration(other),
-            "hardware": f"**{duration(train + other)}** in all, wall-clock",
+            "hardware": "",
         }
     )
     return rows

@@ -305,8 +305,8 @@ def run_summary(run: Run) -> Text:
         "size and epochs: its figures are not the reproduction's results."
     )
     size = f"{cfg.image_size}×{cfg.image_size} pixels"
-    if upsampled_from(run):
-        size += f" (upsampled from at most {upsampled_from(run)} px a side)"
+    if longest := upsampled_from(run):
+        size += f" (upsampled from at most {longest} px a side)"
     return Text(
         f"Built from a run of the **{cfg.profile}** profile (seed {cfg.seed}) on {scope}, at {size}.{warning}\n"
     )

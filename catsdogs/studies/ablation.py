@@ -174,9 +174,9 @@ def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str
     if published is None or abs(base["final_accuracy"]["estimate"] - published["estimate"]) < 1e-12:
         return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
     note = (
-        f"The variants were forked from an earlier run of the published recipe (same code, seed and "
+        f"The variants were forked from an earlier run of the published recipe (same settings and "
         f"split), marked *base* below, at {with_ci(base['final_accuracy'], 2)}; the published run repeats "
-        f"that recipe on the machine type of the cross-validation study, at {with_ci(published, 2)}. "
+        f"that recipe, at {with_ci(published, 2)}. "
         "Each variant shares its data split and phase 1 with the base run.\n\n"
     )
     summary = ablation_summary(ablation).replace("The paper-faithful published run,", "The paper-faithful base run,")

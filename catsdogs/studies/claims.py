@@ -384,8 +384,8 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
     if prf:
         ok = all(c.verdict == REPRODUCED for c in prf)
         model_parts.append(
-            f"precision, recall and F1 {'match' if ok else 'do not all match'} its {PAPER_CLAIMS['precision']}"
-            " at two decimals"
+            f"precision, recall and F1 {'are' if ok else 'are not all'} consistent with its "
+            f"{PAPER_CLAIMS['precision']} (our 95 % CIs reach the values it rounds from)"
         )
     model = by_key.get("parameters", []) + by_key.get("size", [])
     if model and all(c.verdict == DIFFERS_EXPLAINED for c in model):

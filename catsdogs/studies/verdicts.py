@@ -91,7 +91,7 @@ def verdict_rules() -> Text:
                 f"**Parameters and file size.** *Reproduced* within {SIZE_TOLERANCE:.0%} of the paper's "
                 f"figure; *{DIFFERS_EXPLAINED}* when ours differs but the same figure of Keras's "
                 "MobileNetV2 with its 1,000-class ImageNet head, the model the paper appears to have "
-                "counted, is within it.",
+                "counted, is within it (its size: its parameters as float32 bytes).",
                 "**Latency.** The paper's is on a GPU: *not testable here* on a CPU-only machine.",
                 "**Limitations.** A named weakness is *reproduced* when accuracy at the harshest level "
                 "lies below the clean accuracy's 95 % CI, on the same validation images.",
