@@ -385,7 +385,7 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
         ok = all(c.verdict == REPRODUCED for c in prf)
         model_parts.append(
             f"precision, recall and F1 {'are' if ok else 'are not all'} consistent with its "
-            f"{PAPER_CLAIMS['precision']} (our 95 % CIs overlap 0.985–0.995, the range it rounds)"
+            f"{PAPER_CLAIMS['precision']} (our 95 % CIs overlap 0.985–0.995, the values that round to it)"
         )
     model = by_key.get("parameters", []) + by_key.get("size", [])
     if model and all(c.verdict == DIFFERS_EXPLAINED for c in model):
