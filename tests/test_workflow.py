@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,9 @@ def test_workflow_builds_with_the_readmes_command_and_deploys_to_pages():
 
 
 def test_workflow_passes_zizmor():
-    zizmor = shutil.which("zizmor")
+    # the test extra installs it beside this Python (make test does not activate the venv)
+    beside = Path(sys.executable).with_name("zizmor")
+    zizmor = str(beside) if beside.is_file() else shutil.which("zizmor")
     if zizmor is None:
         pytest.fail("zizmor not installed: pip install -e '.[test]' (it is in the test extra)")
     proc = subprocess.run([zizmor, "--offline", "--format", "plain", str(WORKFLOW)], capture_output=True, text=True)
