@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.config import project_root
+from catsdogs.files import read_json_or_none
 
 
 def _version(dist: str) -> str | None:
@@ -99,3 +100,8 @@ def environment_info() -> dict[str, Any]:
         "git": git_info(),
         "hardware": hardware_info(),
     }
+
+
+def recorded_hardware(run_dir: Path | str) -> dict[str, Any] | None:
+    """The hardware a run directory (or a published record) recorded in its ``provenance.json``."""
+    return ((read_json_or_none(Path(run_dir) / "provenance.json") or {}).get("environment") or {}).get("hardware")

@@ -17,6 +17,7 @@ from typing import Any
 from catsdogs.config import project_dir
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, duration, hardware_text, table_builder
+from catsdogs.provenance import recorded_hardware
 from catsdogs.runs import FOLDS_FILE, Run
 from catsdogs.studies.cv_report import STUDIES
 
@@ -46,7 +47,7 @@ def record_budget(path: Path) -> dict[str, Any]:
     for d in dirs:
         for key, value in run_seconds(Run.load(d)).items():
             total[key] += value
-        hw = ((read_json_or_none(d / "provenance.json") or {}).get("environment") or {}).get("hardware")
+        hw = recorded_hardware(d)
         if hw and hardware_text(hw) not in hardware:
             hardware.append(hardware_text(hw))
     forked = bool((read_json_or_none(path / "provenance.json") or {}).get("forked_from"))

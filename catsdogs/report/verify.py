@@ -63,8 +63,8 @@ from typing import Any
 
 from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, project_root, setting_differences
 from catsdogs.evaluation.metrics import SHOWN_METRICS, wilson_interval
-from catsdogs.files import read_json_or_none
 from catsdogs.markdown import hardware_text, markdown_table
+from catsdogs.provenance import recorded_hardware
 from catsdogs.runs import Run
 
 #: Published record of each profile, relative to the project root. The smoke one is a smoke
@@ -275,10 +275,7 @@ def verify_run(run_dir: Path | str, against: Path | str | None = None) -> Verifi
     against = Path(against)
     pub_config = _load_config(against, "published record")
     result = Verification(run_dir=str(run_dir), against=str(against))
-    machines = tuple(
-        hardware_text(((read_json_or_none(d / "provenance.json") or {}).get("environment") or {}).get("hardware"))
-        for d in (against, run_dir)
-    )
+    machines = tuple(hardware_text(recorded_hardware(d)) for d in (against, run_dir))
     if machines[0] != machines[1]:
         result.hardware = machines
     result.setting_differences = setting_differences(pub_config, run_config)
