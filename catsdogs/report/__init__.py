@@ -8,7 +8,7 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["address", "book", "budget", "figure_inputs", "notebooks", "tables", "verify", "web"],
+    submodules=["address", "book", "budget", "figure_inputs", "notebooks", "rerun", "tables", "verify", "web"],
     submod_attrs={
         "address": [
             "GITHUB_URL",
@@ -53,6 +53,17 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "mistakes",
         ],
         "notebooks": ["ChapterFailed", "chapter_index", "notebook_parameters", "run_notebooks"],
+        "rerun": [
+            "COLAB_MODULE",
+            "in_colab",
+            "runtime_rows",
+            "recorded_seconds",
+            "profile_scope",
+            "expected_time_rows",
+            "dataset",
+            "archive_book",
+            "offer_download",
+        ],
         "tables": [
             "scan_rows",
             "split_rows",
