@@ -7,10 +7,6 @@ the predicted class's score with respect to the last convolutional feature map
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -65,26 +61,13 @@ def gradcam(model, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray
         return cam, tf.reshape(tf.sigmoid(logit), [-1])
 
     maps, probs = [], []
-    with _retracing_warning_silenced():
-        for start in range(0, len(images), batch_size):
-            cam, prob = step(tf.convert_to_tensor(np.asarray(images[start : start + batch_size], dtype="float32")))
-            maps.append(cam.numpy())
-            probs.append(prob.numpy())
+    # each call traces its step once, by design (it closes over that call's model): the
+    # retracing hint TensorFlow logs after five is dropped (catsdogs.RetracingHintFilter)
+    for start in range(0, len(images), batch_size):
+        cam, prob = step(tf.convert_to_tensor(np.asarray(images[start : start + batch_size], dtype="float32")))
+        maps.append(cam.numpy())
+        probs.append(prob.numpy())
     return np.concatenate(maps), np.concatenate(probs)
-
-
-@contextlib.contextmanager
-def _retracing_warning_silenced() -> Iterator[None]:
-    """TensorFlow's warnings (the tf logger) below ERROR silenced for a block. Each
-    :func:`gradcam` call traces its step once, by design (the step closes over that
-    call's model), and after five calls TensorFlow warns of "excessive retracing"."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def peak_locations(heatmaps: np.ndarray) -> np.ndarray:

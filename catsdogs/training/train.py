@@ -222,6 +222,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
                 _training_dataset(run, "phase1"),
                 validation_data=split_dataset(run, "val"),
                 epochs=cfg.phase1_epochs,
+                shuffle=False,  # as in fine_tune: the dataset shuffles itself
                 verbose=progress_verbosity(),
                 callbacks=_callbacks(run, "phase1", cfg.phase1_patience, cfg.phase1_epochs),
             )
@@ -256,6 +257,7 @@ def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.
             _training_dataset(run, phase),
             validation_data=val_ds,
             epochs=epochs,
+            shuffle=False,  # the tf.data pipeline shuffles; Keras ignores (and warns of) its default True
             verbose=progress_verbosity(),
             callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
         )
