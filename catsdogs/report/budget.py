@@ -3,8 +3,9 @@ recorded for their steps, summed per study, with the hardware they ran on.
 
 Counted: every step a run times (``timings.json``): data scan, phase-1 features and head,
 phase 2, the mitigation fine-tune, predictions, exports. Not counted: steps a run took over
-from another (``forked_from`` in its provenance: the ablations share the published run's
-data and phase 1), and the chapters' own execution times (``notebook_*``), which enclose
+from another (``forked_from`` in its provenance: the ablations share their base run's
+data and phase 1), a cross-validation fold that reused a run published beside the study
+(counted with that run), and the chapters' own execution times (``notebook_*``), which enclose
 steps already counted (a chapter that trains records the training as its own step).
 """
 
@@ -41,6 +42,14 @@ def record_budget(path: Path) -> dict[str, Any]:
     """One published record (a run, or a cross-validation study and its folds): its runs,
     their seconds and hardware."""
     runs = sorted(p for p in path.glob("fold-*") if p.is_dir()) if (path / FOLDS_FILE).is_file() else []
+    # a fold that reused a run published beside the study (fold 0 = results/full) is counted there, once
+    reused = {
+        f"fold-{f['fold']}"
+        for f in (read_json_or_none(path / "cv.json") or {}).get("per_fold", [])
+        if f.get("reused_run") and (path.parent / f["reused_run"] / "config.json").is_file()
+    }
+    folds = len(runs)
+    runs = [r for r in runs if r.name not in reused]
     dirs = [path, *runs]
     total = {"training": 0.0, "other": 0.0}
     hardware = []
@@ -51,16 +60,31 @@ def record_budget(path: Path) -> dict[str, Any]:
         if hw and hardware_text(hw) not in hardware:
             hardware.append(hardware_text(hw))
     forked = bool((read_json_or_none(path / "provenance.json") or {}).get("forked_from"))
-    return {"record": path.name, "runs": len(runs) or 1, "forked": forked, **total, "hardware": hardware}
+    n_runs = len(runs) if (path / FOLDS_FILE).is_file() else 1
+    shared = sorted(
+        f"{r['fold']}: `results/{r['reused_run']}`"
+        for r in (read_json_or_none(path / "cv.json") or {}).get("per_fold", [])
+        if f"fold-{r['fold']}" in reused
+    )
+    return {
+        "record": path.name,
+        "runs": n_runs,
+        "folds": folds,
+        "shared_folds": shared,
+        "forked": forked,
+        **total,
+        "hardware": hardware,
+    }
 
 
 def _what(record: Mapping[str, Any]) -> str:
     name = record["record"]
     if name in STUDIES:
-        return f"cross-validation, {STUDIES[name]} ({record['runs']} folds)"
+        shared = "".join(f"; fold {s}, counted there" for s in record["shared_folds"])
+        return f"cross-validation, {STUDIES[name]} ({record['folds']} folds{shared})"
     if name == "full":
         return "the published run (both phases, mitigation, exports)"
-    return "ablation" + (" (phase 2; phase 1 shared with the published run)" if record["forked"] else " (both phases)")
+    return "ablation" + (" (phase 2; phase 1 shared with its base run)" if record["forked"] else " (both phases)")
 
 
 @table_builder
