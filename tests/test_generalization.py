@@ -78,7 +78,7 @@ def test_summary_and_claim_row_from_records(tmp_path: Path):
     assert sets["cifar10-test"]["resolution"] == "explains part of the drop"
     assert list(summary["not_available"]) == ["oxford-iiit-pet"]
     ours, status = gen.claim_status(summary)
-    assert status == "holds on Oxford pets sample; not on CIFAR-10 pets"
+    assert status == "holds on the Oxford pets sample; not on CIFAR-10 pets"
     assert "98.0 %" in ours and "60.0 %" in ours
     page = gen.generalization_markdown(summary)
     assert "does not hold" in page and "Oxford-IIIT Pet" in page

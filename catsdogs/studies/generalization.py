@@ -167,7 +167,7 @@ def claim_status(summary: Mapping[str, Any]) -> tuple[str, str]:
     held = [name for name, row in sets.items() if row["verdict"] in (HOLDS, BETTER)]
     failed = [name for name, row in sets.items() if row["verdict"] == DOES_NOT_HOLD]
     if held and failed:
-        status = f"holds on {', '.join(map(_short, held))}; not on {', '.join(map(_short, failed))}"
+        status = f"holds on {', '.join(map(_in_text, held))}; not on {', '.join(map(_in_text, failed))}"
     elif failed:
         status = f"not reproduced: {', '.join(map(_short, failed))}"
     elif held:
@@ -188,6 +188,11 @@ _SHORT = {
 
 def _short(name: str) -> str:
     return _SHORT.get(name, name)
+
+
+def _in_text(name: str) -> str:
+    """A set's short name inside a sentence ("holds on the Oxford pets sample")."""
+    return ("the " if name == "oxford-pets-sample" else "") + _short(name)
 
 
 def _acc(interval: Mapping[str, float] | None, digits: int = 1) -> str:
