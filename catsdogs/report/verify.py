@@ -191,8 +191,9 @@ class Verification:
         return text + self.footer() + "\n"
 
     def _repr_markdown_(self) -> str:
+        # in a notebook the verdict comes first (a terminal keeps it last, where the prompt returns)
         rows = self.rows()
-        return (markdown_table(rows) if rows else "") + "\n" + self.footer().replace("\n", "\n\n") + "\n"
+        return self.footer().replace("\n", "\n\n") + "\n\n" + (markdown_table(rows) if rows else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
