@@ -229,7 +229,8 @@ function showChecked(c) {
   box.textContent =
     `Checked against Python (tests/test_browser.py, headless Chromium ${c.browser_version}): on ` +
     `${c.images} validation images the page and Python's LiteRT interpreter gave the same label ` +
-    `${c.labels_agree} times; P(dog) differed by at most ${c.max_abs_dp.toPrecision(2)}. Median ` +
+    `${c.labels_agree} times; ` +
+    (c.max_abs_dp === 0 ? "P(dog) was identical. Median " : `P(dog) differed by at most ${c.max_abs_dp.toPrecision(2)}. Median `) +
     `inference: ${c.browser_ms_median.toFixed(1)} ms here against ${c.python_ms_median.toFixed(1)} ms ` +
     `in Python on the same machine (browser / Python: ${c.ratio.toFixed(2)}).`;
   box.hidden = false;

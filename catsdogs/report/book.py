@@ -316,9 +316,9 @@ def caveats(run: Run) -> list[str]:
     from the run's records (the bottom line states them once; the deviations list explains)."""
     cfg, out = run.config, []
     if longest := tables.upsampled_from(run):
-        out.append(
-            f"the dataset copy here holds images of at most {longest} px a side, upsampled to {cfg.image_size} px"
-        )
+        sizes = {(r["width"], r["height"]) for r in run.manifest()}
+        held = f"is {'×'.join(map(str, next(iter(sizes))))} pixels" if len(sizes) == 1 else f"is at most {longest} px a side"
+        out.append(f"every image of the dataset copy here {held}, upsampled to {cfg.image_size} px")
     weights = (run.read_json_or_none("provenance.json") or {}).get("weights", {})
     if weights.get("kind") == "tflite-converted":
         out.append("the ImageNet weights are the official int8 TFLite model, dequantized")

@@ -255,8 +255,8 @@ def generalization_verdict(summary: Mapping[str, Any]) -> Text:
     missing = [_short(name) for name in summary.get("not_available", {})]
     if missing:
         lines.append(
-            f"Not available where this was built: {', '.join(missing)} "
-            "(`evaluate --external --download` fetches what is missing)."
+            f"Not evaluated: {', '.join(missing)}, whose images were not on the machine that built this "
+            "book (`python -m catsdogs evaluate --external --download` fetches them)."
         )
     return Text(bullet_list(lines) + "\n")
 
