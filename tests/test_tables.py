@@ -75,7 +75,7 @@ def test_comparison_without_exports_says_not_measured(run):
     rows = comparison_rows(run)
     acc = _row(rows, "accuracy")
     assert acc["paper"] == paper_percent(PAPER_CLAIMS["accuracy"])
-    assert acc["this reproduction (float Keras)"].startswith("95.0 % (95 % CI 90.0–98.0)")
+    assert acc["this reproduction (float Keras)"].startswith("95.00 % (95 % CI 90.00–98.00)")
     assert acc["int8 TFLite export"] == NOT_MEASURED
     assert _row(rows, "latency")["this reproduction (float Keras)"] == NOT_MEASURED
     assert _row(rows, "parameters")["this reproduction (float Keras)"] == "2.26 M"
@@ -98,7 +98,7 @@ def test_comparison_reads_export_and_bench_when_present(run):
         },
     )
     rows = comparison_rows(run)
-    assert _row(rows, "accuracy")["int8 TFLite export"] == "93.3 %"
+    assert _row(rows, "accuracy")["int8 TFLite export"] == "93.33 %"
     assert _row(rows, "model file size")["int8 TFLite export"] == "2.9 MB"
     assert _row(rows, "model file size")["this reproduction (float Keras)"] == "9.1 MB"
     assert _row(rows, "latency")["int8 TFLite export"].startswith("12.0 ms single image")

@@ -317,7 +317,11 @@ def caveats(run: Run) -> list[str]:
     cfg, out = run.config, []
     if longest := tables.upsampled_from(run):
         sizes = {(r["width"], r["height"]) for r in run.manifest()}
-        held = f"is {'×'.join(map(str, next(iter(sizes))))} pixels" if len(sizes) == 1 else f"is at most {longest} px a side"
+        held = (
+            f"is {'×'.join(map(str, next(iter(sizes))))} pixels"
+            if len(sizes) == 1
+            else f"is at most {longest} px a side"
+        )
         out.append(f"every image of the dataset copy here {held}, upsampled to {cfg.image_size} px")
     weights = (run.read_json_or_none("provenance.json") or {}).get("weights", {})
     if weights.get("kind") == "tflite-converted":
