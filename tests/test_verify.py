@@ -347,3 +347,11 @@ def test_a_run_on_other_hardware_is_judged_by_its_intervals():
     text = v.summary()
     assert text.startswith("reproduced within the published 95 % intervals (not bit-identical); the record was made")
     assert "GPU: Tesla T4" in text and "the 95 % CI, not bit-identity, is the yardstick" in text
+
+
+def test_in_a_notebook_the_verdict_comes_before_the_table(full_copy):
+    _edit(full_copy / "eval" / "metrics.json", lambda d: d["metrics"].update(accuracy=0.5))
+    result = verify.verify_run(full_copy, FULL)
+    markdown = result._repr_markdown_()
+    assert markdown.startswith(result.summary()) and not result.ok
+    assert markdown.index("| section |") > markdown.index("final model / accuracy")  # its note, before the table

@@ -21,7 +21,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "address_mismatches",
             "check_repository",
         ],
-        "budget": ["TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"],
+        "budget": ["PHASE_STEPS", "TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"],
         "book": [
             "CONFIG_ROW_ORDER",
             "config_rows",

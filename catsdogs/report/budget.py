@@ -23,7 +23,9 @@ from catsdogs.runs import FOLDS_FILE, Run
 from catsdogs.studies.cv_report import STUDIES
 
 #: Step-name prefixes of the training steps (the rest of a run's steps is evaluation and export).
-TRAINING_STEPS = ("phase1_", "phase2_train", "mitigation_train")
+#: Step-name prefixes of the two training phases.
+PHASE_STEPS = ("phase1_", "phase2_train")
+TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train")
 
 
 def run_seconds(run: Run) -> dict[str, float]:
@@ -117,4 +119,4 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
     return rows
 
 
-__all__ = ["TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"]
+__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"]

@@ -11,6 +11,7 @@ is here: what the runtime is, how long a re-run took when it was recorded, the d
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import sys
@@ -21,6 +22,7 @@ from catsdogs.config import CHAPTERS, get_config, project_dir
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Text, duration, hardware_text, table_builder
 from catsdogs.provenance import hardware_info, recorded_hardware
+from catsdogs.report.budget import PHASE_STEPS
 from catsdogs.runs import Run
 
 #: Where a notebook runs when ``google.colab`` can be imported.
@@ -62,7 +64,7 @@ def recorded_seconds(record: Path | str) -> dict[str, float]:
     training phases, and in executing the six chapters (``notebook_*``, which include any
     training a chapter did itself)."""
     timings = read_json_or_none(Path(record) / "timings.json") or {}
-    training = sum(float(s) for k, s in timings.items() if k.startswith(("phase1_", "phase2_train")))
+    training = sum(float(s) for k, s in timings.items() if k.startswith(PHASE_STEPS))
     chapters = sum(float(timings.get(f"notebook_{c}", 0.0)) for c in CHAPTERS)
     return {"training": training, "chapters": chapters}
 
@@ -121,26 +123,28 @@ def dataset(run: Run) -> Text:
 
 
 def archive_book(html_dir: Path | str, dest: Path | str | None = None) -> Path:
-    """The built book (an HTML folder) as one ``catsdogs-book.zip``: in the run directory
-    for a book built there (``<run>/book/_build/html``), else beside the folder, unless
-    ``dest`` (a path without suffix) is given; returns the archive."""
-    html_dir = Path(html_dir)
+    """The built book (an HTML folder) as one ``catsdogs-book.zip``: beside the book's
+    sources for a Jupyter Book build (``<book>/_build/html`` -> ``<book>/catsdogs-book.zip``),
+    else beside the folder, unless ``dest`` (a path without suffix) is given; returns the archive."""
+    html_dir = Path(html_dir).resolve()
     if not (html_dir / "index.html").is_file():
         raise FileNotFoundError(f"{html_dir} holds no built book (no index.html): build it first")
-    beside = html_dir.parents[2] if html_dir.parent.name == "_build" else html_dir.parent
+    beside = html_dir.parent.parent if html_dir.parent.name == "_build" else html_dir.parent
     base = Path(dest) if dest else beside / "catsdogs-book"
     return Path(shutil.make_archive(str(base), "zip", root_dir=html_dir))
 
 
 def offer_download(path: Path | str) -> Any:
-    """On Colab, start the browser's download of ``path``; elsewhere, a link to it."""
-    from IPython.display import FileLink
-
+    """On Colab, start the browser's download of ``path`` (returns ``None``); elsewhere, a
+    link to it relative to the notebook's folder, which Jupyter serves."""
     if in_colab():
         from google.colab import files  # type: ignore[import-not-found]
 
         files.download(str(path))
-    return FileLink(str(Path(path).relative_to(Path.cwd())) if Path(path).is_relative_to(Path.cwd()) else str(path))
+        return None
+    from IPython.display import FileLink
+
+    return FileLink(os.path.relpath(path))
 
 
 __all__ = [

@@ -193,7 +193,9 @@ class Verification:
     def _repr_markdown_(self) -> str:
         # in a notebook the verdict comes first (a terminal keeps it last, where the prompt returns)
         rows = self.rows()
-        return self.footer().replace("\n", "\n\n") + "\n\n" + (markdown_table(rows) if rows else "")
+        notes = self.footer().splitlines()[:-1] if self.comparable else []  # footer ends with the summary
+        head = "\n\n".join([self.summary(), *notes])
+        return head + "\n\n" + (markdown_table(rows) if rows else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
