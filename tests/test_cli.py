@@ -334,32 +334,3 @@ def test_evaluate_and_bench_print_tables_and_json_equals_the_record(make_petimag
     assert main(["bench", "--profile", "smoke", "--run-dir", str(run_dir), "--repeats", "2", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((run_dir / "bench" / "bench.json").read_text())
-
-
-def test_tensorflow_retracing_hint_is_dropped_and_other_warnings_kept() -> None:
-    import logging
-
-    import tensorflow as tf
-
-    import catsdogs  # noqa: F401  (installs the filter)
-
-    seen: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record.getMessage())
-
-    logger, handler = tf.get_logger(), Keep()
-    logger.addHandler(handler)
-    try:
-
-        @tf.function
-        def double(x):
-            return 2 * x
-
-        for n in range(1, 9):  # a new shape each call: TensorFlow's real hint after five traces
-            double(tf.zeros([n]))
-        tf.get_logger().warning("another TensorFlow warning")
-    finally:
-        logger.removeHandler(handler)
-    assert seen == ["another TensorFlow warning"]
