@@ -282,3 +282,20 @@ def test_reproduce_ends_with_the_check_against_the_smoke_record(smoke_book, monk
     assert "reproduction check against the published record" in out and "published-smoke" in out
     assert "missing" not in out, out
     assert status == 0, f"the smoke run does not reproduce the smoke record:\n{out}"
+
+
+def test_copied_chapter_names_no_machine_path(tmp_path: Path) -> None:
+    from catsdogs.report.book import copy_chapter
+
+    elsewhere = "/elsewhere/worktree"  # a pinned checkout the chapter was executed from
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(run.path)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{tmp_path}/run and {elsewhere}/notebooks\n")]
+    nb.cells = [cell]
+    nb.metadata["papermill"] = {"input_path": f"{elsewhere}/notebooks/01_x.ipynb", "output_path": "x"}
+    src = tmp_path / "run" / "notebooks" / "01_x.ipynb"
+    src.parent.mkdir(parents=True)
+    nbformat.write(nb, src)
+    text = copy_chapter(src, tmp_path / "copy.ipynb").read_text()
+    assert elsewhere not in text and str(tmp_path) not in text
+    assert "runs/run and ./notebooks" in text and '"input_path": "./notebooks/01_x.ipynb"' in text

@@ -91,8 +91,9 @@ def copy_chapter(src: Path | str, dst: Path | str) -> Path:
       shows what this run used;
     * stderr outputs (TensorFlow logs, warnings, progress bars) are dropped: the book
       does not show them and they hold this machine's paths;
-    * absolute paths of the run directory and the project are rewritten as
-      ``runs/<name>`` and ``.``, so a committed notebook names no machine.
+    * absolute paths of the run directory, of the project and of the checkout papermill
+      executed the chapter from are rewritten as ``runs/<name>`` and ``.``, so a
+      committed notebook names no machine.
     """
     src = Path(src)
     nb = nbformat.read(src, as_version=4)
@@ -113,6 +114,10 @@ def copy_chapter(src: Path | str, dst: Path | str) -> Path:
     root = project_root(src.parent) or project_root()
     if root is not None:
         replacements[str(root)] = "."
+    # the checkout papermill executed the chapter from (a pinned worktree, say) is "." too
+    executed_from = (nb.metadata.get("papermill") or {}).get("input_path")
+    if executed_from and Path(executed_from).is_absolute():
+        replacements[str(Path(executed_from).parent.parent)] = "."  # <checkout>/notebooks/NN.ipynb
     for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(json.dumps(old)[1:-1], new)
     nbformat.write(nbformat.reads(text, as_version=4), dst)
