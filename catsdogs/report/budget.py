@@ -22,9 +22,9 @@ from catsdogs.provenance import recorded_hardware
 from catsdogs.runs import FOLDS_FILE, Run
 from catsdogs.studies.cv_report import STUDIES
 
-#: Step-name prefixes of the training steps (the rest of a run's steps is evaluation and export).
 #: Step-name prefixes of the two training phases.
 PHASE_STEPS = ("phase1_", "phase2_train")
+#: Step-name prefixes of the training steps (the rest of a run's steps is evaluation and export).
 TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train")
 
 
@@ -46,7 +46,7 @@ def record_budget(path: Path) -> dict[str, Any]:
     runs = sorted(p for p in path.glob("fold-*") if p.is_dir()) if (path / FOLDS_FILE).is_file() else []
     # a fold that reused a run published beside the study (fold 0 = results/full) is counted there, once
     reused = {
-        f"fold-{f['fold']}"
+        f"fold-{f['fold']}": f"{f['fold']}: `results/{f['reused_run']}`"
         for f in (read_json_or_none(path / "cv.json") or {}).get("per_fold", [])
         if f.get("reused_run") and (path.parent / f["reused_run"] / "config.json").is_file()
     }
@@ -63,16 +63,11 @@ def record_budget(path: Path) -> dict[str, Any]:
             hardware.append(hardware_text(hw))
     forked = bool((read_json_or_none(path / "provenance.json") or {}).get("forked_from"))
     n_runs = len(runs) if (path / FOLDS_FILE).is_file() else 1
-    shared = sorted(
-        f"{r['fold']}: `results/{r['reused_run']}`"
-        for r in (read_json_or_none(path / "cv.json") or {}).get("per_fold", [])
-        if f"fold-{r['fold']}" in reused
-    )
     return {
         "record": path.name,
         "runs": n_runs,
         "folds": folds,
-        "shared_folds": shared,
+        "shared_folds": sorted(reused.values()),
         "forked": forked,
         **total,
         "hardware": hardware,

@@ -112,11 +112,12 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
     ChapterFailed
         When a chapter raises; the partial executed notebook is kept.
     """
+    import papermill as pm
+
     with warnings.catch_warnings():
         # papermill's bar is tqdm.auto: in a Jupyter kernel without ipywidgets (the
         # reproduce.ipynb notebook) it falls back to the text bar, warning once on import
         warnings.simplefilter("ignore", TqdmWarning)
-        import papermill as pm
         import tqdm.auto  # noqa: F401
 
     run = Run.open(config, run_dir)

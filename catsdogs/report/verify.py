@@ -156,15 +156,16 @@ class Verification:
             for c in self.checks
         ]
 
-    def footer(self) -> str:
+    def notes(self) -> list[str]:
+        """What a reader must act on: failing rows' notes, missing records, the advice."""
         if not self.comparable:
-            return self.summary()
+            return []
         lines = [f"{c.section} / {c.figure}: {c.note}" for c in self.checks if c.verdict in FAILING and c.note]
         lines += [f"missing {record}: make it with `{command}`" for record, command in self.missing.items()]
-        if self.advice:
-            lines.append(self.advice)
-        lines.append(self.summary())
-        return "\n".join(lines)
+        return lines + ([self.advice] if self.advice else [])
+
+    def footer(self) -> str:
+        return "\n".join([*self.notes(), self.summary()])
 
     def to_text(self, width: int = 160) -> str:
         """A plain-text table (no colours) followed by the summary line."""
@@ -193,9 +194,7 @@ class Verification:
     def _repr_markdown_(self) -> str:
         # in a notebook the verdict comes first (a terminal keeps it last, where the prompt returns)
         rows = self.rows()
-        notes = self.footer().splitlines()[:-1] if self.comparable else []  # footer ends with the summary
-        head = "\n\n".join([self.summary(), *notes])
-        return head + "\n\n" + (markdown_table(rows) if rows else "")
+        return "\n\n".join([self.summary(), *self.notes()]) + "\n\n" + (markdown_table(rows) if rows else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
