@@ -99,6 +99,26 @@ class Config:
 
     profile: str = "full"
     seed: int = setting(42, reason="one seed for the split, the subset, weight initialisation and shuffling")
+    train_seed: int = setting(
+        0,
+        reason="0 for the published runs; another value re-trains the same recipe on the same split "
+        "with other initialisation, shuffling, augmentation and dropout draws, to measure training variance",
+    )
+    """Seed of the training's randomness, apart from the data: the split, the subset and the
+    cross-validation folds use :attr:`seed` alone, so trainings with another ``train_seed`` see
+    exactly the same images (see :attr:`training_seed`)."""
+    protocol: str = setting(
+        "paper",
+        reason="paper: early stopping (and the restored best epoch) watch the scored validation split, "
+        "as the paper most likely did; inner: they watch an inner split carved from the training "
+        "images, so the scored split is predicted once, by the final model, and never chooses anything",
+    )
+    """``"paper"`` or ``"inner"``: which split early stopping and the restored epoch are chosen on."""
+    inner_val_fraction: float = setting(
+        0.1,
+        reason="with protocol inner: the share of the training images held out (stratified, seeded) to "
+        "choose the epoch on; 10 % of a fold's 20,000 leaves 2,000, enough to rank epochs",
+    )
     deterministic: bool = setting(
         False,
         reason="off: on a CPU two runs of this TensorFlow already agree bit for bit (checked); on a GPU, "
@@ -219,6 +239,19 @@ class Config:
     def __post_init__(self) -> None:
         validate(self)
 
+    @property
+    def training_seed(self) -> int:
+        """The seed of everything random in training (weights of the head, shuffling,
+        augmentation, dropout): :attr:`seed` for ``train_seed`` 0, so the published runs are
+        unchanged, else ``seed + 1000 * train_seed`` (phases add small offsets of their own)."""
+        return self.seed + 1000 * self.train_seed
+
+    @property
+    def monitored_split(self) -> str:
+        """The split early stopping watches and the restored epoch is chosen on: ``"val"``
+        (the scored split) under the paper's protocol, ``"inner"`` under the inner one."""
+        return "inner" if self.protocol == "inner" else "val"
+
     def replace(self, **overrides: Any) -> Config:
         """Return a copy with ``overrides`` applied (unknown names raise)."""
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
@@ -263,8 +296,13 @@ class Config:
 MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 #: The smallest input side Keras's MobileNetV2 accepts.
 MIN_IMAGE_SIZE = 32
-#: Seeds must fit NumPy's legacy seeding (``seed + fold`` included): below 2**31.
-MAX_SEED = 2**31 - 1
+#: Training seeds: ``seed + 1000 * train_seed`` (:attr:`Config.training_seed`) must stay a seed.
+MAX_TRAIN_SEED = 999
+#: Seeds must fit NumPy's legacy seeding (``seed + fold`` and :attr:`Config.training_seed`
+#: included): below 2**31.
+MAX_SEED = 2**31 - 1 - 1000 * (MAX_TRAIN_SEED + 1)
+#: Which split chooses the epoch (:attr:`Config.protocol`).
+PROTOCOLS = ("paper", "inner")
 
 
 def _integer(value: Any) -> bool:
@@ -296,6 +334,9 @@ def _rule(allowed: str, check: Callable[[Any], bool]) -> tuple[str, Callable[[An
 RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "profile": _rule("a non-empty name (text)", lambda v: _text(v) and v != ""),
     "seed": _rule(f"an integer from 0 to {MAX_SEED}", lambda v: _integer(v) and 0 <= v <= MAX_SEED),
+    "train_seed": _rule(f"an integer from 0 to {MAX_TRAIN_SEED}", lambda v: _integer(v) and 0 <= v <= MAX_TRAIN_SEED),
+    "protocol": _rule(f"one of {', '.join(PROTOCOLS)}", lambda v: v in PROTOCOLS),
+    "inner_val_fraction": _rule("a number strictly between 0 and 1", lambda v: _number(v) and 0 < v < 1),
     "deterministic": _rule("true or false", _flag),
     "data_dir": _rule("a folder path (text) or null", _optional(_text)),
     "download": _rule("true or false", _flag),

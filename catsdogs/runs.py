@@ -472,11 +472,24 @@ class CVStudy:
             )
         return cls(run, len({r["fold"] for r in read_csv(run.path / FOLDS_FILE)}))
 
-    def fold_dir(self, k: int) -> Path:
-        return self.path / f"fold-{k}"
+    def fold_dir(self, k: int, seed: int = 0) -> Path:
+        """The run directory of fold ``k`` trained with ``train_seed`` ``seed``: ``fold-<k>``
+        for seed 0 (every study before training seeds), ``fold-<k>-seed-<s>`` otherwise."""
+        return self.path / (f"fold-{k}" if seed == 0 else f"fold-{k}-seed-{seed}")
 
-    def fold_run(self, k: int) -> Run:
-        return Run.load(self.fold_dir(k))
+    def fold_run(self, k: int, seed: int = 0) -> Run:
+        return Run.load(self.fold_dir(k, seed))
+
+    def trainings(self) -> list[tuple[int, int]]:
+        """``(fold, seed)`` of every training directory present (finished or not), sorted."""
+        found = []
+        for path in self.path.glob("fold-*"):
+            parts = path.name.split("-")
+            if len(parts) == 2 and parts[1].isdigit():
+                found.append((int(parts[1]), 0))
+            elif len(parts) == 4 and parts[1].isdigit() and parts[2] == "seed" and parts[3].isdigit():
+                found.append((int(parts[1]), int(parts[3])))
+        return sorted(found)
 
     def manifest(self) -> list[dict]:
         return self.run.manifest()
@@ -498,39 +511,53 @@ class CVStudy:
             )
         return np.array([int(r["fold"]) for r in saved])
 
-    def run_done(self, k: int) -> bool:
-        return (self.fold_dir(k) / "phase2" / "result.json").is_file()
+    def run_done(self, k: int, seed: int = 0) -> bool:
+        return (self.fold_dir(k, seed) / "phase2" / "result.json").is_file()
 
     def fold_seconds(self) -> dict[str, float]:
         return self.run.read_json_or_none("fold_seconds.json") or {}
 
-    def out_of_fold(self) -> list[dict]:
-        """Every image's prediction by the model that did not train on it
-        (``oof_predictions.csv`` rows: file, label, fold, prob_dog, logit).
+    def fold_predictions(self, k: int, seed: int = 0) -> list[dict]:
+        """The scored predictions of one training, fold ``k`` seed ``seed`` (rows: file,
+        label, fold, prob_dog, logit).
+
+        Raises
+        ------
+        ValueError
+            If the training is unfinished or its predictions do not cover exactly its fold.
+        """
+        if not self.run_done(k, seed):
+            raise ValueError(
+                f"{self.fold_dir(k, seed).name} of {self.path} has not finished; rerun `python -m catsdogs cv` "
+                f"with --run-dir {self.path} to resume it"
+            )
+        rows, folds = self.manifest(), self.folds()
+        expected = [r["file"] for r, f in zip(rows, folds) if f == k]
+        pred = read_csv(self.fold_dir(k, seed) / "phase2" / "predictions_val.csv")
+        if [p["file"] for p in pred] != expected:
+            raise ValueError(
+                f"the predictions of {self.fold_dir(k, seed).name} do not list exactly its {len(expected)} images"
+            )
+        return [
+            {"file": p["file"], "label": int(p["label"]), "fold": k, "prob_dog": p["prob_dog"], "logit": p["logit"]}
+            for p in pred
+        ]
+
+    def out_of_fold(self, seed: int = 0) -> list[dict]:
+        """Every image's prediction by the model (of training seed ``seed``) that did not
+        train on it (``oof_predictions.csv`` rows: file, label, fold, prob_dog, logit).
 
         Raises
         ------
         ValueError
             If a fold is unfinished or its predictions do not cover exactly its images.
         """
-        rows, folds = self.manifest(), self.folds()
         out: list[dict] = []
         for k in range(self.n_folds):
-            if not self.run_done(k):
-                raise ValueError(
-                    f"fold {k} of {self.path} has not finished; rerun `python -m catsdogs cv` "
-                    f"with --run-dir {self.path} to resume it"
-                )
-            expected = [r["file"] for r, f in zip(rows, folds) if f == k]
-            pred = read_csv(self.fold_dir(k) / "phase2" / "predictions_val.csv")
-            if [p["file"] for p in pred] != expected:
-                raise ValueError(f"the predictions of fold {k} do not list exactly its {len(expected)} images")
-            out += [
-                {"file": p["file"], "label": int(p["label"]), "fold": k, "prob_dog": p["prob_dog"], "logit": p["logit"]}
-                for p in pred
-            ]
-        if len(out) != len(rows) or len({r["file"] for r in out}) != len(rows):
-            raise ValueError(f"out-of-fold predictions cover {len(out)} rows, the dataset {len(rows)} images")
+            out += self.fold_predictions(k, seed)
+        n = len(self.manifest())
+        if len(out) != n or len({r["file"] for r in out}) != n:
+            raise ValueError(f"out-of-fold predictions cover {len(out)} rows, the dataset {n} images")
         return out
 
 

@@ -255,3 +255,61 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert ("looked at so far" in text) == (len(mistakes) > 1), "a partial audit says so"
     partial = verdict_mod.verdict_markdown({"cv-paper": published | {"cv": None, "folds": published["folds"][:2]}})
     assert "2 of 5 folds finished" in partial
+
+
+@pytest.mark.slow
+def test_inner_protocol_one_training_per_command_and_the_merge(petimages, tmp_path, monkeypatch, capsys):
+    """``cv --fold k --seed s`` trains one training of the inner protocol into its own record;
+    ``cv --merge`` pools whatever exists and says when not every fold has every seed."""
+    from conftest import tiny_config
+
+    from catsdogs.cli.main import main
+    from catsdogs.config import get_config
+
+    monkeypatch.setenv("CATSDOGS_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = tiny_config(petimages, protocol="inner", inner_val_fraction=0.25, phase2_epochs=1)
+    smoke = get_config("smoke").training_dict()
+    sets = [f"{k}={json.dumps(v)}" for k, v in cfg.training_dict().items() if v != smoke[k] and k != "weights"]
+    common = ["--profile", "smoke", "--data-dir", str(petimages), "--weights", "none", "--run-dir"]
+    assert 'protocol="inner"' in sets
+    common += [str(tmp_path / "cv-inner"), *(a for s in sets for a in ("--set", s))]
+    assert main(["cv", *common, "--prepare"]) == 0
+    assert main(["cv", *common, "--fold", "1", "--seed", "0"]) == 0
+    assert main(["cv", *common, "--fold", "1", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "fold-1-seed-1: accuracy on the scored fold" in out and "cv --merge" in out
+
+    study = CrossValidation.load(tmp_path / "cv-inner")
+    assert study.trainings() == [(1, 0), (1, 1)]
+    manifests = [read_manifest(study.fold_dir(1, s) / "data" / "manifest.csv") for s in (0, 1)]
+    assert manifests[0] == manifests[1], "the seeds train on the same images"
+    inner = {r["file"] for r in manifests[0] if r["split"] == "inner"}
+    scored = {r["file"] for r in manifests[0] if r["split"] == "val"}
+    assert inner and scored and not inner & scored
+    assert {r["label"] for r in manifests[0] if r["split"] == "inner"} == {0, 1}  # stratified
+    for s in (0, 1):
+        for phase in ("phase1", "phase2"):
+            assert json.loads((study.fold_dir(1, s) / phase / "result.json").read_text())["monitored_split"] == "inner"
+    assert study.fold_run(1, 1).config.train_seed == 1 and study.fold_run(1, 1).config.training_seed == 1042
+    preds = [read_csv(study.fold_dir(1, s) / "phase2" / "predictions_val.csv") for s in (0, 1)]
+    assert [p["file"] for p in preds[0]] == [p["file"] for p in preds[1]]
+    assert [p["logit"] for p in preds[0]] != [p["logit"] for p in preds[1]], "another seed, another training"
+
+    assert main(["cv", "--run-dir", str(study.path), "--merge"]) == 0
+    assert "partial" in capsys.readouterr().out
+    merged = json.loads((study.path / "cv.json").read_text())
+    assert merged["protocol"] == "inner" and merged["seeds"] == [0, 1] and merged["trainings"] == 2
+    assert merged["complete"] is False and merged["images"] == 4 and merged["dataset_images"] == 20
+    accuracies = [t["accuracy"] for t in merged["per_fold"]]
+    assert merged["pooled"]["accuracy"] == pytest.approx(np.mean(accuracies))
+    spread = merged["training_variance"]["per_fold"][0]
+    assert spread["spread"] == pytest.approx(max(accuracies) - min(accuracies))
+    oof = read_csv(study.path / cv_mod.OOF_FILE)
+    assert len(oof) == 8 and {r["seed"] for r in oof} == {"0", "1"}
+
+    # A training of another recipe dropped into the study is refused by the merge.
+    from catsdogs.runs import Run
+
+    Run.open(cfg.replace(protocol="paper"), study.fold_dir(2)).write_json("phase2/result.json", {})
+    with pytest.raises(ValueError, match="protocol: 'inner' in the study, 'paper' there"):
+        study.summarize()

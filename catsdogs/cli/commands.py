@@ -129,12 +129,39 @@ def cmd_cv(args) -> int:
     from catsdogs.training import cv
 
     cfg = config_from_args(args)
-    study = cv.run_cv(cfg, args.run_dir or runs_dir() / f"cv-{args.profile}", args.folds, args.fold0, args.phase1_from)
+    path = args.run_dir or runs_dir() / f"cv-{args.profile}"
+    if args.prepare:
+        study = cv.CrossValidation.open(cfg, path, args.folds)
+        study.prepare()
+        study.features()
+        print(f"{study.path}: {study.n_folds} folds of {len(study.manifest())} images and their features, ready")
+        return 0
+    if args.merge:
+        study = cv.CrossValidation.load(path)
+        study.summarize()
+    else:
+        study = cv.run_cv(
+            cfg, path, args.folds, args.fold0, args.phase1_from, folds=args.fold, seed=args.seed, merge=not args.fold
+        )
+    if args.fold:
+        for k in args.fold:
+            m = study.fold_run(k, args.seed).read_json("phase2/result.json")["val_metrics"]
+            print(
+                f"{study.fold_dir(k, args.seed)}: accuracy on the scored fold {100 * m['accuracy']:.2f} % "
+                f"({m['n']} images); pool the finished trainings with `cv --merge --run-dir {study.path}`"
+            )
+        return 0
     result = study.run.read_json("cv.json")
     ci = result["pooled_ci95"]["accuracy"]
+    scope = (
+        f"{result['trainings']} trainings ({', '.join(map(str, result['seeds']))} as seeds)"
+        if "trainings" in result
+        else f"{result['folds']} folds"
+    )
+    partial = "" if result.get("complete", True) else " (partial: not every fold has every seed yet)"
     print(
         f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
-        f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images"
+        f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images, {scope}{partial}"
     )
     return 0
 

@@ -88,6 +88,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="another study on the same folds whose phase 1 each fold shares (for phase-2 variants)",
     )
+    p.add_argument(
+        "--fold",
+        type=int,
+        action="append",
+        metavar="K",
+        help="train only fold K (repeatable): one training = one command, e.g. one job of a cluster array",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="training seed (init, shuffling, augmentation; the folds stay the same): re-trains the "
+        "recipe to measure training variance (default 0)",
+    )
+    step = p.add_mutually_exclusive_group()
+    step.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only scan the data, write the folds and the frozen-base features: run once before parallel --fold jobs",
+    )
+    step.add_argument(
+        "--merge",
+        action="store_true",
+        help="only pool every finished training (any folds and seeds) into cv.json; refuses mixed recipes",
+    )
 
     p = sub.add_parser(
         "generalization",

@@ -65,6 +65,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "split": [
             "SPLITS",
             "split_manifest",
+            "carve_inner",
             "stratified_subset",
             "split_table",
             "assign_folds",

@@ -16,7 +16,9 @@ import numpy as np
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.data.scan import ScanReport
 
-SPLITS: tuple[str, str, str] = ("train", "val", "test")
+#: Every split a manifest can hold: ``inner`` is the part of the training images that
+#: chooses the epoch under the inner protocol (:func:`carve_inner`).
+SPLITS: tuple[str, ...] = ("train", "inner", "val", "test")
 
 
 def split_manifest(
@@ -66,6 +68,34 @@ def split_manifest(
         }
         for i, r in enumerate(records)
     ]
+
+
+def carve_inner(rows: Sequence[dict], fraction: float, seed: int) -> list[dict]:
+    """The manifest with a stratified, seeded share ``fraction`` of its ``train`` rows moved
+    to the ``inner`` split: the images that choose the epoch under the inner protocol
+    (:attr:`~catsdogs.config.Config.protocol`), so the scored ``val`` split chooses nothing.
+
+    Raises
+    ------
+    ValueError
+        If the manifest already has an ``inner`` split, or its training rows are too few to
+        carve a stratified share of both classes.
+    """
+    from sklearn.model_selection import train_test_split  # scikit-learn: only when a split is made
+
+    if any(r["split"] == "inner" for r in rows):
+        raise ValueError("this manifest already has an inner split")
+    train = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
+    labels = np.array([rows[i]["label"] for i in train])
+    try:
+        _, inner = train_test_split(train, test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot carve an inner validation split of inner_val_fraction={fraction} from {len(train)} "
+            f"training images ({exc}); use more images or a larger inner_val_fraction"
+        ) from exc
+    moved = set(inner.tolist())
+    return [r | {"split": "inner"} if i in moved else dict(r) for i, r in enumerate(rows)]
 
 
 def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
@@ -141,6 +171,7 @@ def check_fold_fraction(config: Config, n_folds: int) -> None:
 __all__ = [
     "SPLITS",
     "split_manifest",
+    "carve_inner",
     "stratified_subset",
     "split_table",
     "assign_folds",

@@ -109,8 +109,10 @@ def bootstrap_ci(
     confidence: float = 0.95,
     threshold: float = 0.5,
     metric_names: Sequence[str] = DEFAULT_INTERVALS,
+    groups: ArrayLike | None = None,
 ) -> dict[str, dict[str, float | None]]:
-    """Percentile-bootstrap confidence intervals of metrics, resampling examples.
+    """Percentile-bootstrap confidence intervals of metrics, resampling examples (or
+    groups of them).
 
     Each resample draws ``n`` examples with replacement; every metric is
     computed on every resample (the AUCs too, no subsampling), and the interval
@@ -135,6 +137,10 @@ def bootstrap_ci(
         Decision threshold for accuracy, precision, recall and F1.
     metric_names : sequence of str, default :data:`DEFAULT_INTERVALS`
         Any of :data:`BOOTSTRAP_METRICS`.
+    groups : array-like of shape (n,), optional
+        Resample whole groups instead of examples (a cluster bootstrap): every example of a
+        drawn group comes with it. Several trainings' predictions of one image are one group,
+        so the interval reflects how many *images* were seen, not how many predictions.
 
     Returns
     -------
@@ -161,12 +167,21 @@ def bootstrap_ci(
         raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence!r}.")
 
     point = classification_metrics(labels, probs, threshold)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != labels.shape:
+            raise ValueError(f"groups must have one entry per example ({labels.size}); got shape {groups.shape}.")
+        _, member_of = np.unique(groups, return_inverse=True)
+        n_draws = int(member_of.max()) + 1
     rng = np.random.default_rng(seed)
     resampled = {name: np.empty(n_samples) for name in names}
     chunk = max(1, _MAX_BOOTSTRAP_CELLS // labels.size)
     for start in range(0, n_samples, chunk):
         stop = min(start + chunk, n_samples)
-        weights = _resample_counts(rng, labels.size, stop - start)
+        if groups is None:
+            weights = _resample_counts(rng, labels.size, stop - start)
+        else:
+            weights = _resample_counts(rng, n_draws, stop - start)[:, member_of]
         for name, values in _weighted_metrics(weights, labels, probs, threshold, names).items():
             resampled[name][start:stop] = values
 

@@ -25,7 +25,7 @@ def build_augmentation(config: Config, seed: int | None = None) -> keras.Sequent
 
     Input and output are float images ``(batch, S, S, 3)`` in [0, 255].
     """
-    seed = config.seed if seed is None else seed
+    seed = config.training_seed if seed is None else seed
     layers: list[keras.layers.Layer] = []
     if config.augment_flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name="flip"))

@@ -53,7 +53,7 @@ def build_head(config: Config, feature_dim: int) -> keras.Model:
     Its layer names match the full classifier so weights can be copied across.
     """
     inputs = keras.Input((feature_dim,), name="features")
-    x = keras.layers.Dropout(config.dropout, seed=config.seed, name="head_dropout")(inputs)
+    x = keras.layers.Dropout(config.dropout, seed=config.training_seed, name="head_dropout")(inputs)
     outputs = keras.layers.Dense(1, name=HEAD_LAYER)(x)
     return keras.Model(inputs, outputs, name="head")
 
@@ -68,7 +68,7 @@ def build_classifier(config: Config, weights: str | None) -> keras.Model:
     x = preprocessing_layer()(x)
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D(name=FEATURE_LAYER)(x)
-    x = keras.layers.Dropout(config.dropout, seed=config.seed, name="head_dropout")(x)
+    x = keras.layers.Dropout(config.dropout, seed=config.training_seed, name="head_dropout")(x)
     outputs = keras.layers.Dense(1, name=HEAD_LAYER)(x)
     return keras.Model(inputs, outputs, name="catsdogs_mobilenetv2")
 

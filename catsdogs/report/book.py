@@ -45,6 +45,8 @@ CONFIG_ROW_ORDER: tuple[str, ...] = (
     "image_size",
     "val_fraction",
     "test_fraction",
+    "protocol",
+    "inner_val_fraction",
     "max_images_per_class",
     "batch_size",
     "dropout",
@@ -61,6 +63,7 @@ CONFIG_ROW_ORDER: tuple[str, ...] = (
     "robustness_per_class",
     "mitigation_epochs",
     "seed",
+    "train_seed",
     "deterministic",
 )
 

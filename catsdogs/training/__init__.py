@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=["cv", "resume", "train"],
     submod_attrs={
-        "cv": ["CrossValidation", "run_cv"],
+        "cv": ["CrossValidation", "run_cv", "training_variance"],
         "resume": ["STATE_FILE", "BEST_WEIGHTS_FILE", "finished_epochs", "advance_shuffle", "drop", "ResumeState"],
         "train": [
             "EPOCH_SECONDS_FILE",

@@ -41,7 +41,7 @@ import numpy as np
 
 from catsdogs.config import Config, setting_differences
 from catsdogs.data import images
-from catsdogs.data.split import assign_folds, check_fold_fraction, fold_manifest, split_table
+from catsdogs.data.split import assign_folds, carve_inner, check_fold_fraction, fold_manifest, split_table
 from catsdogs.evaluation import metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
@@ -98,8 +98,10 @@ class CrossValidation(CVStudy):
         return super().folds()
 
     def prepare(self) -> None:
-        """Scan the data and write the manifest (fold 0 = its ``val`` split) and ``folds.csv``."""
-        train.prepare_data(self.run)
+        """Scan the data and write the manifest (fold 0 = its ``val`` split) and ``folds.csv``.
+        The study's manifest has no ``inner`` split: under the inner protocol each fold carves
+        its own from its training images (:meth:`prepare_fold`)."""
+        train.prepare_data(self.run, inner=False)
         self.folds()
 
     # ------------------------------------------------------------------ fold 0 reuse
@@ -179,19 +181,32 @@ class CrossValidation(CVStudy):
             return feature_extractor(model).predict(ds, verbose=train.progress_verbosity()).astype("float32")
 
     # ------------------------------------------------------------------ one fold
-    def prepare_fold(self, k: int, phase1_from: CrossValidation | None = None) -> Run:
-        """The run directory of fold ``k``, with its manifest and (unless phase 1
-        is shared from ``phase1_from``) its phase-1 features in place."""
+    def fold_config(self, seed: int = 0) -> Config:
+        """The settings of a training of this study: its recipe with ``train_seed`` ``seed``."""
+        return self.config.replace(train_seed=seed)
+
+    def prepare_fold(self, k: int, phase1_from: CrossValidation | None = None, seed: int = 0) -> Run:
+        """The run directory of fold ``k`` (training seed ``seed``), with its manifest and
+        (unless phase 1 is shared from ``phase1_from``) its phase-1 features in place.
+
+        Under the inner protocol the fold's training images lose a stratified share to its
+        ``inner`` split, drawn with ``seed + k`` of the data seed: the same images for every
+        training seed of the fold."""
+        if not 0 <= k < self.n_folds:
+            raise ValueError(f"--fold must be from 0 to {self.n_folds - 1} in this {self.n_folds}-fold study, got {k}")
         if phase1_from is not None:
-            source = phase1_from.fold_run(k)
+            source = phase1_from.fold_run(k, seed)
             if not source.has("phase1", "result.json"):
                 raise ValueError(
                     f"fold {k} of {phase1_from.path} has no finished phase 1 to share; "
                     f"run `python -m catsdogs cv --run-dir {phase1_from.path}` first"
                 )
-            return train.fork_after_phase1(source, self.config, self.fold_dir(k))
-        run = Run.open(self.config, self.fold_dir(k))
+            return train.fork_after_phase1(source, self.fold_config(seed), self.fold_dir(k, seed))
+        cfg = self.fold_config(seed)
+        run = Run.open(cfg, self.fold_dir(k, seed))
         rows = fold_manifest(self.manifest(), self.folds(), k)
+        if cfg.protocol == "inner":
+            rows = carve_inner(rows, cfg.inner_val_fraction, cfg.seed + k)
         if not (run.has("data", "scan.json") and run.has("data", "manifest.csv")):
             sha = write_manifest(rows, run.file("data", "manifest.csv"))
             scan = self.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": split_table(rows)}
@@ -199,44 +214,56 @@ class CrossValidation(CVStudy):
             prov = self.run.read_json("provenance.json")
             run.record_provenance(
                 data=prov["data"] | {"manifest_sha256": sha},
-                cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds},
+                cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds, "train_seed": seed},
             )
         feats = self.features()
-        for split in ("train", "val"):
+        for split in sorted({r["split"] for r in rows}):
             target = run.path / "phase1" / f"features_{split}.npy"
             if not target.is_file():
                 index = [i for i, r in enumerate(rows) if r["split"] == split]
                 save_npy(target, feats[index])
         return run
 
-    def train_fold(self, k: int, phase1_from: CrossValidation | None = None) -> Run:
-        """Both phases of fold ``k`` (resumes what is done); its wall time is added to
-        ``fold_seconds.json`` (not a killed invocation's: :func:`training_seconds` keeps
-        the finished epochs of those)."""
-        if self.fold_dir(k).is_dir() and self.run_done(k):
-            return self.fold_run(k)
+    def train_fold(self, k: int, phase1_from: CrossValidation | None = None, seed: int = 0) -> Run:
+        """Both phases of fold ``k`` with training seed ``seed`` (resumes what is done); its
+        wall time is added to ``fold_seconds.json`` under ``k`` (``k-seed-s`` for another seed;
+        not a killed invocation's: :func:`training_seconds` keeps the finished epochs of those)."""
+        if self.fold_dir(k, seed).is_dir() and self.run_done(k, seed):
+            return self.fold_run(k, seed)
         start = time.perf_counter()
         try:
-            run = self.prepare_fold(k, phase1_from)
+            run = self.prepare_fold(k, phase1_from, seed)
+            watched = run.config.monitored_split
             log.info(
-                "fold %d/%d: training on %d images, validating on %d",
+                "fold %d/%d, seed %d: training on %d images, choosing the epoch on %d (%s), scoring %d",
                 k,
                 self.n_folds,
-                *(len(run.split_files(s)) for s in ("train", "val")),
+                seed,
+                len(run.split_files("train")),
+                len(run.split_files(watched)),
+                "the scored fold" if watched == "val" else "an inner split",
+                len(run.split_files("val")),
             )
             train.train_phase1(run)
             train.train_phase2(run)
         finally:
             seconds = time.perf_counter() - start
+            key = self.fold_dir(k, seed).name.removeprefix("fold-")
             spent = self.fold_seconds()
-            self.run.update_json("fold_seconds.json", **{str(k): round(spent.get(str(k), 0.0) + seconds, 1)})
+            self.run.update_json("fold_seconds.json", **{key: round(spent.get(key, 0.0) + seconds, 1)})
         return run
 
     def run_all(
-        self, fold0: Run | None = None, phase1_from: CrossValidation | None = None, folds: Sequence[int] | None = None
+        self,
+        fold0: Run | None = None,
+        phase1_from: CrossValidation | None = None,
+        folds: Sequence[int] | None = None,
+        seed: int = 0,
     ) -> None:
-        """Prepare the folds and train every fold not yet finished (fold 0 reused from
-        ``fold0`` when given), in order."""
+        """Prepare the folds and train every fold (or those of ``folds``) not yet finished
+        with training seed ``seed`` (fold 0 reused from ``fold0`` when given), in order."""
+        if fold0 is not None and seed != 0:
+            raise ValueError("--fold0 reuses a published run, which trained with seed 0; leave out --seed")
         self.prepare()
         if phase1_from is not None and file_sha256(phase1_from.path / FOLDS_FILE) != file_sha256(
             self.path / FOLDS_FILE
@@ -248,63 +275,173 @@ class CrossValidation(CVStudy):
         if fold0 is not None:
             self.reuse_fold0(fold0)
         for k in folds if folds is not None else range(self.n_folds):
-            if self.run_done(k):
-                log.info("fold %d/%d already done", k, self.n_folds)
+            if self.run_done(k, seed):
+                log.info("fold %d/%d, seed %d already done", k, self.n_folds, seed)
                 continue
-            self.train_fold(k, phase1_from)
-            result = self.fold_run(k).read_json("phase2/result.json")
-            log.info("fold %d/%d done: validation accuracy %.4f", k, self.n_folds, result["val_metrics"]["accuracy"])
+            self.train_fold(k, phase1_from, seed)
+            result = self.fold_run(k, seed).read_json("phase2/result.json")
+            log.info(
+                "fold %d/%d, seed %d done: accuracy on the scored fold %.4f",
+                k,
+                self.n_folds,
+                seed,
+                result["val_metrics"]["accuracy"],
+            )
 
     # ------------------------------------------------------------------ results
+    def finished_trainings(self) -> list[tuple[int, int]]:
+        """``(fold, seed)`` of every finished training of this study, each checked to be
+        this study's recipe with its own training seed.
+
+        Raises
+        ------
+        ValueError
+            If a training directory holds another recipe or protocol (a merge pools one
+            recipe only), or its seed is not the one its name says.
+        """
+        done = []
+        for k, seed in self.trainings():
+            if k >= self.n_folds or not self.run_done(k, seed):
+                continue
+            fold_cfg = self.fold_run(k, seed).config
+            differing = {
+                name: values
+                for name, values in setting_differences(self.config, fold_cfg).items()
+                if name != "train_seed"
+            }
+            if differing or fold_cfg.train_seed != seed:
+                shown = ", ".join(f"{n}: {a!r} in the study, {b!r} there" for n, (a, b) in differing.items())
+                raise ValueError(
+                    f"{self.fold_dir(k, seed)} is not a training of this study's recipe "
+                    f"({shown or f'train_seed {fold_cfg.train_seed}, not {seed}'}); "
+                    "move it out of the study: a merge pools one recipe and protocol only"
+                )
+            done.append((k, seed))
+        return done
+
+    def _training_row(self, k: int, seed: int, m: dict, names: Sequence[str], plain: bool) -> dict[str, Any]:
+        """One training's row of ``cv.json``; ``plain``: as before seeds and protocols existed."""
+        fold = self.fold_run(k, seed)
+        phase2 = fold.read_json("phase2/result.json")
+        link = self.fold_dir(k, seed)
+        row = {
+            "fold": k,
+            "n": m["n"],
+            **{n: m[n] for n in names},
+            "confusion_matrix": m["confusion_matrix"],
+            "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
+            "phase2_val_accuracy_by_epoch": phase2["history"].get("val_accuracy", []),
+            "reused_run": Path(os.readlink(link)).name if link.is_symlink() else None,
+            "wall_seconds": self.fold_seconds().get(link.name.removeprefix("fold-")),
+            "training_seconds": training_seconds(fold),
+        }
+        if not plain:
+            row |= {"seed": seed, "monitored_split": phase2.get("monitored_split", "val")}
+        return row
+
     def summarize(self) -> dict[str, Any]:
-        """Write ``oof_predictions.csv`` and ``cv.json`` (per-fold metrics, pooled
-        out-of-fold metrics with bootstrap CIs, mean and sd across folds)."""
-        oof = self.out_of_fold()
-        write_csv(self.run.file(OOF_FILE), oof, ["file", "label", "fold", "prob_dog", "logit"])
-        labels = np.array([r["label"] for r in oof])
-        probs = np.array([float(r["prob_dog"]) for r in oof])
-        fold_of = np.array([r["fold"] for r in oof])
-        names = tuple(metrics.SHOWN_METRICS)
-        seconds = self.fold_seconds()
-        per_fold = []
-        for k in range(self.n_folds):
-            sel = fold_of == k
-            m = metrics.classification_metrics(labels[sel], probs[sel])
-            fold = self.fold_run(k)
-            history = fold.read_json("phase2/result.json")["history"]
-            per_fold.append(
-                {
-                    "fold": k,
-                    "n": m["n"],
-                    **{n: m[n] for n in names},
-                    "confusion_matrix": m["confusion_matrix"],
-                    "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
-                    "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
-                    "reused_run": Path(os.readlink(self.fold_dir(k))).name if self.fold_dir(k).is_symlink() else None,
-                    "wall_seconds": seconds.get(str(k)),
-                    "training_seconds": training_seconds(fold),
-                }
+        """Pool every finished training into ``oof_predictions.csv`` and ``cv.json``: per
+        training metrics, pooled out-of-fold metrics with bootstrap CIs, mean and sd across
+        folds, and, where a fold was trained with several seeds, the training variance.
+
+        Whatever trainings exist are pooled (``complete`` says whether every fold has every
+        seed); with several seeds an image has one prediction per seed, and the CIs resample
+        images (a cluster bootstrap), not predictions. A study of seed 0 alone writes the same
+        records as before seeds existed.
+
+        Raises
+        ------
+        ValueError
+            If no training has finished, or one is of another recipe (:meth:`finished_trainings`).
+        """
+        done = self.finished_trainings()
+        if not done:
+            raise ValueError(
+                f"no finished training in {self.path}; train one with "
+                f"`python -m catsdogs cv --run-dir {self.path} --fold 0 --seed 0`"
             )
+        seeds = sorted({s for _, s in done})
+        folds_done = sorted({k for k, _ in done})
+        complete = len(done) == self.n_folds * len(seeds)
+        names = tuple(metrics.SHOWN_METRICS)
+        single = seeds == [0] and complete
+        plain = single and self.config.protocol == "paper"
+        rows: list[dict] = []
+        for k, seed in done:
+            rows += [r | ({} if single else {"seed": seed}) for r in self.fold_predictions(k, seed)]
+        fields = ["file", "label", "fold", "prob_dog", "logit"] + ([] if single else ["seed"])
+        write_csv(self.run.file(OOF_FILE), rows, fields)
+        labels = np.array([r["label"] for r in rows])
+        probs = np.array([float(r["prob_dog"]) for r in rows])
+        training_of = np.array([(r["fold"], r.get("seed", 0)) for r in rows])
+        per_training = []
+        for k, seed in done:
+            sel = (training_of[:, 0] == k) & (training_of[:, 1] == seed)
+            per_training.append(
+                self._training_row(k, seed, metrics.classification_metrics(labels[sel], probs[sel]), names, plain=plain)
+            )
+        by_fold = {k: [t for t in per_training if t["fold"] == k] for k in folds_done}
+        fold_means = {k: {n: float(np.mean([t[n] for t in ts])) for n in names} for k, ts in by_fold.items()}
         pooled = metrics.classification_metrics(labels, probs)
         result = {
             "folds": self.n_folds,
-            "images": int(labels.size),
-            "per_fold": per_fold,
+            "images": len({r["file"] for r in rows}),
+            "per_fold": per_training,
             "pooled": {n: pooled[n] for n in names} | {"confusion_matrix": pooled["confusion_matrix"]},
             "pooled_ci95": bootstrap_ci(
-                labels, probs, n_samples=self.config.bootstrap_samples, seed=self.config.seed, metric_names=names
+                labels,
+                probs,
+                n_samples=self.config.bootstrap_samples,
+                seed=self.config.seed,
+                metric_names=names,
+                groups=None if single else np.array([r["file"] for r in rows]),
             ),
             "across_folds": {
                 n: {
-                    "mean": float(np.mean([f[n] for f in per_fold])),
-                    "sd": float(np.std([f[n] for f in per_fold], ddof=1)),
+                    "mean": float(np.mean([f[n] for f in fold_means.values()])),
+                    "sd": float(np.std([f[n] for f in fold_means.values()], ddof=1)) if len(fold_means) > 1 else None,
                 }
                 for n in names
             },
             "oof_sha256": file_sha256(self.path / OOF_FILE),
         }
+        if not single:
+            result |= {
+                "protocol": self.config.protocol,
+                "seeds": seeds,
+                "trainings": len(done),
+                "complete": complete,
+                "dataset_images": len(self.manifest()),
+                "training_variance": training_variance(by_fold),
+            }
+        elif self.config.protocol != "paper":
+            result |= {"protocol": self.config.protocol, "seeds": seeds, "trainings": len(done), "complete": True}
         self.run.write_json("cv.json", result)
         return result
+
+
+def training_variance(by_fold: dict[int, list[dict]]) -> dict[str, Any] | None:
+    """How much re-training one recipe on one fold moves its accuracy: for each fold trained
+    with two or more seeds, the accuracy of each seed and their spread (max - min); overall,
+    the within-fold standard deviation (the root of the mean within-fold variance, ddof 1).
+    ``None`` when no fold has two seeds."""
+    repeated = {k: ts for k, ts in by_fold.items() if len(ts) > 1}
+    if not repeated:
+        return None
+    per_fold = [
+        {
+            "fold": k,
+            "accuracy_by_seed": {str(t["seed"]): t["accuracy"] for t in ts},
+            "spread": max(t["accuracy"] for t in ts) - min(t["accuracy"] for t in ts),
+            "sd": float(np.std([t["accuracy"] for t in ts], ddof=1)),
+        }
+        for k, ts in sorted(repeated.items())
+    ]
+    return {
+        "per_fold": per_fold,
+        "within_fold_sd": float(np.sqrt(np.mean([f["sd"] ** 2 for f in per_fold]))),
+        "max_spread": max(f["spread"] for f in per_fold),
+    }
 
 
 def run_cv(
@@ -313,12 +450,28 @@ def run_cv(
     n_folds: int = 5,
     fold0: Path | str | None = None,
     phase1_from: Path | str | None = None,
+    folds: Sequence[int] | None = None,
+    seed: int = 0,
+    merge: bool = True,
 ) -> CrossValidation:
-    """The whole study: folds, every fold's training (resumable), then ``cv.json``."""
+    """The study: folds, the trainings of ``folds`` (default: every fold) with training
+    seed ``seed`` (resumable), then, with ``merge``, ``cv.json`` pooled from every finished
+    training (:meth:`CrossValidation.summarize`)."""
+    if config.train_seed != 0:
+        raise ValueError(
+            "a study's recipe has train_seed 0; choose a training's seed with --seed "
+            f"(not --set train_seed={config.train_seed})"
+        )
     study = CrossValidation.open(config, path, n_folds)
-    study.run_all(Run.load(fold0) if fold0 else None, CrossValidation.load(phase1_from) if phase1_from else None)
-    study.summarize()
+    study.run_all(
+        Run.load(fold0) if fold0 else None,
+        CrossValidation.load(phase1_from) if phase1_from else None,
+        folds,
+        seed,
+    )
+    if merge:
+        study.summarize()
     return study
 
 
-__all__ = ["CrossValidation", "run_cv"]
+__all__ = ["CrossValidation", "run_cv", "training_variance"]

@@ -140,10 +140,10 @@ def progress_verbosity() -> int:
 
 
 def seed_everything(cfg: Config, offset: int = 0) -> None:
-    """Seed Python, NumPy and TensorFlow with ``cfg.seed + offset``; with
+    """Seed Python, NumPy and TensorFlow with ``cfg.training_seed + offset``; with
     ``cfg.deterministic`` also make TensorFlow's ops deterministic (on a GPU, where its
     default kernels are not)."""
-    keras.utils.set_random_seed(cfg.seed + offset)
+    keras.utils.set_random_seed(cfg.training_seed + offset)
     if cfg.deterministic:
         import tensorflow as tf
 
@@ -194,19 +194,21 @@ def train_phase1(run: Run) -> dict[str, Any]:
     params = parameter_counts(model)
     _, y_train = run.split_paths("train")
     _, y_val = run.split_paths("val")
+    _, y_watch = run.split_paths(cfg.monitored_split)
     history_path = run.path / "phase1" / "history.csv"
 
     if cfg.phase1_cached_features:
         with run.timed("phase1_features"):
             x_train = extract_features(run, model, "train")
             x_val = extract_features(run, model, "val")
+            x_watch = extract_features(run, model, cfg.monitored_split)
         head = build_head(cfg, x_train.shape[1])
         compile_model(head, cfg.phase1_lr)
         with run.timed("phase1_train"):
             head.fit(
                 x_train,
                 y_train.astype("float32"),
-                validation_data=(x_val, y_val.astype("float32")),
+                validation_data=(x_watch, y_watch.astype("float32")),
                 batch_size=cfg.batch_size,
                 epochs=cfg.phase1_epochs,
                 shuffle=True,
@@ -220,7 +222,7 @@ def train_phase1(run: Run) -> dict[str, Any]:
         with run.timed("phase1_train"):
             model.fit(
                 _training_dataset(run, "phase1"),
-                validation_data=split_dataset(run, "val"),
+                validation_data=split_dataset(run, cfg.monitored_split),
                 epochs=cfg.phase1_epochs,
                 shuffle=False,  # as in fine_tune: the dataset shuffles itself
                 verbose=progress_verbosity(),
@@ -237,7 +239,11 @@ def train_phase1(run: Run) -> dict[str, Any]:
         history_path,
         y_val,
         logits,
-        {"cached_features": cfg.phase1_cached_features, "learning_rate": cfg.phase1_lr},
+        {
+            "cached_features": cfg.phase1_cached_features,
+            "learning_rate": cfg.phase1_lr,
+            "monitored_split": cfg.monitored_split,
+        },
     )
     save_phase_result(run, "phase1", result)
     return result
@@ -245,17 +251,19 @@ def train_phase1(run: Run) -> dict[str, Any]:
 
 def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
     """Compile at ``phase2_lr``, fit with augmentation on the train split (resumable,
-    checkpointed), predict the validation split, save ``<phase>/model.keras`` and
+    checkpointed; early stopping watches :attr:`~catsdogs.config.Config.monitored_split`),
+    predict the validation split once, save ``<phase>/model.keras`` and
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
 
     cfg = run.config
     compile_model(model, cfg.phase2_lr)
     _, y_val = run.split_paths("val")
     val_ds = split_dataset(run, "val")
+    watch_ds = val_ds if cfg.monitored_split == "val" else split_dataset(run, cfg.monitored_split)
     with run.timed(f"{phase}_train"):
         model.fit(
             _training_dataset(run, phase),
-            validation_data=val_ds,
+            validation_data=watch_ds,
             epochs=epochs,
             shuffle=False,  # the tf.data pipeline shuffles; Keras ignores (and warns of) its default True
             verbose=progress_verbosity(),
@@ -299,6 +307,7 @@ def train_phase2(run: Run) -> dict[str, Any]:
         {
             "unfrozen": unfrozen,
             "learning_rate": cfg.phase2_lr,
+            "monitored_split": cfg.monitored_split,
             "model_sha256": file_sha256(run.path / "phase2" / "model.keras"),
         },
     )
