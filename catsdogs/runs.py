@@ -492,7 +492,44 @@ class CVStudy:
         return sorted(found)
 
     def manifest(self) -> list[dict]:
+        """The study's images: its ``data/manifest.csv``, or, in a published study (which
+        leaves the manifest out), the rows of ``folds.csv`` (fold 0 is the ``val`` split)."""
+        if not self.run.has("data", "manifest.csv") and self.run.has(FOLDS_FILE):
+            return [
+                {"file": r["file"], "label": int(r["label"]), "split": "val" if r["fold"] == "0" else "train"}
+                for r in read_csv(self.path / FOLDS_FILE)
+            ]
         return self.run.manifest()
+
+    def reused_run(self, k: int, seed: int = 0) -> str | None:
+        """The name of the run that *is* this training (fold ``k`` of seed 0 reused with
+        ``--fold0``), or ``None`` when the study trained it. A linked run is that run; a
+        published study names it in ``cv.json``, and the name is kept only when the run beside
+        the study holds the same model (phase 2's ``model_sha256``): one name, one training."""
+        link = self.fold_dir(k, seed)
+        if seed != 0:
+            return None
+        if link.is_symlink():
+            return Path(os.readlink(link)).name
+        recorded = {
+            f["fold"]: f.get("reused_run")
+            for f in (self.run.read_json_or_none("cv.json") or {}).get("per_fold", [])
+            if f.get("seed", 0) == 0
+        }
+        name = recorded.get(k)
+        if not name:
+            return None
+        mine, theirs = (read_json_or_none(d / "phase2" / "result.json") or {} for d in (link, self.path.parent / name))
+        same = mine.get("model_sha256") is not None and mine.get("model_sha256") == theirs.get("model_sha256")
+        if not same:
+            log.warning(
+                "%s fold %d was recorded as the run %s, but %s holds another model: recorded as trained by the study",
+                self.path.name,
+                k,
+                name,
+                self.path.parent / name,
+            )
+        return name if same else None
 
     def folds(self) -> np.ndarray:
         """Fold of every manifest row, from ``folds.csv``.

@@ -288,7 +288,9 @@ def test_missing_set_names_it_and_what_to_set(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "half" / "cats").mkdir(parents=True)
     with pytest.raises(ext.MissingExternalSet, match="--external oxford-pets-sample=.*half has no cats/, dogs/"):
         ext.find_external_set("oxford-pets-sample", tmp_path / "half")
-    with pytest.raises(DataError, match="declared sets: oxford-pets-sample, oxford-iiit-pet, cifar10-test"):
+    with pytest.raises(
+        DataError, match="declared sets: oxford-pets-sample, oxford-pets-breeds, oxford-iiit-pet, cifar10-test"
+    ):
         ext.parse_external_args(["oxford=DIR"])
     with pytest.raises(DataError, match="give the folder after '='"):
         ext.parse_external_args(["cifar10-test="])
@@ -307,7 +309,7 @@ def test_every_set_lists_the_missing_ones_unless_none_is_found(tmp_path: Path, m
     found, missing = ext.find_external_sets()
 
     assert [d.name for d in found] == ["cifar10-test"] and found[0].found_through == "$CATSDOGS_EXTERNAL_DIR"
-    assert list(missing) == ["oxford-pets-sample", "oxford-iiit-pet"]
+    assert list(missing) == ["oxford-pets-sample", "oxford-pets-breeds", "oxford-iiit-pet"]
     assert all("CATSDOGS_EXTERNAL_DIR" in why for why in missing.values())
 
 
@@ -564,7 +566,9 @@ def test_the_shared_external_sets(monkeypatch: pytest.MonkeyPatch) -> None:
     found, missing = ext.find_external_sets()
 
     sets = {d.name: d for d in found}
-    assert set(sets) == {"oxford-pets-sample", "cifar10-test"} and list(missing) == ["oxford-iiit-pet"]
+    assert set(sets) == {"oxford-pets-sample", "oxford-pets-breeds", "cifar10-test"} and list(missing) == [
+        "oxford-iiit-pet"
+    ]
     oxford = ext.set_provenance(sets["oxford-pets-sample"])
     assert oxford["counts"] == {"cat": 380, "dog": 190, "non-pet": 0}
     assert {g: row["n"] for g, row in oxford["groups"].items()} == {

@@ -176,6 +176,14 @@ def cmd_generalization(args) -> int:
     if args.control:
         files = [predict.published_model_dir() / name for name in models_record["files"]]
         gen.resolution_control(Run.load(record_dir), files)
+    if args.duplicates:
+        found = []
+        for name in gen.PET_SETS:
+            try:
+                found.append(find_external_set(name))
+            except MissingExternalSet:  # not here: not checked, and the record says which were
+                continue
+        gen.duplicate_check(Run.load(record_dir), found)
     summary = gen.generalization_summary(record_dir, models_record)
     if args.figures is not None:
         records = gen.external_records(record_dir)

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs $CATSDOGS_DATA_DIR), for both published models",
     )
     p.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="first check every external image against every PetImages image by perceptual hash "
+        "(needs $CATSDOGS_DATA_DIR and the sets)",
+    )
+    p.add_argument(
         "--figures", type=Path, help="write the gallery of the most confident external mistakes here (needs the sets)"
     )
     p.add_argument("--json", action="store_true", help="print the summary record instead of tables")

@@ -8,8 +8,9 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["download", "external", "images", "prepare", "scan", "split"],
+    submodules=["download", "duplicates", "external", "images", "prepare", "scan", "split"],
     submod_attrs={
+        "duplicates": ["MAX_DISTANCE", "phash_bits", "near_duplicates", "duplicate_record"],
         "download": [
             "PETIMAGES_URL",
             "FETCH_RECORD_NAME",

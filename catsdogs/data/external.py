@@ -338,6 +338,19 @@ EXTERNAL_SETS: dict[str, ExternalSet] = {
             lister=list_oxford_folders,
         ),
         ExternalSet(
+            name="oxford-pets-breeds",
+            title="Oxford-IIIT Pet, 30 more breeds: 62 cats of 10 breeds, 69 dogs of 20 (1 to 15 each)",
+            layout="cats/<Breed>_<n>.jpg, dogs/<breed>_<n>.jpg",
+            required=tuple(PET_FOLDERS),
+            groups="breed",
+            source="original files of the official Oxford-IIIT Pet images.tar.gz, none of them in the "
+            "three-breed sample, via public GitHub copies of the archive's images; Parkhi, Vedaldi, "
+            "Zisserman, Jawahar, CVPR 2012",
+            licence=OXFORD_LICENCE,
+            citation_url=OXFORD_CITATION_URL,
+            lister=list_oxford_folders,
+        ),
+        ExternalSet(
             name="oxford-iiit-pet",
             title="Oxford-IIIT Pet, all 37 breeds (12 cat, 25 dog)",
             layout="images/<Breed>_<n>.jpg, cat breeds Capitalized, dog breeds lowercase",

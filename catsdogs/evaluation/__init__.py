@@ -37,6 +37,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "Metric",
             "METRICS",
             "SHOWN_METRICS",
+            "PRF_READINGS",
             "THRESHOLD_METRICS",
             "check_binary_inputs",
             "check_threshold",

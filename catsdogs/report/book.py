@@ -28,7 +28,7 @@ from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.report import budget, tables, verify
 from catsdogs.runs import Run
-from catsdogs.studies import ablation, claims, verdicts
+from catsdogs.studies import ablation, claims, trainings, verdicts
 from catsdogs.studies import cv_report as verdict
 from catsdogs.studies import generalization as gen
 from catsdogs.studies import label_audit as audit
@@ -460,6 +460,8 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "bottom_line.md": claims.bottom_line(found, caveats(run)),
         "verdict_rules.md": verdicts.verdict_rules(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
+        "cv_selection.md": verdict.epoch_choice_markdown(studies),
+        "cv_trainings.md": repeated_trainings_markdown(),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_forest.md": (
             "```{figure} _generated/cv_forest.png\n:name: cv-forest\n\nEvery fold of each recipe and "
@@ -469,6 +471,26 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         if rows
         else "*Nothing to plot yet.*\n",
     }
+
+
+#: What the repeated-trainings table calls a group, by the top folder of its first record.
+TRAINING_GROUPS = {"full": "paper-faithful recipe", "full-lr3e-5": "LR 3e-5 recipe"}
+
+
+def repeated_trainings_markdown(results: Path | str | None = None) -> str:
+    """Every recipe trained more than once on one split, each training named by its record,
+    host and commit (:mod:`catsdogs.studies.trainings`), with the spread between them."""
+    groups = trainings.repeated_trainings(trainings.published_trainings(Path(results or project_dir() / "results")))
+    if not groups:
+        return "*No recipe has been trained twice on one split among the published records.*\n"
+    spreads = [max(t["accuracy"] for t in g) - min(t["accuracy"] for t in g) for g in groups]
+    return (
+        trainings.repeated_rows(groups, TRAINING_GROUPS).markdown()
+        + f"\nThe same recipe on the same images, trained again, moved accuracy by up to {100 * max(spreads):.2f} "
+        "percentage points here: training and host variance, measured on these pairs only (the trainings "
+        "ran on different hosts, so the two kinds of variance are not told apart). Differences of that "
+        "size between two single trainings say nothing about their recipes.\n"
+    )
 
 
 def assemble_book(run_dir: Path | str, out: Path | str) -> Path:

@@ -1,5 +1,8 @@
 """The compute budget of everything published: the seconds each record's run directories
-recorded for their steps, summed per study, with the hardware they ran on.
+recorded for their steps, summed per study, with the hardware they ran on; every training
+counted once (:mod:`catsdogs.studies.trainings`), the ablations' base too, from the figures
+its record keeps. Trainings that left no record (failed, repeated or replaced ones) cannot be
+counted, and the table says so.
 
 Counted: every step a run times (``timings.json``): data scan, phase-1 features and head,
 phase 2, the mitigation fine-tune, predictions, exports. Not counted: steps a run took over
@@ -17,10 +20,11 @@ from typing import Any
 
 from catsdogs.config import project_dir
 from catsdogs.files import read_json_or_none
-from catsdogs.markdown import Table, duration, hardware_text, table_builder
+from catsdogs.markdown import Table, duration, hardware_text, percent, table_builder
 from catsdogs.provenance import recorded_hardware
 from catsdogs.runs import FOLDS_FILE, Run
 from catsdogs.studies.cv_report import STUDIES
+from catsdogs.studies.trainings import unkept_trainings
 
 #: Step-name prefixes of the two training phases.
 PHASE_STEPS = ("phase1_", "phase2_train")
@@ -69,6 +73,7 @@ def record_budget(path: Path) -> dict[str, Any]:
         "folds": folds,
         "shared_folds": sorted(reused.values()),
         "forked": forked,
+        "is_study": (path / FOLDS_FILE).is_file(),
         **total,
         "hardware": hardware,
     }
@@ -76,9 +81,10 @@ def record_budget(path: Path) -> dict[str, Any]:
 
 def _what(record: Mapping[str, Any]) -> str:
     name = record["record"]
-    if name in STUDIES:
+    if record["is_study"]:
         shared = "".join(f"; fold {s}, counted there" for s in record["shared_folds"])
-        return f"cross-validation, {STUDIES[name]} ({record['folds']} folds{shared})"
+        what = STUDIES.get(name, f"`{name}`")
+        return f"cross-validation, {what} ({record['folds']} trainings{shared})"
     if name == "full":
         return "the published run (both phases, mitigation, exports)"
     return "ablation" + (" (phase 2; phase 1 shared with its base run)" if record["forked"] else " (both phases)")
@@ -101,11 +107,27 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
         }
         for r in records
     ]
-    train, other = sum(r["training"] for r in records), sum(r["other"] for r in records)
+    unkept = unkept_trainings(results)
+    rows += [
+        {
+            "record": f"`results/{t['record'].split('/')[0]}`",
+            "what": f"the ablations' base: an earlier training of the published recipe on the same split "
+            f"({percent(t['accuracy'], 2)}), its run directory not kept; its phase 2 as "
+            "`ablation.json` records it, its phase 1 not recorded",
+            "training": duration(t["seconds"]) if t["seconds"] else "not recorded",
+            "other steps": "not recorded",
+            "hardware": "not recorded",
+        }
+        for t in unkept
+    ]
+    train = sum(r["training"] for r in records) + sum(t["seconds"] or 0.0 for t in unkept)
+    other = sum(r["other"] for r in records)
+    runs = sum(r["runs"] for r in records) + len(unkept)
     rows.append(
         {
             "record": "**total**",
-            "what": f"{sum(r['runs'] for r in records)} training runs, **{duration(train + other)}** wall-clock in all",
+            "what": f"{runs} training{'s' if runs != 1 else ''}, **{duration(train + other)}** wall-clock in all; trainings that left "
+            "no record (stopped, failed or replaced ones) are not in it",
             "training": f"**{duration(train)}**",
             "other steps": duration(other),
             "hardware": "",

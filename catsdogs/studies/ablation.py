@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from catsdogs.config import setting_differences
+from catsdogs.config import Config, setting_differences
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.metrics import THRESHOLD_METRICS
 from catsdogs.markdown import (
@@ -173,11 +173,20 @@ def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str
     base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
     if published is None or abs(base["final_accuracy"]["estimate"] - published["estimate"]) < 1e-12:
         return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
+    own = [e["run"] for e in ablation["runs"] if set(e["differs"]) - Config.after_phase1_fields()]
+    shared = (
+        "Each variant shares the base run's data split and phase 1."
+        if not own
+        else "Each variant shares the base run's data split; "
+        + ", ".join(f"**{r}**" for r in own)
+        + " changes a setting phase 1 depends on and trained its own phase 1, the others share the base's."
+    )
     note = (
-        f"The variants were forked from an earlier run of the published recipe (same settings and "
-        f"split), marked *base* below, at {with_ci(base['final_accuracy'], 2)}; the published run repeats "
-        f"that recipe, at {with_ci(published, 2)}. "
-        "Each variant shares its data split and phase 1 with the base run.\n\n"
+        f"The variants were forked from an earlier training of the published recipe (same settings and "
+        f"split), marked *base* below, at {with_ci(base['final_accuracy'], 2)}; its run directory was not "
+        f"kept. The published run is another training of that recipe, at {with_ci(published, 2)}: the "
+        f"difference between the two is training and host variance (see [Is 98.9 % reproducible?]"
+        f"(reproducible.md)). {shared}\n\n"
     )
     summary = ablation_summary(ablation).replace("The paper-faithful published run,", "The paper-faithful base run,")
     return Text(note + ablation_rows(ablation, base_label="base").markdown() + "\n" + summary)
@@ -219,22 +228,83 @@ def verdict(difference: float, p_value: float, alpha: float = ALPHA) -> str:
 SELECTION_FOLD = 0
 
 
-def _paired(right_a: np.ndarray, right_b: np.ndarray, alpha: float) -> dict[str, Any]:
-    """Both recipes' accuracy on the same images, the exact McNemar test and the verdict."""
+def corrected_fold_test(differences: Sequence[float], test_train_ratio: float, alpha: float = ALPHA) -> dict[str, Any]:
+    """Whether one recipe beats another across cross-validation folds, allowing for the
+    variance of training: the corrected resampled t-test (Nadeau & Bengio 2003; Bouckaert
+    & Frank 2004) on the per-fold accuracy differences (second − first).
+
+    Each fold's difference already carries the noise of training both models on it, so a
+    test over folds sees training variance, which McNemar on pooled predictions (each model
+    taken as fixed) does not. The folds' training sets overlap, so the plain paired t-test
+    understates the variance of the mean; the correction multiplies it by
+    ``1/J + n_test/n_train`` (``J`` folds). Written out because scipy has the plain test only.
+    The plain paired t-test and the sign test are given beside it, and the smallest mean
+    difference that would have been significant at ``alpha`` with the observed spread.
+    """
+    from scipy.stats import t as student_t
+    from scipy.stats import ttest_1samp
+
+    d = np.asarray(differences, dtype="float64")
+    folds = int(d.size)
+    mean = float(d.mean())
+    result: dict[str, Any] = {
+        "test": "corrected resampled t-test over folds (Nadeau & Bengio 2003), two-sided",
+        "folds": folds,
+        "mean_difference": mean,
+        "test_train_ratio": float(test_train_ratio),
+    }
+    if folds < 2 or float(d.var(ddof=1)) == 0.0:
+        return result | {"t": None, "df": folds - 1, "p_value": 1.0 if mean == 0 or folds < 2 else 0.0}
+    se = float(np.sqrt((1.0 / folds + test_train_ratio) * d.var(ddof=1)))
+    t_value = mean / se
+    better = int(np.sum(d > 0))
+    nonzero = int(np.sum(d != 0))
+    return result | {
+        "t": t_value,
+        "df": folds - 1,
+        "p_value": float(2 * student_t.sf(abs(t_value), folds - 1)),
+        "smallest_significant_difference": float(student_t.ppf(1 - alpha / 2, folds - 1) * se),
+        "paired_t_p_value": float(ttest_1samp(d, 0.0).pvalue),
+        "sign_test": {
+            "second_better": better,
+            "of": nonzero,
+            "p_value": float(binomtest(better, nonzero, 0.5).pvalue) if nonzero else 1.0,
+        },
+    }
+
+
+def _paired(
+    right_a: np.ndarray, right_b: np.ndarray, fold_of: np.ndarray, test_train_ratio: float, alpha: float
+) -> dict[str, Any]:
+    """Both recipes on the same images: pooled accuracy, the corrected t-test over the folds
+    (whose verdict this is) and, secondary, the exact McNemar test on pooled predictions."""
     diff = float(right_b.mean() - right_a.mean())
+    folds = np.unique(fold_of)
+    per_fold = [float(right_b[fold_of == k].mean() - right_a[fold_of == k].mean()) for k in folds]
+    over_folds = corrected_fold_test(per_fold, test_train_ratio, alpha)
     test = mcnemar_exact(right_a, right_b)
     return {
         "images": int(right_a.size),
         "accuracy": {"first": float(right_a.mean()), "second": float(right_b.mean()), "difference": diff},
-        "mcnemar": test | {"test": "exact McNemar (two-sided binomial test of the discordant pairs)"},
-        "verdict": verdict(diff, test["p_value"], alpha),
+        "fold_test": over_folds | {"fold_ids": [int(k) for k in folds]},
+        "mcnemar": test
+        | {
+            "test": "exact McNemar (two-sided binomial test of the discordant pairs)",
+            "verdict": verdict(diff, test["p_value"], alpha),
+        },
+        "verdict": verdict(over_folds["mean_difference"], over_folds["p_value"], alpha),
     }
 
 
 def compare_studies(first: CVStudy, second: CVStudy, alpha: float = ALPHA) -> dict[str, Any]:
     """Paired comparison of two finished studies on the same folds; written to
-    ``compare.json`` in ``first``'s directory. ``without_selection_fold`` repeats it
-    without fold :data:`SELECTION_FOLD`, free of any choice made on that split.
+    ``compare.json`` in ``first``'s directory.
+
+    The verdict is that of the corrected t-test over the folds (:func:`corrected_fold_test`)
+    *without* fold :data:`SELECTION_FOLD`, where the second recipe was picked, so no choice
+    was made on the images it is judged on; the same test over every fold, and the exact
+    McNemar test on pooled predictions (which takes each trained model as fixed), are
+    recorded beside it as secondary figures.
 
     Raises
     ------
@@ -256,16 +326,33 @@ def compare_studies(first: CVStudy, second: CVStudy, alpha: float = ALPHA) -> di
         acc_a, acc_b = float(right_a[sel].mean()), float(right_b[sel].mean())
         per_fold.append({"fold": int(k), "first": acc_a, "second": acc_b, "difference": acc_b - acc_a})
     fresh = a["fold"] != SELECTION_FOLD
+    ratio = 1.0 / (first.n_folds - 1)  # each fold's images against the rest it trained on
+    every_fold = _paired(right_a, right_b, a["fold"], ratio, alpha)
+    without = {"fold": SELECTION_FOLD, **_paired(right_a[fresh], right_b[fresh], a["fold"][fresh], ratio, alpha)}
+    # each recipe's own interval there: a verdict against the paper that changes without fold 0 says so
+    without["accuracy_ci95"] = {
+        side: bootstrap_ci(
+            oof["label"][fresh],
+            oof["prob"][fresh],
+            n_samples=first.config.bootstrap_samples,
+            seed=first.config.seed,
+            metric_names=("accuracy",),
+        )["accuracy"]
+        for side, oof in (("first", a), ("second", b))
+    }
     result = {
         "first": first.path.name,
         "second": second.path.name,
         "first_settings": first.config.training_dict(),
         "differs": {k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
-        **_paired(right_a, right_b, alpha),
+        **every_fold,
+        "verdict_every_fold": every_fold["verdict"],
+        "verdict": without["verdict"],
+        "verdict_basis": f"corrected t-test over the folds other than fold {SELECTION_FOLD}, where the recipe was picked",
         "per_fold": per_fold,
         "folds_second_better": sum(f["difference"] > 0 for f in per_fold),
         "alpha": alpha,
-        "without_selection_fold": {"fold": SELECTION_FOLD, **_paired(right_a[fresh], right_b[fresh], alpha)},
+        "without_selection_fold": without,
     }
     first.run.write_json("compare.json", result)
     return result
@@ -273,8 +360,8 @@ def compare_studies(first: CVStudy, second: CVStudy, alpha: float = ALPHA) -> di
 
 def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, str] | None = None) -> Text:
     """The paired comparison (``compare.json``) as a table, each fold and the pooled
-    out-of-fold accuracy of both studies and their difference, then the McNemar test and
-    the verdict in words. ``names`` maps a study's directory name to what to call it."""
+    out-of-fold accuracy of both studies and their difference, then the verdict in words
+    (:func:`comparison_sentences`). ``names`` maps a study's directory name to what to call it."""
     if not compare:
         return Text("*No paired comparison yet: `python -m catsdogs compare <first> <second>` once both are done.*\n")
     name = {k: (names or {}).get(compare[k], compare[k]) for k in ("first", "second")}
@@ -288,37 +375,69 @@ def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, s
         }
 
     rows = [row(str(f["fold"]), f["first"], f["second"]) for f in compare["per_fold"]]
-    acc, m = compare["accuracy"], compare["mcnemar"]
+    acc = compare["accuracy"]
     rows.append(row(f"**pooled** ({compare['images']:,} images)", acc["first"], acc["second"]))
-    return Text(
-        markdown_table(rows)
-        + f"\n{name['second']} is better on {compare['folds_second_better']} of {len(compare['per_fold'])} folds. "
-        + _discordant(m, name["first"], name["second"])
-        + f" Verdict for {name['second']} against {name['first']} at α = {compare['alpha']}: **{compare['verdict']}**."
-        + (
-            f" {selection_sentence(compare, name['first'], name['second'])}"
-            if "without_selection_fold" in compare
-            else ""
-        )
-        + "\n"
-    )
+    return Text(markdown_table(rows) + "\n" + comparison_sentences(compare, name["first"], name["second"]) + "\n")
 
 
 def _discordant(mcnemar: Mapping[str, Any], first: str, second: str) -> str:
     return (
-        f"Images right with one recipe only: {mcnemar['only_second_right']} with {second}, "
-        f"{mcnemar['only_first_right']} with {first}; exact McNemar p = {mcnemar['p_value']:.3g}."
+        f"images right with one recipe only: {mcnemar['only_second_right']} with {second}, "
+        f"{mcnemar['only_first_right']} with {first}; exact McNemar p = {mcnemar['p_value']:.3g}"
+    )
+
+
+def _fold_test_text(test: Mapping[str, Any]) -> str:
+    folds = ", ".join(map(str, test["fold_ids"]))
+    t = "t undefined" if test["t"] is None else f"t = {test['t']:.2f}, {test['df']} df"
+    return (
+        f"mean difference {100 * test['mean_difference']:+.2f} pp per fold over folds {folds}; "
+        f"{t}, p = {test['p_value']:.2g}"
+    )
+
+
+def comparison_sentences(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
+    """The verdict of a comparison and what it rests on: the corrected t-test over the folds
+    the second recipe was not picked on (the verdict), the same over every fold, then the
+    McNemar figures, said to be secondary and why."""
+    fresh, alpha = compare["without_selection_fold"], compare["alpha"]
+    every = compare["fold_test"]
+    sign = every.get("sign_test")
+    plain = every.get("paired_t_p_value")
+    return (
+        f"**Verdict** for {second} against {first} at α = {alpha}: **{compare['verdict']}**, by the corrected "
+        f"resampled t-test over the folds other than fold {fresh['fold']}, where {second} was picked "
+        f"({_fold_test_text(fresh['fold_test'])}). A test over folds sees the variance of training, since each "
+        f"fold's difference comes from two trainings; with {fresh['fold_test']['folds']} folds and this spread, "
+        + (
+            f"only a mean difference beyond ±{100 * fresh['fold_test']['smallest_significant_difference']:.2f} pp "
+            "would have been significant. "
+            if fresh["fold_test"].get("smallest_significant_difference") is not None
+            else "no difference could be tested. "
+        )
+        + f"Over all {every['folds']} folds: {_fold_test_text(every)}"
+        + (f" (plain paired t-test p = {plain:.2g}" if plain is not None else "")
+        + (
+            f"; {second} better on {sign['second_better']} of {sign['of']} folds, sign test p = {sign['p_value']:.2g})."
+            if sign
+            else ")."
+            if plain is not None
+            else "."
+        )
+        + f" Secondary, each trained model taken as fixed (so training variance is ignored): "
+        f"{_discordant(compare['mcnemar'], first, second)} on all {compare['images']:,} images, and "
+        f"{_discordant(fresh['mcnemar'], first, second)} without fold {fresh['fold']}."
     )
 
 
 def selection_sentence(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
-    """The comparison without the fold the ablations were scored on, in a few sentences."""
+    """The comparison's verdict in one sentence, with the test it follows."""
     fresh = compare["without_selection_fold"]
     return (
-        f"Without fold {fresh['fold']}, the published split on which the ablations were scored "
-        f"({fresh['images']:,} images): {100 * fresh['accuracy']['difference']:+.2f} pp. "
-        + _discordant(fresh["mcnemar"], first, second)
-        + f" Verdict there: **{fresh['verdict']}**."
+        f"Verdict for {second} against {first}: **{compare['verdict']}** (corrected t-test over the folds "
+        f"other than fold {fresh['fold']}, where it was picked: p = {fresh['fold_test']['p_value']:.2g}; "
+        f"secondary, McNemar on pooled predictions: p = {compare['mcnemar']['p_value']:.3g} on every fold, "
+        f"{fresh['mcnemar']['p_value']:.3g} without fold {fresh['fold']})."
     )
 
 
@@ -334,9 +453,11 @@ __all__ = [
     "ALPHA",
     "mcnemar_exact",
     "verdict",
+    "corrected_fold_test",
     "SELECTION_FOLD",
     "compare_studies",
     "selection_sentence",
+    "comparison_sentences",
     "compare_dirs",
     "comparison_markdown",
 ]

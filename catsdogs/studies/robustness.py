@@ -12,6 +12,7 @@ import logging
 
 import keras
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
@@ -70,7 +71,8 @@ def corruption_curves(
     per_class: int | None | str = FROM_CONFIG,
     model_path=None,
 ) -> dict:
-    """Accuracy, F1 (with bootstrap 95% CIs) and mean confidence per corruption and level.
+    """Accuracy, F1 (with bootstrap 95% CIs), mean confidence, and the change against the
+    clean images, paired (:func:`paired_change`), per corruption and level.
 
     Uses the run's final model (or ``model_path``) on a fixed stratified subset of
     the validation split (``per_class`` images of each class; ``None``: all; by
@@ -95,6 +97,8 @@ def corruption_curves(
         "corruptions": {},
     }
     clean_probs = predictor.predict(clean)
+    clean_right = (clean_probs >= 0.5) == (labels == 1)
+    results["smallest_detectable_drop"] = smallest_detectable_drop(len(idx))
     peaks = None
     if GRADCAM_OCCLUSION in names:
         heatmaps, _ = gradcam(keras.models.load_model(predictor.path, compile=False), clean)
@@ -117,7 +121,31 @@ def corruption_curves(
             entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
             entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
         entry.setdefault("mean_confidence", []).append(float(np.mean(confidence(probs))))
+        # paired with the clean images: which images the corruption broke, which it fixed
+        paired = paired_change(clean_right, (probs >= 0.5) == (labels == 1))
+        for key, value in paired.items():
+            entry.setdefault(key, []).append(value)
     return results
+
+
+def paired_change(clean_right: np.ndarray, corrupted_right: np.ndarray) -> dict[str, float | int]:
+    """The same images clean and corrupted: how many the corruption made wrong (``lost``)
+    and right (``gained``), and the exact McNemar p-value of that split (a two-sided
+    binomial test of the changed images against 1/2, :func:`scipy.stats.binomtest`)."""
+    lost = int(np.sum(clean_right & ~corrupted_right))
+    gained = int(np.sum(~clean_right & corrupted_right))
+    p = binomtest(lost, lost + gained, 0.5).pvalue if lost + gained else 1.0
+    return {"lost": lost, "gained": gained, "paired_p": float(p)}
+
+
+def smallest_detectable_drop(n_images: int, alpha: float = 0.05) -> float:
+    """The smallest accuracy drop a paired test on ``n_images`` images could call significant
+    at ``alpha``: ``k / n`` for the least ``k`` images lost, none gained, whose exact McNemar
+    p-value is below ``alpha`` (6 at 0.05). Any gain raises it: a smaller drop is invisible."""
+    k = 1
+    while binomtest(k, k, 0.5).pvalue >= alpha:
+        k += 1
+    return k / n_images
 
 
 # ----------------------------------------------------------------------------- OOD

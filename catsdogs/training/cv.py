@@ -331,7 +331,7 @@ class CrossValidation(CVStudy):
             "confusion_matrix": m["confusion_matrix"],
             "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
             "phase2_val_accuracy_by_epoch": phase2["history"].get("val_accuracy", []),
-            "reused_run": Path(os.readlink(link)).name if link.is_symlink() else None,
+            "reused_run": self.reused_run(k, seed),
             "wall_seconds": self.fold_seconds().get(link.name.removeprefix("fold-")),
             "training_seconds": training_seconds(fold),
         }
@@ -364,6 +364,7 @@ class CrossValidation(CVStudy):
         folds_done = sorted({k for k, _ in done})
         complete = len(done) == self.n_folds * len(seeds)
         names = tuple(metrics.SHOWN_METRICS)
+        macro = metrics.PRF_READINGS["macro"]
         single = seeds == [0] and complete
         plain = single and self.config.protocol == "paper"
         rows: list[dict] = []
@@ -387,13 +388,13 @@ class CrossValidation(CVStudy):
             "folds": self.n_folds,
             "images": len({r["file"] for r in rows}),
             "per_fold": per_training,
-            "pooled": {n: pooled[n] for n in names} | {"confusion_matrix": pooled["confusion_matrix"]},
+            "pooled": {n: pooled[n] for n in (*names, *macro)} | {"confusion_matrix": pooled["confusion_matrix"]},
             "pooled_ci95": bootstrap_ci(
                 labels,
                 probs,
                 n_samples=self.config.bootstrap_samples,
                 seed=self.config.seed,
-                metric_names=names,
+                metric_names=(*names, *macro),
                 groups=None if single else np.array([r["file"] for r in rows]),
             ),
             "across_folds": {

@@ -1,0 +1,171 @@
+"""Every training behind a published figure, identified once.
+
+A *training* is one model made by both phases: its identity is the sha256 of its final
+model (``phase2/result.json``'s ``model_sha256``), and its record is the one directory under
+``results/`` that holds it (a cross-validation fold that *is* a published run is listed once,
+under that run). Each identity says where and when it was made (host, commit, date), so a
+table that shows two trainings of one recipe on one split can say which is which, and the
+spread between them is what it is: training and host variance, measured.
+
+The ablations' base is the one training whose directory was not kept: ``ablation.json`` of
+the published run records its figures, and where they differ from the published run's, it is
+listed as its own training with what that record holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from catsdogs.config import Config
+from catsdogs.files import read_json_or_none
+from catsdogs.markdown import Table, percent, table_builder
+from catsdogs.runs import Run, training_seconds
+
+#: Settings that change what a run *measures* after training, not the trained model: two runs
+#: differing only in these hold trainings of one recipe.
+EVALUATION_ONLY = frozenset({"profile", "robustness_per_class", "bootstrap_samples", "mitigation_epochs"})
+
+#: Where the record of the ablations' base is, for the runs whose directory was not kept.
+UNKEPT_BASE = "ablation.json, base entry (run directory not kept)"
+
+
+def _host(provenance: Mapping[str, Any]) -> dict[str, str]:
+    env = provenance.get("environment") or {}
+    hw = env.get("hardware") or {}
+    platform = hw.get("platform", "")
+    # the kernel build in the platform string (…-fc-v1045-…) tells two machines of one CPU name apart
+    machine = next((p for p in platform.split("-") if p.startswith("v") and p[1:].isdigit()), "")
+    return {
+        "cpu": hw.get("cpu", "not recorded"),
+        "machine": machine,
+        "commit": ((env.get("git") or {}).get("commit") or "")[:7],
+        "recorded_at": (env.get("recorded_at") or "")[:10],
+    }
+
+
+def recipe_key(config: Mapping[str, Any]) -> tuple:
+    """What makes two trainings the same recipe on the same data: every training setting but
+    :data:`EVALUATION_ONLY` and locations, as a hashable key."""
+    fields = Config().training_dict()
+    return tuple(sorted((k, repr(config.get(k, v))) for k, v in fields.items() if k not in EVALUATION_ONLY))
+
+
+def training_identity(record: Path | str, results: Path | str) -> dict[str, Any] | None:
+    """One published training: its record (relative to ``results``), model sha256, the
+    scored split's manifest sha256 (fold 0 of a study shares the published run's), host,
+    commit, date, accuracy on its scored split and training seconds; ``None`` when
+    ``record`` holds no finished phase 2."""
+    record = Path(record)
+    result = read_json_or_none(record / "phase2" / "result.json")
+    if not result or "val_metrics" not in result:
+        return None
+    prov = read_json_or_none(record / "provenance.json") or {}
+    config = read_json_or_none(record / "config.json") or {}
+    return {
+        "record": record.relative_to(results).as_posix(),
+        "model_sha256": result.get("model_sha256"),
+        "split": (prov.get("data") or {}).get("manifest_sha256"),
+        "fold": (prov.get("cross_validation") or {}).get("fold", 0),
+        "recipe": recipe_key(config),
+        "accuracy": result["val_metrics"]["accuracy"],
+        "seconds": training_seconds(Run.load(record)),
+        **_host(prov),
+    }
+
+
+def published_trainings(results: Path | str) -> list[dict[str, Any]]:
+    """Every distinct training under ``results`` (single runs, then study folds), each once:
+    a fold holding the same model as a run listed earlier is that run. The ablations' base
+    is added from ``ablation.json`` when its figures are not the published run's."""
+    results = Path(results)
+    candidates = sorted(p for p in results.iterdir() if (p / "config.json").is_file())
+    records = [p for p in candidates if not (p / "folds.csv").is_file()]
+    records += [f for p in candidates if (p / "folds.csv").is_file() for f in sorted(p.glob("fold-*"))]
+    seen: set[str] = set()
+    out = []
+    for record in records:
+        identity = training_identity(record, results)
+        if identity is None or identity["model_sha256"] in seen:
+            continue
+        seen.add(identity["model_sha256"])
+        out.append(identity)
+    out += unkept_trainings(results, out)
+    return out
+
+
+def unkept_trainings(results: Path | str, known: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The trainings a published record names but whose run directory was not kept: the
+    ablations' base, when ``ablation.json``'s figures for it are not the published run's."""
+    results = Path(results)
+    if known is None:
+        known = [t for p in sorted(results.iterdir()) if (t := training_identity(p, results))]
+    for record in sorted(results.iterdir()):
+        ablation = read_json_or_none(record / "ablation.json")
+        if not ablation:
+            continue
+        base = next((e for e in ablation["runs"] if e["run"] == ablation["published_run"]), None)
+        published = next((t for t in known if t["record"] == record.name), None)
+        if not base or not published or base["final_accuracy"]["estimate"] == published["accuracy"]:
+            continue
+        return [
+            {
+                "record": f"{record.name}/{UNKEPT_BASE}",
+                "model_sha256": None,
+                "split": base.get("manifest_sha256"),
+                "fold": 0,
+                "recipe": published["recipe"],
+                "accuracy": base["final_accuracy"]["estimate"],
+                "seconds": base.get("phase2_seconds"),
+                "cpu": "not recorded",
+                "machine": "",
+                "commit": "",
+                "recorded_at": "",
+            }
+        ]
+    return []
+
+
+def repeated_trainings(trainings: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Groups of two or more distinct trainings of one recipe on one split, in listing order."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for t in trainings:
+        groups.setdefault((t["recipe"], t["split"]), []).append(t)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+@table_builder
+def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[str, str]) -> Table:
+    """One row per training of each repeated group: which record, where and when it was made,
+    its accuracy, and the group's spread (max − min) on its first row. ``names`` labels a
+    group by the first record's top folder (e.g. ``{"full": "paper-faithful"}``)."""
+    rows = []
+    for group in groups:
+        spread = max(t["accuracy"] for t in group) - min(t["accuracy"] for t in group)
+        top = group[0]["record"].split("/")[0]
+        for i, t in enumerate(group):
+            where = t["cpu"] + (f" ({t['machine']})" if t["machine"] else "")
+            rows.append(
+                {
+                    "recipe, split": f"{names.get(top, top)}, fold {t['fold']}" if i == 0 else "",
+                    "record": f"`results/{t['record']}`",
+                    "host": where,
+                    "commit, date": ", ".join(x for x in (t["commit"], t["recorded_at"]) if x) or "not recorded",
+                    "accuracy": percent(t["accuracy"], 2),
+                    "spread": f"{100 * spread:.2f} pp" if i == 0 else "",
+                }
+            )
+    return rows
+
+
+__all__ = [
+    "EVALUATION_ONLY",
+    "UNKEPT_BASE",
+    "recipe_key",
+    "training_identity",
+    "published_trainings",
+    "unkept_trainings",
+    "repeated_trainings",
+    "repeated_rows",
+]
