@@ -98,7 +98,11 @@ class Config:
     """
 
     profile: str = "full"
-    seed: int = setting(42, reason="one seed for the split, the subset, weight initialisation and shuffling")
+    seed: int = setting(
+        42,
+        reason="one seed for the split, the subset and the folds, and (with train_seed 0) for weight "
+        "initialisation and shuffling",
+    )
     train_seed: int = setting(
         0,
         reason="0 for the published runs; another value re-trains the same recipe on the same split "

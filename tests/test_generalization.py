@@ -146,3 +146,43 @@ def test_non_pet_rows_without_an_ood_threshold():
     non = {"n": 10, "called_dog": ci(0.6, 0.3, 0.8)}  # a model with no recorded threshold: no unsure share
     rows = gen.non_pet_rows({"models": {"m.keras": {"sets": {}, "non_pets": non}}})
     assert rows[0]["flagged unsure"] == gen.NOT_MEASURED and rows[0]["called dog"] == "60.0 %"
+
+
+def test_near_duplicates_find_a_reencoded_resized_copy_and_not_other_photos(tmp_path: Path):
+    """A photo saved again at another size and JPEG quality is found; other photos are not."""
+    import numpy as np
+    from PIL import Image
+
+    from catsdogs.data.duplicates import duplicate_record, phash_bits
+
+    rng = np.random.default_rng(0)
+    originals = []
+    for i in range(6):
+        # smooth random pictures (low frequencies carry the hash), one per file
+        small = rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
+        path = tmp_path / f"a{i}.jpg"
+        Image.fromarray(small).resize((180, 180), Image.BICUBIC).save(path, quality=95)
+        originals.append(path)
+    copy = tmp_path / "copy.png"
+    Image.open(originals[3]).resize((300, 240)).save(copy)
+    other = tmp_path / "other.jpg"
+    Image.fromarray(rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)).resize((200, 200)).save(other)
+    record = duplicate_record(
+        [p.name for p in originals], phash_bits(originals), ["copy.png", "other.jpg"], phash_bits([copy, other]), 6
+    )
+    assert [(p["a"], p["b"]) for p in record["pairs"]] == [("a3.jpg", "copy.png")]
+    assert record["images_of_b_with_a_pair"] == 1 and record["images"] == [6, 2]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    with pytest.raises(OSError, match="broken.jpg: cannot be read"):
+        phash_bits([broken])
+
+
+def test_the_duplicate_record_is_not_taken_for_a_model_record(tmp_path: Path):
+    models = _write_records(tmp_path)
+    entry = {"images": [10, 570], "images_of_b_with_a_pair": 0, "max_distance": 6}
+    dup = {"petimages": 10, "sets": {"oxford-pets-sample": entry}}
+    (tmp_path / gen.EXTERNAL_DIR / gen.DUPLICATES_FILE).write_text(json.dumps(dup))
+    summary = gen.generalization_summary(tmp_path, models)
+    assert list(summary["models"]) == ["m.keras"]
+    assert "Oxford pets sample: 0 of 570" in gen.generalization_markdown(summary)

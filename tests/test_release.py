@@ -58,6 +58,7 @@ CORRUPTIONS = STUDY_LABELS
 #: The card's rows of the generalization test: set, its label.
 EXTERNAL = {
     "oxford-pets-sample": "photos of pets: Oxford-IIIT Pet sample (Abyssinian and Bengal cats, American bulldogs)",
+    "oxford-pets-breeds": "photos of pets: Oxford-IIIT Pet, 30 more breeds (10 of cats, 20 of dogs)",
     "cifar10-test": "thumbnails of pets: CIFAR-10 test cats and dogs, 32 x 32 pixels",
 }
 NON_PETS = (

@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the summary record instead of tables")
 
-    p = sub.add_parser("compare", help="paired comparison of two cross-validation studies (exact McNemar test)")
+    p = sub.add_parser(
+        "compare",
+        help="paired comparison of two cross-validation studies (corrected t-test over folds; McNemar secondary)",
+    )
     p.add_argument("first", type=Path, help="the reference study (gets compare.json)")
     p.add_argument("second", type=Path, help="the study compared with it")
     p.add_argument("--json", action="store_true", help="print the record written (compare.json) instead of a table")

@@ -23,7 +23,7 @@ from typing import Any
 import nbformat
 
 from catsdogs import plots
-from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root
+from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root, setting_differences
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.report import budget, tables, verify
@@ -330,15 +330,35 @@ def caveats(run: Run) -> list[str]:
             if len(sizes) == 1
             else f"is at most {longest} px a side"
         )
-        out.append(f"every image of the dataset copy here {held}, upsampled to {cfg.image_size} px")
+        out.append(
+            f"every image of [the dataset copy](method.md#the-dataset-copy) here {held}, upsampled to {cfg.image_size} px"
+        )
     weights = (run.read_json_or_none("provenance.json") or {}).get("weights", {})
     if weights.get("kind") == "tflite-converted":
         out.append("the ImageNet weights are the official int8 TFLite model, dequantized")
     final = run.final_result()
     loss = (final or {}).get("history", {}).get("val_loss", [])
     if final and final.get("phase") == "phase2" and len(loss) >= 2 and loss[-1] < loss[-2]:
-        out.append(f"fine-tuning stops after {len(loss)} epochs with validation loss still falling")
-    out.append(f"each run trains once, with one seed ({cfg.seed})")
+        text = f"the published run's fine-tuning stops after {len(loss)} epochs with its validation loss still falling"
+        results = project_dir() / "results"
+        same_recipe = [
+            s
+            for name, s in verdict.studies_of(run, results).items()
+            if s["cv"] and not setting_differences(Run.load(results / name).config, cfg)
+        ]
+        best = [b for s in same_recipe for b in verdict.best_epochs(s)]
+        early = sum(b < n for b, n in best)
+        if best and early:
+            text += f" (in {early} of the {len(best)} cross-validation folds of its recipe, it was lowest earlier)"
+        out.append(text)
+    spread = None
+    if cfg.profile == "full":  # the published records are of the full profile
+        groups = trainings.repeated_trainings(trainings.published_trainings(project_dir() / "results"))
+        spread = max((max(t["accuracy"] for t in g) - min(t["accuracy"] for t in g) for g in groups), default=None)
+    out.append(
+        f"each figure comes from one training with seed {cfg.seed}"
+        + (f"; training again moved accuracy by up to {100 * spread:.2f} pp" if spread is not None else "")
+    )
     return out
 
 

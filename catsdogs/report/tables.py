@@ -262,8 +262,10 @@ def bench_rows(bench: Mapping[str, Any]) -> Table:
 @table_builder
 def robustness_rows(results: Mapping[str, Any]) -> Table:
     """Accuracy with its 95 % CI on clean images and at the harshest severity, per
-    corruption, with the change in percentage points, from ``robustness/results.json``;
-    the clean column names the subset of validation images the study corrupts."""
+    corruption, with the change in percentage points and, where recorded, the images the
+    corruption made wrong and right (paired, with the exact McNemar p-value), from
+    ``robustness/results.json``; the clean column names the subset of validation images the
+    study corrupts."""
     rows = []
     n = results.get("n_images")
     for name, curve in results["corruptions"].items():
@@ -278,6 +280,14 @@ def robustness_rows(results: Mapping[str, Any]) -> Table:
                 f"clean ({n:,} validation images)" if n else f"severity {sev[0]} (clean)": ci(0),
                 "harshest severity": f"{ci(-1)} (level {sev[-1]})",
                 "change": f"{100 * (acc[-1] - acc[0]):+.1f} pp",
+                **(
+                    {
+                        "same images: made wrong / made right (paired p)": f"{curve['lost'][-1]} / "
+                        f"{curve['gained'][-1]} ({curve['paired_p'][-1]:.2g})"
+                    }
+                    if "paired_p" in curve
+                    else {}
+                ),
             }
         )
     return rows

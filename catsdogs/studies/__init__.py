@@ -93,6 +93,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "fold_rows",
             "forest_rows",
             "without_selection_interval",
+            "best_epochs",
             "FIXED_EPOCH",
             "epoch_choice",
             "epoch_choice_rows",

@@ -89,6 +89,7 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
                 .get("val_metrics", {})
                 .get("accuracy"),
                 "epochs": fold.read_json("phase2/result.json")["history"].get("val_accuracy", []),
+                "losses": fold.read_json("phase2/result.json")["history"].get("val_loss", []),
                 "seconds": max(seconds.get(str(k), 0.0), training_seconds(fold)),  # the wall time misses killed runs
             }
         )
@@ -164,6 +165,17 @@ def forest_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str
                 }
             )
     return rows
+
+
+def best_epochs(study: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """``(best epoch, epochs trained)`` of each finished fold of a (loaded) study, the best
+    being the lowest recorded validation loss (1-based)."""
+    out = []
+    for f in study["folds"]:
+        losses = f.get("losses") or []
+        if losses:
+            out.append((min(range(len(losses)), key=losses.__getitem__) + 1, len(losses)))
+    return out
 
 
 #: The fixed epoch of the selection table: the paper-faithful recipe's budget, which every
@@ -340,6 +352,7 @@ __all__ = [
     "fold_rows",
     "forest_rows",
     "without_selection_interval",
+    "best_epochs",
     "FIXED_EPOCH",
     "epoch_choice",
     "epoch_choice_rows",

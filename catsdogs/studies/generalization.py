@@ -34,6 +34,8 @@ from catsdogs.studies.corruptions import levels
 EXTERNAL_DIR = "external"
 #: The resolution control's record, in :data:`EXTERNAL_DIR`.
 RESOLUTION_FILE = "low_resolution.json"
+#: The near-duplicate check's record, in :data:`EXTERNAL_DIR`.
+DUPLICATES_FILE = "near_duplicates.json"
 #: The sets of pet photos, the most complete first, with the image size of their photos
 #: (``None``: native resolution, larger than the model's input).
 PET_SETS: dict[str, int | None] = {
@@ -61,7 +63,11 @@ def external_records(record_dir: Path | str) -> dict[str, dict[str, Any]]:
     folder = Path(record_dir) / EXTERNAL_DIR
     records = {}
     for path in sorted(folder.glob("*.json"), key=lambda p: (not p.name.endswith(".keras.json"), p.name)):
-        if path.name != RESOLUTION_FILE and (record := read_json_or_none(path)) and "sets" in record:
+        if (
+            path.name not in (RESOLUTION_FILE, DUPLICATES_FILE)
+            and (record := read_json_or_none(path))
+            and "model" in record
+        ):
             records[record["model"]["file"]] = record
     return records
 
@@ -94,10 +100,6 @@ def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class
         result["models"][path.name] = {"sha256": file_sha256(path), **curves["corruptions"]["low_resolution"]}
     record.write_json(f"{EXTERNAL_DIR}/{RESOLUTION_FILE}", result)
     return result
-
-
-#: The near-duplicate check's record, in :data:`EXTERNAL_DIR`.
-DUPLICATES_FILE = "near_duplicates.json"
 
 
 def duplicate_check(record: Run, sets: Sequence[Any], max_distance: int = MAX_DISTANCE) -> dict[str, Any]:
