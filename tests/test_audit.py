@@ -123,7 +123,7 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     assert ablation_markdown(result, by_run["base"]["final_accuracy"]).startswith("| run |")
     rerun = {"estimate": 0.7, "low": 0.4, "high": 0.9}  # the published run is a later run of base's recipe
     text = ablation_markdown(result, rerun)
-    assert text.startswith("The variants were forked from an earlier run of the published recipe")
+    assert text.startswith("The variants were forked from an earlier training of the published recipe")
     assert "| base (base) |" in text and "(published)" not in text and "70.00 % (95 % CI 40.00–90.00)" in text
 
 
@@ -267,12 +267,14 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
     assert "**99.00 %**" in text and "98.00 %" in text
 
     # x/120 cannot be told: kept on audited labels, dropped under the stricter rule; a verdict on an
-    # image these models got right (x/0, judged in an earlier audit) changes nothing, as in the run-level audit
+    # image these models got right (x/0, judged in an earlier audit) applies too: the audit corrects
+    # labels both ways, so a right answer on an image without a pet no longer counts
     verdicts |= {"x/120.jpg": {"verdict": "unclear", "note": ""}, "x/0.jpg": {"verdict": "no_pet", "note": ""}}
     summary = dataset_audit_summary(rows, oof, verdicts)
     assert summary["without_verdict"] == 0 and "still without a verdict" not in dataset_audit_markdown(summary)
-    assert summary["images_audited_labels"] == 200 and summary["accuracy_audited_labels"] == pytest.approx(198 / 200)
-    assert summary["images_answerable"] == 199 and summary["accuracy_answerable"] == pytest.approx(198 / 199)
+    assert summary["right_with_other_verdicts"] == 1
+    assert summary["images_audited_labels"] == 199 and summary["accuracy_audited_labels"] == pytest.approx(197 / 199)
+    assert summary["images_answerable"] == 198 and summary["accuracy_answerable"] == pytest.approx(197 / 198)
     errors = confirmed_label_errors(oof, out_of_fold_mistakes(oof), verdicts)
     assert [e["file"] for e in errors] == ["x/10.jpg", "x/3.jpg"]
     assert errors[0]["title"].endswith("cat folder, shows a dog")

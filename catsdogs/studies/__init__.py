@@ -152,6 +152,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "AUDIT_TOP",
             "audit_selection",
             "audit_study",
+            "summarize_study_audit",
             "audit_verdict_line",
             "confirmed_label_errors",
             "GALLERY_FILE",

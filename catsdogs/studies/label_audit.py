@@ -299,11 +299,12 @@ def dataset_audit_summary(
     flagged images, cleanlab's precision (share of those with a verdict really wrong or
     without a pet), the estimate for the flagged images still without one outside the
     audit groups (from the random sample's share), the verdict
-    counts of all mistakes, and the pooled out-of-fold accuracy on audited labels: of the
-    images looked at (flagged or mistaken), those showing the other class relabelled and
-    those with neither animal dropped, every other image keeping its folder label (so a
-    mislabelled image the models agree with stays unseen); and the same with the images
-    without one right answer (both animals, unclear) dropped too, the run-level rule."""
+    counts of all mistakes, and the pooled out-of-fold accuracy on audited labels: every
+    image with a verdict in the audit file (looked at here, or as a mistake of another
+    model, whether this study got it right or wrong), those showing the other class
+    relabelled and those with neither animal dropped, every other image keeping its folder
+    label (so a mislabelled image no model got wrong stays unseen); and the same with the
+    images without one right answer (both animals, unclear) dropped too, the run-level rule."""
     audited = [r for r in rows if r["audit"] != "unaudited"]
     # a flagged image outside the audit groups still gets a verdict when it is an out-of-fold mistake
     seen = [r for r in rows if r["file"] in verdicts]
@@ -318,11 +319,10 @@ def dataset_audit_summary(
     census = audit_predictions(files, oof["label"], oof["prob"], verdicts)["counts"]
     index = {f: i for i, f in enumerate(files)}
     looked_at = {index[r["file"]] for r in audited} | set(mistakes)
-    # the verdicts of the images looked at here correct the labels, as the run-level audit does
-    # with a run's own mistakes (catsdogs.studies.label_audit.audit_predictions): one rule for both
-    verdict_of = np.full(len(files), "", dtype=object)
-    for i in looked_at:
-        verdict_of[i] = verdicts.get(files[i], {}).get("verdict", "")
+    # every verdict of the file corrects its image's label, right or wrong here: applied to the
+    # mistakes only, a mislabelled image a model happened to "get right" would count as right
+    verdict_of = np.array([verdicts.get(f, {}).get("verdict", "") for f in files], dtype=object)
+    right_folder = (np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1)
     labels = np.where(verdict_of == "other_class", 1 - np.asarray(oof["label"]).astype(int), oof["label"])
     keep = verdict_of != "no_pet"
     answerable = ~np.isin(verdict_of, NO_ANSWER)  # the run-level audit's rule: also drop both / unclear
@@ -342,6 +342,7 @@ def dataset_audit_summary(
         "without_verdict": sum(files[i] not in verdicts for i in looked_at),
         "verdicts_by": dict(Counter(verdicts[files[i]].get("by", "") for i in looked_at if files[i] in verdicts)),
         "accuracy_folder_labels": float(np.mean((np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1))),
+        "right_with_other_verdicts": int(np.sum(right_folder & ~np.isin(verdict_of, ("", "label_ok")))),
         "accuracy_audited_labels": float(np.mean(right[keep])),
         "images_audited_labels": int(keep.sum()),
         "accuracy_answerable": float(np.mean(right[answerable])),
@@ -356,6 +357,21 @@ def _sheet_titles(oof: Mapping[str, np.ndarray], order: Sequence[int], rank: Map
         flag = f", flagged #{rank[file]}" if file in rank else ""
         titles.append(f"{n}. {file}{flag}\n{CLASS_NAMES[label]} folder, P(dog) {oof['prob'][i]:.2f}")
     return titles
+
+
+def summarize_study_audit(study_dir: Path | str, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, Any]:
+    """``label_audit_summary.json`` of a study from its ``label_issues.json``, its out-of-fold
+    predictions and the verdicts of ``audit_file`` (:func:`dataset_audit_summary`): needs no
+    image, so a published study (``results/cv-*``) can be summarized again when the audit
+    file or the rule changes."""
+    study = Run.load(study_dir)
+    rows = study.read_json("label_issues.json")["rows"]
+    summary = dataset_audit_summary(rows, read_oof(study.path / OOF_FILE), read_label_audit(audit_file)) | {
+        "method": AUDIT_METHOD,
+        "audit_sha256": file_sha256(audit_file),
+    }
+    study.write_json("label_audit_summary.json", summary)
+    return summary
 
 
 def audit_study(
@@ -404,12 +420,8 @@ def audit_study(
         paths = study.paths_of([by_file[str(oof["file"][i])] for i in part])
         fig = image_grid(list(load_images(paths, image_size)), titles[start : start + per_sheet], ncols=6)
         fig.savefig(study.file("contact_sheets", f"sheet-{page:02d}.png"), dpi=110)
+    summary = summarize_study_audit(study.path, audit_file)
     verdicts = read_label_audit(audit_file)
-    summary = dataset_audit_summary(rows, oof, verdicts) | {
-        "method": AUDIT_METHOD,
-        "audit_sha256": file_sha256(audit_file),
-    }
-    study.write_json("label_audit_summary.json", summary)
     errors = confirmed_label_errors(oof, order, verdicts)
     if errors:
         paths = study.paths_of([by_file[e["file"]] for e in errors])
@@ -506,9 +518,16 @@ def dataset_audit_markdown(summary: Mapping[str, Any] | None) -> Text:
         f"out-of-fold accuracy **on audited labels** is **{percent(summary['accuracy_audited_labels'], 2)}** "
         f"({summary['images_audited_labels']:,} images), against {percent(summary['accuracy_folder_labels'], 2)} "
         "on the folder labels; dropping the images without one right answer (both animals, or unclear) too "
-        f"gives {percent(summary['accuracy_answerable'], 2)} ({summary['images_answerable']:,} images). Only "
-        "mistakes were looked at, so both audited figures are upper bounds as far as mislabelled images the "
-        "models agree with go (those stay unseen). The paper's 98.9 % is a folder-label figure, so the verdict "
+        f"gives {percent(summary['accuracy_answerable'], 2)} ({summary['images_answerable']:,} images). Every "
+        "verdict of the audit file applies, to images these models got wrong or right"
+        + (
+            f" ({summary['right_with_other_verdicts']} images they got right carry a verdict other than "
+            "*label_ok*, from the audits of other models' mistakes)"
+            if summary.get("right_with_other_verdicts")
+            else ""
+        )
+        + ". Mistakes were what was looked at, so both audited figures are upper bounds as far as mislabelled "
+        "images every model agrees with go (those stay unseen). The paper's 98.9 % is a folder-label figure, so the verdict "
         "compares it with ours on the folder labels." + _by_sentence(summary.get("verdicts_by") or {}) + "\n\n"
     )
     rows = [
@@ -531,6 +550,7 @@ __all__ = [
     "AUDIT_TOP",
     "audit_selection",
     "audit_study",
+    "summarize_study_audit",
     "audit_verdict_line",
     "confirmed_label_errors",
     "GALLERY_FILE",
