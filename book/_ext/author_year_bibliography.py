@@ -4,7 +4,8 @@ sphinxcontrib-bibtex's ``bibtex_reference_style: author_year`` makes the citatio
 "Firgiawan (2025)", but its bibliography styles label the list alpha-style ("[Fir25]").
 pybtex ships no author-year *label* style, so this one is written here (a few lines over
 pybtex's plugin API) and registered as the formatting style ``author_year``: the ``plain``
-style with labels "Firgiawan 2025", "Sandler et al. 2018", sorted by author and year.
+style with labels "Firgiawan 2025", "Sandler et al. 2018", sorted by author and year
+(corporate authors in braces by their name).
 """
 
 from pybtex.plugin import register_plugin
@@ -31,9 +32,19 @@ class AuthorYearLabelStyle(BaseLabelStyle):
             yield f"{_surnames(entry)} {entry.fields.get('year', 'n.d.')}"
 
 
+class AuthorYearSorting(SortingStyle):
+    """pybtex's author-year-title order, with BibTeX's braces left out of the key: a
+    corporate author written ``{Kaggle}`` sorts under K, not after Z (``{`` follows the
+    letters), and an entry with no year sorts as "n.d." after the dated ones of its author."""
+
+    def sorting_key(self, entry):
+        author, year, title = super().sorting_key(entry)
+        return (author.replace("{", "").replace("}", ""), year or "n.d.", title)
+
+
 class AuthorYearStyle(PlainStyle):
     default_label_style = AuthorYearLabelStyle
-    default_sorting_style = SortingStyle
+    default_sorting_style = AuthorYearSorting
 
 
 def setup(app):

@@ -434,7 +434,7 @@ def selection_sentence(compare: Mapping[str, Any], first: str = "the first", sec
     """The comparison's verdict in one sentence, with the test it follows."""
     fresh = compare["without_selection_fold"]
     return (
-        f"Verdict for {second} against {first}: **{compare['verdict']}** (corrected t-test over the folds "
+        f"**{compare['verdict']}** for {second} against {first} (corrected t-test over the folds "
         f"other than fold {fresh['fold']}, where it was picked: p = {fresh['fold_test']['p_value']:.2g}; "
         f"secondary, McNemar on pooled predictions: p = {compare['mcnemar']['p_value']:.3g} on every fold, "
         f"{fresh['mcnemar']['p_value']:.3g} without fold {fresh['fold']})."

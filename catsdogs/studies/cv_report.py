@@ -333,8 +333,8 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
         lines.append(
             f"- **Paired comparison** ({STUDIES.get(compare['second'], compare['second'])} against "
             f"{STUDIES.get(compare['first'], compare['first'])}, the same {compare['images']:,} images): "
-            f"{100 * compare['accuracy']['difference']:+.2f} pp pooled. "
-            + selection_sentence(compare, "the first recipe", "the second recipe")
+            f"{100 * compare['accuracy']['difference']:+.2f} pp pooled: "
+            + selection_sentence(compare, "the first", "the second")
         )
     audited = next((s for s in studies.values() if s.get("label_audit")), None)
     if audited:

@@ -28,7 +28,7 @@ from catsdogs.runs import Run, training_seconds
 EVALUATION_ONLY = frozenset({"profile", "robustness_per_class", "bootstrap_samples", "mitigation_epochs"})
 
 #: Where the record of the ablations' base is, for the runs whose directory was not kept.
-UNKEPT_BASE = "ablation.json, base entry (run directory not kept)"
+UNKEPT_BASE = "ablation.json"
 
 
 def _host(provenance: Mapping[str, Any]) -> dict[str, str]:
@@ -145,13 +145,17 @@ def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[
         spread = max(t["accuracy"] for t in group) - min(t["accuracy"] for t in group)
         top = group[0]["record"].split("/")[0]
         for i, t in enumerate(group):
-            where = t["cpu"] + (f" ({t['machine']})" if t["machine"] else "")
+            made = [
+                t["cpu"].replace("(R)", "") + (f" ({t['machine']})" if t["machine"] else ""),
+                t["commit"],
+                t["recorded_at"],
+            ]
             rows.append(
                 {
                     "recipe, split": f"{names.get(top, top)}, fold {t['fold']}" if i == 0 else "",
-                    "record": f"`results/{t['record']}`",
-                    "host": where,
-                    "commit, date": ", ".join(x for x in (t["commit"], t["recorded_at"]) if x) or "not recorded",
+                    "record": f"`results/{t['record']}`"
+                    + (", its base entry (run directory not kept)" if t["model_sha256"] is None else ""),
+                    "made on": ", ".join(x for x in made if x and x != "not recorded") or "not recorded",
                     "accuracy": percent(t["accuracy"], 2),
                     "spread": f"{100 * spread:.2f} pp" if i == 0 else "",
                 }
