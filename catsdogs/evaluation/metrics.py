@@ -198,6 +198,20 @@ def _f1_dog(tn, fp, fn, tp):
     return safe_ratio(2 * tp, 2 * tp + fp + fn, 0.0)
 
 
+def _macro(label: str, score: Callable[..., Any], resampled: Callable[..., np.ndarray]) -> Metric:
+    """A macro average over both classes (scikit-learn's ``average="macro"``): recorded, not
+    shown in tables by default, given a CI where a study asks for one."""
+    return Metric(
+        label,
+        lambda labels, predicted, probs: float(
+            score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)
+        ),
+        resampled,
+        shown=False,
+        interval=False,
+    )
+
+
 #: Every classification metric of the package, in the order records and tables list them.
 #: Adding one here puts it in :func:`classification_metrics`, the bootstrap, the tables,
 #: the cross-validation study and ``evaluate``'s output.
@@ -218,32 +232,20 @@ METRICS: dict[str, Metric] = {
         lambda tn, fp, fn, tp: safe_ratio(tp, tp + fn, 0.0),
     ),
     "f1": Metric("F1 (dog)", _per_class(lambda *a, **k: precision_recall_fscore_support(*a, **k)[2]), _f1_dog),
-    "macro_precision": Metric(
+    "macro_precision": _macro(
         "macro precision",
-        lambda labels, predicted, probs: float(
-            precision_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)
-        ),
+        precision_score,
         lambda tn, fp, fn, tp: (safe_ratio(tp, tp + fp, 0.0) + safe_ratio(tn, tn + fn, 0.0)) / 2,
-        shown=False,
-        interval=False,
     ),
-    "macro_recall": Metric(
+    "macro_recall": _macro(
         "macro recall",
-        lambda labels, predicted, probs: float(
-            recall_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)
-        ),
+        recall_score,
         lambda tn, fp, fn, tp: (safe_ratio(tp, tp + fn, 0.0) + safe_ratio(tn, tn + fp, 0.0)) / 2,
-        shown=False,
-        interval=False,
     ),
-    "macro_f1": Metric(
+    "macro_f1": _macro(
         "macro F1",
-        lambda labels, predicted, probs: float(
-            f1_score(labels, predicted, labels=[0, 1], average="macro", zero_division=0)
-        ),
+        f1_score,
         lambda tn, fp, fn, tp: (_f1_dog(tn, fp, fn, tp) + safe_ratio(2 * tn, 2 * tn + fp + fn, 0.0)) / 2,
-        shown=False,
-        interval=False,
     ),
     "roc_auc": Metric("ROC AUC", _if_both_classes(roc_auc_score), _roc_auc_resampled, ranking=True),
     "pr_auc": Metric(

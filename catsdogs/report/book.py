@@ -481,7 +481,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "verdict_rules.md": verdicts.verdict_rules(),
         "cv_verdict.md": verdict.verdict_markdown(studies),
         "cv_selection.md": verdict.epoch_choice_markdown(studies),
-        "cv_trainings.md": repeated_trainings_markdown(),
+        "cv_trainings.md": repeated_trainings_markdown(run),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_forest.md": (
             "```{figure} _generated/cv_forest.png\n:name: cv-forest\n\nEvery fold of each recipe and "
@@ -497,9 +497,14 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
 TRAINING_GROUPS = {"full": "paper-faithful recipe", "full-lr3e-5": "LR 3e-5 recipe"}
 
 
-def repeated_trainings_markdown(results: Path | str | None = None) -> str:
+def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> str:
     """Every recipe trained more than once on one split, each training named by its record,
-    host and commit (:mod:`catsdogs.studies.trainings`), with the spread between them."""
+    host and commit (:mod:`catsdogs.studies.trainings`), with the spread between them; the
+    published records are of the full profile, so a book of another profile says so."""
+    if run.config.profile != "full":
+        return (
+            f"*The published trainings are of the full profile; this book was built from a {run.config.profile} run.*\n"
+        )
     groups = trainings.repeated_trainings(trainings.published_trainings(Path(results or project_dir() / "results")))
     if not groups:
         return "*No recipe has been trained twice on one split among the published records.*\n"
