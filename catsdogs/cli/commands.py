@@ -154,7 +154,8 @@ def cmd_cv(args) -> int:
     result = study.run.read_json("cv.json")
     ci = result["pooled_ci95"]["accuracy"]
     scope = (
-        f"{result['trainings']} trainings ({', '.join(map(str, result['seeds']))} as seeds)"
+        f"{result['trainings']} training{'s' if result['trainings'] != 1 else ''} "
+        f"(seed{'s' if len(result['seeds']) != 1 else ''} {', '.join(map(str, result['seeds']))})"
         if "trainings" in result
         else f"{result['folds']} folds"
     )

@@ -23,7 +23,7 @@ from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, duration, hardware_text, percent, table_builder
 from catsdogs.provenance import recorded_hardware
 from catsdogs.runs import FOLDS_FILE, Run
-from catsdogs.studies.cv_report import STUDIES
+from catsdogs.studies.cv_report import STUDY_LABELS
 from catsdogs.studies.trainings import unkept_trainings
 
 #: Step-name prefixes of the two training phases.
@@ -83,8 +83,9 @@ def _what(record: Mapping[str, Any]) -> str:
     name = record["record"]
     if record["is_study"]:
         shared = "".join(f"; fold {s}, counted there" for s in record["shared_folds"])
-        what = STUDIES.get(name, f"`{name}`")
-        return f"cross-validation, {what} ({record['folds']} trainings{shared})"
+        what = STUDY_LABELS.get(name, f"`{name}`")
+        n = record["folds"]
+        return f"cross-validation, {what} ({n} training{'s' if n != 1 else ''}{shared})"
     if name == "full":
         return "the published run (both phases, mitigation, exports)"
     return "ablation" + (" (phase 2; phase 1 shared with its base run)" if record["forked"] else " (both phases)")

@@ -85,6 +85,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "cv_report": [
             "STUDIES",
+            "STUDY_LABELS",
             "gallery_figure",
             "book_figures_dir",
             "publish_study",

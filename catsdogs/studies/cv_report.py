@@ -29,6 +29,9 @@ from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validati
 
 #: The two pre-declared recipes of the study, in the order the book shows them.
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "LR 3e-5 recipe"}
+#: What every published study is called (the budget, the trainings): those above, and the
+#: studies of the inner protocol, shown on the page once they are complete.
+STUDY_LABELS: dict[str, str] = STUDIES | {"cv-inner-paper": "paper-faithful recipe, inner protocol"}
 
 
 def gallery_figure(study: str) -> str:
@@ -344,6 +347,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
 
 __all__ = [
     "STUDIES",
+    "STUDY_LABELS",
     "gallery_figure",
     "book_figures_dir",
     "publish_study",
