@@ -63,7 +63,8 @@ def _fit(tmp: Path, stop: int | str | None = None) -> tuple[list, int]:
     ]
     if stop is not None:
         callbacks.append(StopAfter(stop))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, verbose=0, callbacks=callbacks)
+    # shuffle=False as in catsdogs.training: the dataset shuffles itself (Keras ignores, and warns of, its True)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, shuffle=False, verbose=0, callbacks=callbacks)
     return model.get_weights(), len(history.epoch)
 
 
