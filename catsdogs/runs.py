@@ -427,8 +427,21 @@ OOF_FILE = "oof_predictions.csv"
 
 
 def read_oof(path: Path | str) -> dict[str, np.ndarray]:
-    """An ``oof_predictions.csv`` as arrays (file, label, fold, prob, logit)."""
+    """An ``oof_predictions.csv`` as arrays (file, label, fold, prob, logit), one prediction
+    per image.
+
+    Raises
+    ------
+    ValueError
+        If the file pools several trainings per image (a study with training seeds): the
+        paired comparison and the label audit take one prediction per image.
+    """
     rows = read_csv(Path(path))
+    if rows and "seed" in rows[0]:
+        raise ValueError(
+            f"{path} holds one prediction per image and training seed; the paired comparison and the "
+            "label audit read studies of one training per fold (seed 0) only"
+        )
     return {
         "file": np.array([r["file"] for r in rows]),
         "label": np.array([int(r["label"]) for r in rows]),

@@ -36,10 +36,13 @@ def test_corrected_fold_test_matches_the_formula_written_out():
     assert shifted["p_value"] == pytest.approx(0.05)
 
 
-def test_corrected_fold_test_without_spread_or_folds():
-    assert corrected_fold_test([0.001, 0.001], 0.25)["p_value"] == 0.0
-    assert corrected_fold_test([0.0, 0.0], 0.25)["p_value"] == 1.0
-    assert corrected_fold_test([0.002], 0.25)["p_value"] == 1.0
+def test_corrected_fold_test_without_spread_or_folds_has_no_verdict():
+    from catsdogs.studies.ablation import UNTESTABLE_COMPARISON, verdict
+
+    for differences in ([0.001, 0.001], [0.0, 0.0], [0.002]):
+        test = corrected_fold_test(differences, 0.25)
+        assert test["p_value"] is None and test["t"] is None
+        assert verdict(test["mean_difference"], test["p_value"]) == UNTESTABLE_COMPARISON
 
 
 def test_published_comparison_verdict_follows_the_fold_test_without_the_selection_fold():

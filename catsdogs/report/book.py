@@ -356,8 +356,12 @@ def caveats(run: Run) -> list[str]:
         groups = trainings.repeated_trainings(trainings.published_trainings(project_dir() / "results"))
         spread = max((max(t["accuracy"] for t in g) - min(t["accuracy"] for t in g) for g in groups), default=None)
     out.append(
-        f"each figure comes from one training with seed {cfg.seed}"
-        + (f"; training again moved accuracy by up to {100 * spread:.2f} pp" if spread is not None else "")
+        f"every training ran once, with seed {cfg.seed} (the cross-validated figures pool one per fold)"
+        + (
+            f"; the recipes trained twice on one split moved by up to {100 * spread:.2f} pp between trainings"
+            if spread is not None
+            else ""
+        )
     )
     return out
 

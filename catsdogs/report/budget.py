@@ -23,7 +23,7 @@ from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, duration, hardware_text, percent, table_builder
 from catsdogs.provenance import recorded_hardware
 from catsdogs.runs import FOLDS_FILE, Run
-from catsdogs.studies.cv_report import STUDY_LABELS
+from catsdogs.studies.cv_report import STUDY_NAMES
 from catsdogs.studies.trainings import unkept_trainings
 
 #: Step-name prefixes of the two training phases.
@@ -83,7 +83,7 @@ def _what(record: Mapping[str, Any]) -> str:
     name = record["record"]
     if record["is_study"]:
         shared = "".join(f"; fold {s}, counted there" for s in record["shared_folds"])
-        what = STUDY_LABELS.get(name, f"`{name}`")
+        what = STUDY_NAMES.get(name, f"`{name}`")
         n = record["folds"]
         return f"cross-validation, {what} ({n} training{'s' if n != 1 else ''}{shared})"
     if name == "full":

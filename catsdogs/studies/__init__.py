@@ -43,6 +43,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "ALPHA",
             "mcnemar_exact",
             "verdict",
+            "UNTESTABLE_COMPARISON",
             "SELECTION_FOLD",
             "compare_studies",
             "selection_sentence",
@@ -85,7 +86,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "cv_report": [
             "STUDIES",
-            "STUDY_LABELS",
+            "STUDY_NAMES",
             "gallery_figure",
             "book_figures_dir",
             "publish_study",

@@ -216,8 +216,14 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, Any
     }
 
 
-def verdict(difference: float, p_value: float, alpha: float = ALPHA) -> str:
+#: The verdict of a test that has no p-value (one fold, or folds without any spread).
+UNTESTABLE_COMPARISON = "not testable (too few folds or no spread between them)"
+
+
+def verdict(difference: float, p_value: float | None, alpha: float = ALPHA) -> str:
     """The comparison in words, for the second recipe against the first."""
+    if p_value is None:
+        return UNTESTABLE_COMPARISON
     if p_value >= alpha:
         return "no detectable difference"
     return "better" if difference > 0 else "worse"
@@ -237,7 +243,9 @@ def corrected_fold_test(differences: Sequence[float], test_train_ratio: float, a
     test over folds sees training variance, which McNemar on pooled predictions (each model
     taken as fixed) does not. The folds' training sets overlap, so the plain paired t-test
     understates the variance of the mean; the correction multiplies it by
-    ``1/J + n_test/n_train`` (``J`` folds). Written out because scipy has the plain test only.
+    ``1/J + n_test/n_train`` (``J`` folds). Nadeau and Bengio derived it for repeated random
+    splits; applied to the folds of one k-fold split it is the usual heuristic (Bouckaert &
+    Frank), conservative rather than exact. Written out because scipy has the plain test only.
     The plain paired t-test and the sign test are given beside it, and the smallest mean
     difference that would have been significant at ``alpha`` with the observed spread.
     """
@@ -253,8 +261,8 @@ def corrected_fold_test(differences: Sequence[float], test_train_ratio: float, a
         "mean_difference": mean,
         "test_train_ratio": float(test_train_ratio),
     }
-    if folds < 2 or float(d.var(ddof=1)) == 0.0:
-        return result | {"t": None, "df": folds - 1, "p_value": 1.0 if mean == 0 or folds < 2 else 0.0}
+    if folds < 2 or float(d.var(ddof=1)) == 0.0:  # no spread to test against: no p-value
+        return result | {"t": None, "df": folds - 1, "p_value": None}
     se = float(np.sqrt((1.0 / folds + test_train_ratio) * d.var(ddof=1)))
     t_value = mean / se
     better = int(np.sum(d > 0))
@@ -389,10 +397,11 @@ def _discordant(mcnemar: Mapping[str, Any], first: str, second: str) -> str:
 
 def _fold_test_text(test: Mapping[str, Any]) -> str:
     folds = ", ".join(map(str, test["fold_ids"]))
-    t = "t undefined" if test["t"] is None else f"t = {test['t']:.2f}, {test['df']} df"
+    if test["p_value"] is None:
+        return f"mean difference {100 * test['mean_difference']:+.2f} pp per fold over folds {folds}; no p-value"
     return (
         f"mean difference {100 * test['mean_difference']:+.2f} pp per fold over folds {folds}; "
-        f"{t}, p = {test['p_value']:.2g}"
+        f"t = {test['t']:.2f}, {test['df']} df, p = {test['p_value']:.2g}"
     )
 
 
@@ -435,7 +444,9 @@ def selection_sentence(compare: Mapping[str, Any], first: str = "the first", sec
     fresh = compare["without_selection_fold"]
     return (
         f"**{compare['verdict']}** for {second} against {first} (corrected t-test over the folds "
-        f"other than fold {fresh['fold']}, where it was picked: p = {fresh['fold_test']['p_value']:.2g}; "
+        f"other than fold {fresh['fold']}, where it was picked: "
+        + ("no p-value" if fresh["fold_test"]["p_value"] is None else f"p = {fresh['fold_test']['p_value']:.2g}")
+        + "; "
         f"secondary, McNemar on pooled predictions: p = {compare['mcnemar']['p_value']:.3g} on every fold, "
         f"{fresh['mcnemar']['p_value']:.3g} without fold {fresh['fold']})."
     )
@@ -453,6 +464,7 @@ __all__ = [
     "ALPHA",
     "mcnemar_exact",
     "verdict",
+    "UNTESTABLE_COMPARISON",
     "corrected_fold_test",
     "SELECTION_FOLD",
     "compare_studies",

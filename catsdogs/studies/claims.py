@@ -181,11 +181,15 @@ class Claim:
     strict: str | None = None
     recipe: str = ""
     note: str = ""
+    #: How the verdicts change without the fold the recipe was picked on ("" when they do not).
+    without_selection: str = ""
 
     def row(self) -> dict[str, str]:
         verdict = f"**{self.verdict}**"
-        if self.strict is not None and self.strict != self.verdict:
-            verdict += f" (strict: {self.strict})"
+        if self.strict is not None and (self.strict != self.verdict or self.without_selection):
+            verdict += (
+                f" (strict: {self.strict}" + (f"; {self.without_selection}" if self.without_selection else "") + ")"
+            )
         return {
             "claim": self.claim,
             "paper": self.paper,
@@ -260,13 +264,15 @@ def judge_claims(
     for recipe, ci, what, link in _accuracy_evidence(run, studies):
         acc, of = ci["accuracy"], f" ({recipe})" if recipe else ""
         fair, strict, _ = judge_accuracy(acc, P["accuracy"], paper_validation_size())
+        changed = ""
         if recipe in picked:  # a verdict that changes without the fold the recipe was picked on says so
             fresh = picked[recipe]
             fair_fresh, strict_fresh, _ = judge_accuracy(fresh["ci"], P["accuracy"], paper_validation_size())
-            if strict_fresh != strict:
-                strict = f"{strict}; without fold {fresh['fold']}: {strict_fresh}"
-            if fair_fresh != fair:
-                fair = f"{fair}; without fold {fresh['fold']}: {fair_fresh}"
+            changed = "; ".join(
+                f"{what} without fold {fresh['fold']}: {after}"
+                for what, before, after in (("", fair, fair_fresh), ("strict", strict, strict_fresh))
+                if after != before
+            ).strip()
         out.append(
             Claim(
                 "accuracy",
@@ -277,6 +283,7 @@ def judge_claims(
                 link,
                 strict=strict,
                 recipe=recipe,
+                without_selection=changed,
             )
         )
         readings = {name: keys for name, keys in PRF_READINGS.items() if all(k in ci for k in keys)}
@@ -432,6 +439,9 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
             text += f"; read as an exact figure, {paper} lies above the CI of the " + " and ".join(
                 c.recipe or "run" for c in strict_fail
             )
+        picked_fail = [c for c in held if c not in strict_fail and "strict without" in c.without_selection]
+        if picked_fail:
+            text += ", and of the " + " and ".join(c.recipe for c in picked_fail) + " without the fold it was picked on"
         sentences += [head, text + "."]
     model_parts = []
     prf = by_key.get("prf", [])

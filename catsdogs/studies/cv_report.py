@@ -31,7 +31,7 @@ from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validati
 STUDIES: dict[str, str] = {"cv-paper": "paper-faithful recipe", "cv-lr3e-5": "LR 3e-5 recipe"}
 #: What every published study is called (the budget, the trainings): those above, and the
 #: studies of the inner protocol, shown on the page once they are complete.
-STUDY_LABELS: dict[str, str] = STUDIES | {"cv-inner-paper": "paper-faithful recipe, inner protocol"}
+STUDY_NAMES: dict[str, str] = STUDIES | {"cv-inner-paper": "paper-faithful recipe, inner protocol"}
 
 
 def gallery_figure(study: str) -> str:
@@ -96,11 +96,12 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
                 "seconds": max(seconds.get(str(k), 0.0), training_seconds(fold)),  # the wall time misses killed runs
             }
         )
+    cv = study.run.read_json_or_none("cv.json")
     return {
         "name": study.path.name,
         "n_folds": study.n_folds,
         "folds": folds,
-        "cv": study.run.read_json_or_none("cv.json"),
+        "cv": cv if cv and cv.get("complete", True) else None,  # a partial merge is no pooled estimate
         "compare": study.run.read_json_or_none("compare.json"),
         "label_audit": study.run.read_json_or_none("label_audit_summary.json"),
     }
@@ -243,11 +244,12 @@ def epoch_choice_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
     return Text(
         rows.markdown()
         + f"\nRestoring the epoch with the lowest loss on the scored fold raises each headline over its "
-        f"last trained epoch: {gaps}. The scored images chose the epoch, so the headline is that much "
-        "optimistic, and more so for a recipe that trains more epochs to choose from. "
+        f"last trained epoch: {gaps}. The scored images chose the restored epoch, so this gap shows the "
+        "selection at work; it does not measure its whole bias, since the last epoch was itself reached "
+        "under early stopping on the same images. "
         + _level_sentence(list(choices.items()))
-        + "The unbiased protocol, which chooses the epoch on images carved from each fold's "
-        "training part, removes this selection.\n"
+        + "The inner protocol, which chooses the epoch on images carved from each fold's "
+        "training part, removes the selection, and with it the question.\n"
     )
 
 
@@ -347,7 +349,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
 
 __all__ = [
     "STUDIES",
-    "STUDY_LABELS",
+    "STUDY_NAMES",
     "gallery_figure",
     "book_figures_dir",
     "publish_study",

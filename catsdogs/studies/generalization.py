@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.data.duplicates import MAX_DISTANCE, duplicate_record, phash_bits
-from catsdogs.evaluation.metrics import wilson_interval
 from catsdogs.files import file_sha256, read_json_or_none
 from catsdogs.markdown import NOT_MEASURED, Text, bullet_list, markdown_table, percent, with_ci
 from catsdogs.plots import image_grid
@@ -152,13 +151,19 @@ def accuracy_verdict(interval: Mapping[str, float], reference: float | None) -> 
 def detectable_drop(n: int, reference: float, confidence: float = 0.95) -> float | None:
     """The smallest drop below ``reference`` that a set of ``n`` images could show under the
     rule: the least ``d`` for which an accuracy of ``reference - d`` on ``n`` images has its
-    Wilson interval wholly below ``reference``. The smaller the set, the larger ``d``: a
-    set that passes says only that any drop is smaller than this."""
+    interval wholly below ``reference``. The interval is the one the verdict reads, the
+    percentile bootstrap over images, taken at its limit of many resamples: the quantiles of
+    ``Binomial(n, accuracy) / n`` (:func:`scipy.stats.binom`). The smaller the set, the larger
+    ``d``: a set that passes says only that any drop is smaller than this."""
+    from scipy.stats import binom
+
     if not n or reference is None:
         return None
+    upper = 1 - (1 - confidence) / 2
     for wrong in range(round((1 - reference) * n), n + 1):
-        if wilson_interval(n - wrong, n, confidence)["high"] < reference:
-            return reference - (n - wrong) / n
+        right = n - wrong
+        if binom.ppf(upper, n, right / n) / n < reference:
+            return reference - right / n
     return None
 
 

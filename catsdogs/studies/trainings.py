@@ -23,9 +23,10 @@ from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, percent, table_builder
 from catsdogs.runs import Run, training_seconds
 
-#: Settings that change what a run *measures* after training, not the trained model: two runs
-#: differing only in these hold trainings of one recipe.
-EVALUATION_ONLY = frozenset({"profile", "robustness_per_class", "bootstrap_samples", "mitigation_epochs"})
+#: Settings that do not make another recipe: what a run *measures* after training, and the
+#: training seed (two seeds of one recipe on one split are the repeated trainings this
+#: module exists to find).
+EVALUATION_ONLY = frozenset({"profile", "robustness_per_class", "bootstrap_samples", "mitigation_epochs", "train_seed"})
 
 #: Where the record of the ablations' base is, for the runs whose directory was not kept.
 UNKEPT_BASE = "ablation.json"
@@ -52,6 +53,16 @@ def recipe_key(config: Mapping[str, Any]) -> tuple:
     return tuple(sorted((k, repr(config.get(k, v))) for k, v in fields.items() if k not in EVALUATION_ONLY))
 
 
+def _fold(record: Path, provenance: Mapping[str, Any]) -> int:
+    """The fold a training validated on: its provenance says so, else its directory's name
+    (``fold-K``, ``fold-K-seed-S``: folds that shared another study's phase 1 copied that
+    provenance), else 0 (a single run validates on fold 0's split)."""
+    if "fold" in (provenance.get("cross_validation") or {}):
+        return int(provenance["cross_validation"]["fold"])
+    parts = record.name.split("-")
+    return int(parts[1]) if parts[0] == "fold" and len(parts) > 1 and parts[1].isdigit() else 0
+
+
 def training_identity(record: Path | str, results: Path | str) -> dict[str, Any] | None:
     """One published training: its record (relative to ``results``), model sha256, the
     scored split's manifest sha256 (fold 0 of a study shares the published run's), host,
@@ -67,7 +78,7 @@ def training_identity(record: Path | str, results: Path | str) -> dict[str, Any]
         "record": record.relative_to(results).as_posix(),
         "model_sha256": result.get("model_sha256"),
         "split": (prov.get("data") or {}).get("manifest_sha256"),
-        "fold": (prov.get("cross_validation") or {}).get("fold", 0),
+        "fold": _fold(record, prov),
         "recipe": recipe_key(config),
         "accuracy": result["val_metrics"]["accuracy"],
         "seconds": training_seconds(Run.load(record)),

@@ -153,7 +153,8 @@ class CrossValidation(CVStudy):
                 return feats
         fold0 = self.fold_dir(0)
         parts = {s: fold0 / "phase1" / f"features_{s}.npy" for s in ("train", "val")}
-        if all(p.is_file() for p in parts.values()):
+        # under the inner protocol fold 0's train features lack its inner split: computed anew then
+        if self.config.protocol == "paper" and all(p.is_file() for p in parts.values()):
             feats = self._assemble_features(rows, {s: np.load(p) for s, p in parts.items()})
         else:
             feats = self._compute_features(rows)
@@ -264,6 +265,11 @@ class CrossValidation(CVStudy):
         with training seed ``seed`` (fold 0 reused from ``fold0`` when given), in order."""
         if fold0 is not None and seed != 0:
             raise ValueError("--fold0 reuses a published run, which trained with seed 0; leave out --seed")
+        wrong = [k for k in folds or () if not 0 <= k < self.n_folds]
+        if wrong:
+            raise ValueError(
+                f"--fold must be from 0 to {self.n_folds - 1} in this {self.n_folds}-fold study, got {wrong}"
+            )
         self.prepare()
         if phase1_from is not None and file_sha256(phase1_from.path / FOLDS_FILE) != file_sha256(
             self.path / FOLDS_FILE
@@ -330,7 +336,12 @@ class CrossValidation(CVStudy):
             **{n: m[n] for n in names},
             "confusion_matrix": m["confusion_matrix"],
             "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
-            "phase2_val_accuracy_by_epoch": phase2["history"].get("val_accuracy", []),
+            # per-epoch accuracy on the split early stopping watched: the scored fold, or the inner split
+            (
+                "phase2_val_accuracy_by_epoch"
+                if phase2.get("monitored_split", "val") == "val"
+                else "phase2_inner_accuracy_by_epoch"
+            ): phase2["history"].get("val_accuracy", []),
             "reused_run": self.reused_run(k, seed),
             "wall_seconds": self.fold_seconds().get(link.name.removeprefix("fold-")),
             "training_seconds": training_seconds(fold),
@@ -346,8 +357,11 @@ class CrossValidation(CVStudy):
 
         Whatever trainings exist are pooled (``complete`` says whether every fold has every
         seed); with several seeds an image has one prediction per seed, and the CIs resample
-        images (a cluster bootstrap), not predictions. A study of seed 0 alone writes the same
-        records as before seeds existed.
+        images (a cluster bootstrap), not predictions. Every prediction weighs the same, so
+        until every fold has every seed a fold with more seeds weighs more: a partial merge
+        is a progress report, not an estimate (the book shows complete studies only). A study
+        of seed 0 alone writes the records it wrote before seeds existed, with the macro
+        averages added.
 
         Raises
         ------
