@@ -267,6 +267,20 @@ def test_book_page_exists(smoke_book, page):
 
 @pytest.mark.slow
 @pytest.mark.real
+@pytest.mark.parametrize("page", PAGES)
+def test_book_page_loads_each_script_once_and_its_own_css(smoke_book, page):
+    """book/_ext/theme_fixes.py: sphinx-thebe's inline configuration once (twice, the browser
+    throws "Identifier 'THEBE_JS_URL' has already been declared"), the book's CSS linked."""
+    html = (smoke_book["html"] / "book" / f"{page}.html").read_text()
+    assert html.count("const THEBE_JS_URL") <= 1
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(scripts) == len(set(scripts)), "an inline script is written twice"
+    assert "catsdogs.css" in html
+    assert not (smoke_book["html"] / "genindex.html").exists(), "an empty Index page"
+
+
+@pytest.mark.slow
+@pytest.mark.real
 def test_reproduce_ends_with_the_check_against_the_smoke_record(smoke_book, monkeypatch, capsys):
     """``python -m catsdogs reproduce --profile smoke`` (what ``make reproduce PROFILE=smoke``
     runs) ends with the ``verify`` table against ``tests/fixtures/published-smoke``. The
