@@ -453,3 +453,24 @@ def test_unreadable_file_gets_a_clear_message_and_the_page_goes_on(page, tmp_pat
     assert message.is_displayed() and "notes.jpg" in message.text and "notes.jpg" in result["error"]
     assert classify(page, images["files"][0])["label"] in {"cat", "dog"}
     assert not message.is_displayed()
+
+
+@pytest.mark.slow
+def test_page_opened_as_a_file_says_how_to_serve_it(book, tmp_path):
+    """From file:// (where the build's closing message points) browsers run no module script:
+    the page names the cause and the command, not JavaScript."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.get((book / "book" / "try.html").as_uri())
+        status = driver.find_element("id", "try-status").text
+    finally:
+        driver.quit()
+    assert "file://" in status and "python -m http.server" in status and "needs JavaScript" not in status

@@ -28,6 +28,12 @@ def _install(app, exception):
     except (UserError, FileNotFoundError, RuntimeError) as err:
         raise ExtensionError(f"the 'Try the model' page could not be installed: {err}") from err
     log.info("the 'Try the model' page's files are in %s", out)
+    # browsers run no module script from file://, where the build's own message points: say how to serve it
+    log.info(
+        "the 'Try the model' page works over http: python -m http.server --directory %s, "
+        "then open http://localhost:8000/book/try.html",
+        app.outdir,
+    )
 
 
 def setup(app):
