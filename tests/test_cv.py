@@ -201,7 +201,10 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
         assert a["val_metrics"] == b["val_metrics"]
     compared = compare_studies(study, other)
     assert compared["images"] == 20 and len(compared["per_fold"]) == 5
-    assert compared["verdict"] in ("better", "worse", "no detectable difference")
+    from catsdogs.studies.ablation import UNTESTABLE_COMPARISON
+
+    # four images a fold: the folds may not differ at all, and then the test over folds has no verdict
+    assert compared["verdict"] in ("better", "worse", "no detectable difference", UNTESTABLE_COMPARISON)
     fresh = compared["without_selection_fold"]
     assert fresh["fold"] == 0 and fresh["images"] == 16
     assert fresh["accuracy"]["first"] == pytest.approx(np.mean([f["first"] for f in compared["per_fold"][1:]]))
@@ -211,7 +214,8 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert f"p = {compared['mcnemar']['p_value']:.3g}" in table and f"**{compared['verdict']}**" in table
     # the verdict is the corrected t-test over the folds the recipe was not picked on
     assert compared["verdict"] == fresh["verdict"] and fresh["fold_test"]["fold_ids"] == [1, 2, 3, 4]
-    assert f"p = {fresh['fold_test']['p_value']:.2g}" in table and "over folds 1, 2, 3, 4" in table
+    p_fresh = fresh["fold_test"]["p_value"]
+    assert ("no p-value" if p_fresh is None else f"p = {p_fresh:.2g}") in table and "over folds 1, 2, 3, 4" in table
     assert compared["mcnemar"]["verdict"] in ("better", "worse", "no detectable difference")
     from catsdogs.cli.main import main
 

@@ -356,7 +356,7 @@ def caveats(run: Run) -> list[str]:
         groups = trainings.repeated_trainings(trainings.published_trainings(project_dir() / "results"))
         spread = max((max(t["accuracy"] for t in g) - min(t["accuracy"] for t in g) for g in groups), default=None)
     out.append(
-        f"every training ran once, with seed {cfg.seed} (the cross-validated figures pool one per fold)"
+        f"every training behind these figures ran once, with seed {cfg.seed} (the cross-validated ones pool one per fold)"
         + (
             f"; the recipes trained twice on one split moved by up to {100 * spread:.2f} pp between trainings"
             if spread is not None
@@ -498,7 +498,9 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
 
 
 #: What the repeated-trainings table calls a group, by the top folder of its first record.
-TRAINING_GROUPS = {"full": "paper-faithful recipe", "full-lr3e-5": "LR 3e-5 recipe"}
+TRAINING_GROUPS = {"full": "paper-faithful recipe", "full-lr3e-5": "LR 3e-5 recipe"} | {
+    name: label for name, label in verdict.STUDY_NAMES.items() if name not in verdict.STUDIES
+}
 
 
 def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> str:
@@ -512,13 +514,28 @@ def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> 
     groups = trainings.repeated_trainings(trainings.published_trainings(Path(results or project_dir() / "results")))
     if not groups:
         return "*No recipe has been trained twice on one split among the published records.*\n"
-    spreads = [max(t["accuracy"] for t in g) - min(t["accuracy"] for t in g) for g in groups]
+
+    def spread(group) -> float:
+        return max(t["accuracy"] for t in group) - min(t["accuracy"] for t in group)
+
+    one_host = [g for g in groups if len({t["machine"] for t in g}) == 1 and g[0]["machine"]]
+    across = [g for g in groups if g not in one_host]
+    parts = []
+    if one_host:
+        parts.append(
+            f"on one host, with another training seed, by up to {100 * max(map(spread, one_host)):.2f} "
+            f"percentage points ({len(one_host)} pair{'s' if len(one_host) > 1 else ''}: training variance alone)"
+        )
+    if across:
+        parts.append(
+            f"on different hosts by up to {100 * max(map(spread, across)):.2f} points ({len(across)} "
+            f"pair{'s' if len(across) > 1 else ''}: training and host variance, not told apart)"
+        )
     return (
         trainings.repeated_rows(groups, TRAINING_GROUPS).markdown()
-        + f"\nThe same recipe on the same images, trained again, moved accuracy by up to {100 * max(spreads):.2f} "
-        "percentage points here: training and host variance, measured on these pairs only (the trainings "
-        "ran on different hosts, so the two kinds of variance are not told apart). Differences of that "
-        "size between two single trainings say nothing about their recipes.\n"
+        + "\nThe same recipe on the same images, trained again, moved accuracy "
+        + " and ".join(parts)
+        + ". Differences of that size between two single trainings say nothing about their recipes.\n"
     )
 
 
