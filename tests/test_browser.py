@@ -183,18 +183,24 @@ def server(book):
     httpd.server_close()
 
 
-def open_page(url: str, profile: Path):
-    """Headless Chromium on ``url`` (the try page), once the page says the model is ready."""
+def chromium(profile: Path):
+    """Headless Debian Chromium through Selenium, with a profile of its own."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+def open_page(url: str, profile: Path):
+    """Headless Chromium on ``url`` (the try page), once the page says the model is ready."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(profile)
     try:
         driver.get(url)
         WebDriverWait(driver, 180).until(
@@ -459,15 +465,7 @@ def test_unreadable_file_gets_a_clear_message_and_the_page_goes_on(page, tmp_pat
 def test_page_opened_as_a_file_says_how_to_serve_it(book, tmp_path):
     """From file:// (where the build's closing message points) browsers run no module script:
     the page names the cause and the command, not JavaScript."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = chromium(tmp_path / "profile")
     try:
         driver.get((book / "book" / "try.html").as_uri())
         status = driver.find_element("id", "try-status").text
