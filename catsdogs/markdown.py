@@ -107,6 +107,11 @@ def bullet_list(items: Sequence[str]) -> str:
     return "".join(f"- {item}\n" for item in items)
 
 
+def and_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: items joined as a sentence lists them."""
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """``0.989`` -> ``"98.9 %"``; ``None`` -> ``"undefined"``."""
     return "undefined" if value is None else f"{100 * value:.{digits}f} %"
@@ -159,6 +164,7 @@ def hardware_text(hw: Mapping[str, Any] | None) -> str:
 
 __all__ = [
     "NOT_REPORTED",
+    "and_list",
     "hardware_text",
     "show_source",
     "NOT_MEASURED",

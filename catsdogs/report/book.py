@@ -354,7 +354,7 @@ def caveats(run: Run) -> list[str]:
     spread = None
     if cfg.profile == "full":  # the published records are of the full profile
         groups = trainings.repeated_trainings(trainings.published_trainings(project_dir() / "results"))
-        spread = max((max(t["accuracy"] for t in g) - min(t["accuracy"] for t in g) for g in groups), default=None)
+        spread = max(map(trainings.spread, groups), default=None)
     out.append(
         f"every training behind these figures ran once, with seed {cfg.seed} (the cross-validated ones pool one per fold)"
         + (
@@ -515,20 +515,17 @@ def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> 
     if not groups:
         return "*No recipe has been trained twice on one split among the published records.*\n"
 
-    def spread(group) -> float:
-        return max(t["accuracy"] for t in group) - min(t["accuracy"] for t in group)
-
     one_host = [g for g in groups if len({t["machine"] for t in g}) == 1 and g[0]["machine"]]
     across = [g for g in groups if g not in one_host]
     parts = []
     if one_host:
         parts.append(
-            f"on one host, with another training seed, by up to {100 * max(map(spread, one_host)):.2f} "
+            f"on one host, with another training seed, by up to {100 * max(map(trainings.spread, one_host)):.2f} "
             f"percentage points ({len(one_host)} pair{'s' if len(one_host) > 1 else ''}: training variance alone)"
         )
     if across:
         parts.append(
-            f"on different hosts by up to {100 * max(map(spread, across)):.2f} points ({len(across)} "
+            f"on different hosts by up to {100 * max(map(trainings.spread, across)):.2f} points ({len(across)} "
             f"pair{'s' if len(across) > 1 else ''}: training and host variance, not told apart)"
         )
     return (

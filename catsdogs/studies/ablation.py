@@ -161,6 +161,13 @@ def ablation_summary(ablation: Mapping[str, Any]) -> str:
     return " ".join(lines) + "\n"
 
 
+def base_is_published(ablation: Mapping[str, Any], published_accuracy: float) -> bool:
+    """Whether the ablation's base entry is the published run itself (the same accuracy), or
+    an earlier training of its recipe whose figures the record kept."""
+    base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
+    return abs(base["final_accuracy"]["estimate"] - published_accuracy) < 1e-12
+
+
 def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str, float] | None = None) -> Text:
     """The ablation table and its summary, from an ``ablation.json`` record.
 
@@ -171,7 +178,7 @@ def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str
     if not ablation:
         return Text("*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n")
     base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
-    if published is None or abs(base["final_accuracy"]["estimate"] - published["estimate"]) < 1e-12:
+    if published is None or base_is_published(ablation, published["estimate"]):
         return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
     own = [e["run"] for e in ablation["runs"] if set(e["differs"]) - Config.after_phase1_fields()]
     shared = (
@@ -460,6 +467,7 @@ __all__ = [
     "record_ablation",
     "ablation_rows",
     "ablation_summary",
+    "base_is_published",
     "ablation_markdown",
     "ALPHA",
     "mcnemar_exact",

@@ -17,6 +17,7 @@ from catsdogs.markdown import (
     Row,
     Table,
     Text,
+    and_list,
     duration,
     hardware_text,
     millions,
@@ -470,9 +471,9 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
     if limits:
         costly = [c.claim.removeprefix("weak ") for c in limits if c.verdict == REPRODUCED]
         mild = [c.claim.removeprefix("weak ") for c in limits if c.verdict != REPRODUCED]
-        text = f"Accuracy falls {_and(costly)}" if costly else "No named weakness costs accuracy detectably"
+        text = f"Accuracy falls {and_list(costly)}" if costly else "No named weakness costs accuracy detectably"
         if costly and mild:
-            text += f"; no drop was detectable {_and(mild)}"
+            text += f"; no drop was detectable {and_list(mild)}"
         notes = sorted({c.note for c in limits if c.verdict == NO_DETECTABLE_DROP and c.note})
         if mild and notes:
             text += f" ({'; '.join(notes)})"
@@ -483,10 +484,6 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
     if caveats:
         sentences.append("Caveats for every figure: " + "; ".join(caveats) + ".")
     return Text(" ".join(sentences) + "\n")
-
-
-def _and(items: Sequence[str]) -> str:
-    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
 
 
 __all__ = [

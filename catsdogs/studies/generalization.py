@@ -24,7 +24,7 @@ from typing import Any
 
 from catsdogs.data.duplicates import MAX_DISTANCE, duplicate_record, phash_bits
 from catsdogs.files import file_sha256, read_json_or_none
-from catsdogs.markdown import NOT_MEASURED, Text, bullet_list, markdown_table, percent, with_ci
+from catsdogs.markdown import NOT_MEASURED, Text, and_list, bullet_list, markdown_table, percent, with_ci
 from catsdogs.plots import image_grid
 from catsdogs.runs import Run
 from catsdogs.studies.corruptions import levels
@@ -259,14 +259,10 @@ def claim_status(summary: Mapping[str, Any]) -> tuple[str, str]:
     elif failed:
         status = f"not reproduced: {', '.join(map(_short, failed))}"
     elif held:
-        status = f"no detectable drop on {_and_list([_in_text(n) for n in held])}"
+        status = f"no detectable drop on {and_list([_in_text(n) for n in held])}"
     else:  # no validation accuracy to judge against
         status = NOT_TESTABLE
     return ours, status
-
-
-def _and_list(items: Sequence[str]) -> str:
-    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
 
 
 # ----------------------------------------------------------------------------- for people

@@ -22,6 +22,7 @@ from catsdogs.config import Config
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, percent, table_builder
 from catsdogs.runs import Run, training_seconds
+from catsdogs.studies.ablation import base_is_published
 
 #: Settings that do not make another recipe: what a run *measures* after training, and the
 #: training seed (two seeds of one recipe on one split are the repeated trainings this
@@ -118,7 +119,7 @@ def unkept_trainings(results: Path | str, known: Sequence[Mapping[str, Any]] | N
             continue
         base = next((e for e in ablation["runs"] if e["run"] == ablation["published_run"]), None)
         published = next((t for t in known if t["record"] == record.name), None)
-        if not base or not published or base["final_accuracy"]["estimate"] == published["accuracy"]:
+        if not base or not published or base_is_published(ablation, published["accuracy"]):
             continue
         return [
             {
@@ -138,6 +139,11 @@ def unkept_trainings(results: Path | str, known: Sequence[Mapping[str, Any]] | N
     return []
 
 
+def spread(group: Sequence[Mapping[str, Any]]) -> float:
+    """How far apart the trainings of one group landed: max − min accuracy."""
+    return max(t["accuracy"] for t in group) - min(t["accuracy"] for t in group)
+
+
 def repeated_trainings(trainings: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """Groups of two or more distinct trainings of one recipe on one split, in listing order."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
@@ -153,7 +159,7 @@ def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[
     group by the first record's top folder (e.g. ``{"full": "paper-faithful"}``)."""
     rows = []
     for group in groups:
-        spread = max(t["accuracy"] for t in group) - min(t["accuracy"] for t in group)
+        apart = spread(group)
         top = group[0]["record"].split("/")[0]
         for i, t in enumerate(group):
             made = [
@@ -168,7 +174,7 @@ def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[
                     + (", its base entry (run directory not kept)" if t["model_sha256"] is None else ""),
                     "made on": ", ".join(x for x in made if x and x != "not recorded") or "not recorded",
                     "accuracy": percent(t["accuracy"], 2),
-                    "spread": f"{100 * spread:.2f} pp" if i == 0 else "",
+                    "spread": f"{100 * apart:.2f} pp" if i == 0 else "",
                 }
             )
     return rows
@@ -181,6 +187,7 @@ __all__ = [
     "training_identity",
     "published_trainings",
     "unkept_trainings",
+    "spread",
     "repeated_trainings",
     "repeated_rows",
 ]
