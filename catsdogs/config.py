@@ -215,6 +215,27 @@ class Config:
     phase2_patience: int = setting(
         2, reason="stop fine-tuning early if validation loss rises (overfitting)", after_phase1=True
     )
+    phase2_schedule: str = setting(
+        "constant",
+        reason="constant: phase 2 trains at phase2_lr throughout, as the Keras fine-tuning guide does",
+        after_phase1=True,
+    )
+    """``"constant"``, or ``"cosine"``: a linear warm-up from a tenth of ``phase2_lr`` to it over
+    the first epoch, then a cosine decay to zero by the last of ``phase2_epochs``."""
+    label_smoothing: float = setting(
+        0.0,
+        reason="none, as in the paper's Keras recipe: phase 2 fits the 0/1 labels as given",
+        after_phase1=True,
+    )
+    """Keras ``BinaryCrossentropy(label_smoothing=...)`` in phase 2: targets move this share of
+    the way towards 0.5, so a few wrong labels pull the model less."""
+    tta_flip: bool = setting(
+        False,
+        reason="off: the validation split is predicted once, as the paper's model would be used",
+        after_phase1=True,
+    )
+    """Predict the validation split as the mean logit of each image and its mirror image
+    (test-time augmentation); the epoch is still chosen without it."""
 
     # --- limitations study (chapter 06) -------------------------------------------
     mitigation_epochs: int = setting(
@@ -307,6 +328,8 @@ MAX_TRAIN_SEED = 999
 MAX_SEED = 2**31 - 1 - 1000 * (MAX_TRAIN_SEED + 1)
 #: Which split chooses the epoch (:attr:`Config.protocol`).
 PROTOCOLS = ("paper", "inner")
+#: Phase 2's learning-rate schedules (:attr:`Config.phase2_schedule`).
+SCHEDULES = ("constant", "cosine")
 
 
 def _integer(value: Any) -> bool:
@@ -377,6 +400,9 @@ RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "phase2_epochs": _rule("an integer >= 0 (0: no fine-tuning)", lambda v: _integer(v) and v >= 0),
     "phase2_lr": _rule("a number > 0", lambda v: _number(v) and v > 0),
     "phase2_patience": _rule("an integer >= 0 (epochs)", lambda v: _integer(v) and v >= 0),
+    "phase2_schedule": _rule(f"one of {', '.join(SCHEDULES)}", lambda v: v in SCHEDULES),
+    "label_smoothing": _rule("a number from 0 up to, not including, 1", lambda v: _number(v) and 0 <= v < 1),
+    "tta_flip": _rule("true or false", _flag),
     "mitigation_epochs": _rule("an integer >= 0", lambda v: _integer(v) and v >= 0),
     "robustness_per_class": _rule(
         "an integer >= 1, or null for the whole validation split", _optional(lambda v: _integer(v) and v >= 1)
@@ -447,6 +473,39 @@ def setting_differences(a: Config | dict[str, Any], b: Config | dict[str, Any]) 
     locations, notes and fields only one side records are left out."""
     a, b = (c.training_dict() if isinstance(c, Config) else c for c in (a, b))
     return {k: (v, b[k]) for k, v in a.items() if k not in LOCATION_FIELDS and k in b and b[k] != v}
+
+
+def load_recipe(path: Path | str) -> dict[str, Any]:
+    """The settings of a declared recipe file: JSON with ``name``, ``settings`` (config fields
+    and values) and ``why`` (the reason for each setting), committed before the recipe's study
+    runs so that git shows it was fixed first.
+
+    Raises
+    ------
+    UserError
+        Naming the file, if it is missing, not JSON, lacks ``settings`` or a ``why`` for each
+        setting, or names an unknown config field.
+    """
+    path = Path(path)
+    try:
+        recipe = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"no recipe file {path}; pass a file such as recipes/<name>.json") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"recipe {path} is not valid JSON ({exc}); fix the file") from None
+    settings = recipe.get("settings") if isinstance(recipe, dict) else None
+    if not isinstance(settings, dict) or not settings:
+        raise UserError(f'recipe {path} needs a "settings" object of config fields and values')
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise UserError(f"recipe {path} sets unknown config field(s) {unknown}; valid: {', '.join(sorted(known))}")
+    unexplained = sorted(set(settings) - set(recipe.get("why") or {}))
+    if unexplained:
+        raise UserError(
+            f'recipe {path} gives no reason ("why") for {", ".join(unexplained)}; a declared recipe says why'
+        )
+    return settings
 
 
 def get_config(profile: str = "full", **overrides: Any) -> Config:

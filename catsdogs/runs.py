@@ -320,6 +320,7 @@ PUBLISHED_RECORDS = (
     "fold_seconds.json",
     "label_issues.json",
     "label_audit_summary.json",
+    "explore.json",
 )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from catsdogs.config import UserError
 from catsdogs.data.split import assign_folds, fold_manifest
 from catsdogs.files import read_csv
 from catsdogs.runs import read_manifest, read_oof
@@ -319,3 +320,106 @@ def test_inner_protocol_one_training_per_command_and_the_merge(petimages, tmp_pa
     Run.open(cfg.replace(protocol="paper"), study.fold_dir(2)).write_json("phase2/result.json", {})
     with pytest.raises(ValueError, match="protocol: 'inner' in the study, 'paper' there"):
         study.summarize()
+
+
+# ----------------------------------------------------------------------------- exploration
+
+
+@pytest.mark.slow
+def test_a_candidate_explores_fold_0s_training_part_and_never_a_scored_image(petimages, tmp_path, monkeypatch, capsys):
+    """``explore`` trains a declared candidate on fold 0's training part and scores it on a
+    held-out share of that part: three disjoint, stratified sets, none of fold 0's scored images."""
+    from conftest import tiny_config
+
+    from catsdogs.cli.main import main
+    from catsdogs.config import get_config
+    from catsdogs.training import explore as explore_mod
+
+    monkeypatch.setenv("CATSDOGS_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = tiny_config(petimages, protocol="inner", inner_val_fraction=0.25, phase2_epochs=2)
+    smoke = get_config("smoke").training_dict()
+    sets = [f"{k}={json.dumps(v)}" for k, v in cfg.training_dict().items() if v != smoke[k] and k != "weights"]
+    common = ["--profile", "smoke", "--data-dir", str(petimages), "--weights", "none"]
+    common += [a for s in sets for a in ("--set", s)]
+    study_dir = tmp_path / "cv-inner"
+    assert main(["cv", *common, "--run-dir", str(study_dir), "--prepare"]) == 0
+    recipe = tmp_path / "candidate.json"
+    changes = {"label_smoothing": 0.1, "phase2_schedule": "cosine", "tta_flip": True}
+    recipe.write_text(json.dumps({"name": "candidate", "settings": changes, "why": {k: "tested" for k in changes}}))
+    candidate = tmp_path / "explore" / "candidate"
+    args = ["explore", *common, "--study", str(study_dir), "--recipe", str(recipe), "--run-dir", str(candidate)]
+    assert main(args) == 0
+    assert "accuracy on the exploration split" in capsys.readouterr().out
+
+    record = json.loads((candidate / explore_mod.EXPLORE_FILE).read_text())
+    assert record["changes"] == changes and record["fold"] == 0
+    assert record["plain"]["n"] == record["flip"]["n"] == record["splits"]["val"]["total"]
+    study = CrossValidation.load(study_dir)
+    scored = {r["file"] for r, f in zip(study.manifest(), study.folds()) if f == 0}
+    rows = read_manifest(candidate / "data" / "manifest.csv")
+    by_split = {s: {r["file"] for r in rows if r["split"] == s} for s in ("train", "inner", "val")}
+    assert all(by_split.values()) and not set().union(*by_split.values()) & scored
+    assert sum(map(len, by_split.values())) == len(study.manifest()) - len(scored)
+    assert not (by_split["train"] & by_split["inner"] or by_split["inner"] & by_split["val"])
+    for split in ("inner", "val"):
+        assert {r["label"] for r in rows if r["split"] == split} == {0, 1}, "stratified"
+    assert json.loads((candidate / "phase2" / "result.json").read_text())["monitored_split"] == "inner"
+    assert main(args) == 0, "a finished candidate is read back, not retrained"
+
+    # The exploration split is the same for every candidate of the study.
+    other = explore_mod.prepare_exploration(study, cfg.replace(dropout=0.3), tmp_path / "explore" / "other")
+    assert read_manifest(other.path / "data" / "manifest.csv") == rows
+    # A candidate must choose its epoch on the inner split, and use the study's features.
+    with pytest.raises(UserError, match="protocol=inner"):
+        explore_mod.check_candidate(study, cfg.replace(protocol="paper"))
+    with pytest.raises(UserError, match="image_size"):
+        explore_mod.check_candidate(study, cfg.replace(image_size=48))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('{"settings": {}}', '"settings" object'),
+        ('{"settings": {"phase2_lr": 3e-5}}', 'no reason \\("why"\\) for phase2_lr'),
+        ('{"settings": {"lr": 1}, "why": {"lr": "x"}}', "unknown config field"),
+    ],
+)
+def test_a_bad_recipe_file_is_named_with_what_to_fix(tmp_path, content, message):
+    from catsdogs.config import load_recipe
+
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message) as info:
+        load_recipe(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(UserError, match="no recipe file"):
+        load_recipe(tmp_path / "missing.json")
+
+
+def test_the_cosine_schedule_warms_up_over_one_epoch_then_decays_to_zero():
+    from catsdogs.model.classifier import learning_rate_schedule
+
+    assert learning_rate_schedule("constant", 1e-5, 3, 100) == 1e-5
+    schedule = learning_rate_schedule("cosine", 1e-5, 3, 100)
+    rate = [float(schedule(step)) for step in (0, 50, 100, 200, 300)]
+    assert rate[0] == pytest.approx(1e-6) and rate[1] == pytest.approx(5.5e-6)
+    assert rate[2] == pytest.approx(1e-5) and rate[3] == pytest.approx(5e-6) and rate[4] == pytest.approx(0, abs=1e-12)
+
+
+def test_flip_test_time_augmentation_averages_an_image_and_its_mirror():
+    import keras
+    import tensorflow as tf
+
+    # A "model" whose logit is the mean of the image's left half minus its right half:
+    # the mirror image has the opposite logit, so the flip average is zero.
+    inputs = keras.Input((4, 4, 3))
+    half = keras.layers.Lambda(
+        lambda x: tf.reduce_mean(x[:, :, :2], axis=(1, 2, 3)) - tf.reduce_mean(x[:, :, 2:], axis=(1, 2, 3))
+    )
+    model = keras.Model(inputs, keras.layers.Reshape((1,))(half(inputs)))
+    images = np.random.default_rng(0).uniform(0, 1, (6, 4, 4, 3)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((images, np.zeros(6, "float32"))).batch(4)
+    plain = train_mod.predict_logits(model, ds)
+    assert np.abs(plain).min() > 0
+    np.testing.assert_allclose(train_mod.predict_logits(model, ds, flip=True), 0, atol=1e-6)

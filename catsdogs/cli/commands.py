@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from catsdogs.config import Config, cache_dir, default_run_dir, get_config, project_dir, runs_dir
+from catsdogs.config import Config, cache_dir, default_run_dir, get_config, load_recipe, project_dir, runs_dir
 from catsdogs.evaluation import predict
 from catsdogs.runs import Run
 
@@ -50,7 +50,8 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    overrides = _overrides(getattr(args, "set", None))
+    recipe = getattr(args, "recipe", None)
+    overrides = (load_recipe(recipe) if recipe else {}) | _overrides(getattr(args, "set", None))
     for name in ("data_dir", "weights", "cache_dir"):
         value = getattr(args, name, None)
         if value:
@@ -163,6 +164,23 @@ def cmd_cv(args) -> int:
     print(
         f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
         f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images, {scope}{partial}"
+    )
+    return 0
+
+
+def cmd_explore(args) -> int:
+    from catsdogs.training import cv, explore
+
+    cfg = config_from_args(args)
+    if args.run_dir is None:
+        raise ValueError("explore needs --run-dir: one directory per candidate, e.g. runs/explore/<name>")
+    record = explore.explore(cv.CrossValidation.load(args.study), cfg, args.run_dir)
+    changes = ", ".join(f"{k}={json.dumps(v)}" for k, v in record["changes"].items()) or "the study's recipe"
+    plain, flip = record["plain"], record["flip"]
+    print(
+        f"{args.run_dir} ({changes}): accuracy on the exploration split {100 * plain['accuracy']:.2f} % "
+        f"({plain['errors']} errors of {plain['n']}; 95 % CI {100 * plain['ci95']['low']:.2f}-"
+        f"{100 * plain['ci95']['high']:.2f}), with flip test-time augmentation {100 * flip['accuracy']:.2f} %"
     )
     return 0
 
@@ -481,6 +499,7 @@ COMMANDS = {
     "address": cmd_address,
     "generalization": cmd_generalization,
     "cv": cmd_cv,
+    "explore": cmd_explore,
     "compare": cmd_compare,
     "ablation": cmd_ablation,
     "audit": cmd_audit,

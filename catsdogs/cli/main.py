@@ -51,6 +51,14 @@ def _add_common(p: argparse.ArgumentParser, run_dir: bool = True) -> None:
         p.add_argument("--run-dir", type=Path, help="run directory (default: runs/<profile>)")
 
 
+def _add_recipe(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--recipe",
+        type=Path,
+        help="a declared recipe file (recipes/<name>.json): its settings apply first, then any --set",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m catsdogs",
@@ -103,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="training seed (init, shuffling, augmentation; the folds stay the same): re-trains the "
         "recipe to measure training variance (default 0)",
     )
+    _add_recipe(p)
     step = p.add_mutually_exclusive_group()
     step.add_argument(
         "--prepare",
@@ -114,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only pool every finished training (any folds and seeds) into cv.json; refuses mixed recipes",
     )
+
+    p = sub.add_parser(
+        "explore",
+        help="train a candidate recipe on fold 0's training part of a CV study and score it on a "
+        "held-out share of that part (never on a scored fold)",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--study", type=Path, required=True, help="the cross-validation study (`cv --prepare`) whose fold 0 is explored"
+    )
+    _add_recipe(p)
 
     p = sub.add_parser(
         "generalization",

@@ -27,6 +27,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "unfreeze_top",
             "parameter_counts",
             "compile_model",
+            "learning_rate_schedule",
         ],
         "tflite": ["tflite_interpreter", "quantize", "dequantize"],
         "weights": [

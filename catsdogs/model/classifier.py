@@ -147,13 +147,38 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
     return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
-    """Adam + binary cross-entropy on logits; accuracy (threshold 0 on the logit) and AUC."""
+def compile_model(
+    model: keras.Model,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    label_smoothing: float = 0.0,
+) -> None:
+    """Adam + binary cross-entropy on logits (``label_smoothing`` as Keras defines it);
+    accuracy (threshold 0 on the logit) and AUC."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing),
         metrics=[
             keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
             keras.metrics.AUC(from_logits=True, name="auc"),
         ],
+    )
+
+
+def learning_rate_schedule(
+    schedule: str, peak: float, epochs: int, steps_per_epoch: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The fine-tuning step size of :attr:`~catsdogs.config.Config.phase2_schedule`: ``peak``
+    itself (``"constant"``), or Keras's ``CosineDecay`` with a linear warm-up from
+    ``peak / 10`` to ``peak`` over the first epoch and a decay to zero over the others
+    (``"cosine"``; one epoch: the warm-up alone)."""
+    if schedule == "constant":
+        return peak
+    if schedule != "cosine":
+        raise ValueError(f"phase2_schedule must be constant or cosine, got {schedule!r}")
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak / 10,
+        decay_steps=max(1, (epochs - 1) * steps_per_epoch),
+        alpha=0.0,
+        warmup_target=peak,
+        warmup_steps=steps_per_epoch,
     )

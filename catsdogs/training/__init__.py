@@ -8,9 +8,10 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["cv", "resume", "train"],
+    submodules=["cv", "explore", "resume", "train"],
     submod_attrs={
         "cv": ["CrossValidation", "run_cv", "training_variance"],
+        "explore": ["EXPLORE_FILE", "exploration_manifest", "check_candidate", "prepare_exploration", "explore"],
         "resume": ["STATE_FILE", "BEST_WEIGHTS_FILE", "finished_epochs", "advance_shuffle", "drop", "ResumeState"],
         "train": [
             "EPOCH_SECONDS_FILE",
@@ -19,6 +20,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "extract_features",
             "train_phase1",
             "fine_tune",
+            "predict_logits",
             "train_phase2",
             "fork_after_phase1",
         ],

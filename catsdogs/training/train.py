@@ -15,6 +15,7 @@ uninterrupted run trains.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import sys
 import time
@@ -36,6 +37,7 @@ from catsdogs.model.classifier import (
     compile_model,
     copy_head,
     feature_extractor,
+    learning_rate_schedule,
     parameter_counts,
     unfreeze_top,
 )
@@ -256,7 +258,8 @@ def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.
     ``<phase>/predictions_val.csv``. Returns validation labels and logits."""
 
     cfg = run.config
-    compile_model(model, cfg.phase2_lr)
+    steps = math.ceil(len(run.split_files("train")) / cfg.batch_size)
+    compile_model(model, learning_rate_schedule(cfg.phase2_schedule, cfg.phase2_lr, epochs, steps), cfg.label_smoothing)
     _, y_val = run.split_paths("val")
     val_ds = split_dataset(run, "val")
     watch_ds = val_ds if cfg.monitored_split == "val" else split_dataset(run, cfg.monitored_split)
@@ -270,10 +273,23 @@ def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.
             callbacks=_callbacks(run, phase, cfg.phase2_patience, epochs),
         )
     with run.timed(f"{phase}_predict_val"):
-        logits = model.predict(val_ds, verbose=0).reshape(-1)
+        logits = predict_logits(model, val_ds, flip=cfg.tta_flip)
     model.save(run.file(phase, "model.keras"))
     save_predictions(run.file(phase, "predictions_val.csv"), run.split_files("val"), y_val, logits)
     return y_val, logits
+
+
+def predict_logits(model, dataset, flip: bool = False) -> np.ndarray:
+    """The model's logits of ``dataset`` (batches of ``(images, labels)``), one per image;
+    with ``flip``, the mean of each image's logit and its mirror image's (test-time
+    augmentation, :attr:`~catsdogs.config.Config.tta_flip`)."""
+    import tensorflow as tf
+
+    logits = model.predict(dataset, verbose=0).reshape(-1)
+    if flip:
+        mirrored = dataset.map(lambda x, y: (tf.image.flip_left_right(x), y))
+        logits = (logits + model.predict(mirrored, verbose=0).reshape(-1)) / 2
+    return logits
 
 
 # ----------------------------------------------------------------------------- phase 2
