@@ -477,6 +477,7 @@ def forest_plot(
     reference_label: str = "",
     xlabel: str = "validation accuracy",
     *,
+    legend: bool = True,
     ax: Axes | None = None,
 ) -> Figure:
     """Intervals one above the other: each row's estimate and 95 % CI, grouped by colour,
@@ -491,13 +492,16 @@ def forest_plot(
         Where to draw the reference line, and its legend text.
     xlabel : str, default "validation accuracy"
         The metric, labelled on the x axis with " (%), 95 % CI" appended.
+    legend : bool, default True
+        The groups' legend, outside on the right; off when the row labels already say it all
+        (the reference line is then labelled on the plot).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes, the legend outside on the right; with ``ax``, the figure ``ax``
+        One axes, the legend below it; with ``ax``, the figure ``ax``
         belongs to (``ax.figure``).
     """
     if not rows:
@@ -520,9 +524,20 @@ def forest_plot(
         )
     if reference is not None:
         ax.axvline(100 * reference, color=BOUNDARY_COLOR, linestyle="--", linewidth=1.2, label=reference_label)
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), loc="lower left", bbox_to_anchor=(1.01, 0.0))
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    elif reference is not None:
+        ax.annotate(
+            reference_label,
+            (100 * reference, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            va="top",
+            fontsize="small",
+        )
     ax.set_yticks(y, [r["label"] for r in rows])
     ax.set_xlabel(f"{xlabel} (%), 95 % CI")
     ax.grid(axis="y", visible=False)
