@@ -187,17 +187,17 @@ def forest_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str
         # the colour names the recipe (legend): the label says which row of it
         rows += [{"label": training_label(study, f), "group": group, **f["accuracy"]} for f in study["folds"]]
         if study["cv"]:
-            pooled = pooled_row(name, study)
-            rows.append(pooled | {"label": pooled["label"].split(": ", 1)[1]})
+            rows.append(pooled_row(name, study, "pooled, "))
     return rows
 
 
-def pooled_row(name: str, study: Mapping[str, Any]) -> dict[str, Any]:
-    """A study's pooled out-of-fold estimate as a row of the forest plot."""
+def pooled_row(name: str, study: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """A study's pooled out-of-fold estimate as a row of the forest plot, labelled ``prefix``
+    then its images (and trainings, if more than one per fold)."""
     cv, group = study["cv"], STUDIES.get(name, name)
     trained = f", {cv['trainings']} trainings" if cv.get("trainings", cv["folds"]) != cv["folds"] else ""
     return {
-        "label": f"{group}: pooled, {cv['images']:,} images{trained}",
+        "label": f"{prefix}{cv['images']:,} images{trained}",
         "group": group,
         "pooled": True,
         **cv["pooled_ci95"]["accuracy"],
@@ -207,11 +207,7 @@ def pooled_row(name: str, study: Mapping[str, Any]) -> dict[str, Any]:
 def headline_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str, Any] | None) -> list[dict]:
     """Rows of the book's first-screen figure: each finished study's pooled estimate (the
     headline first), and the published single split."""
-    rows = [
-        pooled_row(name, study) | {"label": pooled_row(name, study)["label"].replace(": pooled, ", "\n")}
-        for name, study in studies.items()
-        if study["cv"]
-    ]
+    rows = [pooled_row(name, study, f"{STUDIES.get(name, name)}\n") for name, study in studies.items() if study["cv"]]
     if rows and published:
         rows.append(
             {

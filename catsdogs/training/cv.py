@@ -208,21 +208,28 @@ class CrossValidation(CVStudy):
         rows = fold_manifest(self.manifest(), self.folds(), k)
         if cfg.protocol == "inner":
             rows = carve_inner(rows, cfg.inner_val_fraction, cfg.seed + k)
+        return self.derive_run(
+            run,
+            rows,
+            cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds, "train_seed": seed},
+        )
+
+    def derive_run(self, run: Run, rows: Sequence[dict], **provenance: Any) -> Run:
+        """Make ``run`` a training on ``rows`` (some of this study's images, each with its
+        split): its manifest, scan and provenance (the study's data, plus ``provenance``)
+        unless written already, and each split's slice of the study's frozen-base features."""
         if not (run.has("data", "scan.json") and run.has("data", "manifest.csv")):
             sha = write_manifest(rows, run.file("data", "manifest.csv"))
             scan = self.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": split_table(rows)}
             run.write_json("data/scan.json", scan)
             prov = self.run.read_json("provenance.json")
-            run.record_provenance(
-                data=prov["data"] | {"manifest_sha256": sha},
-                cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds, "train_seed": seed},
-            )
+            run.record_provenance(data=prov["data"] | {"manifest_sha256": sha}, **provenance)
         feats = self.features()
+        position = {r["file"]: i for i, r in enumerate(self.manifest())}
         for split in sorted({r["split"] for r in rows}):
             target = run.path / "phase1" / f"features_{split}.npy"
             if not target.is_file():
-                index = [i for i, r in enumerate(rows) if r["split"] == split]
-                save_npy(target, feats[index])
+                save_npy(target, feats[[position[r["file"]] for r in rows if r["split"] == split]])
         return run
 
     def train_fold(self, k: int, phase1_from: CrossValidation | None = None, seed: int = 0) -> Run:

@@ -29,8 +29,7 @@ from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.prepare import split_dataset
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
-from catsdogs.files import save_npy
-from catsdogs.runs import Run, write_manifest
+from catsdogs.runs import Run
 from catsdogs.training import train
 from catsdogs.training.cv import CrossValidation
 
@@ -79,25 +78,12 @@ def check_candidate(study: CrossValidation, config: Config) -> None:
 def prepare_exploration(study: CrossValidation, config: Config, run_dir: Path | str) -> Run:
     """The candidate's run directory with its manifest and phase-1 features in place."""
     check_candidate(study, config)
-    run = Run.open(config, run_dir)
-    study_rows = study.manifest()
-    rows = exploration_manifest(study_rows, study.folds(), config)
-    if not (run.has("data", "scan.json") and run.has("data", "manifest.csv")):
-        sha = write_manifest(rows, run.file("data", "manifest.csv"))
-        scan = study.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": split_table(rows)}
-        run.write_json("data/scan.json", scan)
-        prov = study.run.read_json("provenance.json")
-        run.record_provenance(
-            data=prov["data"] | {"manifest_sha256": sha},
-            exploration={"study": study.path.name, "fold": EXPLORED_FOLD, "held_out_fraction": EXPLORE_FRACTION},
-        )
-    index = {r["file"]: i for i, r in enumerate(study_rows)}
-    feats = study.features()
-    for split in ("train", "inner", "val"):
-        target = run.path / "phase1" / f"features_{split}.npy"
-        if not target.is_file():
-            save_npy(target, feats[[index[r["file"]] for r in rows if r["split"] == split]])
-    return run
+    rows = exploration_manifest(study.manifest(), study.folds(), config)
+    return study.derive_run(
+        Run.open(config, run_dir),
+        rows,
+        exploration={"study": study.path.name, "fold": EXPLORED_FOLD, "held_out_fraction": EXPLORE_FRACTION},
+    )
 
 
 def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> dict[str, Any]:
