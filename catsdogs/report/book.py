@@ -508,7 +508,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "cv_trainings.md": repeated_trainings_markdown(run),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_headline.md": (
-            "```{figure} _generated/cv_headline.png\n:name: cv-headline\n:alt: Pooled out-of-fold accuracy "
+            "```{figure} _generated/cv_headline.png\n:alt: Pooled out-of-fold accuracy "
             "of each cross-validated recipe and the published run's single split, with 95 % intervals, "
             "against the paper's 98.9 %.\n\nThe headline first: the paper-faithful recipe under the inner "
             "protocol, which chose nothing on the images it scores, each fold trained with two seeds. Below "
