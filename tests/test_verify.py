@@ -355,3 +355,66 @@ def test_in_a_notebook_the_verdict_comes_before_the_table(full_copy):
     markdown = result._repr_markdown_()
     assert markdown.startswith(result.summary()) and not result.ok
     assert markdown.index("| section |") > markdown.index("final model / accuracy")  # its note, before the table
+
+
+# ----------------------------------------------------------------------------- studies and explorations
+
+
+def _study_copy(tmp_path: Path, name: str) -> Path:
+    """The study's own records (its JSON files and scan; not its trainings' folders)."""
+    src, dst = ROOT / "results" / name, tmp_path / name
+    dst.mkdir()
+    for rel in [p.name for p in src.glob("*.json")] + ["data/scan.json"]:
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / rel, dst / rel)
+    return dst
+
+
+def test_a_study_is_checked_training_by_training(tmp_path):
+    pub = ROOT / "results" / "cv-inner-paper"
+    run = _study_copy(tmp_path, "cv-inner-paper")
+    result = verify.verify_run(run, pub)
+    verdicts = _verdicts(result)
+    cv = json.loads((pub / "cv.json").read_text())
+    trainings = {(e["fold"], e["seed"]) for e in cv["per_fold"]}
+    assert len(trainings) == cv["trainings"]
+    assert {f"fold {f} seed {s} accuracy" for f, s in trainings} <= {f for s, f in verdicts if s == "study"}
+    assert ("study", "protocol") in verdicts and result.bit_identical
+
+    def change(d):
+        d["per_fold"][-1]["accuracy"] -= 0.02  # far outside its Wilson interval
+        d["pooled"]["accuracy"] = d["pooled_ci95"]["accuracy"]["low"] + 1e-5  # inside the bootstrap CI
+        d["protocol"] = "paper"
+        del d["per_fold"][0]
+
+    _edit(run / "cv.json", change)
+    last, first = cv["per_fold"][-1], cv["per_fold"][0]
+    changed = {k: v for k, v in _verdicts(verify.verify_run(run, pub)).items() if v != verify.IDENTICAL}
+    assert changed == {
+        ("study", "protocol"): verify.DIFFERS,
+        ("study", "pooled accuracy"): verify.WITHIN_CI,
+        ("study", f"fold {last['fold']} seed {last['seed']} accuracy"): verify.DIFFERS,
+        ("study", f"fold {first['fold']} seed {first['seed']} accuracy"): verify.MISSING,
+    }
+
+
+def test_an_exploration_is_judged_by_its_intervals(tmp_path):
+    pub = ROOT / "results" / "explore" / "longer-cosine"
+    run = _copy(pub, tmp_path)
+    assert verify.verify_run(run, pub).bit_identical
+    record = json.loads((pub / "explore.json").read_text())
+
+    def change(d):
+        d["flip"]["accuracy"] = d["flip"]["ci95"]["high"] + 0.001
+        d["changes"]["phase2_lr"] = 1e-4
+
+    _edit(run / "explore.json", change)
+    changed = {k: v for k, v in _verdicts(verify.verify_run(run, pub)).items() if v != verify.IDENTICAL}
+    assert changed == {
+        ("exploration", "accuracy with flip TTA"): verify.DIFFERS,
+        ("exploration", "recipe changes"): verify.DIFFERS,
+    }
+    assert record["plain"]["ci95"]["n"] == record["splits"]["val"]["total"]
+    missing = _copy(pub, tmp_path, "partial")
+    (missing / "explore.json").unlink()
+    assert "explore.json" in verify.verify_run(missing, pub).missing

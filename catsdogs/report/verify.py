@@ -13,6 +13,11 @@ When the training settings differ (another profile, split or image size) no figu
 is compared: the check lists the differing settings and says which record to
 compare with or how to re-run with the published settings.
 
+A cross-validation study's directory (``cv.json``) and a candidate recipe's exploration
+(``explore.json``) are checked the same way: their shape (protocol, folds, seeds, splits,
+recipe changes) must be identical, their pooled and per-training accuracies lie within the
+published intervals.
+
 Verdicts
 --------
 Every row compares the published value with this run's value of the same field
@@ -749,6 +754,56 @@ def _limitation_checks(b: _Builder) -> None:
             )
 
 
+def _study_checks(b: _Builder) -> None:
+    """A cross-validation study's ``cv.json``: its shape (protocol, folds, seeds, images) must be
+    identical; the pooled metrics are judged by their bootstrap CIs, each training's accuracy on
+    its scored fold by its Wilson interval (trainings matched by fold and seed)."""
+    sec = b.section("study", "cv.json")
+    if not sec:
+        return
+    for figure, key in (("protocol", "protocol"), ("trainings", "trainings"), ("seeds", "seeds")):
+        sec.add(figure, [key], "exact")
+    sec.add("images scored", ["images"], "exact")
+    for name, figure in SHOWN_METRICS.items():
+        ci = _field(sec.pub, ["pooled_ci95", name]) or {}
+        interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
+        sec.add(f"pooled {figure}", ["pooled", name], "ci", interval, _BOOTSTRAP)
+    run_index = {(e.get("fold"), e.get("seed", 0)): i for i, e in enumerate(_field(sec.run, ["per_fold"]) or [])}
+    for entry in _field(sec.pub, ["per_fold"]) or []:
+        fold, seed = entry.get("fold"), entry.get("seed", 0)
+        figure = f"fold {fold} seed {seed} accuracy"
+        if (fold, seed) not in run_index:
+            sec.append(
+                Check(sec.name, figure, sec.record, entry.get("accuracy"), None, MISSING, note="training not run here")
+            )
+            continue
+        r = sec.run["per_fold"][run_index[fold, seed]].get("accuracy")
+        interval = _wilson_of(entry.get("n"))(entry.get("accuracy"))
+        sec.append(judge(sec.name, figure, sec.record, entry.get("accuracy"), r, "ci", interval, _WILSON))
+    sec.add("largest seed spread", ["training_variance", "max_spread"], "shown")
+    sec.add("out-of-fold predictions sha256", ["oof_sha256"], "fingerprint")
+
+
+def _exploration_checks(b: _Builder) -> None:
+    """A candidate recipe's ``explore.json``: the same study, fold, splits and changes (exact),
+    its accuracy with and without flip test-time augmentation within their Wilson intervals."""
+    sec = b.section("exploration", "explore.json")
+    if not sec:
+        return
+    sec.add("study", ["study"], "exact")
+    sec.add("fold", ["fold"], "exact")
+    for split in _field(sec.pub, ["splits"]) or {}:
+        sec.add(f"{split} images", ["splits", split, "total"], "exact")
+    sec.add("recipe changes", ["changes"], "exact")
+    sec.add("epochs run", ["epochs_run"], "exact")
+    for variant, label in (("plain", "accuracy"), ("flip", "accuracy with flip TTA")):
+        ci = _field(sec.pub, [variant, "ci95"]) or {}
+        interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
+        sec.add(label, [variant, "accuracy"], "ci", interval, _WILSON)
+        sec.add(f"log loss ({variant})", [variant, "log_loss"], "fingerprint", note="no CI published")
+    sec.add("phase 2 training (s)", ["phase2_seconds"], "shown")
+
+
 def _shown_checks(b: _Builder) -> None:
     if sec := b.section("timings", "timings.json"):
         steps = [k for k in sec.pub if _is_number(sec.pub[k]) and _is_number(sec.run.get(k))]
@@ -778,6 +833,8 @@ def step_commands(profile: str, run_dir: str) -> dict[str, str]:
         "mitigation/result.json": chapter["06"],
         "robustness/results_mitigation.json": chapter["06"],
         "timings.json": f"python -m catsdogs reproduce {common}",
+        "cv.json": f"python -m catsdogs cv --run-dir {run_dir} --merge (after its trainings: cv --fold K --seed S)",
+        "explore.json": f"python -m catsdogs explore --study <study> --recipe <recipe.json> --run-dir {run_dir}",
     }
 
 
@@ -786,7 +843,8 @@ def compare_records(published: Path | str, run_dir: Path | str, profile: str) ->
     and the records the run lacks as ``{record: command that writes it}``; the commands
     name ``profile`` and ``run_dir``. Never raises on a partial or unreadable record."""
     b = _Builder(_Records(Path(published)), _Records(Path(run_dir)), step_commands(profile, str(run_dir)))
-    for step in (_data_checks, _training_checks, _metric_checks, _export_checks, _limitation_checks, _shown_checks):
+    steps = (_data_checks, _training_checks, _metric_checks, _export_checks, _limitation_checks)
+    for step in (*steps, _study_checks, _exploration_checks, _shown_checks):
         step(b)
     return b.checks, b.missing
 

@@ -425,7 +425,6 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
     accuracy = by_key.get("accuracy", [])
     if accuracy:
         held = [c for c in accuracy if c.verdict == REPRODUCED]
-        strict_fail = [c for c in held if c.strict == NOT_REPRODUCED]
         head = (
             "**The paper's headline accuracy is reproduced, within its sampling error.**"
             if len(held) == len(accuracy)
@@ -433,16 +432,25 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
             if held
             else "**The paper's headline accuracy is not reproduced.**"
         )
-        figures = " and ".join(f"the {c.recipe or 'run'} {c.ours.split(', ')[0]}" for c in accuracy)
+        first, *others = (f"the {c.recipe or 'run'} {c.ours.split(', ')[0]}" for c in accuracy)
         where = "Cross-validated over every image" if "out-of-fold" in accuracy[0].ours else "On the validation split"
-        text = f"{where}: {figures}, against its {paper}"
-        if strict_fail:
-            text += f"; read as an exact figure, {paper} lies above the CI of the " + " and ".join(
-                c.recipe or "run" for c in strict_fail
-            )
+        text = f"{where}: {first}, against its {paper}"
+        if others:
+            text += f"; for comparison, {and_list(others)}"
+        # read as an exact figure: the CIs the paper's value lies above (a picked recipe's without its fold)
+        strict_fail = [c for c in held if c.strict == NOT_REPRODUCED]
         picked_fail = [c for c in held if c not in strict_fail and "strict without" in c.without_selection]
+        above = strict_fail + picked_fail
+        if above:
+            text += f". Read as an exact figure, {paper} lies above " + (
+                "each of these CIs"
+                if len(above) == len(accuracy) > 1
+                else "the CI of " + " and of ".join(f"the {c.recipe or 'run'}" for c in above)
+            )
         if picked_fail:
-            text += ", and of the " + " and ".join(c.recipe for c in picked_fail) + " without the fold it was picked on"
+            text += (
+                f" ({and_list([f'the {c.recipe}' for c in picked_fail])}: once the fold it was picked on is left out)"
+            )
         sentences += [head, text + "."]
     model_parts = []
     prf = by_key.get("prf", [])
