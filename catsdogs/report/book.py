@@ -28,7 +28,7 @@ from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.report import budget, tables, verify
 from catsdogs.runs import Run
-from catsdogs.studies import ablation, claims, trainings, verdicts
+from catsdogs.studies import ablation, claims, exploration, trainings, verdicts
 from catsdogs.studies import cv_report as verdict
 from catsdogs.studies import generalization as gen
 from catsdogs.studies import label_audit as audit
@@ -388,7 +388,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``,
     ``published_environment.md`` (:mod:`catsdogs.report.verify`), and from the published
     cross-validation studies ``claims_summary.md``, ``cv_verdict.md``, ``cv_headline.md`` and ``cv_forest.md`` (+ ``.png``),
-    ``cv_compare.md``, ``cv_folds.md``, ``cv_label_audit.md`` (+ the study's gallery), and from
+    ``cv_compare.md``, ``cv_folds.md``, ``cv_explore.md``, ``cv_label_audit.md`` (+ the study's gallery), and from
     the published models' external records ``generalization.md`` (+ its gallery) and
     ``generalization_breeds.md``.
     A page whose record is missing says which step writes it.
@@ -424,6 +424,15 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         path.write_text(text)
         written.append(path)
     return written
+
+
+def _exploration_page() -> str:
+    """The table of the explored candidates (``results/explore``), naming the candidate
+    recipes of ``recipes/candidates`` that have no record yet."""
+    root = project_dir()
+    records = exploration.load_explorations(root / "results" / "explore")
+    pending = sorted(p.stem for p in (root / "recipes" / "candidates").glob("*.json") if p.stem not in records)
+    return exploration.exploration_markdown(records, pending)
 
 
 def _published_record() -> Path:
@@ -507,6 +516,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "cv_selection.md": verdict.epoch_choice_markdown(studies),
         "cv_trainings.md": repeated_trainings_markdown(run),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
+        "cv_explore.md": _exploration_page(),
         "cv_headline.md": (
             "```{figure} _generated/cv_headline.png\n:alt: Pooled out-of-fold accuracy "
             "of each cross-validated recipe and the published run's single split, with 95 % intervals, "

@@ -1,0 +1,86 @@
+"""The exploration of candidate recipes, as the book shows it (issue 27 item 4).
+
+Every candidate was trained on fold 0's training part of a study and scored on its
+exploration split (:mod:`catsdogs.training.explore`); this module reads their published
+``explore.json`` records and tabulates them. Its figures are inner-split figures: none of
+fold 0's scored images is among them (the exploration split's images are scored by folds 1-4
+of a study), and they are not comparable to a study's pooled accuracy (2,000 images, one
+training each).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from catsdogs.markdown import Text, markdown_table, percent
+from catsdogs.training.explore import EXPLORE_FILE
+
+#: The candidate every other one is read against: the study's own recipe on the same split.
+REFERENCE = "paper"
+
+
+def load_explorations(root: Path | str) -> dict[str, dict[str, Any]]:
+    """``{candidate: explore.json}`` of every ``<root>/<candidate>/explore.json``, the
+    reference candidate first, then by name; ``{}`` when ``root`` holds none."""
+    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(root).glob(f"*/{EXPLORE_FILE}"))}
+    return dict(sorted(found.items(), key=lambda item: (item[0] != REFERENCE, item[0])))
+
+
+#: How the table words a changed setting (any other reads ``name = value``).
+SETTING_WORDS = {
+    "phase2_lr": "LR {}",
+    "phase2_epochs": "{} epochs",
+    "phase2_patience": "patience {}",
+    "phase2_schedule": "{} schedule",
+    "label_smoothing": "label smoothing {}",
+    "fine_tune_from": "fine-tune from {}",
+}
+
+
+def changes_text(changes: Mapping[str, Any]) -> str:
+    """A candidate's settings that differ from its study's recipe, in words."""
+    words = [SETTING_WORDS.get(name, f"{name} = {{}}").format(value) for name, value in changes.items()]
+    return ", ".join(words) or "none (the study's recipe)"
+
+
+def _accuracy_cell(score: Mapping[str, Any]) -> str:
+    ci = score["ci95"]
+    return f"{percent(score['accuracy'], 2)} ({100 * ci['low']:.1f}–{100 * ci['high']:.1f})"
+
+
+def exploration_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    """One row per candidate: its changes, accuracy with Wilson interval, plain and with flip
+    test-time augmentation, and its phase-2 epochs and CPU time."""
+    return [
+        {
+            "candidate": f"`{name}`",
+            "changes from the study's recipe": changes_text(r["changes"]),
+            "accuracy (95 % CI)": _accuracy_cell(r["plain"]),
+            "with flip TTA": _accuracy_cell(r["flip"]),
+            "phase 2": f"{r['epochs_run']} epochs, {r['phase2_seconds'] / 60:.0f} min",
+        }
+        for name, r in records.items()
+    ]
+
+
+def exploration_markdown(records: Mapping[str, Mapping[str, Any]], pending: Sequence[str] = ()) -> Text:
+    """The exploration table with what it is measured on, or a line saying none is published."""
+    if not records:
+        return Text("*No candidate recipe has been explored yet (`python -m catsdogs explore`).*\n")
+    first = next(iter(records.values()))
+    splits = first["splits"]
+    text = (
+        f"Inner-split figures only: each candidate trained once on {splits['train']['total']:,} images of "
+        f"fold {first['fold']}'s training part of `{first['study']}`, chose its epoch on "
+        f"{splits['inner']['total']:,} more, and is scored on the **exploration split** "
+        f"({splits['val']['total']:,} further images of that part). None of fold {first['fold']}'s scored images is "
+        "among them, so in a five-fold study of the recipe chosen here, that fold is the one untouched by the "
+        "choice (the exploration split's images are scored by the other folds). Wilson 95 % intervals.\n\n"
+    )
+    text += markdown_table(exploration_rows(records))
+    if pending:
+        text += f"\n*Not finished yet: {', '.join(f'`{p}`' for p in pending)}.*\n"
+    return Text(text)

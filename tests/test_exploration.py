@@ -1,0 +1,39 @@
+"""The exploration table (:mod:`catsdogs.studies.exploration`), from the published records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from catsdogs.studies import exploration
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "results" / "explore"
+
+
+def test_every_published_candidate_is_a_row_with_its_own_figures():
+    records = exploration.load_explorations(PUBLISHED)
+    assert records and next(iter(records)) == exploration.REFERENCE
+    rows = exploration.exploration_rows(records)
+    assert [r["candidate"] for r in rows] == [f"`{name}`" for name in records]
+    for row, record in zip(rows, records.values()):
+        plain = record["plain"]
+        assert row["accuracy (95 % CI)"].startswith(f"{100 * plain['accuracy']:.2f} %")
+        assert row["phase 2"].startswith(f"{record['epochs_run']} epochs")
+        assert f"{100 * plain['ci95']['low']:.1f}–" in row["accuracy (95 % CI)"]
+        assert row["with flip TTA"].startswith(f"{100 * record['flip']['accuracy']:.2f} %")
+        for value in record["changes"].values():
+            assert str(value) in row["changes from the study's recipe"]
+
+
+def test_the_page_says_what_it_is_measured_on_and_what_is_missing(tmp_path):
+    one = tmp_path / "paper"
+    shutil.copytree(PUBLISHED / exploration.REFERENCE, one)
+    record = json.loads((one / "explore.json").read_text())
+    text = exploration.exploration_markdown(exploration.load_explorations(tmp_path), ["deeper"])
+    assert f"{record['splits']['val']['total']:,}" in text and "Inner-split figures only" in text
+    assert "*Not finished yet: `deeper`.*" in text
+    assert "No candidate recipe" in exploration.exploration_markdown({})
+    assert exploration.changes_text({}) == "none (the study's recipe)"
+    assert exploration.changes_text({"phase2_lr": 3e-5, "mixup": 0.2}) == "LR 3e-05, mixup = 0.2"
