@@ -435,20 +435,32 @@ def read_oof(path: Path | str) -> dict[str, np.ndarray]:
     ------
     ValueError
         If the file pools several trainings per image (a study with training seeds): the
-        paired comparison and the label audit take one prediction per image.
+        label audit takes one prediction per image (:func:`read_oof_trainings` reads them all).
     """
-    rows = read_csv(Path(path))
-    if rows and "seed" in rows[0]:
+    oof = read_oof_trainings(path)
+    if oof.pop("seeded"):
         raise ValueError(
-            f"{path} holds one prediction per image and training seed; the paired comparison and the "
-            "label audit read studies of one training per fold (seed 0) only"
+            f"{path} holds one prediction per image and training seed; the label audit reads "
+            "studies of one training per fold (seed 0) only"
         )
+    del oof["seed"]
+    return oof
+
+
+def read_oof_trainings(path: Path | str) -> dict[str, Any]:
+    """Every prediction of an ``oof_predictions.csv`` as arrays (file, label, fold, prob,
+    logit, seed): one per image and training seed. A study of one training per fold has no
+    ``seed`` column; its seed is 0 and ``seeded`` is ``False``."""
+    rows = read_csv(Path(path))
+    seeded = bool(rows) and "seed" in rows[0]
     return {
         "file": np.array([r["file"] for r in rows]),
         "label": np.array([int(r["label"]) for r in rows]),
         "fold": np.array([int(r["fold"]) for r in rows]),
         "prob": np.array([float(r["prob_dog"]) for r in rows]),
         "logit": np.array([float(r["logit"]) for r in rows]),
+        "seed": np.array([int(r["seed"]) if seeded else 0 for r in rows]),
+        "seeded": seeded,
     }
 
 

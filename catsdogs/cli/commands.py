@@ -224,7 +224,7 @@ def cmd_generalization(args) -> int:
 def cmd_compare(args) -> int:
     from catsdogs.studies import ablation
 
-    result = ablation.compare_dirs(args.first, args.second)  # written to <first>/compare.json
+    result = ablation.compare_dirs(args.first, args.second, args.picked_on)  # written to <first>/compare.json
     print(
         json.dumps(result, indent=2) if args.json else ablation.comparison_markdown(result),
         end="\n" if args.json else "",

@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("first", type=Path, help="the reference study (gets compare.json)")
     p.add_argument("second", type=Path, help="the study compared with it")
+    p.add_argument(
+        "--picked-on",
+        choices=("fold0", "exploration"),
+        default="fold0",
+        help="the images the second recipe was chosen on, left out of the verdict: fold0 (a recipe picked "
+        "from the ablations, the default) or exploration (a declared recipe chosen on the first study's "
+        "exploration split)",
+    )
     p.add_argument("--json", action="store_true", help="print the record written (compare.json) instead of a table")
 
     p = sub.add_parser(

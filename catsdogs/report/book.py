@@ -501,7 +501,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
             f"\n```{{figure}} _generated/{name}\n:name: cv-label-errors\n\nEvery confirmed label "
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
-    compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
+    compare = next((c for c in verdict.comparisons(studies) if c["first"] == "cv-paper"), None)
     generalization = gen.generalization_summary(_published_record(), _models_record())
     found = claims.judge_claims(run, studies, generalization, imagenet_model())
     return {

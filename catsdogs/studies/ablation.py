@@ -11,14 +11,14 @@ recipe is right (a two-sided binomial test of those discordant pairs against
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
 
-from catsdogs.config import Config, setting_differences
+from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.metrics import THRESHOLD_METRICS
 from catsdogs.markdown import (
@@ -32,7 +32,7 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
-from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof, read_predictions
+from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
 from catsdogs.studies.paper import PAPER_CLAIMS
 
 #: Significance level of the pre-declared comparison.
@@ -289,15 +289,23 @@ def corrected_fold_test(differences: Sequence[float], test_train_ratio: float, a
 
 
 def _paired(
-    right_a: np.ndarray, right_b: np.ndarray, fold_of: np.ndarray, test_train_ratio: float, alpha: float
+    right_a: np.ndarray,
+    right_b: np.ndarray,
+    fold_of: np.ndarray,
+    test_train_ratio: float,
+    alpha: float,
+    fixed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Both recipes on the same images: pooled accuracy, the corrected t-test over the folds
-    (whose verdict this is) and, secondary, the exact McNemar test on pooled predictions."""
+    (whose verdict this is) and, secondary, the exact McNemar test on pooled predictions.
+    ``right_*`` is each image's share of right predictions over a study's training seeds (1 or
+    0 for one training); each fold's accuracy is then the mean over its seeds. McNemar takes
+    one training per image: ``fixed`` (seed 0's right/wrong), or ``right_*`` themselves."""
     diff = float(right_b.mean() - right_a.mean())
     folds = np.unique(fold_of)
     per_fold = [float(right_b[fold_of == k].mean() - right_a[fold_of == k].mean()) for k in folds]
     over_folds = corrected_fold_test(per_fold, test_train_ratio, alpha)
-    test = mcnemar_exact(right_a, right_b)
+    test = mcnemar_exact(*(fixed if fixed is not None else (right_a, right_b)))
     return {
         "images": int(right_a.size),
         "accuracy": {"first": float(right_a.mean()), "second": float(right_b.mean()), "difference": diff},
@@ -311,59 +319,113 @@ def _paired(
     }
 
 
-def compare_studies(first: CVStudy, second: CVStudy, alpha: float = ALPHA) -> dict[str, Any]:
+def per_image(oof: Mapping[str, Any], where: str = "the study") -> dict[str, Any]:
+    """A study's out-of-fold predictions (:func:`~catsdogs.runs.read_oof_trainings`) one row
+    per image, sorted by file: label, fold, the share of its training seeds that got it right,
+    and seed 0's right/wrong (``first_seed``).
+
+    Raises
+    ------
+    ValueError
+        If an image lacks a prediction of one of the study's seeds (merge after every training).
+    """
+    files, position = np.unique(oof["file"], return_inverse=True)
+    seeds = sorted({int(s) for s in oof["seed"]})
+    right = (oof["prob"] >= 0.5) == (oof["label"] == 1)
+    count = np.bincount(position, minlength=files.size)
+    if not np.all(count == len(seeds)):
+        raise ValueError(
+            f"{where} does not predict every image once per training seed {seeds}: "
+            "compare studies whose every training has finished (`cv --merge`)"
+        )
+    first = oof["seed"] == seeds[0]
+    order = np.empty(files.size, dtype=int)
+    order[position[first]] = np.flatnonzero(first)
+    return {
+        "file": files,
+        "label": oof["label"][order],
+        "fold": oof["fold"][order],
+        "right": np.bincount(position, weights=right, minlength=files.size) / len(seeds),
+        "first_seed": right[order],
+        "seeds": seeds,
+    }
+
+
+def compare_studies(
+    first: CVStudy,
+    second: CVStudy,
+    alpha: float = ALPHA,
+    picked_on: Collection[str] | None = None,
+    picked_label: str = "",
+) -> dict[str, Any]:
     """Paired comparison of two finished studies on the same folds; written to
     ``compare.json`` in ``first``'s directory.
 
     The verdict is that of the corrected t-test over the folds (:func:`corrected_fold_test`)
-    *without* fold :data:`SELECTION_FOLD`, where the second recipe was picked, so no choice
-    was made on the images it is judged on; the same test over every fold, and the exact
-    McNemar test on pooled predictions (which takes each trained model as fixed), are
+    *without the images the second recipe was picked on*: fold :data:`SELECTION_FOLD` (the
+    ablations were scored there), or the files ``picked_on`` (named ``picked_label``: the
+    exploration split a declared recipe was chosen on), so no choice was made on the images it
+    is judged on. A study with several training seeds counts each image as the share of its
+    trainings that got it right, so each fold's accuracy is the mean over its seeds; the test
+    over folds sees training variance either way. The same test over every image, and the
+    exact McNemar test on pooled predictions of seed 0 (each trained model taken as fixed), are
     recorded beside it as secondary figures.
 
     Raises
     ------
     ValueError
-        If the studies do not hold the same images in the same folds.
+        If the studies do not hold the same images in the same folds, or a study lacks a
+        training of one of its seeds.
     """
-    a, b = (read_oof(s.path / OOF_FILE) for s in (first, second))
-    if set(a["file"]) != set(b["file"]):
+    a, b = (read_oof_trainings(s.path / OOF_FILE) for s in (first, second))
+    img_a, img_b = per_image(a, str(first.path)), per_image(b, str(second.path))
+    if not np.array_equal(img_a["file"], img_b["file"]):
         raise ValueError(f"{first.path} and {second.path} do not hold the same images")
-    position = {f: i for i, f in enumerate(b["file"])}
-    b = {k: v[[position[f] for f in a["file"]]] for k, v in b.items()}
-    if not np.array_equal(a["fold"], b["fold"]) or not np.array_equal(a["label"], b["label"]):
+    if not np.array_equal(img_a["fold"], img_b["fold"]) or not np.array_equal(img_a["label"], img_b["label"]):
         raise ValueError(f"{first.path} and {second.path} do not use the same folds and labels")
-    right_a = (a["prob"] >= 0.5) == (a["label"] == 1)
-    right_b = (b["prob"] >= 0.5) == (b["label"] == 1)
+    right_a, right_b, fold_of = img_a["right"], img_b["right"], img_a["fold"]
     per_fold = []
-    for k in np.unique(a["fold"]):
-        sel = a["fold"] == k
+    for k in np.unique(fold_of):
+        sel = fold_of == k
         acc_a, acc_b = float(right_a[sel].mean()), float(right_b[sel].mean())
         per_fold.append({"fold": int(k), "first": acc_a, "second": acc_b, "difference": acc_b - acc_a})
-    fresh = a["fold"] != SELECTION_FOLD
+    if picked_on is None:
+        fresh, excluded = fold_of != SELECTION_FOLD, f"fold {SELECTION_FOLD}"
+    else:
+        fresh = ~np.isin(img_a["file"], list(picked_on))
+        excluded = f"the {int((~fresh).sum()):,} images of {picked_label or 'the images it was picked on'}"
     ratio = 1.0 / (first.n_folds - 1)  # each fold's images against the rest it trained on
-    every_fold = _paired(right_a, right_b, a["fold"], ratio, alpha)
-    without = {"fold": SELECTION_FOLD, **_paired(right_a[fresh], right_b[fresh], a["fold"][fresh], ratio, alpha)}
-    # each recipe's own interval there: a verdict against the paper that changes without fold 0 says so
-    without["accuracy_ci95"] = {
-        side: bootstrap_ci(
-            oof["label"][fresh],
-            oof["prob"][fresh],
+    fixed = (img_a["first_seed"], img_b["first_seed"])
+    every_fold = _paired(right_a, right_b, fold_of, ratio, alpha, fixed)
+    without = {
+        "fold": SELECTION_FOLD if picked_on is None else None,
+        "excluded": excluded,
+        **_paired(right_a[fresh], right_b[fresh], fold_of[fresh], ratio, alpha, (fixed[0][fresh], fixed[1][fresh])),
+    }
+    # each recipe's own interval there (its images resampled, a seed's trainings kept together):
+    # a verdict against the paper that changes without the picked images says so
+    kept = set(img_a["file"][fresh])
+    without["accuracy_ci95"] = {}
+    for side, oof in (("first", a), ("second", b)):
+        rows = np.isin(oof["file"], list(kept))
+        without["accuracy_ci95"][side] = bootstrap_ci(
+            oof["label"][rows],
+            oof["prob"][rows],
             n_samples=first.config.bootstrap_samples,
             seed=first.config.seed,
             metric_names=("accuracy",),
+            groups=oof["file"][rows] if oof["seeded"] else None,
         )["accuracy"]
-        for side, oof in (("first", a), ("second", b))
-    }
     result = {
         "first": first.path.name,
         "second": second.path.name,
         "first_settings": first.config.training_dict(),
         "differs": {k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
+        "seeds": {"first": img_a["seeds"], "second": img_b["seeds"]},
         **every_fold,
         "verdict_every_fold": every_fold["verdict"],
         "verdict": without["verdict"],
-        "verdict_basis": f"corrected t-test over the folds other than fold {SELECTION_FOLD}, where the recipe was picked",
+        "verdict_basis": f"corrected t-test {over_folds_text(without)}, where the recipe was picked",
         "per_fold": per_fold,
         "folds_second_better": sum(f["difference"] > 0 for f in per_fold),
         "alpha": alpha,
@@ -371,6 +433,19 @@ def compare_studies(first: CVStudy, second: CVStudy, alpha: float = ALPHA) -> di
     }
     first.run.write_json("compare.json", result)
     return result
+
+
+def excluded_text(fresh: Mapping[str, Any]) -> str:
+    """What a comparison left out of its verdict: ``fold 0`` (records before ``excluded``)
+    or the images of the exploration split."""
+    return fresh.get("excluded") or f"fold {fresh['fold']}"
+
+
+def over_folds_text(fresh: Mapping[str, Any]) -> str:
+    """``over the folds other than fold 0``, or ``over the folds without`` the images left out."""
+    if fresh.get("fold") is not None:
+        return f"over the folds other than fold {fresh['fold']}"
+    return f"over the folds without {excluded_text(fresh)}"
 
 
 def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, str] | None = None) -> Text:
@@ -422,9 +497,9 @@ def comparison_sentences(compare: Mapping[str, Any], first: str = "the first", s
     plain = every.get("paired_t_p_value")
     return (
         f"**Verdict** for {second} against {first} at α = {alpha}: **{compare['verdict']}**, by the corrected "
-        f"resampled t-test over the folds other than fold {fresh['fold']}, where {second} was picked "
+        f"resampled t-test {over_folds_text(fresh)}, where {second} was picked "
         f"({_fold_test_text(fresh['fold_test'])}). A test over folds sees the variance of training, since each "
-        f"fold's difference comes from two trainings; with {fresh['fold_test']['folds']} folds and this spread, "
+        f"fold's difference comes from separate trainings of both recipes; with {fresh['fold_test']['folds']} folds and this spread, "
         + (
             f"only a mean difference beyond ±{100 * fresh['fold_test']['smallest_significant_difference']:.2f} pp "
             "would have been significant. "
@@ -440,9 +515,11 @@ def comparison_sentences(compare: Mapping[str, Any], first: str = "the first", s
             if plain is not None
             else "."
         )
-        + f" Secondary, each trained model taken as fixed (so training variance is ignored): "
+        + " Secondary, each trained model taken as fixed (so training variance is ignored)"
+        + (" and seed 0's trainings only" if any(len(s) > 1 for s in compare.get("seeds", {}).values()) else "")
+        + ": "
         f"{_discordant(compare['mcnemar'], first, second)} on all {compare['images']:,} images, and "
-        f"{_discordant(fresh['mcnemar'], first, second)} without fold {fresh['fold']}."
+        f"{_discordant(fresh['mcnemar'], first, second)} without {excluded_text(fresh)}."
     )
 
 
@@ -450,17 +527,31 @@ def selection_sentence(compare: Mapping[str, Any], first: str = "the first", sec
     """The comparison's verdict in one sentence, with the test it follows."""
     fresh = compare["without_selection_fold"]
     return (
-        f"**{compare['verdict']}** for {second} against {first} (corrected t-test over the folds "
-        f"other than fold {fresh['fold']}, where it was picked: "
+        f"**{compare['verdict']}** for {second} against {first} (corrected t-test "
+        f"{over_folds_text(fresh)}, where it was picked: "
         + ("no p-value" if fresh["fold_test"]["p_value"] is None else f"p = {fresh['fold_test']['p_value']:.2g}")
         + "; "
         f"secondary, McNemar on pooled predictions: p = {compare['mcnemar']['p_value']:.3g} on every fold, "
-        f"{fresh['mcnemar']['p_value']:.3g} without fold {fresh['fold']})."
+        f"{fresh['mcnemar']['p_value']:.3g} without {excluded_text(fresh)})."
     )
 
 
-def compare_dirs(first: Path | str, second: Path | str) -> dict[str, Any]:
-    return compare_studies(CVStudy.load(first), CVStudy.load(second))
+#: What ``compare --picked-on`` can name: the images the second recipe was chosen on.
+PICKED_ON = ("fold0", "exploration")
+
+
+def compare_dirs(first: Path | str, second: Path | str, picked_on: str = "fold0") -> dict[str, Any]:
+    """:func:`compare_studies` of two study directories; ``picked_on`` is ``fold0`` (a recipe
+    picked from the ablations, all scored on fold 0) or ``exploration`` (a declared recipe
+    chosen on the exploration split of ``first``, :mod:`catsdogs.training.explore`)."""
+    from catsdogs.training.explore import exploration_files  # keras: loaded only when needed
+
+    if picked_on not in PICKED_ON:
+        raise UserError(f"--picked-on must be one of {', '.join(PICKED_ON)}, not {picked_on!r}")
+    a, b = CVStudy.load(first), CVStudy.load(second)
+    if picked_on == "fold0":
+        return compare_studies(a, b)
+    return compare_studies(a, b, picked_on=exploration_files(a), picked_label="the exploration split")
 
 
 __all__ = [
@@ -476,6 +567,9 @@ __all__ = [
     "corrected_fold_test",
     "SELECTION_FOLD",
     "compare_studies",
+    "per_image",
+    "excluded_text",
+    "over_folds_text",
     "selection_sentence",
     "comparison_sentences",
     "compare_dirs",

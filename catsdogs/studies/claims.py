@@ -27,7 +27,8 @@ from catsdogs.markdown import (
     with_ci,
 )
 from catsdogs.runs import Run
-from catsdogs.studies.cv_report import STUDIES, without_selection_interval
+from catsdogs.studies.ablation import excluded_text
+from catsdogs.studies.cv_report import STUDIES, comparison_of, without_selection_interval
 from catsdogs.studies.generalization import NOT_TESTABLE, claim_status
 from catsdogs.studies.paper import PAPER_CLAIMS
 from catsdogs.studies.verdicts import (
@@ -227,13 +228,13 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> li
     out-of-fold estimate of each finished study (the paper-faithful recipe first), else the
     run's single validation split."""
     link = "[Is 98.9 % reproducible?](reproducible.md)"
-    compare = next((s["compare"] for s in studies.values() if s["compare"]), None) or {}
-    fresh = compare.get("without_selection_fold")
 
     def images(name: str, study: Mapping[str, Any]) -> str:
         what = f"{study['cv']['images']:,} out-of-fold images"
-        if fresh and name == compare["second"]:  # a recipe picked on fold 0: the figure without it too
-            what += f" ({percent(fresh['accuracy']['second'], 2)} without fold {fresh['fold']}, where it was picked)"
+        compare = comparison_of(studies, name)
+        if compare:  # a recipe picked on some images: the figure without them too
+            fresh = compare["without_selection_fold"]
+            what += f" ({percent(fresh['accuracy']['second'], 2)} without {excluded_text(fresh)}, where it was picked)"
         return what
 
     pooled = [
@@ -270,7 +271,7 @@ def judge_claims(
             fresh = picked[recipe]
             fair_fresh, strict_fresh, _ = judge_accuracy(fresh["ci"], P["accuracy"], paper_validation_size())
             changed = "; ".join(
-                f"{what} without fold {fresh['fold']}: {after}"
+                f"{what} without {fresh['excluded']}: {after}"
                 for what, before, after in (("", fair, fair_fresh), ("strict", strict, strict_fresh))
                 if after != before
             ).strip()

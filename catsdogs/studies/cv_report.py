@@ -22,7 +22,7 @@ from catsdogs.config import project_dir
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
 from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, publish_records, read_predictions, training_seconds
-from catsdogs.studies.ablation import selection_sentence
+from catsdogs.studies.ablation import excluded_text, selection_sentence
 from catsdogs.studies.label_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.studies.paper import PAPER_CLAIMS
 from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validation_size
@@ -322,15 +322,25 @@ def ci_position(ci: Mapping[str, float], value: float) -> str:
     return "below" if ci["high"] < value else "above"
 
 
+def comparisons(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every paired comparison (``compare.json``) of the studies, in the studies' order."""
+    return [s["compare"] for s in studies.values() if s.get("compare")]
+
+
+def comparison_of(studies: Mapping[str, Mapping[str, Any]], second: str) -> dict[str, Any] | None:
+    """The comparison that judges the study ``second`` (against a reference), or ``None``."""
+    return next((c for c in comparisons(studies) if c["second"] == second), None)
+
+
 def without_selection_interval(studies: Mapping[str, Mapping[str, Any]], name: str) -> dict[str, Any] | None:
-    """The pooled accuracy interval of the second recipe of a comparison without the fold it
-    was picked on (``compare.json``), or ``None`` for any other study."""
-    compare = next((s["compare"] for s in studies.values() if s.get("compare")), None)
-    if not compare or compare["second"] != name:
+    """The pooled accuracy interval of the second recipe of a comparison without the images it
+    was picked on (``compare.json``) and what they were, or ``None`` for any other study."""
+    compare = comparison_of(studies, name)
+    if not compare:
         return None
     fresh = compare["without_selection_fold"]
     ci = fresh.get("accuracy_ci95", {}).get("second")
-    return {"fold": fresh["fold"], "ci": ci} if ci else None
+    return {"excluded": excluded_text(fresh), "ci": ci} if ci else None
 
 
 #: The study whose figure the headline study re-makes without choosing on the scored fold.
@@ -396,7 +406,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
             + ("" if fair == REPRODUCED else ", ours is significantly lower")
             + "."
             + (
-                f" Without fold {picked['fold']}, where this recipe was picked: {with_ci(picked['ci'], 2)}; "
+                f" Without {picked['excluded']}, where this recipe was picked: {with_ci(picked['ci'], 2)}; "
                 + {
                     "inside": f"the paper's {percent(paper)} lies inside it",
                     "above": f"it lies above the paper's {percent(paper)}",
@@ -413,8 +423,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
             )
             + headline_sentences(studies, name)
         )
-    compare = next((s["compare"] for s in studies.values() if s["compare"]), None)
-    if compare:
+    for compare in comparisons(studies):
         lines.append(
             f"- **Paired comparison** ({STUDIES.get(compare['second'], compare['second'])} against "
             f"{STUDIES.get(compare['first'], compare['first'])}, the same {compare['images']:,} images): "
@@ -443,6 +452,8 @@ __all__ = [
     "headline_rows",
     "SELECTED_COUNTERPART",
     "headline_sentences",
+    "comparisons",
+    "comparison_of",
     "without_selection_interval",
     "best_epochs",
     "FIXED_EPOCH",

@@ -29,7 +29,7 @@ from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.prepare import split_dataset
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
-from catsdogs.runs import Run
+from catsdogs.runs import CVStudy, Run
 from catsdogs.training import train
 from catsdogs.training.cv import CrossValidation
 
@@ -57,6 +57,13 @@ def exploration_manifest(rows: list[dict], folds: np.ndarray, config: Config) ->
     held = carve_inner(part, EXPLORE_FRACTION, config.seed + EXPLORE_SEED_OFFSET)
     held = [r | {"split": "val"} if r["split"] == "inner" else r for r in held]
     return carve_inner(held, config.inner_val_fraction, config.seed + EXPLORED_FOLD)
+
+
+def exploration_files(study: CVStudy) -> set[str]:
+    """The files of ``study``'s exploration split: the images every candidate was ranked on
+    (recomputed from the study's folds and seed; a published study gives the same split)."""
+    rows = exploration_manifest(study.manifest(), study.folds(), study.config)
+    return {r["file"] for r in rows if r["split"] == "val"}
 
 
 def check_candidate(study: CrossValidation, config: Config) -> None:
