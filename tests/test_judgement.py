@@ -146,6 +146,8 @@ JUDGED_PAGES = (
     "bottom_line.md",
     "verdict_rules.md",
     "cv_verdict.md",
+    "cv_headline.md",
+    "cv_explore.md",
     "cv_compare.md",
     "cv_selection.md",
     "cv_trainings.md",
