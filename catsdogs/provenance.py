@@ -26,26 +26,36 @@ def _version(dist: str) -> str | None:
 
 def git_info() -> dict[str, Any]:
     """Commit and dirty flag of the project checkout (``None`` outside a git checkout)."""
+    head, status = _git("rev-parse", "HEAD"), _git("status", "--porcelain", "--untracked-files=no")
+    if head is None or status is None:
+        return {"commit": None, "dirty": None}
+    return {"commit": head.stdout.strip() or None, "dirty": bool(status.stdout.strip())}
+
+
+def _git(*args: str) -> subprocess.CompletedProcess | None:
+    """``git args`` in the project checkout, or ``None`` outside one (or without git)."""
     root = project_root()
     if root is None:
-        return {"commit": None, "dirty": None}
+        return None
     try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            or None
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return {"commit": commit, "dirty": bool(dirty)}
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return None
+
+
+def file_first_commit(path: Path | str) -> dict[str, str] | None:
+    """The commit that first added ``path`` (relative to the checkout) to its history, as
+    ``{"commit", "committed_at"}`` (ISO 8601), or ``None`` when it is not committed or this
+    is no git checkout."""
+    done = _git("log", "--diff-filter=A", "--format=%H %cI", "--", str(path))
+    lines = done.stdout.split() if done is not None and done.returncode == 0 else []
+    return {"commit": lines[-2], "committed_at": lines[-1]} if len(lines) >= 2 else None
+
+
+def is_ancestor(older: str, newer: str) -> bool | None:
+    """Whether commit ``older`` is in the history of ``newer`` (``None``: unknown here)."""
+    done = _git("merge-base", "--is-ancestor", older, newer)
+    return None if done is None or done.returncode not in (0, 1) else done.returncode == 0
 
 
 def hardware_info() -> dict[str, Any]:

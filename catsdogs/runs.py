@@ -624,12 +624,17 @@ class CVStudy:
         return out
 
 
+def phase2_seconds(run: Run) -> float:
+    """Seconds of phase 2's training: the larger of its step timing, which includes loading the
+    model but only covers the last invocation of a resumed phase, and the sum of its finished
+    epochs, each recorded as it ended (so a killed invocation's epochs count)."""
+    epochs = (run.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
+    return max(run.timings().get("phase2_train", 0.0), sum(s for s in epochs if s is not None))
+
+
 def training_seconds(fold: Run) -> float:
     """Seconds recorded for the training steps of a fold (phase-1 features excluded: they
-    are shared). Phase 2 counts the larger of its step timing, which includes loading the
-    model but only covers the last invocation of a resumed phase, and the sum of its
-    finished epochs, each recorded as it ended (so a killed invocation's epochs count)."""
+    are shared), phase 2's training counted by :func:`phase2_seconds`."""
     steps = {k: v for k, v in fold.timings().items() if k.startswith(("phase1_train", "phase2_"))}
-    epochs = (fold.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
-    steps["phase2_train"] = max(steps.get("phase2_train", 0.0), sum(s for s in epochs if s is not None))
+    steps["phase2_train"] = phase2_seconds(fold)
     return round(sum(steps.values()), 1)

@@ -37,3 +37,13 @@ def test_the_page_says_what_it_is_measured_on_and_what_is_missing(tmp_path):
     assert "No candidate recipe" in exploration.exploration_markdown({})
     assert exploration.changes_text({}) == "none (the study's recipe)"
     assert exploration.changes_text({"phase2_lr": 3e-5, "mixup": 0.2}) == "LR 3e-05, mixup = 0.2"
+
+
+def test_every_recipe_file_loads_and_says_why():
+    from catsdogs.config import load_recipe
+
+    files = sorted((ROOT / "recipes").rglob("*.json"))
+    assert files
+    for path in files:
+        settings = load_recipe(path)
+        assert settings["protocol"] == "inner", path  # every candidate and declared recipe: the inner protocol

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,51 @@ def exploration_markdown(records: Mapping[str, Mapping[str, Any]], pending: Sequ
     if pending:
         text += f"\n*Not finished yet: {', '.join(f'`{p}`' for p in pending)}.*\n"
     return Text(text)
+
+
+# ----------------------------------------------------------------------------- the declared recipe
+
+
+def declared_recipes(root: Path | str) -> dict[str, dict[str, Any]]:
+    """``{name: recipe}`` of every declared recipe file ``<root>/recipes/<name>.json`` (the
+    candidates live in ``recipes/candidates/``), by name."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((Path(root) / "recipes").glob("*.json"))}
+
+
+def study_name(recipe: str) -> str:
+    """The directory of a declared recipe's five-fold study: ``cv-<recipe>``."""
+    return f"cv-{recipe}"
+
+
+def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Mapping[str, Any] | None) -> str:
+    """When the recipe file was committed, and whether its study's first training ran on that
+    commit or a later one (``declared``: :func:`catsdogs.provenance.file_first_commit`;
+    ``first``: the first training's ``provenance.json`` environment)."""
+    from catsdogs.provenance import is_ancestor
+
+    path = f"`recipes/{recipe}.json`"
+    if declared is None:
+        return f"{path} is not committed in this checkout, so this page cannot show when it was fixed."
+    text = f"{path} was committed in `{declared['commit'][:7]}` at {declared['committed_at']}"
+    commit = ((first or {}).get("git") or {}).get("commit")
+    if not commit:
+        return text + "; no training of its study has started."
+    started, fixed = (datetime.fromisoformat(s) for s in (first["recorded_at"], declared["committed_at"]))
+    after = started > fixed and is_ancestor(declared["commit"], commit)
+    return text + (
+        f"; the study's first training started at {first['recorded_at']} from `{commit[:7]}`, "
+        + ("a commit that contains it." if after else "**not** a later commit that contains it.")
+    )
+
+
+def recipe_rows(recipe: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A declared recipe's settings, each with its value and the reason given for it."""
+    return [
+        {"setting": f"`{name}`", "value": f"`{json.dumps(value)}`", "why": recipe["why"].get(name, "")}
+        for name, value in recipe["settings"].items()
+    ]
+
+
+def declared_markdown(recipe: str, settings: Mapping[str, Any], declaration: str) -> Text:
+    """The declared recipe: when it was fixed, then its settings and why."""
+    return Text(declaration + "\n\n" + markdown_table(recipe_rows(settings)))

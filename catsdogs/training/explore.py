@@ -29,7 +29,7 @@ from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.prepare import split_dataset
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
-from catsdogs.runs import CVStudy, Run
+from catsdogs.runs import CVStudy, Run, phase2_seconds
 from catsdogs.training import train
 from catsdogs.training.cv import CrossValidation
 
@@ -116,7 +116,7 @@ def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> dict
         "splits": split_table(run.manifest()),
         "changes": {name: values[1] for name, values in setting_differences(study.config, config).items()},
         "epochs_run": result["epochs_run"],
-        "phase2_seconds": round(run.timings().get("phase2_train", 0.0), 1),
+        "phase2_seconds": round(phase2_seconds(run), 1),  # every invocation's epochs, if resumed
         **{
             name: {
                 "accuracy": m["accuracy"],
