@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from catsdogs.studies import exploration
 
@@ -47,3 +50,30 @@ def test_every_recipe_file_loads_and_says_why():
     for path in files:
         settings = load_recipe(path)
         assert settings["protocol"] == "inner", path  # every candidate and declared recipe: the inner protocol
+
+
+def test_the_declaration_says_whether_the_study_started_after_it(tmp_path):
+    from catsdogs.provenance import file_first_commit
+
+    declared = file_first_commit("recipes/README.md")
+    if declared is None:
+        pytest.skip("not a git checkout: the declaration's commit cannot be read")
+    text = exploration.declaration_text("x", declared, None)
+    assert f"`{declared['commit'][:7]}`" in text and "no training of its study has started" in text
+    for seconds, verdict in ((3600, "a commit that contains it."), (-3600, "**not** a later commit")):
+        study = tmp_path / f"study{seconds}"
+        (study / "fold-0").mkdir(parents=True)
+        started = datetime.fromisoformat(declared["committed_at"]) + timedelta(seconds=seconds)
+        env = {"recorded_at": started.isoformat(), "git": {"commit": declared["commit"]}}
+        (study / "fold-0" / "provenance.json").write_text(json.dumps({"environment": env}))
+        first = exploration.first_training(study)
+        assert first == env and verdict in exploration.declaration_text("x", declared, first)
+    assert "is not committed" in exploration.declaration_text("x", None, None)
+    assert exploration.first_training(tmp_path / "none") is None
+
+
+def test_a_declared_recipe_shows_each_setting_with_its_reason():
+    for name, recipe in exploration.declared_recipes(ROOT).items():
+        rows = exploration.recipe_rows(recipe)
+        assert [r["setting"] for r in rows] == [f"`{k}`" for k in recipe["settings"]]
+        assert all(r["why"] for r in rows), name

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from catsdogs import plots
 from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir, project_root, setting_differences
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
+from catsdogs.provenance import file_first_commit
 from catsdogs.report import budget, tables, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, exploration, trainings, verdicts
@@ -435,6 +437,29 @@ def _exploration_page() -> str:
     return exploration.exploration_markdown(records, pending)
 
 
+def _declared_page(studies: Mapping[str, Mapping[str, Any]]) -> str:
+    """Each declared recipe (``recipes/*.json``): when it was fixed against when its study
+    started, its settings and why, and its comparison with the headline study once made."""
+    root, parts = project_dir(), []
+    for name, recipe in exploration.declared_recipes(root).items():
+        study = exploration.study_name(name)
+        declared = file_first_commit(f"recipes/{name}.json")
+        text = exploration.declared_markdown(
+            name,
+            recipe,
+            exploration.declaration_text(name, declared, exploration.first_training(root / "results" / study)),
+        )
+        compare = verdict.comparison_of(studies, study)
+        text += "\n" + (
+            ablation.comparison_markdown(compare, verdict.STUDIES)
+            if compare
+            else f"*Its comparison with the headline study comes once every training of `{study}` has finished "
+            f"(`python -m catsdogs compare runs/cv-inner-paper runs/{study} --picked-on exploration`).*\n"
+        )
+        parts.append(text)
+    return "\n".join(parts) or "*No recipe has been declared yet (`recipes/<name>.json`).*\n"
+
+
 def _published_record() -> Path:
     """The published run's records (``results/full``): the generalization study belongs
     to the published models, as the cross-validation studies do."""
@@ -517,6 +542,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "cv_trainings.md": repeated_trainings_markdown(run),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_explore.md": _exploration_page(),
+        "cv_declared.md": _declared_page(studies),
         "cv_headline.md": (
             "```{figure} _generated/cv_headline.png\n:alt: Pooled out-of-fold accuracy "
             "of each cross-validated recipe and the published run's single split, with 95 % intervals, "

@@ -32,6 +32,7 @@ from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validati
 #: of the paper protocol, whose epoch was chosen on the scored fold (labelled so).
 STUDIES: dict[str, str] = {
     "cv-inner-paper": "paper-faithful recipe, inner protocol",
+    "cv-longer-cosine-flip": "declared recipe, inner protocol",
     "cv-paper": "paper-faithful recipe, paper protocol",
     "cv-lr3e-5": "LR 3e-5 recipe, paper protocol",
 }

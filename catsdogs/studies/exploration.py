@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,11 @@ def study_name(recipe: str) -> str:
     return f"cv-{recipe}"
 
 
+def _utc(stamp: str) -> str:
+    """An ISO 8601 time as ``2026-12-05 19:08 UTC``."""
+    return datetime.fromisoformat(stamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Mapping[str, Any] | None) -> str:
     """When the recipe file was committed, and whether its study's first training ran on that
     commit or a later one (``declared``: :func:`catsdogs.provenance.file_first_commit`;
@@ -110,14 +115,14 @@ def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Map
     path = f"`recipes/{recipe}.json`"
     if declared is None:
         return f"{path} is not committed in this checkout, so this page cannot show when it was fixed."
-    text = f"{path} was committed in `{declared['commit'][:7]}` at {declared['committed_at']}"
+    text = f"{path} was committed in `{declared['commit'][:7]}` at {_utc(declared['committed_at'])}"
     commit = ((first or {}).get("git") or {}).get("commit")
     if not commit:
         return text + "; no training of its study has started."
     started, fixed = (datetime.fromisoformat(s) for s in (first["recorded_at"], declared["committed_at"]))
     after = started > fixed and is_ancestor(declared["commit"], commit)
     return text + (
-        f"; the study's first training started at {first['recorded_at']} from `{commit[:7]}`, "
+        f"; the study's first training started at {_utc(first['recorded_at'])} from `{commit[:7]}`, "
         + ("a commit that contains it." if after else "**not** a later commit that contains it.")
     )
 
@@ -128,6 +133,13 @@ def recipe_rows(recipe: Mapping[str, Any]) -> list[dict[str, str]]:
         {"setting": f"`{name}`", "value": f"`{json.dumps(value)}`", "why": recipe["why"].get(name, "")}
         for name, value in recipe["settings"].items()
     ]
+
+
+def first_training(study_dir: Path | str) -> dict[str, Any] | None:
+    """The ``provenance.json`` environment of a study's earliest training (by its record's
+    time), or ``None`` before any."""
+    found = [json.loads(p.read_text())["environment"] for p in Path(study_dir).glob("fold-*/provenance.json")]
+    return min(found, key=lambda env: datetime.fromisoformat(env["recorded_at"]), default=None)
 
 
 def declared_markdown(recipe: str, settings: Mapping[str, Any], declaration: str) -> Text:
