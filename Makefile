@@ -11,7 +11,7 @@ PROFILE ?= full
 RUN_DIR ?= runs/$(PROFILE)
 EXTRAS ?= cpu,test,jupyter
 
-.PHONY: install reproduce smoke test test-lib test-notebooks book export bench publish constraints clean
+.PHONY: install reproduce smoke test test-lib test-notebooks book export bench publish constraints colab-twin clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ constraints: install
 	{ echo "# Exact versions the tests were run with (pip constraints: python -m pip install -c constraints.txt ...)."; \
 	  echo "# Regenerate with: make constraints"; \
 	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^catsdogs'; } > constraints.txt
+
+# Colab's GPU runtime as published (../shared/colab/pip-freeze.gpu.txt; Python 3.13 from pyenv):
+# the chapters' install cell must change none of its packages, then every chapter runs alone.
+colab-twin: install
+	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PY) scripts/colab_twin.py --twin .cache/colab-twin
 
 clean:
 	rm -rf $(VENV) _build book/_build .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -286,6 +287,7 @@ def display_calls(monkeypatch) -> dict[str, list]:
     for key, cls in (("roc", RocCurveDisplay), ("pr", PrecisionRecallDisplay)):
         original = cls.plot
 
+        @functools.wraps(original)  # the original's signature: the plots read it (curve_style)
         def spy(self, ax=None, *args, _original=original, _key=key, **kwargs):
             calls[_key].append(ax)
             return _original(self, ax, *args, **kwargs)
@@ -361,3 +363,14 @@ def test_roc_pr_bad_input() -> None:
         plots.roc_curve_figure({"fpr": [0, 1], "tpr": [0], "auc": 0.5})
     with pytest.raises(ValueError, match="nonzero false positive rate"):
         plots.roc_curve_figure({"fpr": [0.0, 0.0], "tpr": [0.0, 1.0], "auc": 1.0}, log_fpr=True)
+
+
+def test_curve_style_follows_the_installed_scikit_learn() -> None:
+    from catsdogs.plots.results import curve_style
+
+    def plot_1_6(ax=None, *, name=None, **kwargs): ...  # Colab's scikit-learn 1.6: matplotlib keywords
+
+    def plot_1_7(ax=None, *, name=None, curve_kwargs=None): ...  # 1.7 on: curve_kwargs
+
+    assert curve_style(plot_1_6, color="r") == {"color": "r"}
+    assert curve_style(plot_1_7, color="r") == {"curve_kwargs": {"color": "r"}}

@@ -3,8 +3,9 @@ confidence histograms."""
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -145,9 +146,8 @@ def roc_curve_figure(curves: Mapping[str, Any], *, log_fpr: bool | None = None, 
         raise ValueError("log_fpr=True needs a nonzero false positive rate on the curve; pass log_fpr=False.")
 
     fig, ax = figure_and_axes(ax, 4.5, 4.0)
-    RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc).plot(
-        ax=ax, curve_kwargs={"color": TRAIN_COLOR, "label": f"model (AUC = {auc:.3f})"}
-    )
+    display = RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc)
+    display.plot(ax=ax, **curve_style(display.plot, color=TRAIN_COLOR, label=f"model (AUC = {auc:.3f})"))
     # The chance diagonal is drawn here rather than by the display: on a log axis it
     # needs many points to follow y = x.
     lowest_fpr = float(nonzero_fpr.min()) if log_fpr else 0.0
@@ -171,6 +171,13 @@ def roc_curve_figure(curves: Mapping[str, Any], *, log_fpr: bool | None = None, 
     # find the empty corner.
     ax.legend(loc="best" if log_fpr else "lower right")
     return fig
+
+
+def curve_style(plot: Callable, **style: Any) -> dict[str, Any]:
+    """The curve's matplotlib style as a scikit-learn display's ``plot`` takes it: as
+    ``curve_kwargs`` from scikit-learn 1.7 on (where keyword arguments are deprecated), as
+    keyword arguments before (Colab ships 1.6)."""
+    return {"curve_kwargs": style} if "curve_kwargs" in inspect.signature(plot).parameters else style
 
 
 @styled
@@ -209,14 +216,15 @@ def pr_curve_figure(curves: Mapping[str, Any], *, ax: Axes | None = None) -> Fig
                 "label": f"chance (AP = {prevalence:.3f})",
             },
         }
-    PrecisionRecallDisplay(
+    display = PrecisionRecallDisplay(
         precision=precision,
         recall=recall,
         average_precision=average_precision,
         prevalence_pos_label=None if prevalence is None else float(prevalence),
-    ).plot(  # a step curve (sklearn's default), as average precision sums it
+    )
+    display.plot(  # a step curve (sklearn's default), as average precision sums it
         ax=ax,
-        curve_kwargs={"color": TRAIN_COLOR, "label": f"model (AP = {average_precision:.3f})"},
+        **curve_style(display.plot, color=TRAIN_COLOR, label=f"model (AP = {average_precision:.3f})"),
         **chance,
     )
     ax.set_xlabel("recall (dogs found)")
