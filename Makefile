@@ -57,10 +57,10 @@ constraints: install
 	  echo "# Regenerate with: make constraints"; \
 	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^catsdogs'; } > constraints.txt
 
-# Colab's GPU runtime as published (../shared/colab/pip-freeze.gpu.txt; Python 3.13 from pyenv):
+# Colab's GPU runtime as published (../shared/colab/pip-freeze.gpu.txt; Python 3.13, e.g. pyenv's):
 # the chapters' install cell must change none of its packages, then every chapter runs alone.
 colab-twin: install
-	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PY) scripts/colab_twin.py --twin .cache/colab-twin
+	$(PY) scripts/colab_twin.py --twin .cache/colab-twin
 
 clean:
 	rm -rf $(VENV) _build book/_build .pytest_cache

@@ -165,14 +165,30 @@ def run_chapters(twin: Path, log: Path, out: Path) -> dict:
     return {"chapter_seconds": times}
 
 
+def find_python() -> str | None:
+    """A Python 3.13 that runs: ``python3.13`` on the PATH (a pyenv shim needs
+    ``PYENV_VERSION``), else pyenv's own 3.13 install."""
+    roots = [Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"]
+    found = [shutil.which("python3.13")] + sorted(str(p) for r in roots for p in r.glob("3.13*/bin/python3.13"))
+    for python in filter(None, found):
+        done = subprocess.run([python, "--version"], capture_output=True, text=True, check=False)
+        if done.returncode == 0 and done.stdout.startswith("Python 3.13"):
+            return python
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--twin", type=Path, default=ROOT / ".cache" / "colab-twin", help="the twin's directory")
-    parser.add_argument("--python", default="python3.13", help="Colab's Python (pyenv: PYENV_VERSION=3.13.0)")
+    parser.add_argument("--python", help="Colab's Python, 3.13 (default: python3.13 or pyenv's 3.13)")
     parser.add_argument("--steps", default="build,cell,chapters", help="comma-separated: build, cell, chapters")
     args = parser.parse_args(argv)
     if not FREEZE.is_file():
         print(f"no Colab freeze at {FREEZE}: set CATSDOGS_COLAB_FREEZE to pip-freeze.gpu.txt", file=sys.stderr)
+        return 2
+    args.python = args.python or find_python()
+    if args.python is None:
+        print("no Python 3.13 found: install one (pyenv install 3.13.0) or pass --python", file=sys.stderr)
         return 2
     args.twin = args.twin.resolve()
     args.twin.parent.mkdir(parents=True, exist_ok=True)
