@@ -478,6 +478,12 @@ def proportion_interval(proportion: float, n: int) -> tuple[float, float]:
     return ci["low"], ci["high"]
 
 
+def _published_interval(record: Any, keys: Sequence[Any]) -> Interval | None:
+    """The ``(low, high)`` of the interval a record publishes at ``keys``, or ``None``."""
+    ci = _field(record, keys) or {}
+    return (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -655,9 +661,7 @@ def _metric_checks(b: _Builder) -> None:
     if not sec:
         return
     for name, figure in SHOWN_METRICS.items():
-        ci = _field(sec.pub, ["ci95", name]) or {}
-        interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
-        sec.add(figure, ["metrics", name], "ci", interval, _BOOTSTRAP)
+        sec.add(figure, ["metrics", name], "ci", _published_interval(sec.pub, ["ci95", name]), _BOOTSTRAP)
     p_cm, r_cm = _field(sec.pub, ["metrics", "confusion_matrix"]), _field(sec.run, ["metrics", "confusion_matrix"])
     if p_cm is None or r_cm is None or r_cm == p_cm:
         sec.add("confusion matrix", ["metrics", "confusion_matrix"], "exact")
@@ -761,13 +765,17 @@ def _study_checks(b: _Builder) -> None:
     sec = b.section("study", "cv.json")
     if not sec:
         return
-    for figure, key in (("protocol", "protocol"), ("trainings", "trainings"), ("seeds", "seeds")):
+    for figure, key in (
+        ("protocol", "protocol"),
+        ("trainings", "trainings"),
+        ("seeds", "seeds"),
+        ("images scored", "images"),
+    ):
         sec.add(figure, [key], "exact")
-    sec.add("images scored", ["images"], "exact")
     for name, figure in SHOWN_METRICS.items():
-        ci = _field(sec.pub, ["pooled_ci95", name]) or {}
-        interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
-        sec.add(f"pooled {figure}", ["pooled", name], "ci", interval, _BOOTSTRAP)
+        sec.add(
+            f"pooled {figure}", ["pooled", name], "ci", _published_interval(sec.pub, ["pooled_ci95", name]), _BOOTSTRAP
+        )
     run_index = {(e.get("fold"), e.get("seed", 0)): i for i, e in enumerate(_field(sec.run, ["per_fold"]) or [])}
     for entry in _field(sec.pub, ["per_fold"]) or []:
         fold, seed = entry.get("fold"), entry.get("seed", 0)
@@ -797,9 +805,7 @@ def _exploration_checks(b: _Builder) -> None:
     sec.add("recipe changes", ["changes"], "exact")
     sec.add("epochs run", ["epochs_run"], "exact")
     for variant, label in (("plain", "accuracy"), ("flip", "accuracy with flip TTA")):
-        ci = _field(sec.pub, [variant, "ci95"]) or {}
-        interval = (ci["low"], ci["high"]) if ci.get("low") is not None and ci.get("high") is not None else None
-        sec.add(label, [variant, "accuracy"], "ci", interval, _WILSON)
+        sec.add(label, [variant, "accuracy"], "ci", _published_interval(sec.pub, [variant, "ci95"]), _WILSON)
         sec.add(f"log loss ({variant})", [variant, "log_loss"], "fingerprint", note="no CI published")
     sec.add("phase 2 training (s)", ["phase2_seconds"], "shown")
 

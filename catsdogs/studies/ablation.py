@@ -404,10 +404,9 @@ def compare_studies(
     }
     # each recipe's own interval there (its images resampled, a seed's trainings kept together):
     # a verdict against the paper that changes without the picked images says so
-    kept = set(img_a["file"][fresh])
     without["accuracy_ci95"] = {}
     for side, oof in (("first", a), ("second", b)):
-        rows = np.isin(oof["file"], list(kept))
+        rows = np.isin(oof["file"], img_a["file"][fresh])
         without["accuracy_ci95"][side] = bootstrap_ci(
             oof["label"][rows],
             oof["prob"][rows],
