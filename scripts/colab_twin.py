@@ -19,10 +19,18 @@ the Colab path in it, as a new user's notebook would meet it:
     Every chapter alone at the smoke profile, each in a fresh run directory, by papermill in
     the twin's kernel, with the data and ImageNet weights of ``CATSDOGS_DATA_DIR`` and
     ``CATSDOGS_WEIGHTS``.
+``reproduce``
+    ``notebooks/reproduce.ipynb`` end to end at the smoke profile, as on a fresh runtime: its
+    first cell clones this checkout's history (instead of the repository's address) and
+    installs it, then the six chapters run into one run directory, the book is built (by a
+    toolchain in an environment of its own, :mod:`catsdogs.report.toolchain`), ``verify``
+    compares the run with the smoke record and the book is archived. No package of the twin
+    may change version; ``verify``'s verdicts are recorded (Colab's TensorFlow is not the one
+    the record was made with, so they are shown, not required).
 
-Usage (``make colab-twin`` runs all three)::
+Usage (``make colab-twin`` runs all four)::
 
-    python scripts/colab_twin.py --twin .cache/colab-twin [--steps build,cell,chapters]
+    python scripts/colab_twin.py --twin .cache/colab-twin [--steps build,cell,chapters,reproduce]
 
 Writes ``<twin>/twin.json`` (each step's outcome and wall time, the packages the install cell
 changed or added) and prints a table; exits 1 when a step fails.
@@ -165,6 +173,41 @@ def run_chapters(twin: Path, log: Path, out: Path) -> dict:
     return {"chapter_seconds": times}
 
 
+def run_reproduce(twin: Path, log: Path, out: Path) -> dict:
+    """The re-run notebook end to end at the smoke profile, from a clone of this checkout."""
+    import nbformat
+
+    python, address = twin / "bin" / "python", REPOSITORY.removeprefix("git+")
+    nb = nbformat.read(ROOT / "notebooks" / "reproduce.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    if address not in setup.source:
+        raise RuntimeError(f"the re-run notebook's first cell does not clone {address}")
+    setup.source = setup.source.replace(address, ROOT.as_uri())
+    out.mkdir(parents=True, exist_ok=True)
+    before = installed(python)
+    with tempfile.TemporaryDirectory() as work:
+        source, runs = Path(work) / "reproduce.ipynb", Path(work) / "runs"
+        nbformat.write(nb, source)
+        env = {**os.environ, "CATSDOGS_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+        cmd = [python, "-m", "papermill", source, out / "reproduce.ipynb", "-k", "python3", "-p", "profile", "smoke"]
+        run([*cmd, "--cwd", work, "--no-progress-bar"], log, env=env)
+        if not (Path(work) / "catsdogs" / "catsdogs-book.zip").is_file():
+            raise RuntimeError("the re-run notebook finished without its archive of the book")
+        check = [python, "-m", "catsdogs", "verify", "--run-dir", runs / "smoke", "--json"]
+        done = subprocess.run(check, capture_output=True, text=True, env=env, cwd=Path(work) / "catsdogs")
+        try:
+            verdicts = json.loads(done.stdout)
+        except ValueError:
+            raise RuntimeError(
+                f"verify of the re-run wrote no JSON (exit {done.returncode}):\n{done.stderr[-2000:]}"
+            ) from None
+    after = installed(python)
+    changed = {n: f"{before[n]} -> {after.get(n)}" for n in before if after.get(n) != before[n]}
+    if changed:
+        raise RuntimeError(f"the re-run notebook changed the twin's packages: {changed}")
+    return {"changed": changed, "verify": {k: verdicts[k] for k in ("reproduced", "summary", "counts")}}
+
+
 def find_python() -> str | None:
     """A Python 3.13 that runs: ``python3.13`` on the PATH (a pyenv shim needs
     ``PYENV_VERSION``), else pyenv's own 3.13 install."""
@@ -181,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--twin", type=Path, default=ROOT / ".cache" / "colab-twin", help="the twin's directory")
     parser.add_argument("--python", help="Colab's Python, 3.13 (default: python3.13 or pyenv's 3.13)")
-    parser.add_argument("--steps", default="build,cell,chapters", help="comma-separated: build, cell, chapters")
+    parser.add_argument(
+        "--steps", default="build,cell,chapters,reproduce", help="comma-separated: build, cell, chapters, reproduce"
+    )
     args = parser.parse_args(argv)
     if not FREEZE.is_file():
         print(f"no Colab freeze at {FREEZE}: set CATSDOGS_COLAB_FREEZE to pip-freeze.gpu.txt", file=sys.stderr)
@@ -198,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "build": lambda: build(args.twin, args.python, log),
         "cell": lambda: check_cell(args.twin, log),
         "chapters": lambda: run_chapters(args.twin, log, args.twin.parent / f"{args.twin.name}-notebooks"),
+        "reproduce": lambda: run_reproduce(args.twin, log, args.twin.parent / f"{args.twin.name}-notebooks"),
     }
     status = 0
     for step in args.steps.split(","):

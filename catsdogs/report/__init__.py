@@ -8,7 +8,18 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=["address", "book", "budget", "figure_inputs", "notebooks", "rerun", "tables", "verify", "web"],
+    submodules=[
+        "address",
+        "book",
+        "budget",
+        "figure_inputs",
+        "notebooks",
+        "rerun",
+        "tables",
+        "toolchain",
+        "verify",
+        "web",
+    ],
     submod_attrs={
         "address": [
             "GITHUB_URL",
@@ -52,6 +63,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "final_prediction_arrays",
             "mistakes",
         ],
+        "toolchain": ["docs_requirements", "jupyter_book", "make_toolchain", "own_jupyter_book", "toolchain_dir"],
         "notebooks": ["ChapterFailed", "chapter_index", "notebook_parameters", "run_notebooks"],
         "rerun": [
             "COLAB_MODULE",

@@ -16,7 +16,6 @@ import logging
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.provenance import file_first_commit
-from catsdogs.report import budget, tables, verify
+from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, exploration, trainings, verdicts
 from catsdogs.studies import cv_report as verdict
@@ -640,10 +639,8 @@ def build_book(run_dir: Path | str, out: Path | str | None = None) -> Path:
     """Assemble and build the book (HTML, warnings as errors); return the HTML folder."""
     out = Path(out) if out else Path(run_dir) / "book"
     assemble_book(run_dir, out)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(out), "--warningiserror", "--nitpick", "--keep-going"]
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
-    if jb:
-        cmd = [jb, *cmd[3:]]
+    jb = toolchain.jupyter_book(Run.load(run_dir).config)
+    cmd = [str(jb), "build", str(out), "--warningiserror", "--nitpick", "--keep-going"]
     log.info("building the book: %s", " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
