@@ -191,7 +191,7 @@ def run_reproduce(twin: Path, log: Path, out: Path) -> dict:
         env = {**os.environ, "CATSDOGS_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
         cmd = [python, "-m", "papermill", source, out / "reproduce.ipynb", "-k", "python3", "-p", "profile", "smoke"]
         run([*cmd, "--cwd", work, "--no-progress-bar"], log, env=env)
-        if not (Path(work) / "catsdogs" / "catsdogs-book.zip").is_file():
+        if not (runs / "smoke" / "book" / "catsdogs-book.zip").is_file():
             raise RuntimeError("the re-run notebook finished without its archive of the book")
         check = [python, "-m", "catsdogs", "verify", "--run-dir", runs / "smoke", "--json"]
         done = subprocess.run(check, capture_output=True, text=True, env=env, cwd=Path(work) / "catsdogs")

@@ -188,36 +188,38 @@ def cmd_explore(args) -> int:
 def cmd_generalization(args) -> int:
     from catsdogs.data.external import MissingExternalSet, find_external_set
     from catsdogs.report.verify import published_record
-    from catsdogs.studies import generalization as gen
+    from catsdogs.studies import generalization
 
     record_dir = args.record or published_record("full") or project_dir() / "results" / "full"
     models_record = predict.published_model_record(predict.default_model_path()) or {"files": {}}
     if args.control:
         files = [predict.published_model_dir() / name for name in models_record["files"]]
-        gen.resolution_control(Run.load(record_dir), files)
+        generalization.resolution_control(Run.load(record_dir), files)
     if args.duplicates:
         found = []
-        for name in gen.PET_SETS:
+        for name in generalization.PET_SETS:
             try:
                 found.append(find_external_set(name))
             except MissingExternalSet:  # not here: not checked, and the record says which were
                 continue
-        gen.duplicate_check(Run.load(record_dir), found)
-    summary = gen.generalization_summary(record_dir, models_record)
+        generalization.duplicate_check(Run.load(record_dir), found)
+    summary = generalization.generalization_summary(record_dir, models_record)
     if args.figures is not None:
-        records = gen.external_records(record_dir)
+        records = generalization.external_records(record_dir)
         keras_record = next((r for f, r in records.items() if f.endswith(".keras")), None)
         sets = {}
-        for name in gen.PET_SETS:
+        for name in generalization.PET_SETS:
             try:
                 sets[name] = find_external_set(name)
             except MissingExternalSet:  # not here: its mistakes are left out of the gallery
                 continue
         if keras_record and (
-            written := gen.mistake_gallery(keras_record, sets, args.figures / gen.EXTERNAL_GALLERY_FILE)
+            written := generalization.mistake_gallery(
+                keras_record, sets, args.figures / generalization.EXTERNAL_GALLERY_FILE
+            )
         ):
             print(written)
-    print(json.dumps(summary, indent=2) if args.json else gen.generalization_markdown(summary), end="")
+    print(json.dumps(summary, indent=2) if args.json else generalization.generalization_markdown(summary), end="")
     return 0
 
 
@@ -379,11 +381,10 @@ def predict_exit_status(results: Sequence[dict[str, Any]]) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from catsdogs.report import book, verify
-    from catsdogs.report import notebooks as reproduce
+    from catsdogs.report import book, notebooks, verify
 
     cfg = config_from_args(args)
-    run_dir = reproduce.run_notebooks(cfg, args.run_dir, start=args.start, stop=args.stop)
+    run_dir = notebooks.run_notebooks(cfg, args.run_dir, start=args.start, stop=args.stop)
     if not args.no_book:
         out = book.build_book(run_dir)
         print(f"book: {out / 'index.html'}")
@@ -444,30 +445,32 @@ def cmd_ablation(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from catsdogs.studies import label_audit as audit
+    from catsdogs.studies import label_audit
 
     if args.cv:
-        summary = audit.audit_study(args.cv)
+        summary = label_audit.audit_study(args.cv)
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
             print(f"contact sheets of the images to look at: {args.cv / 'contact_sheets'}\n")
-            print(audit.dataset_audit_markdown(summary), end="")
+            print(label_audit.dataset_audit_markdown(summary), end="")
         return 0
-    result = audit.audit_run(Run.load(args.run_dir))
-    print(json.dumps(result, indent=2) if args.json else audit.audit_markdown(result), end="\n" if args.json else "")
+    result = label_audit.audit_run(Run.load(args.run_dir))
+    print(
+        json.dumps(result, indent=2) if args.json else label_audit.audit_markdown(result), end="\n" if args.json else ""
+    )
     return 0
 
 
 def cmd_publish_results(args) -> int:
     from catsdogs.runs import FOLDS_FILE, CVStudy, publish_records
-    from catsdogs.studies import cv_report as verdict
+    from catsdogs.studies import cv_report
 
     if (args.run_dir / FOLDS_FILE).is_file():
         figures = args.figures
         if figures is None and args.out.resolve() == (project_dir() / "results").resolve():
-            figures = verdict.book_figures_dir()
-        written = verdict.publish_study(CVStudy.load(args.run_dir), args.out, figures)
+            figures = cv_report.book_figures_dir()
+        written = cv_report.publish_study(CVStudy.load(args.run_dir), args.out, figures)
     else:
         written = publish_records(Run.load(args.run_dir), args.out)
     for path in written:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from catsdogs.config import cache_dir
-from catsdogs.data import download, images
-from catsdogs.data import scan as data_mod
+from catsdogs.data import download, images, scan
 from catsdogs.data.split import carve_inner, split_manifest, split_table
 from catsdogs.runs import Run, write_manifest
 
@@ -25,8 +24,8 @@ def prepare_data(run: Run, progress: bool = True, inner: bool = True) -> dict[st
         return run.read_json("data/scan.json")
     cfg = run.config
     with run.timed("data_scan"):
-        root = data_mod.find_data_dir(cfg)
-        report = data_mod.scan_dataset(
+        root = scan.find_data_dir(cfg)
+        report = scan.scan_dataset(
             root, cache_dir(cfg), max_per_class=cfg.max_images_per_class, seed=cfg.seed, progress=progress
         )
         rows = split_manifest(report, cfg.val_fraction, cfg.test_fraction, cfg.seed)

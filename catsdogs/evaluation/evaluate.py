@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from catsdogs.data import scan as data_mod
+from catsdogs.data import scan
 from catsdogs.evaluation import calibration, metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.predict import Predictor, predict_paths
@@ -44,7 +44,7 @@ def evaluate_directory(
 ) -> dict[str, Any]:
     """Metrics of a model on every usable image of a PetImages-style folder
     (``Cat/``, ``Dog/``); bad files are skipped and counted as in training."""
-    report = data_mod.scan_dataset(root, cache, progress=progress)
+    report = scan.scan_dataset(root, cache, progress=progress)
     paths = [str(report.path_of(r)) for r in report.images]
     labels = np.array([r.label for r in report.images])
     prob = predict_paths(predictor, paths, batch_size, progress=progress)

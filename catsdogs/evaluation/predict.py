@@ -26,7 +26,7 @@ from scipy.special import expit
 from tqdm import tqdm
 
 from catsdogs.config import CLASS_NAMES, project_root
-from catsdogs.data import scan as data_mod
+from catsdogs.data import scan
 from catsdogs.data.images import load_images, read_image_file
 from catsdogs.files import read_json_or_none
 from catsdogs.model.tflite import dequantize, quantize, tflite_interpreter
@@ -203,7 +203,7 @@ def predict_files(
                 try:
                     images.append(read_image_file(f, predictor.image_size))
                     rows.append({"file": str(f)})
-                except data_mod.DataError as exc:
+                except scan.DataError as exc:
                     rows.append({"file": str(f), "error": str(exc)})
             if images:
                 probs = predictor.predict(np.stack(images))

@@ -29,10 +29,7 @@ from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, m
 from catsdogs.provenance import file_first_commit
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
-from catsdogs.studies import ablation, claims, exploration, trainings, verdicts
-from catsdogs.studies import cv_report as verdict
-from catsdogs.studies import generalization as gen
-from catsdogs.studies import label_audit as audit
+from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
 from catsdogs.studies.paper import PAPER_CLAIMS
 
 log = logging.getLogger(__name__)
@@ -347,10 +344,10 @@ def caveats(run: Run) -> list[str]:
         results = project_dir() / "results"
         same_recipe = [
             s
-            for name, s in verdict.studies_of(run, results).items()
+            for name, s in cv_report.studies_of(run, results).items()
             if s["cv"] and not setting_differences(Run.load(results / name).config, cfg)
         ]
-        best = [b for s in same_recipe for b in verdict.best_epochs(s)]
+        best = [b for s in same_recipe for b in cv_report.best_epochs(s)]
         early = sum(b < n for b, n in best)
         if best and early:
             text += f" (in {early} of the {len(best)} cross-validation folds of its recipe, it was lowest earlier)"
@@ -360,8 +357,8 @@ def caveats(run: Run) -> list[str]:
         groups = trainings.repeated_trainings(trainings.published_trainings(project_dir() / "results"))
         spread = max(map(trainings.spread, groups), default=None)
         seeded = [
-            verdict.STUDIES[name]
-            for name, s in verdict.studies_of(run, project_dir() / "results").items()
+            cv_report.STUDIES[name]
+            for name, s in cv_report.studies_of(run, project_dir() / "results").items()
             if s["cv"] and len(s["cv"].get("seeds", [0])) > 1
         ]
     once = (
@@ -413,7 +410,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "ablation.md": ablation.ablation_markdown(
             run.read_json_or_none("ablation.json"), ev["ci95"]["accuracy"] if ev else None
         ),
-        "label_audit.md": audit.audit_markdown(run.read_json_or_none("audit.json")),
+        "label_audit.md": label_audit.audit_markdown(run.read_json_or_none("audit.json")),
         "parameters.md": parameter_explanation(run),
         "compute_budget.md": budget.compute_budget_rows().markdown(),
         "published_environment.md": verify.published_environment_markdown(run, environment_rows),
@@ -448,9 +445,9 @@ def _declared_page(studies: Mapping[str, Mapping[str, Any]]) -> str:
             recipe,
             exploration.declaration_text(name, declared, exploration.first_training(root / "results" / study)),
         )
-        compare = verdict.comparison_of(studies, study)
+        compare = cv_report.comparison_of(studies, study)
         text += "\n" + (
-            ablation.comparison_markdown(compare, verdict.STUDIES)
+            ablation.comparison_markdown(compare, cv_report.STUDIES)
             if compare
             else f"*Its comparison with the headline study comes once every training of `{study}` has finished "
             f"(`python -m catsdogs compare runs/cv-inner-paper runs/{study} --picked-on exploration`).*\n"
@@ -472,26 +469,28 @@ def _models_record() -> dict[str, Any]:
 
 def _generalization_figure(out_dir: Path) -> str:
     """The committed gallery of external mistakes (``generalization --figures``), if any."""
-    published = verdict.book_figures_dir() / gen.EXTERNAL_GALLERY_FILE
+    published = cv_report.book_figures_dir() / generalization.EXTERNAL_GALLERY_FILE
     if not published.is_file():
         return ""
-    if (out_dir / gen.EXTERNAL_GALLERY_FILE).resolve() != published.resolve():  # not the published book itself
-        shutil.copy2(published, out_dir / gen.EXTERNAL_GALLERY_FILE)
+    if (
+        out_dir / generalization.EXTERNAL_GALLERY_FILE
+    ).resolve() != published.resolve():  # not the published book itself
+        shutil.copy2(published, out_dir / generalization.EXTERNAL_GALLERY_FILE)
     return (
-        f"\n```{{figure}} _generated/{gen.EXTERNAL_GALLERY_FILE}\n:name: external-mistakes\n\nThe Keras model's most "
+        f"\n```{{figure}} _generated/{generalization.EXTERNAL_GALLERY_FILE}\n:name: external-mistakes\n\nThe Keras model's most "
         "confident mistakes on each independent set: the image, its class, and the model's P(dog).\n```\n"
     )
 
 
 def _breed_tables() -> str:
     """Per breed (or class) of each set of pet photos, for the Keras model."""
-    records = gen.external_records(_published_record())
+    records = generalization.external_records(_published_record())
     record = next((r for f, r in records.items() if f.endswith(".keras")), None)
     if record is None:
         return f"*{NOT_MEASURED}: run `python -m catsdogs evaluate --external`.*\n"
     parts = []
-    for name in gen.PET_SETS:
-        rows = gen.breed_rows(record, name)
+    for name in generalization.PET_SETS:
+        rows = generalization.breed_rows(record, name)
         if rows:
             parts.append(f"**{record['sets'][name]['data']['title']}**\n\n{markdown_table(rows)}")
     return "\n".join(parts)
@@ -499,22 +498,22 @@ def _breed_tables() -> str:
 
 def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
     """The reproduction summary and the cross-validation page's pieces (with the forest plot)."""
-    studies = verdict.studies_of(run, project_dir() / "results")
-    rows = verdict.forest_rows(studies, ev if studies else None)
+    studies = cv_report.studies_of(run, project_dir() / "results")
+    rows = cv_report.forest_rows(studies, ev if studies else None)
     if rows:
         fig = plots.forest_plot(rows, reference=PAPER_CLAIMS["accuracy"], reference_label="the paper's 98.9 %")
         fig.savefig(out_dir / "cv_forest.png", dpi=120)
-    headline = verdict.headline_rows(studies, ev)
+    headline = cv_report.headline_rows(studies, ev)
     if headline:
         fig = plots.forest_plot(
             headline, reference=PAPER_CLAIMS["accuracy"], reference_label="the paper's 98.9 %", legend=False
         )
         fig.savefig(out_dir / "cv_headline.png", dpi=120)
-    folds = verdict.fold_rows(studies)
+    folds = cv_report.fold_rows(studies)
     audited = next((s for s in studies.values() if s["label_audit"]), None)
     # The gallery is a committed book figure (publish-results), not a record in results/.
-    name = verdict.gallery_figure(audited["name"]) if audited else ""
-    published_gallery = verdict.book_figures_dir() / name
+    name = cv_report.gallery_figure(audited["name"]) if audited else ""
+    published_gallery = cv_report.book_figures_dir() / name
     gallery = ""
     if audited and not published_gallery.is_file():
         log.warning("%s has a label audit but no gallery %s: publish-results writes it", audited["name"], name)
@@ -525,19 +524,19 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
             f"\n```{{figure}} _generated/{name}\n:name: cv-label-errors\n\nEvery confirmed label "
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
-    compare = next((c for c in verdict.comparisons(studies) if c["first"] == "cv-paper"), None)
-    generalization = gen.generalization_summary(_published_record(), _models_record())
-    found = claims.judge_claims(run, studies, generalization, imagenet_model())
+    compare = next((c for c in cv_report.comparisons(studies) if c["first"] == "cv-paper"), None)
+    external = generalization.generalization_summary(_published_record(), _models_record())
+    found = claims.judge_claims(run, studies, external, imagenet_model())
     return {
-        "generalization.md": gen.generalization_markdown(generalization) + _generalization_figure(out_dir),
+        "generalization.md": generalization.generalization_markdown(external) + _generalization_figure(out_dir),
         "generalization_breeds.md": _breed_tables(),
-        "cv_compare.md": ablation.comparison_markdown(compare, verdict.STUDIES),
-        "cv_label_audit.md": audit.dataset_audit_markdown(audited["label_audit"] if audited else None) + gallery,
+        "cv_compare.md": ablation.comparison_markdown(compare, cv_report.STUDIES),
+        "cv_label_audit.md": label_audit.dataset_audit_markdown(audited["label_audit"] if audited else None) + gallery,
         "claims_summary.md": markdown_table([c.row() for c in found]),
         "bottom_line.md": claims.bottom_line(found, caveats(run)),
         "verdict_rules.md": verdicts.verdict_rules(),
-        "cv_verdict.md": verdict.verdict_markdown(studies),
-        "cv_selection.md": verdict.epoch_choice_markdown(studies),
+        "cv_verdict.md": cv_report.verdict_markdown(studies),
+        "cv_selection.md": cv_report.epoch_choice_markdown(studies),
         "cv_trainings.md": repeated_trainings_markdown(run),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_explore.md": _exploration_page(),
@@ -565,9 +564,9 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
 
 #: What the repeated-trainings table calls a group, by the top folder of its first record.
 TRAINING_GROUPS = {
-    "full": verdict.STUDIES["cv-paper"],
-    "full-lr3e-5": verdict.STUDIES["cv-lr3e-5"],
-    "cv-inner-paper": verdict.STUDIES["cv-inner-paper"],
+    "full": cv_report.STUDIES["cv-paper"],
+    "full-lr3e-5": cv_report.STUDIES["cv-lr3e-5"],
+    "cv-inner-paper": cv_report.STUDIES["cv-inner-paper"],
 }
 
 

@@ -13,7 +13,6 @@ import keras
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES
-from catsdogs.data import scan as data_mod
 from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation.explain import gradcam, overlay
@@ -33,7 +32,7 @@ def image_sizes(run: Run) -> tuple[list[int], list[int]]:
 
 def skipped_per_class(scan: dict[str, Any]) -> dict[str, int]:
     """Files skipped during validation per class, from ``data/scan.json``."""
-    folders = dict(zip(data_mod.CLASS_FOLDERS, CLASS_NAMES))
+    folders = dict(zip(scan.CLASS_FOLDERS, CLASS_NAMES))
     counts = dict.fromkeys(CLASS_NAMES, 0)
     for file, _ in scan["skipped_detail"]:
         counts[folders[file.split("/")[0]]] += 1

@@ -170,9 +170,11 @@ def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[
             rows.append(
                 {
                     "recipe, split": f"{names.get(top, top)}, fold {t['fold']}" if i == 0 else "",
-                    "record": f"`results/{t['record']}`"
-                    + (", its base entry (run directory not kept)" if t["model_sha256"] is None else ""),
-                    "made on": ", ".join(x for x in made if x and x != "not recorded") or "not recorded",
+                    "record": f"`results/{t['record']}`" + (" (base)" if t["model_sha256"] is None else ""),
+                    "made on": ", ".join(x for x in made if x and x != "not recorded")
+                    or (
+                        "not recorded: its run directory was not kept" if t["model_sha256"] is None else "not recorded"
+                    ),
                     "accuracy": percent(t["accuracy"], 2),
                     "spread": f"{100 * apart:.2f} pp" if i == 0 else "",
                 }
