@@ -177,7 +177,7 @@ def test_claim_table_judges_the_macro_average_and_shows_every_interval():
     assert prf_verdict(ci, ("macro_precision", "macro_recall", "macro_f1")) == REPRODUCED
     low = {k: {"estimate": 0.980, "low": 0.978, "high": 0.982} for k in ("precision", "recall", "f1")}
     assert prf_verdict(low, ("precision", "recall", "f1")) == NOT_REPRODUCED
-    assert prf_text(ci, ("precision",)) == "0.9849 (0.9828–0.9870)"
+    assert prf_text(ci, ("precision",)) == "98.49 % (98.28–98.70)"
     summary = (ROOT / "book" / "_generated" / "claims_summary.md").read_text()
     cv = json.loads((RESULTS / "cv-paper" / "cv.json").read_text())["pooled_ci95"]
     for key in ("precision", "macro_f1"):

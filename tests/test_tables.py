@@ -74,7 +74,8 @@ def test_markdown_table_escapes_pipes_and_needs_rows():
 def test_comparison_without_exports_says_not_measured(run):
     rows = comparison_rows(run)
     acc = _row(rows, "accuracy")
-    assert acc["paper"] == paper_percent(PAPER_CLAIMS["accuracy"])
+    assert acc["paper"] == paper_percent(PAPER_CLAIMS["accuracy"]) == "98.9 %"
+    assert _row(rows, "precision (dog)")["paper"] == "0.99"  # as the paper writes it, not "99 %"
     assert acc["this reproduction (float Keras)"].startswith("95.00 % (95 % CI 90.00–98.00)")
     assert acc["int8 TFLite export"] == NOT_MEASURED
     assert _row(rows, "latency")["this reproduction (float Keras)"] == NOT_MEASURED
@@ -380,3 +381,11 @@ def test_layer_rows_show_the_base_block_by_block():
     unfreeze_top(model, "block_16_expand")
     trainable = {r["layer"]: r["trainable"] for r in layer_rows(model)}
     assert trainable["mobilenetv2_base / block_15"] == "0" and trainable["mobilenetv2_base / block_16"] != "0"
+
+
+def test_skipped_files_are_counted_per_class_from_the_scan_record():
+    from catsdogs.report.figure_inputs import skipped_per_class
+
+    record = {"skipped_detail": [["Cat/666.jpg", "empty file"], ["Dog/11702.jpg", "not an image"], ["Dog/1.jpg", "x"]]}
+    assert skipped_per_class(record) == {"cat": 1, "dog": 2}
+    assert skipped_per_class({"skipped_detail": []}) == {"cat": 0, "dog": 0}

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from catsdogs.config import CLASS_NAMES
+from catsdogs.data import scan
 from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation.explain import gradcam, overlay
@@ -30,11 +31,11 @@ def image_sizes(run: Run) -> tuple[list[int], list[int]]:
     return [r["width"] for r in rows], [r["height"] for r in rows]
 
 
-def skipped_per_class(scan: dict[str, Any]) -> dict[str, int]:
+def skipped_per_class(record: dict[str, Any]) -> dict[str, int]:
     """Files skipped during validation per class, from ``data/scan.json``."""
     folders = dict(zip(scan.CLASS_FOLDERS, CLASS_NAMES))
     counts = dict.fromkeys(CLASS_NAMES, 0)
-    for file, _ in scan["skipped_detail"]:
+    for file, _ in record["skipped_detail"]:
         counts[folders[file.split("/")[0]]] += 1
     return counts
 

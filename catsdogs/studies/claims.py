@@ -30,7 +30,7 @@ from catsdogs.runs import Run
 from catsdogs.studies.ablation import excluded_text
 from catsdogs.studies.cv_report import STUDIES, comparison_of, without_selection_interval
 from catsdogs.studies.generalization import NOT_TESTABLE, claim_status
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.paper import PAPER_CLAIMS, paper_figure
 from catsdogs.studies.verdicts import (
     DIFFERS_EXPLAINED,
     NO_DETECTABLE_DROP,
@@ -103,7 +103,7 @@ def comparison_rows(run: Run) -> Table:
         )
     ]
     for key, label in SHOWN_METRICS.items():
-        paper = paper_percent(PAPER_CLAIMS[key]) if key in PAPER_CLAIMS else NOT_REPORTED
+        paper = paper_figure(key) if key in PAPER_CLAIMS else NOT_REPORTED
         # a metric added after a record was made is "not measured" there, not an error
         # two decimals: at one, 98.76 % and 98.86 % read 98.8 % and 98.9 % (the paper's figure)
         ours = with_ci(ev["ci95"][key], 2) if ev and key in ev["ci95"] else NOT_MEASURED
@@ -210,8 +210,11 @@ PRF_LABELS = {"macro": "macro average", "dog": "dog class"}
 
 
 def prf_text(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> str:
-    """Precision / recall / F1 with their 95 % CIs, at four decimals (the paper gives two)."""
-    return " / ".join(f"{ci[k]['estimate']:.4f} ({ci[k]['low']:.4f}–{ci[k]['high']:.4f})" for k in keys)
+    """Precision / recall / F1 with their 95 % CIs, as percentages with two decimals (as every
+    rate this book measures; the paper's own figure is quoted as it wrote it, 0.99)."""
+    return " / ".join(
+        f"{percent(ci[k]['estimate'], 2)} ({100 * ci[k]['low']:.2f}–{100 * ci[k]['high']:.2f})" for k in keys
+    )
 
 
 def prf_verdict(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> str:
@@ -296,7 +299,7 @@ def judge_claims(
             Claim(
                 "prf",
                 f"precision / recall / F1{of}",
-                f"{P['precision']} / {P['recall']} / {P['f1']}",
+                " / ".join(paper_figure(k) for k in ("precision", "recall", "f1")),
                 "; ".join(f"{PRF_LABELS[name]}: {prf_text(ci, keys)}" for name, keys in readings.items()),
                 judged[main],
                 link

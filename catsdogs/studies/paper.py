@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from catsdogs.markdown import paper_percent
+
 #: The paper's reported figures (targets, not results).
 PAPER_CLAIMS: dict[str, Any] = {
     "images": 24998,
@@ -20,3 +22,15 @@ PAPER_CLAIMS: dict[str, Any] = {
     "latency_ms_per_image": 50.0,
     "latency_hardware": "GPU (unspecified)",
 }
+
+
+#: The paper writes its accuracy as a percentage (98.9 %) and its precision, recall and F1 as
+#: fractions (0.99). The book quotes each as the paper wrote it, and gives its own figures of
+#: all four as percentages with two decimals.
+PAPER_IN_PERCENT = frozenset({"accuracy"})
+
+
+def paper_figure(key: str) -> str:
+    """A figure of the paper as the paper wrote it: ``"98.9 %"``, ``"0.99"``."""
+    value = PAPER_CLAIMS[key]
+    return paper_percent(value) if key in PAPER_IN_PERCENT else f"{value:g}"
