@@ -113,10 +113,10 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     rows = {r["run"]: r for r in ablation_rows(result)}
     assert set(rows) == {"base (published)", "lr"}
     assert rows["lr"]["val. accuracy (%) per phase-2 epoch"] == "50.00 → 62.50"
-    assert rows["lr"]["phase-2 LR"] == "3e-05" and rows["lr"]["input (px)"] == "128"
+    assert rows["lr"]["change"] == "phase-2 LR 3e-05" and rows["base (published)"]["change"] == "–"
     summary = ablation_summary(result)
     assert "published run, **base**: 62.50 %" in summary
-    assert "most accurate configuration, **lr** (`phase2_lr=3e-05`): 75.00 %" in summary
+    assert "most accurate configuration, **lr** (phase-2 LR 3e-05): 75.00 %" in summary
     assert "99.0 %" not in summary and "at most 12.50 percentage points" in summary
     from catsdogs.studies.ablation import ablation_markdown
 

@@ -90,28 +90,42 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
     return result
 
 
+#: The settings a variant of the ablation may change, in words for its table.
+CHANGE_WORDS = {
+    "image_size": "input {} px",
+    "fine_tune_from": "unfrozen from {}",
+    "phase2_lr": "phase-2 LR {:g}",
+    "phase2_epochs": "up to {} phase-2 epochs",
+    "phase2_patience": "patience {}",
+}
+
+
+def change_text(entry: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+    """What a variant changes from the base, in words (``"input 288 px"``); ``"–"`` for the base."""
+    changed = {k: v for k, v in entry["settings"].items() if base["settings"].get(k) != v}
+    changed |= {k: v for k, v in entry.get("differs", {}).items() if k == "phase2_patience"}
+    return ", ".join(CHANGE_WORDS[k].format(changed[k]) for k in CHANGE_WORDS if k in changed) or "–"
+
+
 @table_builder
 def ablation_rows(ablation: Mapping[str, Any], base_label: str = "published") -> Table:
-    """One row per run of the ablation; the run the others are compared with is marked
-    ``base_label``."""
+    """One row per run of the ablation, with what it changes from the run the others are
+    compared with (marked ``base_label``); rates as percentages with two decimals."""
+    base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
     rows = []
     for e in ablation["runs"]:
-        s = e["settings"]
         rows.append(
             {
-                "run": e["run"] + (f" ({base_label})" if e["run"] == ablation["published_run"] else ""),
-                "input (px)": str(s.get("image_size", "")),
-                "unfrozen from": s["fine_tune_from"],
-                "phase-2 LR": f"{s['phase2_lr']:g}",
-                "phase-2 epochs": str(e["phase2_epochs_run"]),
+                "run": e["run"] + (f" ({base_label})" if e is base else ""),
+                "change": change_text(e, base),
                 "val. accuracy (%) per phase-2 epoch": " → ".join(
                     f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])
                 )
                 or "–",
                 "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
-                "final accuracy (95% CI)": with_ci(e["final_accuracy"], 2),
-                "final precision / recall / F1": " / ".join(
-                    f"{e[k]['estimate']:.4f}" if e.get(k) else "–"
+                "final accuracy (95 % CI)": with_ci(e["final_accuracy"], 2),
+                "precision / recall / F1 (%)": " / ".join(
+                    f"{100 * e[k]['estimate']:.2f}" if e.get(k) else "–"
                     for k in ("final_precision", "final_recall", "final_f1")
                 ),
                 "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
@@ -130,11 +144,11 @@ def ablation_summary(ablation: Mapping[str, Any]) -> str:
     paper = PAPER_CLAIMS["accuracy"]
 
     def described(e: Mapping[str, Any]) -> str:
-        changes = ", ".join(f"`{k}={v}`" for k, v in sorted(e["differs"].items()))
-        return f"**{e['run']}**" + (f" ({changes})" if changes else "")
+        changes = change_text(e, published)
+        return f"**{e['run']}**" + (f" ({changes})" if changes != "–" else "")
 
     def scores(e: Mapping[str, Any]) -> str:
-        pr = " / ".join(f"{e[k]['estimate']:.4f}" for k in ("final_precision", "final_recall") if e.get(k))
+        pr = " / ".join(percent(e[k]["estimate"], 2) for k in ("final_precision", "final_recall") if e.get(k))
         return with_ci(e["final_accuracy"], 2) + (f", precision / recall {pr}" if pr else "")
 
     accs = [e["final_accuracy"]["estimate"] for e in runs]
@@ -555,6 +569,8 @@ def compare_dirs(first: Path | str, second: Path | str, picked_on: str = "fold0"
 
 __all__ = [
     "record_ablation",
+    "CHANGE_WORDS",
+    "change_text",
     "ablation_rows",
     "ablation_summary",
     "base_is_published",
