@@ -184,11 +184,12 @@ def server(book):
 
 
 def chromium(profile: Path):
-    """Headless Debian Chromium through Selenium, with a profile of its own."""
+    """Headless Debian Chromium through Selenium, with a profile of its own (its console kept)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.binary_location = str(CHROMIUM)
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
@@ -472,3 +473,35 @@ def test_page_opened_as_a_file_says_how_to_serve_it(book, tmp_path):
     finally:
         driver.quit()
     assert "file://" in status and "python -m http.server" in status and "needs JavaScript" not in status
+
+
+#: Pages read at 1280x800 by a first-time visitor: the first page, the judged findings, a
+#: chapter with wide tables and code, the Try page.
+READER_PAGES = ("intro", "reproducible", "results", "discussion", "chapters/05_evaluation", "try")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", READER_PAGES)
+def test_page_loads_without_console_errors_and_nothing_scrolls_sideways(server, tmp_path, name):
+    """A first visit (a fresh profile) logs no error to the console, and no table or code
+    block is wider than the column it sits in. Requests to other hosts are left out: this
+    machine has no internet (the Colab badge), a reader's browser has."""
+    driver = chromium(tmp_path / "profile")
+    try:
+        driver.set_window_size(1280, 800)
+        driver.get(f"{server}/book/{name}.html")
+        wide = driver.execute_script(
+            "return [...document.querySelectorAll('table, div.highlight pre')]"
+            ".filter(e => e.scrollWidth > e.parentElement.clientWidth + 1)"
+            ".map(e => e.tagName + ' ' + e.scrollWidth + ' px in ' + e.parentElement.clientWidth + ': '"
+            " + e.innerText.slice(0, 60))"
+        )
+        errors = [
+            entry["message"]
+            for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and (server in entry["message"] or "://" not in entry["message"])
+        ]
+    finally:
+        driver.quit()
+    assert errors == [], f"book/{name}.html logs errors on a first visit"
+    assert wide == [], f"book/{name}.html has content wider than its column at 1280 px"

@@ -93,7 +93,7 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
 #: The settings a variant of the ablation may change, in words for its table.
 CHANGE_WORDS = {
     "image_size": "input {} px",
-    "fine_tune_from": "unfrozen from {}",
+    "fine_tune_from": "unfrozen from `{}`",
     "phase2_lr": "phase-2 LR {:g}",
     "phase2_epochs": "up to {} phase-2 epochs",
     "phase2_patience": "patience {}",
