@@ -334,3 +334,16 @@ def test_evaluate_and_bench_print_tables_and_json_equals_the_record(make_petimag
     assert main(["bench", "--profile", "smoke", "--run-dir", str(run_dir), "--repeats", "2", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((run_dir / "bench" / "bench.json").read_text())
+
+
+def test_train_stops_after_the_step_asked_for(make_petimages, tmp_path: Path) -> None:
+    """`train --phase data` and `train.train(until="data")` are one path: the split, no phase."""
+    from catsdogs.training import train
+
+    root = make_petimages(n_per_class=4)
+    assert main(["train", "--phase", "data", "--data-dir", str(root), "--run-dir", str(tmp_path / "cli")]) == 0
+    run = train.train(tiny_config(root), tmp_path / "lib", until="data")
+    assert run.has("data", "manifest.csv") and not run.has("phase1", "result.json")
+    assert (tmp_path / "cli" / "data" / "manifest.csv").is_file() and not (tmp_path / "cli" / "phase1").exists()
+    with pytest.raises(ValueError, match="until must be one of data, phase1, phase2"):
+        train.train(tiny_config(root), tmp_path / "other", until="1")

@@ -110,13 +110,8 @@ def cmd_train(args) -> int:
     from catsdogs.training import train
 
     cfg = config_from_args(args)
-    if args.from_run:
-        run = train.fork_after_phase1(Run.load(args.from_run), cfg, args.run_dir or Path(f"{args.from_run}-ablation"))
-    else:
-        run = Run.open(cfg, args.run_dir)
-    steps = {"data": [train.prepare_data], "1": [train.prepare_data, train.train_phase1]}
-    for step in steps.get(args.phase, [train.prepare_data, train.train_phase1, train.train_phase2]):
-        step(run)
+    run_dir = args.run_dir or (Path(f"{args.from_run}-ablation") if args.from_run else None)
+    run = train.train(cfg, run_dir, args.from_run, until={"data": "data", "1": "phase1"}.get(args.phase, "phase2"))
     summary = {"run_dir": str(run.path), "timings_s": run.timings()}
     for phase in ("phase1", "phase2"):
         if run.has(phase, "result.json"):

@@ -103,11 +103,6 @@ def copy_head(head: keras.Model, model: keras.Model) -> None:
     model.get_layer(HEAD_LAYER).set_weights(head.get_layer(HEAD_LAYER).get_weights())
 
 
-def freeze_base(model: keras.Model) -> None:
-    """Phase 1: the whole base frozen."""
-    get_base(model).trainable = False
-
-
 def unfreeze_top(model: keras.Model, from_layer: str) -> dict:
     """Phase 2: unfreeze base layers from ``from_layer`` (inclusive) to the end.
 

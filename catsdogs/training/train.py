@@ -364,16 +364,25 @@ def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
     return run
 
 
-def train(config: Config, run_dir: Path | str | None = None, from_run: Path | str | None = None) -> Run:
-    """Both phases end to end in one run directory (resumes what is done).
+#: Where :func:`train` may stop: after the data split, after phase 1, or after both phases.
+STOP_AFTER = ("data", "phase1", "phase2")
+
+
+def train(
+    config: Config, run_dir: Path | str | None = None, from_run: Path | str | None = None, until: str = "phase2"
+) -> Run:
+    """The training of a run, the one entry point (``python -m catsdogs train`` calls it):
+    data split, phase 1, phase 2, resuming what is done, stopping after ``until``.
 
     With ``from_run``, the data split and phase 1 are taken from that run
     (see :func:`fork_after_phase1`).
     """
+    if until not in STOP_AFTER:
+        raise ValueError(f"until must be one of {', '.join(STOP_AFTER)}, got {until!r}")
     run = fork_after_phase1(Run.load(from_run), config, run_dir) if from_run else Run.open(config, run_dir)
-    prepare_data(run)
-    train_phase1(run)
-    train_phase2(run)
+    steps = (prepare_data, train_phase1, train_phase2)
+    for step in steps[: STOP_AFTER.index(until) + 1]:
+        step(run)
     return run
 
 
