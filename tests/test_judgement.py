@@ -181,4 +181,5 @@ def test_claim_table_judges_the_macro_average_and_shows_every_interval():
     summary = (ROOT / "book" / "_generated" / "claims_summary.md").read_text()
     cv = json.loads((RESULTS / "cv-paper" / "cv.json").read_text())["pooled_ci95"]
     for key in ("precision", "macro_f1"):
-        assert f"{cv[key]['estimate']:.4f} ({cv[key]['low']:.4f}–{cv[key]['high']:.4f})" in summary
+        assert prf_text(cv, (key,)) in summary
+        assert f"{100 * cv[key]['estimate']:.2f} % ({100 * cv[key]['low']:.2f}–{100 * cv[key]['high']:.2f})" in summary
