@@ -95,6 +95,11 @@ def installed(python: Path) -> dict[str, str]:
     return {canonical(k): v for k, v in json.loads(out).items()}
 
 
+def changed_versions(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
+    """``{name: "old -> new"}`` of the packages ``before`` had whose version ``after`` differs."""
+    return {n: f"{before[n]} -> {after.get(n)}" for n in before if after.get(n) != before[n]}
+
+
 def build(twin: Path, python313: str, log: Path) -> dict:
     """The twin: Colab's versions of what the project and the kernel touch."""
     pins = installable_freeze(FREEZE)
@@ -150,7 +155,7 @@ def check_cell(twin: Path, log: Path) -> dict:
     with tempfile.TemporaryDirectory() as cwd:
         run([python, "-c", RUN_CELL], log, input=install_cell(), cwd=cwd)
     after = installed(python)
-    changed = {n: f"{before[n]} -> {after.get(n)}" for n in before if after.get(n) != before[n]}
+    changed = changed_versions(before, after)
     added = sorted(f"{n}=={after[n]}" for n in set(after) - set(before))
     if "catsdogs" not in after:
         raise RuntimeError("the install cell did not install catsdogs")
@@ -202,7 +207,7 @@ def run_reproduce(twin: Path, log: Path, out: Path) -> dict:
                 f"verify of the re-run wrote no JSON (exit {done.returncode}):\n{done.stderr[-2000:]}"
             ) from None
     after = installed(python)
-    changed = {n: f"{before[n]} -> {after.get(n)}" for n in before if after.get(n) != before[n]}
+    changed = changed_versions(before, after)
     if changed:
         raise RuntimeError(f"the re-run notebook changed the twin's packages: {changed}")
     return {"changed": changed, "verify": {k: verdicts[k] for k in ("reproduced", "summary", "counts")}}

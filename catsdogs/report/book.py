@@ -472,10 +472,9 @@ def _generalization_figure(out_dir: Path) -> str:
     published = cv_report.book_figures_dir() / generalization.EXTERNAL_GALLERY_FILE
     if not published.is_file():
         return ""
-    if (
-        out_dir / generalization.EXTERNAL_GALLERY_FILE
-    ).resolve() != published.resolve():  # not the published book itself
-        shutil.copy2(published, out_dir / generalization.EXTERNAL_GALLERY_FILE)
+    target = out_dir / generalization.EXTERNAL_GALLERY_FILE
+    if target.resolve() != published.resolve():  # not the published book itself
+        shutil.copy2(published, target)
     return (
         f"\n```{{figure}} _generated/{generalization.EXTERNAL_GALLERY_FILE}\n:name: external-mistakes\n\nThe Keras model's most "
         "confident mistakes on each independent set: the image, its class, and the model's P(dog).\n```\n"

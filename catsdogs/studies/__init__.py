@@ -2,6 +2,6 @@
 
 Its modules: ``ablation``, ``claims``, ``corruptions``, ``cv_report``, ``exploration``,
 ``generalization``, ``label_audit``, ``mitigation``, ``paper``, ``robustness``, ``trainings``,
-``verdicts``. Import them by name (``from catsdogs.studies import ablation``): the package re-
-exports nothing, so importing one module does not import its neighbours (or TensorFlow).
+``verdicts``. Import them by name (``from catsdogs.studies import ablation``): the package
+re-exports nothing, so importing one module does not import its neighbours (or TensorFlow).
 """

@@ -162,6 +162,7 @@ def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[
         apart = spread(group)
         top = group[0]["record"].split("/")[0]
         for i, t in enumerate(group):
+            unkept = t["model_sha256"] is None  # the ablations' base: a record entry, no run directory
             made = [
                 t["cpu"].replace("(R)", "") + (f" ({t['machine']})" if t["machine"] else ""),
                 t["commit"],
@@ -170,11 +171,9 @@ def repeated_rows(groups: Sequence[Sequence[Mapping[str, Any]]], names: Mapping[
             rows.append(
                 {
                     "recipe, split": f"{names.get(top, top)}, fold {t['fold']}" if i == 0 else "",
-                    "record": f"`results/{t['record']}`" + (" (base)" if t["model_sha256"] is None else ""),
+                    "record": f"`results/{t['record']}`" + (" (base)" if unkept else ""),
                     "made on": ", ".join(x for x in made if x and x != "not recorded")
-                    or (
-                        "not recorded: its run directory was not kept" if t["model_sha256"] is None else "not recorded"
-                    ),
+                    or ("not recorded: its run directory was not kept" if unkept else "not recorded"),
                     "accuracy": percent(t["accuracy"], 2),
                     "spread": f"{100 * apart:.2f} pp" if i == 0 else "",
                 }
