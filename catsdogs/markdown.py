@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from catsdogs.config import REPOSITORY_URL
+from catsdogs.provenance import source_at
 
 Row = dict[str, str]
 
@@ -54,16 +55,24 @@ class Text(str):
         return str(self)
 
 
-def show_source(*objects: Any, docstrings: bool = False) -> Text:
+def show_source(*objects: Any, docstrings: bool = False, made_by: Mapping[str, Any] | None = None) -> Text:
     """The source code of library functions or classes, as one Markdown code block.
 
     The chapters call it where the text explains a step, so the reader sees the code that
     runs (d2l's "defined where explained"), read from the installed package itself.
     Docstrings are left out unless ``docstrings`` is true (the chapter's text explains).
+
+    ``made_by`` is the record the listing sits beside (e.g. ``phase1/result.json``): when
+    it names the commit that made it (its ``code``) and an object's source differs at that
+    commit, a note under the listing says the code shown is newer than the record. Where
+    that cannot be told (no git checkout, as on Colab) nothing is added.
     """
-    blocks = []
+    commit = ((made_by or {}).get("code") or {}).get("commit")
+    blocks, newer = [], []
     for obj in objects:
         source = textwrap.dedent(inspect.getsource(obj))
+        if commit and (old := source_at(obj, commit)) is not None and old.rstrip() != source.rstrip():
+            newer.append(f"`{obj.__qualname__}`")
         if not docstrings:
             node = ast.parse(source).body[0]
             first = node.body[0] if getattr(node, "body", None) else None
@@ -76,7 +85,13 @@ def show_source(*objects: Any, docstrings: bool = False) -> Text:
                 after = first.end_lineno + (first.end_lineno < len(lines) and not lines[first.end_lineno].strip())
                 source = "".join(lines[: first.lineno - 1] + lines[after:])
         blocks.append(source.rstrip())
-    return Text("```python\n" + "\n\n\n".join(blocks) + "\n```\n")
+    note = (
+        f"\n*Newer than the record beside it: {and_list(newer)} changed after commit `{commit[:7]}`, "
+        "which made that record.*\n"
+        if newer
+        else ""
+    )
+    return Text("```python\n" + "\n\n\n".join(blocks) + "\n```\n" + note)
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:

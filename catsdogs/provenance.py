@@ -3,12 +3,15 @@ recorded in every run's ``provenance.json`` (see :meth:`catsdogs.runs.Run.record
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime as _dt
+import inspect
 import os
 import platform
 import subprocess
 import sys
+import textwrap
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,27 @@ def file_first_commit(path: Path | str) -> dict[str, str] | None:
     done = _git("log", "--diff-filter=A", "--format=%H %cI", "--", str(path))
     lines = done.stdout.split() if done is not None and done.returncode == 0 else []
     return {"commit": lines[-2], "committed_at": lines[-1]} if len(lines) >= 2 else None
+
+
+def source_at(obj: Any, commit: str) -> str | None:
+    """The source of function or class ``obj`` as it stood at ``commit`` of this checkout
+    (``None`` when that cannot be told: no checkout, an unknown commit, a file or name not
+    there then)."""
+    root = project_root()
+    try:
+        relative = Path(inspect.getsourcefile(obj) or "").resolve().relative_to(root.resolve())
+    except (TypeError, ValueError, AttributeError):
+        return None
+    done = _git("show", f"{commit}:{relative.as_posix()}")
+    if done is None or done.returncode != 0:
+        return None
+    nodes = ast.parse(done.stdout).body
+    for name in obj.__qualname__.split("."):
+        found = [n for n in nodes if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name]
+        if not found:
+            return None
+        node, nodes = found[0], found[0].body
+    return textwrap.dedent(ast.get_source_segment(done.stdout, node, padded=True) or "")
 
 
 def is_ancestor(older: str, newer: str) -> bool | None:

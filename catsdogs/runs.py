@@ -286,6 +286,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
 
 
+def kept_epoch(history: dict[str, list[float]]) -> int | None:
+    """The epoch (1-based) whose weights a phase kept: early stopping with
+    ``restore_best_weights`` restores the first epoch of lowest ``val_loss`` (the loss it
+    watched) at the end of training. ``None`` when no validation loss was recorded."""
+    losses = history.get("val_loss") or []
+    return min(range(len(losses)), key=losses.__getitem__) + 1 if losses else None
+
+
 def read_history(path: Path) -> dict[str, list[float]]:
     """A Keras ``CSVLogger`` file as a history dict ``{metric: [per-epoch values]}``."""
     rows = read_csv(path) if Path(path).is_file() else []
@@ -311,8 +319,11 @@ PUBLISHED_RECORDS = (
     "export/export.json",
     "bench/bench.json",
     "mitigation/result.json",
+    "mitigation_control/result.json",
     "robustness/results.json",
     "robustness/results_mitigation.json",
+    "robustness/results_mitigation_control.json",
+    "robustness/mitigation.json",
     "robustness/ood.json",
     "robustness/calibration.json",
     "cv.json",

@@ -313,3 +313,26 @@ def test_copied_chapter_names_no_machine_path(tmp_path: Path) -> None:
     text = copy_chapter(src, tmp_path / "copy.ipynb").read_text()
     assert elsewhere not in text and str(tmp_path) not in text
     assert "runs/run and ./notebooks" in text and '"input_path": "./notebooks/01_x.ipynb"' in text
+
+
+def test_a_listing_newer_than_its_record_says_so():
+    """``show_source(..., made_by=record)`` compares the code with the commit that made the
+    record: a record made when ``show_source`` had no ``made_by`` yet gets a note under the
+    listing; a record naming no commit gets none; an unknown commit adds nothing either."""
+    import subprocess
+
+    from catsdogs.markdown import show_source
+
+    found = subprocess.run(
+        ["git", "log", "--format=%H", "-S", "def show_source", "--", "catsdogs/markdown.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0 or not found.stdout.split():
+        pytest.skip("not a git checkout with the history of catsdogs/markdown.py")
+    introduced = found.stdout.split()[-1]  # the commit that added show_source, before made_by
+    note = show_source(show_source, made_by={"code": {"commit": introduced}})
+    assert f"Newer than the record beside it: `show_source` changed after commit `{introduced[:7]}`" in note
+    assert show_source(show_source, made_by={}).endswith("```\n")
+    assert show_source(show_source, made_by={"code": {"commit": "0" * 40}}).endswith("```\n")

@@ -19,6 +19,15 @@ from catsdogs import plots  # noqa: E402
 from catsdogs.evaluation import metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci  # noqa: E402
 from catsdogs.evaluation.calibration import reliability  # noqa: E402
+from catsdogs.plots.style import MIN_TEXT_PX, shown_px_per_point  # noqa: E402
+
+
+def smallest_text_px(fig: Figure) -> float:
+    """The smallest visible, non-empty text of ``fig`` after drawing, in pixels as the book
+    shows the figure (tick labels included: drawing creates them)."""
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=float("inf")) * shown_px_per_point(fig)
 
 
 @pytest.fixture
@@ -33,6 +42,8 @@ def check_figure(tmp_path: Path) -> Iterator[Callable[[Figure, int], Figure]]:
         path = tmp_path / f"figure{len(figures)}.png"
         fig.savefig(path, dpi=50)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        smallest = smallest_text_px(fig)
+        assert smallest >= MIN_TEXT_PX - 1e-6, f"a text of this figure shows at {smallest:.1f} px in the book"
         return fig
 
     yield check
@@ -48,12 +59,18 @@ def predictions() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _legend_texts(fig: Figure) -> list[str]:
-    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
 
 
 def test_class_counts(check_figure) -> None:
     check_figure(plots.class_counts({"cat": 12490, "dog": 12469}), 1)
     check_figure(plots.class_counts({"cat": 12490, "dog": 12469}, skipped={"cat": 11, "dog": 31}), 1)
+    assert _legend_texts(plots.class_counts({"cat": 1, "dog": 2}, skipped={"cat": 3, "dog": 0})) == [
+        "skipped (unreadable)"
+    ]
+    none_skipped = check_figure(plots.class_counts({"cat": 1, "dog": 2}, skipped={"cat": 0, "dog": 0}), 1)
+    assert _legend_texts(none_skipped) == []  # nothing drawn, nothing in the legend
     with pytest.raises(ValueError, match="counts is empty"):
         plots.class_counts({})
 
@@ -108,6 +125,13 @@ def test_training_curves(check_figure) -> None:
     assert len(boundaries) == 1 and boundaries[0].get_xdata()[0] == 3.5
     assert {"phase 1", "phase 2"} <= {t.get_text() for t in loss_ax.texts}
     check_figure(plots.training_curves({"phase 1": {"loss": [0.5]}}), 2)
+    marked = check_figure(plots.training_curves(histories, kept={"phase 1": 2}), 2)
+    rings = [line for line in marked.axes[0].get_lines() if line.get_markerfacecolor() == "none"]
+    assert [list(r.get_xdata()) for r in rings] == [[2], [2]]  # on the training and validation curves
+    assert "phase 2\n(from epoch 2)" in {t.get_text() for t in marked.axes[0].texts}
+    assert "weights kept" in _legend_texts(marked)
+    with pytest.raises(ValueError, match="kept epoch 4 of 'phase 1'"):
+        plots.training_curves(histories, kept={"phase 1": 4})
     with pytest.raises(ValueError, match="no 'loss' values"):
         plots.training_curves({"phase 1": {"accuracy": [0.5]}})
     with pytest.raises(ValueError, match="val_loss has 1 values but loss has 2"):
@@ -374,3 +398,15 @@ def test_curve_style_follows_the_installed_scikit_learn() -> None:
 
     assert curve_style(plot_1_6, color="r") == {"color": "r"}
     assert curve_style(plot_1_7, color="r") == {"curve_kwargs": {"color": "r"}}
+
+
+def test_legible_raises_small_text_and_the_check_sees_it() -> None:
+    from catsdogs.plots.style import figure, legible
+
+    fig = figure(12.0, 3.0)  # wider than the column: shown scaled down
+    ax = fig.add_subplot()
+    ax.set_title("tiny", fontsize=6)
+    ax.plot([0, 1], [0, 1])
+    assert smallest_text_px(fig) < MIN_TEXT_PX
+    assert smallest_text_px(legible(fig)) >= MIN_TEXT_PX - 1e-6
+    plt.close(fig)

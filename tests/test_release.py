@@ -18,7 +18,7 @@ import tomllib
 import yaml
 
 from catsdogs.config import REPOSITORY_URL
-from catsdogs.studies.robustness import STUDY_LABELS
+from catsdogs.studies.corruptions import STUDY_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 CARD = ROOT / "models" / "README.md"

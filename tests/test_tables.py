@@ -9,8 +9,10 @@ from catsdogs.config import get_config
 from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
 from catsdogs.report.book import deviations, write_generated_pages
 from catsdogs.report.tables import (
+    MITIGATION_UNCONTROLLED,
     calibration_rows,
     mitigation_rows,
+    mitigation_summary,
     ood_confidences,
     ood_rows,
     robustness_rows,
@@ -160,18 +162,38 @@ def test_scan_and_robustness_rows():
     assert row["harshest severity"] == "60.0 % (95 % CI 50.0–70.0) (level 5)"
 
 
-def _curves(clean, *levels):
-    acc = [clean, *levels]
-    return {"severity": list(range(len(acc))), "accuracy": acc}
+def _corruption_study(n: int, per_level_right: list[int], detectable: float = 0.05) -> dict:
+    """A corruption study of ``n`` images whose level k gets the first ``per_level_right[k]`` right."""
+    correct = ["1" * r + "0" * (n - r) for r in per_level_right]
+    return {"n_images": n, "smallest_detectable_drop": detectable, "corruptions": {"low_light": {"correct": correct}}}
 
 
-def test_mitigation_rows_report_recovered_share():
-    before = {"corruptions": {"grayscale": _curves(0.98, 0.90, 0.80), "blur": _curves(0.98, 0.98, 0.98)}}
-    after = {"corruptions": {"grayscale": _curves(0.97, 0.95, 0.93), "blur": _curves(0.97, 0.97, 0.97)}}
-    rows = {r["corruption"]: r for r in mitigation_rows(before, after)}
-    # drop before: 0.98 - 0.85 = 0.13; after: 0.97 - 0.94 = 0.03 -> 1 - 0.03/0.13 recovered
-    assert rows["grayscale"]["drop recovered"] == "76.9 %"
-    assert rows["blur"]["drop recovered"] == "no drop"
+def test_mitigation_rows_and_summary_read_the_paired_comparison():
+    from catsdogs.studies.mitigation import compare_mitigation
+
+    # 100 images; the control loses 20 of them under the corruption, the robust arm 10
+    plain, robust = _corruption_study(100, [98, 78, 78]), _corruption_study(100, [97, 88, 88])
+    comparison = compare_mitigation(plain, robust, n_resamples=200, seed=0) | {"epochs": 1}
+    c = comparison["corruptions"]["low_light"]
+    assert c["gain"]["estimate"] == pytest.approx(0.10) and c["clean_cost"]["estimate"] == pytest.approx(0.01)
+    assert c["recovered_share"]["estimate"] == pytest.approx(0.10 / 0.20)
+    assert c["gain"]["low"] > 0  # ten images gained by every resample of the same images
+    row = mitigation_rows(comparison)[0]
+    assert row["corruption"] == "low light" and row["gain (95 % CI)"].startswith("+10.0 pp (")
+    assert row["share of the drop recovered (95 % CI)"].startswith("50 % (")
+    text = mitigation_summary(comparison)
+    assert "same extra epoch" in text and "low light (+10.0 pp, 50 % of the drop)" in text
+    assert "-1.0 pp" in text  # the clean cost, as a change of accuracy
+
+    # a drop below what the study can detect leaves nothing to recover, and says so
+    flat = compare_mitigation(
+        _corruption_study(100, [98, 97, 97]), _corruption_study(100, [98, 97, 97]), n_resamples=50
+    )
+    assert flat["corruptions"]["low_light"]["recovered_share"] is None
+    assert mitigation_rows(flat)[0]["share of the drop recovered (95 % CI)"] == "no detectable drop (1.0 < 5.0 pp)"
+    assert "no drop to recover" in mitigation_summary(flat | {"epochs": 2})
+    assert "+0.0 pp (+0.0 to +0.0)" == mitigation_rows(flat)[0]["clean cost (95 % CI)"]  # never "-0.0"
+    assert mitigation_summary(None) == MITIGATION_UNCONTROLLED + "\n"
 
 
 def test_calibration_and_ood_rows():

@@ -27,6 +27,7 @@ from catsdogs.evaluation.predict import (
     KEEP_IN_DISTRIBUTION,
     MODEL_STEM,
     TFLitePredictor,
+    confidence,
     fit_ood_threshold,
     load_predictor,
     predict_paths,
@@ -155,14 +156,20 @@ def export_run(
     with run.timed("export_evaluate"):
         for name, path in files.items():
             probs[name] = predict_paths(load_predictor(path), val_paths)
-            result["exports"][name] = {
-                "file": path.name,
-                "size_mb": _mb(path),
-                "sha256": file_sha256(path),
-                "val_metrics": metrics.classification_metrics(y_val, probs[name]),
-                "ood_threshold": fit_ood_threshold(probs[name]),
-                "ood_keep_in_distribution": KEEP_IN_DISTRIBUTION,
-            }
+    # One unsure threshold for every file of the model, fitted on the Keras model (the
+    # reference the exports are converted from); each file records the share of the
+    # validation images it flags with it.
+    threshold = fit_ood_threshold(probs["keras"])
+    for name, path in files.items():
+        result["exports"][name] = {
+            "file": path.name,
+            "size_mb": _mb(path),
+            "sha256": file_sha256(path),
+            "val_metrics": metrics.classification_metrics(y_val, probs[name]),
+            "ood_threshold": threshold,
+            "ood_keep_in_distribution": KEEP_IN_DISTRIBUTION,
+            "ood_flagged_val": float(np.mean(confidence(probs[name]) < threshold)),
+        }
     keras_pred = probs["keras"] >= 0.5
     for name in EXPORTS:
         result["exports"][name]["agreement_with_keras"] = float(np.mean((probs[name] >= 0.5) == keras_pred))
@@ -190,7 +197,7 @@ def publish(run: Run, publish_dir: Path | str) -> dict[str, Any]:
         record["files"][entry["file"]] = (
             {k: entry[k] for k in ("size_mb", "sha256")}
             | {"val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]}
-            | {k: entry[k] for k in ("ood_threshold", "ood_keep_in_distribution") if k in entry}
+            | {k: entry[k] for k in ("ood_threshold", "ood_keep_in_distribution", "ood_flagged_val") if k in entry}
         )
     (publish_dir / f"{MODEL_STEM}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record

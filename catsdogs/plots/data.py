@@ -39,7 +39,8 @@ def class_counts(
     counts : mapping of str to int
         Usable images per class, e.g. ``{"cat": 12490, "dog": 12469}``.
     skipped : mapping of str to int, optional
-        Files skipped per class (corrupt, not an image, ...), drawn as a second bar.
+        Files skipped per class (corrupt, not an image, ...), drawn as a second bar
+        when any was skipped.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
@@ -54,6 +55,8 @@ def class_counts(
     used = np.array([counts.get(c, 0) for c in classes])
     if (used < 0).any() or (skipped and min(skipped.values()) < 0):
         raise ValueError("counts and skipped must be non-negative image counts.")
+    if skipped and not any(skipped.values()):
+        skipped = None  # nothing skipped: no empty bar, no legend entry for it
 
     fig, ax = figure_and_axes(ax, 5.6 if skipped else 4.6, 3.6)
     x = np.arange(len(classes))
@@ -226,7 +229,9 @@ def _joined(
 
 
 @styled
-def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+def training_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], kept: Mapping[str, int] | None = None
+) -> Figure:
     """Loss and accuracy per epoch across training phases joined end to end.
 
     Parameters
@@ -236,6 +241,10 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> F
         order, e.g. ``{"phase 1": h1.history, "phase 2": h2.history}``. Each needs
         ``loss``; ``val_loss`` and ``accuracy`` (or ``binary_accuracy``/``acc``,
         with their ``val_`` versions) are drawn when present.
+    kept : mapping of str to int, optional
+        Phase name to the epoch (1-based, within the phase) whose weights the phase kept,
+        e.g. the one early stopping restored. It is ringed on every curve, and the next
+        phase's label says it starts from there.
 
     Returns
     -------
@@ -250,6 +259,12 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> F
             raise ValueError(f"phase {phase!r} has no 'loss' values; pass Keras History.history dicts.")
     lengths = [len(history["loss"]) for history in histories.values()]
     epochs = np.arange(1, sum(lengths) + 1)
+    offsets = dict(zip(histories, np.cumsum([0, *lengths[:-1]]).tolist()))
+    kept = dict(kept or {})
+    for phase, epoch in kept.items():
+        if phase not in histories or not 1 <= epoch <= len(histories[phase]["loss"]):
+            raise ValueError(f"kept epoch {epoch!r} of {phase!r} is not an epoch of that phase's history.")
+    kept_at = [offsets[phase] + epoch for phase, epoch in kept.items()]  # global, 1-based
 
     fig = figure(10.0, 3.8)
     loss_ax, acc_ax = panel_grid(fig, 2, 2)
@@ -266,27 +281,46 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> F
             ax.plot(epochs, val, marker="o", color=VAL_COLOR, label="validation")
         if train is None and val is None:
             ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color="0.5")
-        _draw_phase_boundaries(ax, list(histories), lengths)
+        for i, series in enumerate(s for s in (train, val) if s is not None and kept_at):
+            ax.plot(
+                kept_at,
+                [series[e - 1] for e in kept_at],
+                linestyle="none",
+                marker="o",
+                markersize=11,
+                markerfacecolor="none",
+                markeredgecolor=BOUNDARY_COLOR,
+                label="weights kept" if i == 0 and kept_at else None,
+            )
+        _draw_phase_boundaries(ax, list(histories), lengths, kept)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.set_xlim(0.5, len(epochs) + 0.5)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if train is not None or val is not None:
-            ax.legend(loc="best")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.25 * (high - low))  # a band at the top for the phase names
+        if ylabel == "accuracy":  # no tick above 1 in the band
+            ax.set_yticks([t for t in ax.get_yticks() if low <= t <= 1.0])
+    handles, labels = loss_ax.get_legend_handles_labels()
+    if handles:  # one legend for both panels, below them, clear of every curve
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
     return fig
 
 
-def _draw_phase_boundaries(ax: Axes, phases: list[str], lengths: list[int]) -> None:
-    """Dashed line before the first epoch of each phase after the first, named at the top."""
+def _draw_phase_boundaries(ax: Axes, phases: list[str], lengths: list[int], kept: Mapping[str, int]) -> None:
+    """Dashed line before the first epoch of each phase after the first, named at the top
+    (with the epoch it starts from when the phase before kept an earlier one)."""
     to_axes_y = blended_transform_factory(ax.transData, ax.transAxes)
     start = 0
     for i, (phase, length) in enumerate(zip(phases, lengths)):
+        name = phase
         if i > 0:
             ax.axvline(start + 0.5, color=BOUNDARY_COLOR, linestyle="--", linewidth=1)
-        ax.text(
-            start + 0.5 + 0.1, 0.98, phase, transform=to_axes_y, ha="left", va="top", fontsize=8, color=BOUNDARY_COLOR
-        )
+            before = phases[i - 1]
+            if before in kept and kept[before] < lengths[i - 1]:
+                name = f"{phase}\n(from epoch {start - lengths[i - 1] + kept[before]})"
+        ax.text(start + 0.5 + 0.1, 0.98, name, transform=to_axes_y, ha="left", va="top", color=BOUNDARY_COLOR)
         start += length
 
 

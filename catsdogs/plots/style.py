@@ -11,6 +11,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from numpy.typing import ArrayLike
 
 #: Matplotlib settings applied while each figure is drawn.
@@ -40,16 +41,45 @@ CLASS_COLORS: dict[str, str] = {"cat": "#E07B39", "dog": "#3A7DC9"}
 TRAIN_COLOR, VAL_COLOR = "#3A7DC9", "#E07B39"
 BOUNDARY_COLOR = "0.4"
 
+#: Where figures are read: the book's text column is this many CSS pixels wide at a
+#: 1280-pixel window, and the theme scales a wider figure down to it; notebooks render
+#: figures at matplotlib's default dpi, which the inline backend keeps.
+COLUMN_PX, SHOWN_DPI = 688, 100
+#: The smallest text, in pixels as the book shows a figure, that a figure may hold.
+MIN_TEXT_PX = 10
+
 _F = TypeVar("_F", bound=Callable[..., Figure])
 
 
+def shown_px_per_point(fig: Figure) -> float:
+    """How many pixels one point of text takes where the book shows ``fig``: rendered at
+    :data:`SHOWN_DPI`, then scaled down to :data:`COLUMN_PX` when wider."""
+    width_px = fig.get_figwidth() * SHOWN_DPI
+    return SHOWN_DPI / 72 * min(1.0, COLUMN_PX / width_px)
+
+
+def legible(fig: Figure) -> Figure:
+    """Raise every text of ``fig`` (titles, labels, tick labels, legends, annotations) that
+    the book would show smaller than :data:`MIN_TEXT_PX` to that size; returns ``fig``."""
+    min_pt = MIN_TEXT_PX / shown_px_per_point(fig)
+    for ax in fig.axes:
+        for axis, ticks in (("x", ax.xaxis), ("y", ax.yaxis)):
+            majors = ticks.get_major_ticks()
+            if majors and majors[0].label1.get_fontsize() < min_pt:
+                ax.tick_params(axis=axis, which="both", labelsize=min_pt)
+    for text in fig.findobj(Text):
+        if text.get_text() and text.get_fontsize() < min_pt:
+            text.set_fontsize(min_pt)
+    return fig
+
+
 def styled(function: _F) -> _F:
-    """Draw ``function``'s figure under :data:`STYLE`."""
+    """Draw ``function``'s figure under :data:`STYLE`, with every text :func:`legible`."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
         with mpl.rc_context(STYLE):
-            return function(*args, **kwargs)
+            return legible(function(*args, **kwargs))
 
     return wrapper  # type: ignore[return-value]
 
@@ -102,6 +132,11 @@ __all__ = [
     "TRAIN_COLOR",
     "VAL_COLOR",
     "BOUNDARY_COLOR",
+    "COLUMN_PX",
+    "SHOWN_DPI",
+    "MIN_TEXT_PX",
+    "shown_px_per_point",
+    "legible",
     "styled",
     "figure",
     "figure_and_axes",

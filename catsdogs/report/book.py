@@ -383,7 +383,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
 
     Files: ``run.md``, ``claims.md``, ``comparison.md``, ``ci.md``, ``hyperparameters.md``,
     ``deviations.md``, ``timings.md``, ``environment.md``, ``provenance.md``,
-    ``robustness.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``,
+    ``robustness.md``, ``mitigation.md``, ``ablation.md``, ``label_audit.md``, ``parameters.md``,
     ``published_environment.md`` (:mod:`catsdogs.report.verify`), and from the published
     cross-validation studies ``claims_summary.md``, ``cv_verdict.md``, ``cv_headline.md`` and ``cv_forest.md`` (+ ``.png``),
     ``cv_compare.md``, ``cv_folds.md``, ``cv_explore.md``, ``cv_label_audit.md`` (+ the study's gallery), and from
@@ -407,6 +407,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "robustness.md": markdown_table(tables.robustness_rows(robust))
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
+        "mitigation.md": tables.mitigation_summary(run.read_json_or_none("robustness/mitigation.json")),
         "ablation.md": ablation.ablation_markdown(
             run.read_json_or_none("ablation.json"), ev["ci95"]["accuracy"] if ev else None
         ),

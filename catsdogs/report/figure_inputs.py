@@ -18,8 +18,8 @@ from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation.explain import gradcam, overlay
 from catsdogs.evaluation.metrics import most_confident_mistakes
-from catsdogs.runs import Run, read_predictions
-from catsdogs.studies.corruptions import corrupt
+from catsdogs.runs import Run, kept_epoch, read_predictions
+from catsdogs.studies.corruptions import STUDY_TITLES, corrupt
 
 Images = list[np.ndarray]
 Titles = list[str]
@@ -72,7 +72,8 @@ def transform_draws(pipeline: Any, image: np.ndarray, n: int = 5) -> tuple[Image
     for layer in pipeline.layers:
         drawn, _ = augmentation_draws(layer, image, n)
         images += drawn[1:]
-        titles += [f"{layer.name} {i + 1}" for i in range(n)]
+        name = layer.name.removeprefix("random_").replace("_", " ")
+        titles += [f"{name}, draw {i + 1}" for i in range(n)]
     return images, titles
 
 
@@ -93,6 +94,13 @@ def phase_histories(run: Run) -> dict[str, dict[str, list[float]]]:
         for i in (1, 2)
         if run.has(f"phase{i}", "result.json")
     }
+
+
+def kept_epochs(run: Run) -> dict[str, int]:
+    """``{"phase 1": epoch, ...}``: the epoch whose weights each finished phase kept
+    (:func:`catsdogs.runs.kept_epoch`), for :func:`catsdogs.plots.training_curves`."""
+    kept = {phase: kept_epoch(history) for phase, history in phase_histories(run).items()}
+    return {phase: epoch for phase, epoch in kept.items() if epoch is not None}
 
 
 def final_prediction_arrays(run: Run) -> dict[str, np.ndarray]:
@@ -125,7 +133,7 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
     wrong = most_confident_mistakes(pred["label"], pred["prob"], k=k)
     model = keras.models.load_model(run.final_model(), compile=False)
     images, titles = [], []
-    for idx, tag in ((right, "clean"), (wrong, "mistake"), (right, f"{corruption} {severity}")):
+    for idx, tag in ((right, "clean"), (wrong, "mistake"), (right, f"{STUDY_TITLES[corruption]}, level {severity}")):
         clean = load_images([paths[i] for i in idx], run.config.image_size).astype("float32")
         shown = corrupt(clean, corruption, severity, seed=run.config.seed) if tag not in ("clean", "mistake") else clean
         heat, prob = gradcam(model, shown)
@@ -144,6 +152,7 @@ __all__ = [
     "transform_draws",
     "load_model",
     "phase_histories",
+    "kept_epochs",
     "final_prediction_arrays",
     "mistakes",
 ]

@@ -740,6 +740,12 @@ def _limitation_checks(b: _Builder) -> None:
     if sec := b.section("mitigation", "mitigation/result.json"):
         _validation_accuracy(sec)
     _robustness_checks(b, "mitigation", "robustness/results_mitigation.json", clean=False)
+    if sec := b.section("mitigation control", "mitigation_control/result.json"):
+        _validation_accuracy(sec)
+    _robustness_checks(b, "mitigation control", "robustness/results_mitigation_control.json", clean=False)
+    if sec := b.section("mitigation against its control", "robustness/mitigation.json"):
+        for corruption in _field(sec.pub, ["corruptions"]) or {}:
+            sec.add(f"{corruption}: gain over the control", ["corruptions", corruption, "gain", "estimate"], "shown")
     if sec := b.section("calibration", "robustness/calibration.json"):
         sec.add("ECE before scaling", ["before", "ece"], "fingerprint", note="no CI published")
         sec.add("ECE after scaling", ["after", "ece"], "fingerprint", note="no CI published")
@@ -838,6 +844,9 @@ def step_commands(profile: str, run_dir: str) -> dict[str, str]:
         "robustness/ood.json": chapter["06"],
         "mitigation/result.json": chapter["06"],
         "robustness/results_mitigation.json": chapter["06"],
+        "mitigation_control/result.json": chapter["06"],
+        "robustness/results_mitigation_control.json": chapter["06"],
+        "robustness/mitigation.json": chapter["06"],
         "timings.json": f"python -m catsdogs reproduce {common}",
         "cv.json": f"python -m catsdogs cv --run-dir {run_dir} --merge (after its trainings: cv --fold K --seed S)",
         "explore.json": f"python -m catsdogs explore --study <study> --recipe <recipe.json> --run-dir {run_dir}",

@@ -216,10 +216,44 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
 
 def example_grid(image: np.ndarray, names=PAPER_LIMITATIONS, severities=SEVERITIES, seed: int = 0):
     """One image under each corruption and level: ``(images, titles)`` for
-    :func:`catsdogs.plots.image_grid` (rows = corruptions, columns = levels)."""
+    :func:`catsdogs.plots.image_grid` (rows = corruptions, columns = levels; the first
+    column's titles name the row's corruption)."""
     images, titles = [], []
     for name in names:
         for s in severities:
             images.append(corrupt(image[None], name, s, seed=seed)[0])
-            titles.append(f"{name} {s}" if s else f"{name} 0 (clean)")
+            titles.append(f"level {s}" if s else f"{STUDY_TITLES[name]}\nclean")
     return images, titles
+
+
+#: Occlusion centred on the Grad-CAM peak of each image, at occlusion's levels: it needs the
+#: model, so :mod:`catsdogs.studies.robustness` runs it rather than :func:`corrupt`.
+GRADCAM_OCCLUSION = "occlusion_gradcam"
+#: Every condition of the study, in order, with the label tables and the model card show.
+STUDY_LABELS: dict[str, str] = {name: c.label for name, c in CORRUPTIONS.items()} | {
+    GRADCAM_OCCLUSION: "occlusion at the model's Grad-CAM peak (share of the area hidden)"
+}
+STUDY: tuple[str, ...] = tuple(STUDY_LABELS)
+#: Each condition's short name in words, for figure panels and table rows (a condition
+#: without one here is titled by its label, without the unit).
+_SHORT_TITLES = {
+    "low_light_noise": "low light + noise",
+    "occlusion": "random occlusion",
+    "occlusion_center": "central occlusion",
+    "jpeg": "JPEG",
+    GRADCAM_OCCLUSION: "occlusion at Grad-CAM peak",
+}
+STUDY_TITLES: dict[str, str] = {
+    name: _SHORT_TITLES.get(name, label.split(" (")[0]) for name, label in STUDY_LABELS.items()
+}
+
+
+def title(name: str) -> str:
+    """Condition ``name`` in words (:data:`STUDY_TITLES`; an unknown name with spaces)."""
+    return STUDY_TITLES.get(name, name.replace("_", " "))
+
+
+def titled(by_name: dict) -> dict:
+    """``{condition name: value}`` keyed by the conditions' titles instead
+    (:data:`STUDY_TITLES`), in the same order, for figure panels."""
+    return {title(name): value for name, value in by_name.items()}

@@ -21,7 +21,16 @@ from typing import Any
 from catsdogs.config import project_dir
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
-from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, publish_records, read_predictions, training_seconds
+from catsdogs.runs import (
+    FOLDS_FILE,
+    OOF_FILE,
+    CVStudy,
+    Run,
+    kept_epoch,
+    publish_records,
+    read_predictions,
+    training_seconds,
+)
 from catsdogs.studies.ablation import excluded_text, selection_sentence
 from catsdogs.studies.label_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.studies.paper import PAPER_CLAIMS
@@ -227,7 +236,7 @@ def best_epochs(study: Mapping[str, Any]) -> list[tuple[int, int]]:
     for f in study["folds"]:
         losses = f.get("losses") or []
         if losses:
-            out.append((min(range(len(losses)), key=losses.__getitem__) + 1, len(losses)))
+            out.append((kept_epoch({"val_loss": losses}), len(losses)))
     return out
 
 

@@ -22,20 +22,25 @@ from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation import calibration
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.explain import gradcam, peak_locations
-from catsdogs.evaluation.predict import KEEP_IN_DISTRIBUTION, confidence, fit_ood_threshold, load_predictor
+from catsdogs.evaluation.predict import (
+    KEEP_IN_DISTRIBUTION,
+    confidence,
+    fit_ood_threshold,
+    load_predictor,
+    predict_paths,
+)
 from catsdogs.runs import read_predictions
-from catsdogs.studies.corruptions import CORRUPTIONS, SEVERITIES, corrupt, levels, occlude
+from catsdogs.studies.corruptions import (
+    CORRUPTIONS,
+    GRADCAM_OCCLUSION,
+    SEVERITIES,
+    STUDY,
+    corrupt,
+    levels,
+    occlude,
+)
 
 log = logging.getLogger(__name__)
-
-#: Occlusion centred on the Grad-CAM peak of each image, at occlusion's levels: it needs the
-#: model, so the study runs it rather than :func:`~catsdogs.studies.corruptions.corrupt`.
-GRADCAM_OCCLUSION = "occlusion_gradcam"
-#: Every condition of the study, in order, with the label tables and the model card show.
-STUDY_LABELS: dict[str, str] = {name: c.label for name, c in CORRUPTIONS.items()} | {
-    GRADCAM_OCCLUSION: "occlusion at the model's Grad-CAM peak (share of the area hidden)"
-}
-STUDY: tuple[str, ...] = tuple(STUDY_LABELS)
 
 # ----------------------------------------------------------------------------- study
 
@@ -121,8 +126,11 @@ def corruption_curves(
             entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
             entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
         entry.setdefault("mean_confidence", []).append(float(np.mean(confidence(probs))))
+        right = (probs >= 0.5) == (labels == 1)
+        # each image's outcome, one character per image ("1": right), for paired comparisons
+        entry.setdefault("correct", []).append("".join("1" if r else "0" for r in right))
         # paired with the clean images: which images the corruption broke, which it fixed
-        paired = paired_change(clean_right, (probs >= 0.5) == (labels == 1))
+        paired = paired_change(clean_right, right)
         for key, value in paired.items():
             entry.setdefault(key, []).append(value)
     return results
@@ -182,15 +190,44 @@ def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     raise ValueError(f"unknown out-of-distribution kind {kind!r}; choose from {', '.join(OOD_KINDS)}")
 
 
-def ood_study(
-    run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG, keep_in_distribution: float = KEEP_IN_DISTRIBUTION
-) -> dict:
-    """What the model says on non-pet images, and whether a confidence threshold flags them.
+#: Where :func:`unsure_threshold` found the threshold of a run with an export.
+EXPORTED_THRESHOLD = "export/export.json"
 
-    The threshold keeps ``keep_in_distribution`` of the real validation images
-    (their confidence quantile); for each kind we report the mean confidence, the
-    share called "dog", the share flagged (confidence below the threshold) and the
-    AUROC of confidence for separating real from OOD images. Writes
+
+def unsure_threshold(run) -> dict:
+    """The threshold of the *unsure* flag exactly as the model is published with it: the
+    Keras export's ``ood_threshold`` (``export/export.json``: the confidence quantile that
+    keeps :data:`~catsdogs.evaluation.predict.KEEP_IN_DISTRIBUTION` of the whole validation
+    split). A run not yet exported (chapter 6 opened on its own) fits it the same way, on
+    the final model's predictions of the whole validation split.
+
+    Returns ``{"threshold", "source", "n_images"}``; the model card, ``predict``, the Try
+    page and chapter 6 then show one value."""
+    export = run.read_json_or_none(EXPORTED_THRESHOLD)
+    if export is not None:
+        keras_export = export["exports"]["keras"]
+        return {
+            "threshold": float(keras_export["ood_threshold"]),
+            "source": EXPORTED_THRESHOLD,
+            "n_images": int(keras_export["val_metrics"]["n"]),
+        }
+    paths, _ = run.split_paths("val")
+    probs = predict_paths(load_predictor(run.final_model()), paths)
+    return {
+        "threshold": fit_ood_threshold(probs),
+        "source": "the final model on the validation split",
+        "n_images": len(paths),
+    }
+
+
+def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG) -> dict:
+    """What the model says on non-pet images, and whether the *unsure* flag catches them.
+
+    The threshold is the published one (:func:`unsure_threshold`, fitted on the whole
+    validation split to keep :data:`~catsdogs.evaluation.predict.KEEP_IN_DISTRIBUTION` of
+    its images); for the real images of the study and each kind of made-up input we report
+    the mean confidence, the share called "dog", the share flagged (confidence below the
+    threshold) and the AUROC of confidence for separating real from made-up images. Writes
     ``robustness/ood.json``.
     """
     cfg = run.config
@@ -201,11 +238,14 @@ def ood_study(
     clean = images.load_images([paths[i] for i in idx], predictor.image_size).astype("float32")
     probs_id = predictor.predict(clean)
     conf_id = confidence(probs_id)
-    threshold = fit_ood_threshold(probs_id, keep_in_distribution)
+    fitted = unsure_threshold(run)
+    threshold = fitted["threshold"]
     result = {
         "n_images": int(len(idx)),
         "threshold": threshold,
-        "keep_in_distribution": keep_in_distribution,
+        "threshold_source": fitted["source"],
+        "threshold_n_images": fitted["n_images"],
+        "keep_in_distribution": KEEP_IN_DISTRIBUTION,
         "in_distribution": {"mean_confidence": float(conf_id.mean())},
         "kinds": {},
     }
@@ -220,6 +260,7 @@ def ood_study(
             "auroc_confidence": float(roc_auc_score(y, np.r_[conf_id, conf])),
             "confidence": conf.round(4).tolist(),
         }
+    result["in_distribution"]["share_flagged"] = float(np.mean(conf_id < threshold))
     result["in_distribution"]["confidence"] = conf_id.round(4).tolist()
     run.write_json("robustness/ood.json", result)
     return result

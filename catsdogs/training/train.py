@@ -42,6 +42,7 @@ from catsdogs.model.classifier import (
     unfreeze_top,
 )
 from catsdogs.model.weights import resolve_weights
+from catsdogs.provenance import git_info
 from catsdogs.runs import Run, read_history, save_predictions
 from catsdogs.training.resume import ResumeState, advance_shuffle, drop, finished_epochs
 
@@ -127,6 +128,7 @@ def phase_result(run, phase, model_params, history_path, labels, logits, extra) 
         # one per epoch of the history (None for an epoch trained before epochs were timed)
         "epoch_seconds": [seconds.get(str(int(e) + 1)) for e in history.get("epoch", [])],
         "val_metrics": classification_metrics(labels, expit(np.asarray(logits, dtype="float64"))),
+        "code": git_info(),  # the commit that made the record, which listings of its code compare with
         **extra,
     }
 

@@ -1,0 +1,177 @@
+"""What each chapter showed, stated from the run's records.
+
+Every chapter ends with a *What this chapter showed* section whose list is the output of
+:func:`chapter_findings`: the chapter's findings with the figures its records hold, so they
+change with the run as the chapter's tables do. A record the chapter has not written yet is
+said to be missing rather than guessed. The *Next* section that follows is the notebook's
+own text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from catsdogs.markdown import Text, percent, with_ci
+from catsdogs.report.tables import mitigation_summary
+from catsdogs.runs import Run, kept_epoch
+from catsdogs.studies.corruptions import PAPER_LIMITATIONS, STUDY_TITLES
+from catsdogs.studies.paper import paper_figure
+
+
+def _missing(what: str, chapter: str) -> str:
+    return f"{what}: not recorded in this run yet (run chapter {chapter})."
+
+
+def _dataset(run: Run) -> list[str]:
+    scan = run.read_json_or_none("data/scan.json")
+    if not scan:
+        return [_missing("The dataset", "01")]
+    per_class, split = scan["per_class"], scan["split"]
+    kept = (
+        f"All {scan['examined']:,} files were readable images"
+        if not scan["skipped"]
+        else f"{scan['skipped']:,} of {scan['examined']:,} files were skipped as unreadable"
+    )
+    return [
+        f"{kept}: {per_class['cat']:,} cats and {per_class['dog']:,} dogs, balanced as the paper says.",
+        f"The seeded, stratified split trains on {split['train']['total']:,} images and validates on "
+        f"{split['val']['total']:,}, each half cats and half dogs.",
+    ]
+
+
+def _augmentation(run: Run) -> list[str]:
+    cfg = run.config
+    parts = [
+        name
+        for flag, name in (
+            (cfg.augment_flip, "horizontal flips"),
+            (cfg.augment_rotation, f"rotations of up to {cfg.augment_rotation:g} of a turn"),
+            (cfg.augment_zoom, f"zooms of up to {percent(cfg.augment_zoom, 0)}"),
+        )
+        if flag
+    ]
+    return [
+        f"Training images are augmented with {', '.join(parts) or 'nothing'}, drawn anew for every "
+        "image in every epoch; validation images are never augmented.",
+        "None of these transforms changes brightness, colour or hides part of the animal: the "
+        "conditions the paper names as weaknesses are not in training (chapter 6 measures them).",
+    ]
+
+
+def _phase(run: Run, phase: int) -> dict[str, Any] | None:
+    return run.read_json_or_none(f"phase{phase}/result.json")
+
+
+def _phase1(run: Run) -> list[str]:
+    result = _phase(run, 1)
+    if not result:
+        return [_missing("Phase 1", "03")]
+    params, metrics = result["parameters"], result["val_metrics"]
+    kept = kept_epoch(result["history"])
+    wrong = round((1 - metrics["accuracy"]) * metrics["n"])
+    return [
+        f"With the ImageNet base frozen, training only the head ({params['trainable']:,} of "
+        f"{params['total']:,} parameters) for {result['epochs_run']} epochs"
+        + (f", keeping epoch {kept}'s weights," if kept else "")
+        + f" reaches {percent(metrics['accuracy'], 2)} validation accuracy.",
+        f"Features learnt on ImageNet do most of the work: {wrong:,} of the {metrics['n']:,} validation "
+        "images are still misclassified, and phase 2 starts from there.",
+    ]
+
+
+def _phase2(run: Run) -> list[str]:
+    one, two = _phase(run, 1), _phase(run, 2)
+    if not two:
+        return [_missing("Phase 2", "04")]
+    unfrozen, params = two["unfrozen"], two["parameters"]
+    lines = [
+        f"Fine-tuning {unfrozen['n_unfrozen']} weighted layers from `{unfrozen['first_layer']}` on "
+        f"({params['trainable']:,} trainable parameters) for {two['epochs_run']} "
+        f"epoch{'s' if two['epochs_run'] != 1 else ''} gives "
+        f"{percent(two['val_metrics']['accuracy'], 2)} validation accuracy"
+        + (f", from {percent(one['val_metrics']['accuracy'], 2)} after phase 1." if one else ".")
+    ]
+    lines.append(
+        "The validation split also chose the epochs kept (early stopping restores the best), so "
+        "these figures lean optimistic; the cross-validation page measures by how much."
+    )
+    return lines
+
+
+def _evaluation(run: Run) -> list[str]:
+    ev = run.read_json_or_none("eval/metrics.json")
+    if not ev:
+        return [_missing("The evaluation", "05")]
+    ci = ev["ci95"]
+    lines = [
+        f"Validation accuracy {with_ci(ci['accuracy'], 2)} on {ev['metrics']['n']:,} images, against the "
+        f"paper's {paper_figure('accuracy')}; F1 {with_ci(ci['f1'], 2)} against its {paper_figure('f1')}.",
+    ]
+    export = run.read_json_or_none("export/export.json")
+    if export:
+        int8 = export["exports"]["tflite_int8"]
+        lines.append(
+            f"The int8 TFLite export is {int8['size_mb']:.2f} MB and agrees with the Keras model on "
+            f"{percent(int8['agreement_with_keras'], 2)} of the validation images."
+        )
+    bench = run.read_json_or_none("bench/bench.json")
+    if bench:
+        models = bench["models"]
+        hardware = bench.get("hardware") or {}
+        where = f"{hardware.get('logical_cores', '?')} cores of an {hardware.get('cpu', 'unnamed')} CPU"
+        lines.append(
+            f"One image takes {models['keras']['single']['median_ms']:.0f} ms with Keras and "
+            f"{models['tflite_int8']['single']['median_ms']:.0f} ms with the int8 export (medians, {where}; "
+            f"the paper gives {paper_figure('latency_ms_per_image')} ms on an unnamed GPU)."
+        )
+    return lines
+
+
+def _limitations(run: Run) -> list[str]:
+    robust = run.read_json_or_none("robustness/results.json")
+    if not robust:
+        return [_missing("The corruption study", "06")]
+    found = []
+    for name in PAPER_LIMITATIONS:
+        acc = robust["corruptions"].get(name, {}).get("accuracy")
+        if acc:
+            found.append(f"{STUDY_TITLES[name]} {percent(acc[0])} → {percent(acc[-1])}")
+    lines = [
+        f"On {robust['n_images']:,} validation images, accuracy from clean to the harshest level: "
+        + "; ".join(found)
+        + "."
+    ]
+    ood = run.read_json_or_none("robustness/ood.json")
+    if ood:
+        caught = min(k["share_flagged"] for k in ood["kinds"].values())
+        lines.append(
+            f"The *unsure* flag (confidence below {ood['threshold']:.4f}) caught at least {percent(caught)} "
+            "of each kind of made-up input, and the model still answers cat or dog for all of them."
+        )
+    comparison = run.read_json_or_none("robustness/mitigation.json")
+    if comparison:
+        lines.append(str(mitigation_summary(comparison)).strip())
+    return lines
+
+
+#: Each chapter's findings, from the records it writes.
+FINDINGS: dict[str, Callable[[Run], list[str]]] = {
+    "01": _dataset,
+    "02": _augmentation,
+    "03": _phase1,
+    "04": _phase2,
+    "05": _evaluation,
+    "06": _limitations,
+}
+
+
+def chapter_findings(run: Run, chapter: str) -> Text:
+    """What chapter ``chapter`` (``"01"`` … ``"06"``) showed, as a Markdown list stated from
+    the run's records."""
+    if chapter not in FINDINGS:
+        raise ValueError(f"unknown chapter {chapter!r}; choose from {', '.join(FINDINGS)}")
+    return Text("\n".join(f"* {line}" for line in FINDINGS[chapter](run)) + "\n")
+
+
+__all__ = ["FINDINGS", "chapter_findings"]
