@@ -198,7 +198,9 @@ def chromium(profile: Path):
 
 
 def open_page(url: str, profile: Path):
-    """Headless Chromium on ``url`` (the try page), once the page says the model is ready."""
+    """Headless Chromium on ``url`` (the try page), once the page says the model is ready in
+    its cross-origin isolated form: the server sends no COOP/COEP headers (as GitHub Pages),
+    so the page's coi-serviceworker registers on the first visit and reloads it once."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = chromium(profile)
@@ -207,7 +209,8 @@ def open_page(url: str, profile: Path):
         WebDriverWait(driver, 180).until(
             lambda d: d.execute_script(
                 "const s = document.getElementById('try-status');"
-                "return document.getElementById('try-root').dataset.ready || s.className.includes('try-error');"
+                "return (self.crossOriginIsolated && document.getElementById('try-root').dataset.ready)"
+                " || s.className.includes('try-error');"
             )
         )
         status = driver.find_element("id", "try-status")
@@ -295,6 +298,13 @@ def comparison(page, images, tmp_path_factory) -> dict:
 
     predictor = _load_predictor(_model_path())
     browser = [classify(page, f) for f in images["files"]]
+    threads = int(page.execute_script("return document.getElementById('try-root').dataset.threads"))
+    one_thread = open_page(page.current_url.split("?")[0] + "?threads=1", tmp_path_factory.mktemp("one-thread"))
+    try:
+        assert one_thread.execute_script("return document.getElementById('try-root').dataset.threads") == "1"
+        browser_1 = [classify(one_thread, f) for f in images["files"]]
+    finally:
+        one_thread.quit()
     x = np.stack([read_image_file(f, predictor.image_size) for f in images["files"]])
     python, python_ms = [], []
     for img in x:  # one image at a time, as the page does
@@ -322,7 +332,11 @@ def comparison(page, images, tmp_path_factory) -> dict:
         "median_abs_dp": float(np.median(np.abs(p_browser - p_python))),
         "browser": "headless Chromium (Debian chromium + chromedriver, Selenium)",
         "browser_version": page.capabilities.get("browserVersion"),
+        "browser_threads": threads,
         "browser_ms_median": browser_ms,
+        "browser_1_thread_ms_median": statistics.median(float(r["inferenceMs"]) for r in browser_1[WARMUP:]),
+        "labels_agree_1_thread": int((np.array([r["label"] for r in browser_1]) == labels_p).sum()),
+        "max_abs_dp_1_thread": float(np.abs(np.array([float(r["probDog"]) for r in browser_1]) - p_python).max()),
         "browser_preprocess_ms_median": statistics.median(float(r["preprocessMs"]) for r in browser[WARMUP:]),
         "python_ms_median": statistics.median(python_ms[WARMUP:]),
         "python_threads": os.cpu_count(),
@@ -330,7 +344,8 @@ def comparison(page, images, tmp_path_factory) -> dict:
         "cpu_count": os.cpu_count(),
         "warmup_images": WARMUP,
         "timing": "median per-image inference after warm-up: browser = LiteRT.js model.run and output read "
-        "(WebAssembly, 1 thread); Python = catsdogs.evaluation.predict TFLite predictor on one image "
+        "(WebAssembly, threaded build on browser_threads threads in the cross-origin isolated page, and "
+        "with ?threads=1); Python = catsdogs.evaluation.predict TFLite predictor on one image "
         "(LiteRT with XNNPACK, quantize included); decoding and resizing excluded in both",
     }
     record["ratio"] = record["browser_ms_median"] / record["python_ms_median"]
@@ -380,6 +395,22 @@ def test_page_probability_within_0_01_of_python(comparison):
 def test_speed_is_recorded(comparison):
     r = comparison["record"]
     assert r["browser_ms_median"] > 0 and r["python_ms_median"] > 0 and np.isfinite(r["ratio"])
+    assert r["browser_1_thread_ms_median"] > 0
+
+
+@pytest.mark.slow
+def test_isolated_page_runs_threaded_with_the_same_answers(page, comparison):
+    """Served without COOP/COEP headers, the page isolates itself through its service worker
+    and LiteRT.js runs its threaded build on every core; with ``?threads=1`` on one. Both give
+    Python's labels on every image."""
+    root = page.execute_script("return Object.assign({}, document.getElementById('try-root').dataset)")
+    assert page.execute_script("return self.crossOriginIsolated") is True
+    if (os.cpu_count() or 1) > 1:
+        assert root["wasmBuild"] == "threaded" and int(root["threads"]) == os.cpu_count(), root
+        assert f"{root['threads']} threads" in page.find_element("id", "try-status").text
+    r = comparison["record"]
+    assert r["labels_agree"] == r["labels_agree_1_thread"] == r["images"]
+    assert r["max_abs_dp_1_thread"] <= MAX_ABS_DP
 
 
 @pytest.mark.slow
@@ -490,6 +521,14 @@ def test_page_loads_without_console_errors_and_nothing_scrolls_sideways(server, 
     try:
         driver.set_window_size(1280, 800)
         driver.get(f"{server}/book/{name}.html")
+        if name == "try":  # its runtime logs as it loads the model: wait for that
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            WebDriverWait(driver, 180).until(
+                lambda d: d.execute_script(
+                    "return self.crossOriginIsolated && document.getElementById('try-root').dataset.ready"
+                )
+            )
         wide = driver.execute_script(
             "return [...document.querySelectorAll('table, div.highlight pre')]"
             ".filter(e => e.scrollWidth > e.parentElement.clientWidth + 1)"

@@ -124,25 +124,47 @@ export async function decode(blob) {
 
 // ----------------------------------------------------------------------------- the model
 
+// One line of LiteRT's own log: "INFO: ..." to console.debug, "WARNING: ..." to console.warn,
+// anything else (a real error) to console.error.
+function logRuntimeLine(line) {
+  if (line.startsWith("INFO:")) console.debug(line);
+  else if (line.startsWith("WARNING:")) console.warn(line);
+  else console.error(line);
+}
+
 class Classifier {
-  constructor(litert, model, record, build) {
+  constructor(litert, model, record, build, threads) {
     this.litert = litert;
     this.model = model;
     this.record = record;
     this.build = build;
+    this.threads = threads;
   }
 
   // LiteRT.js picks its relaxed-SIMD WebAssembly build where the browser supports it, else the
   // compatible one; `?wasm=compat` in the page's address forces the compatible build (the browser
   // test checks both give Python's answers).
+  // Threads need SharedArrayBuffer, which browsers give only to a cross-origin isolated page: a
+  // server sending the COOP/COEP headers, or, on a static host such as GitHub Pages, the
+  // coi-serviceworker script try.md loads, which adds them. There LiteRT.js loads its threaded
+  // build and runs on every core; elsewhere on one thread. `?threads=1` forces one thread (the
+  // browser bench measures both).
   static async load(record) {
     const litert = await import("@litertjs/core");
-    const forceCompat = new URLSearchParams(location.search).get("wasm") === "compat";
+    const params = new URLSearchParams(location.search);
+    const forceCompat = params.get("wasm") === "compat";
     const build = forceCompat || !(await litert.supportsFeature("relaxedSimd")) ? "compat" : "relaxed_simd";
+    const threaded = build === "relaxed_simd" && params.get("threads") !== "1" && self.crossOriginIsolated === true &&
+      navigator.hardwareConcurrency > 1 && (await litert.supportsFeature("threads"));
+    const threads = threaded ? navigator.hardwareConcurrency : 1;
     const wasm = forceCompat ? "litertjs/core/wasm/litert_wasm_compat_internal.js" : "litertjs/core/wasm/";
-    await litert.loadLiteRt(new URL(wasm, HERE).href);
-    const model = await litert.loadAndCompile(new URL(record.file, HERE).href, { accelerator: "wasm" });
-    const classifier = new Classifier(litert, model, record, build);
+    // The runtime writes its log (INFO and WARNING lines) to stderr, which Emscripten sends to
+    // console.error; the module settings it reads from `self.Module` route each line by level.
+    self.Module = { printErr: logRuntimeLine };
+    await litert.loadLiteRt(new URL(wasm, HERE).href, threaded ? { threads: true } : undefined);
+    const model = await litert.loadAndCompile(new URL(record.file, HERE).href,
+      { accelerator: "wasm", ...(threaded ? { cpuOptions: { numThreads: threads } } : {}) });
+    const classifier = new Classifier(litert, model, record, threaded ? "threaded" : build, threads);
     await classifier.infer(new Uint8Array(record.image_size * record.image_size * 3)); // warm-up run
     return classifier;
   }
@@ -231,8 +253,10 @@ function showChecked(c) {
     `${c.images} validation images the page and Python's LiteRT interpreter gave the same label ` +
     `${c.labels_agree} times; ` +
     (c.max_abs_dp === 0 ? "P(dog) was identical. Median " : `P(dog) differed by at most ${c.max_abs_dp.toPrecision(2)}. Median `) +
-    `inference: ${c.browser_ms_median.toFixed(1)} ms here against ${c.python_ms_median.toFixed(1)} ms ` +
-    `in Python on the same machine (browser / Python: ${c.ratio.toFixed(2)}).`;
+    `inference: ${c.browser_ms_median.toFixed(1)} ms here` +
+    (c.browser_threads > 1 ? ` on ${c.browser_threads} threads (${c.browser_1_thread_ms_median.toFixed(1)} ms on one)` : "") +
+    ` against ${c.python_ms_median.toFixed(1)} ms in Python on the same machine (browser / Python: ` +
+    `${c.ratio.toFixed(2)}).`;
   box.hidden = false;
 }
 
@@ -268,11 +292,13 @@ async function main() {
   const m = page.model;
   const build = classifier.build;
   const mb = (bytes) => (bytes / 1e6).toFixed(1);
+  const builds = { compat: "compatible", relaxed_simd: "relaxed-SIMD", threaded: "relaxed-SIMD, threaded" };
+  const threads = classifier.threads === 1 ? "1 thread" : `${classifier.threads} threads`;
   setStatus(`Ready: ${m.file} (${mb(m.bytes)} MB, int8) runs in this page with LiteRT.js ` +
-            `${page.runtime["@litertjs/core"]} on WebAssembly (${build === "compat" ? "compatible" : "relaxed-SIMD"} ` +
-            `build; ${mb(page.download_bytes[build])} MB downloaded for this page). "Unsure" means a ` +
+            `${page.runtime["@litertjs/core"]} on WebAssembly (${builds[build]} build, ${threads}; ` +
+            `${mb(page.download_bytes[build])} MB downloaded for this page). "Unsure" means a ` +
             `confidence below ${m.ood_threshold.toFixed(3)}.`, "try-ready");
-  Object.assign(el("try-root").dataset, { ready: "true", wasmBuild: build });
+  Object.assign(el("try-root").dataset, { ready: "true", wasmBuild: build, threads: classifier.threads });
   if (page.checked) showChecked(page.checked);
 
   // One photo at a time, in the order chosen.

@@ -48,9 +48,16 @@ RUNTIME_FILES = {
         "wasm/litert_wasm_internal.wasm",
         "wasm/litert_wasm_compat_internal.js",
         "wasm/litert_wasm_compat_internal.wasm",
+        "wasm/litert_wasm_threaded_internal.js",
+        "wasm/litert_wasm_threaded_internal.wasm",
     ),
     "@litertjs/wasm-utils": ("package.json", "dist/index.js"),
 }
+#: Makes the page cross-origin isolated where the host sends no such headers (GitHub Pages), so
+#: LiteRT.js may use threads. A service worker controls only what lies at or below its own
+#: folder, and the threaded runtime's workers live in ``_static``: it is copied to the book's
+#: root, so that they are served isolated too.
+COI_SERVICE_WORKER = ("coi-serviceworker", "coi-serviceworker.min.js")
 MODEL_FILE = f"{MODEL_STEM}.int8.tflite"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -204,7 +211,11 @@ def download_bytes(static_dir: Path) -> dict[str, int]:
     wasm = static_dir / "litertjs" / "core" / "wasm"
     return {
         build: base + sum(p.stat().st_size for p in wasm.glob(f"litert_wasm_{stem}.*"))
-        for build, stem in (("relaxed_simd", "internal"), ("compat", "compat_internal"))
+        for build, stem in (
+            ("relaxed_simd", "internal"),
+            ("compat", "compat_internal"),
+            ("threaded", "threaded_internal"),
+        )
     }
 
 
@@ -250,6 +261,8 @@ def install_try_page(
         runtime[package] = json.loads((node_modules / package / "package.json").read_text())["version"]
     for name in PAGE_ASSETS:
         shutil.copyfile(root / "book" / "web" / name, out / name)
+    package, script = COI_SERVICE_WORKER
+    shutil.copyfile(node_modules / package / script, Path(html_dir) / script)
     shutil.copyfile(model_path, out / record["file"])
 
     samples = []
