@@ -195,3 +195,11 @@ def test_the_duplicate_record_is_not_taken_for_a_model_record(tmp_path: Path):
     summary = gen.generalization_summary(tmp_path, models)
     assert list(summary["models"]) == ["m.keras"]
     assert "Oxford pets sample: 0 of 570" in gen.generalization_markdown(summary)
+
+
+def test_gallery_titles_name_the_image_in_words():
+    from catsdogs.studies.generalization import _image_title
+
+    assert _image_title("american_bulldog_12.jpg") == "american bulldog 12"
+    assert _image_title("Maine_Coon_16.jpg") == "Maine Coon 16"
+    assert _image_title("0515.jpg") == "image 515"

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from catsdogs.data.duplicates import MAX_DISTANCE, duplicate_record, phash_bits
 from catsdogs.files import file_sha256, read_json_or_none
 from catsdogs.markdown import NOT_MEASURED, Text, and_list, bullet_list, markdown_table, percent, with_ci
@@ -384,6 +386,16 @@ def breed_rows(record: Mapping[str, Any], name: str) -> list[dict[str, str]]:
 EXTERNAL_GALLERY_FILE = "external_mistakes.jpg"
 
 
+def _image_title(name: str) -> str:
+    """An external image's name in words: ``"american_bulldog_12.jpg"`` -> ``"american bulldog 12"``
+    (Oxford-IIIT Pet names a breed and a number), ``"0515.jpg"`` -> ``"image 515"``."""
+    stem = Path(name).stem
+    breed, _, number = stem.rpartition("_")
+    if breed and number.isdigit():
+        return f"{breed.replace('_', ' ')} {int(number)}"
+    return f"image {int(stem)}" if stem.isdigit() else stem.replace("_", " ")
+
+
 def mistake_gallery(
     record: Mapping[str, Any], sets: Mapping[str, Any], out: Path | str, per_set: int = 6, size: int = 160
 ) -> Path | None:
@@ -400,10 +412,15 @@ def mistake_gallery(
             continue
         by_name = {image.name: image for image in data.images}
         worst = sorted(entry["pets"]["mistakes"], key=lambda m: -abs(m["prob_dog"] - 0.5))[:per_set]
+        if not worst:
+            continue
         rows.append(_short(name))
         for m in worst:
             images.append(data.pixels(by_name[m["image"]], size))
-            titles.append(f"{Path(m['image']).name}\n{m['label']}, P(dog) {m['prob_dog']:.2f}")
+            titles.append(f"{_image_title(m['image'])}\n{m['label']}, P(dog) {m['prob_dog']:.2f}")
+        for _ in range(per_set - len(worst)):  # a set with fewer mistakes keeps its own row
+            images.append(np.full((size, size, 3), 255, dtype="uint8"))
+            titles.append("")
     if not images:
         return None
     fig = image_grid(
