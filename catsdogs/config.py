@@ -240,16 +240,16 @@ class Config:
     # --- limitations study (chapter 06) -------------------------------------------
     mitigation_epochs: int = setting(
         1,
-        reason="one more epoch of fine-tuning with the robustness augmentation: enough to see "
-        "what it recovers and what it costs, within chapter 6's budget",
+        reason="one more epoch of fine-tuning, with the robustness augmentation and, as its "
+        "control, without it: enough to see what it recovers and what it costs",
         after_phase1=True,
     )
-    """Epochs of further fine-tuning with ``augment_robust`` augmentation."""
+    """Epochs of further fine-tuning of each mitigation arm (with ``augment_robust`` and without)."""
     robustness_per_class: int | None = setting(
         200,
         reason="chapter 6 corrupts a fixed, seeded, stratified subset of the validation split "
-        "(this many images per class) so that 9 corruptions × 5 levels, the mitigation "
-        "fine-tune and its re-evaluation fit the chapter's 45-minute CPU budget",
+        "(this many images per class) so that 9 corruptions × 5 levels on three models (the "
+        "final one and both mitigation arms) stay affordable on a CPU",
         after_phase1=True,
     )
     """Validation images per class in the corruption study (a fixed stratified subset)."""

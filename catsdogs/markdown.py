@@ -55,6 +55,17 @@ class Text(str):
         return str(self)
 
 
+def _code_key(source: str) -> str:
+    """What a function or class does, as text: its syntax tree without decorators, docstring
+    and positions (so an edited docstring or moved line is not "newer code")."""
+    node = ast.parse(textwrap.dedent(source)).body[0]
+    node.decorator_list = []
+    first = node.body[0] if node.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        node.body = node.body[1:]
+    return ast.dump(node)
+
+
 def show_source(*objects: Any, docstrings: bool = False, made_by: Mapping[str, Any] | None = None) -> Text:
     """The source code of library functions or classes, as one Markdown code block.
 
@@ -71,7 +82,7 @@ def show_source(*objects: Any, docstrings: bool = False, made_by: Mapping[str, A
     blocks, newer = [], []
     for obj in objects:
         source = textwrap.dedent(inspect.getsource(obj))
-        if commit and (old := source_at(obj, commit)) is not None and old.rstrip() != source.rstrip():
+        if commit and (old := source_at(obj, commit)) is not None and _code_key(old) != _code_key(source):
             newer.append(f"`{obj.__qualname__}`")
         if not docstrings:
             node = ast.parse(source).body[0]

@@ -8,7 +8,8 @@ Layout of a run directory::
     data/                scan.json (validation counts), manifest.csv (file, label, split)
     phase1/              features, history.csv, epoch_seconds.json, result.json, model.keras
     phase2/              history.csv, epoch_seconds.json, result.json, model.keras
-                         (each phase, mitigation/ too, holds backup/ + resume/ until its result is written)
+                         (each phase, mitigation/ and mitigation_control/ too, holds backup/ + resume/
+                         until its result is written)
     eval/                predictions.csv, metrics.json
     notebooks/           executed notebooks (papermill)
     results.json         the summary the book's results page is built from

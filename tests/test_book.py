@@ -329,10 +329,16 @@ def test_a_listing_newer_than_its_record_says_so():
         capture_output=True,
         text=True,
     )
-    if found.returncode != 0 or not found.stdout.split():
-        pytest.skip("not a git checkout with the history of catsdogs/markdown.py")
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True, text=True)
+    if found.returncode != 0 or not found.stdout.split() or shallow.stdout.strip() == "true":
+        pytest.skip("not a git checkout with the whole history of catsdogs/markdown.py")
     introduced = found.stdout.split()[-1]  # the commit that added show_source, before made_by
     note = show_source(show_source, made_by={"code": {"commit": introduced}})
     assert f"Newer than the record beside it: `show_source` changed after commit `{introduced[:7]}`" in note
     assert show_source(show_source, made_by={}).endswith("```\n")
     assert show_source(show_source, made_by={"code": {"commit": "0" * 40}}).endswith("```\n")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # at HEAD, show_source has only a docstring or nothing to tell from the checkout's: no note
+    # unless the checkout changed its code
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "catsdogs/markdown.py"], cwd=ROOT).returncode
+    assert ("Newer than" in show_source(show_source, made_by={"code": {"commit": head}})) == bool(dirty)

@@ -197,6 +197,16 @@ def chromium(profile: Path):
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
+#: Whether the Try page has loaded its model in its isolated form, or failed. Asked while the
+#: page may be reloading (its service worker's first registration), so absent elements count
+#: as "not yet".
+READY_OR_FAILED = (
+    "const root = document.getElementById('try-root'), status = document.getElementById('try-status');"
+    "return !!(root && status) && ((self.crossOriginIsolated && !!root.dataset.ready)"
+    " || status.className.includes('try-error'));"
+)
+
+
 def open_page(url: str, profile: Path):
     """Headless Chromium on ``url`` (the try page), once the page says the model is ready in
     its cross-origin isolated form: the server sends no COOP/COEP headers (as GitHub Pages),
@@ -206,13 +216,7 @@ def open_page(url: str, profile: Path):
     driver = chromium(profile)
     try:
         driver.get(url)
-        WebDriverWait(driver, 180).until(
-            lambda d: d.execute_script(
-                "const s = document.getElementById('try-status');"
-                "return (self.crossOriginIsolated && document.getElementById('try-root').dataset.ready)"
-                " || s.className.includes('try-error');"
-            )
-        )
+        WebDriverWait(driver, 180).until(lambda d: d.execute_script(READY_OR_FAILED))
         status = driver.find_element("id", "try-status")
         assert "try-ready" in status.get_attribute("class"), f"the page did not load the model: {status.text}"
     except BaseException:
@@ -399,6 +403,20 @@ def test_speed_is_recorded(comparison):
 
 
 @pytest.mark.slow
+def test_only_the_try_page_is_served_through_the_service_worker(server, tmp_path):
+    """The worker that isolates the Try page is registered for it and its runtime's files
+    alone: another page opened afterwards in the same browser is not controlled by it."""
+    driver = open_page(f"{server}/book/try.html", tmp_path / "profile")
+    try:
+        driver.get(f"{server}/book/chapters/05_evaluation.html")
+        controlled = driver.execute_script("return navigator.serviceWorker.controller !== null")
+        isolated = driver.execute_script("return self.crossOriginIsolated")
+    finally:
+        driver.quit()
+    assert not controlled and not isolated
+
+
+@pytest.mark.slow
 def test_isolated_page_runs_threaded_with_the_same_answers(page, comparison):
     """Served without COOP/COEP headers, the page isolates itself through its service worker
     and LiteRT.js runs its threaded build on every core; with ``?threads=1`` on one. Both give
@@ -524,11 +542,7 @@ def test_page_loads_without_console_errors_and_nothing_scrolls_sideways(server, 
         if name == "try":  # its runtime logs as it loads the model: wait for that
             from selenium.webdriver.support.ui import WebDriverWait
 
-            WebDriverWait(driver, 180).until(
-                lambda d: d.execute_script(
-                    "return self.crossOriginIsolated && document.getElementById('try-root').dataset.ready"
-                )
-            )
+            WebDriverWait(driver, 180).until(lambda d: d.execute_script(READY_OR_FAILED))
         wide = driver.execute_script(
             "return [...document.querySelectorAll('table, div.highlight pre')]"
             ".filter(e => e.scrollWidth > e.parentElement.clientWidth + 1)"

@@ -132,6 +132,8 @@ def test_training_curves(check_figure) -> None:
     assert "weights kept" in _legend_texts(marked)
     with pytest.raises(ValueError, match="kept epoch 4 of 'phase 1'"):
         plots.training_curves(histories, kept={"phase 1": 4})
+    # chapter 3 draws phase 1 alone while the run also holds phase 2: its kept epoch is ignored
+    check_figure(plots.training_curves({"phase 1": histories["phase 1"]}, kept={"phase 1": 2, "phase 2": 9}), 2)
     with pytest.raises(ValueError, match="no 'loss' values"):
         plots.training_curves({"phase 1": {"accuracy": [0.5]}})
     with pytest.raises(ValueError, match="val_loss has 1 values but loss has 2"):

@@ -48,9 +48,14 @@ def test_a_chapter_not_yet_run_says_what_is_missing(tmp_path):
         chapter_findings(run, "07")
 
 
-def test_the_unsure_threshold_is_the_exported_models(tmp_path):
-    from catsdogs.studies.robustness import EXPORTED_THRESHOLD, unsure_threshold
+def test_the_unsure_threshold_is_the_current_exports(tmp_path, monkeypatch):
+    from catsdogs.studies import robustness
 
     run = Run.open(get_config("smoke"), tmp_path / "exported")
-    run.write_json(EXPORTED_THRESHOLD, {"exports": {"keras": {"ood_threshold": 0.9726, "val_metrics": {"n": 5000}}}})
-    assert unsure_threshold(run) == {"threshold": 0.9726, "source": EXPORTED_THRESHOLD, "n_images": 5000}
+    record = {"exports": {"keras": {"ood_threshold": 0.9726, "val_metrics": {"n": 5000}}}}
+    monkeypatch.setattr(robustness, "current_export", lambda r: record if r is run else None)
+    assert robustness.unsure_threshold(run) == {
+        "threshold": 0.9726,
+        "source": robustness.EXPORTED_THRESHOLD,
+        "n_images": 5000,
+    }

@@ -162,10 +162,15 @@ def test_scan_and_robustness_rows():
     assert row["harshest severity"] == "60.0 % (95 % CI 50.0–70.0) (level 5)"
 
 
-def _corruption_study(n: int, per_level_right: list[int], detectable: float = 0.05) -> dict:
+def _corruption_study(n: int, per_level_right: list[int]) -> dict:
     """A corruption study of ``n`` images whose level k gets the first ``per_level_right[k]`` right."""
     correct = ["1" * r + "0" * (n - r) for r in per_level_right]
-    return {"n_images": n, "smallest_detectable_drop": detectable, "corruptions": {"low_light": {"correct": correct}}}
+    return {
+        "n_images": n,
+        "per_class": n // 2,
+        "levels": {"low_light": [1, 0.5, 0.2]},
+        "corruptions": {"low_light": {"correct": correct}},
+    }
 
 
 def test_mitigation_rows_and_summary_read_the_paired_comparison():
@@ -176,24 +181,33 @@ def test_mitigation_rows_and_summary_read_the_paired_comparison():
     comparison = compare_mitigation(plain, robust, n_resamples=200, seed=0) | {"epochs": 1}
     c = comparison["corruptions"]["low_light"]
     assert c["gain"]["estimate"] == pytest.approx(0.10) and c["clean_cost"]["estimate"] == pytest.approx(0.01)
+    assert c["plain_drop"]["estimate"] == pytest.approx(0.20) and c["plain_drop"]["low"] > 0
     assert c["recovered_share"]["estimate"] == pytest.approx(0.10 / 0.20)
+    assert c["recovered_share"]["low"] < 0.5 < c["recovered_share"]["high"]
     assert c["gain"]["low"] > 0  # ten images gained by every resample of the same images
     row = mitigation_rows(comparison)[0]
     assert row["corruption"] == "low light" and row["gain (95 % CI)"].startswith("+10.0 pp (")
     assert row["share of the drop recovered (95 % CI)"].startswith("50 % (")
     text = mitigation_summary(comparison)
-    assert "same extra epoch" in text and "low light (+10.0 pp, 50 % of the drop)" in text
+    assert "same extra epoch" in text and "under low light (+10.0 pp, 50 % of the drop)" in text
     assert "-1.0 pp" in text  # the clean cost, as a change of accuracy
 
-    # a drop below what the study can detect leaves nothing to recover, and says so
+    # a drop the study cannot tell from zero leaves nothing to recover, and says so
     flat = compare_mitigation(
         _corruption_study(100, [98, 97, 97]), _corruption_study(100, [98, 97, 97]), n_resamples=50
     )
     assert flat["corruptions"]["low_light"]["recovered_share"] is None
-    assert mitigation_rows(flat)[0]["share of the drop recovered (95 % CI)"] == "no detectable drop (1.0 < 5.0 pp)"
-    assert "no drop to recover" in mitigation_summary(flat | {"epochs": 2})
+    assert mitigation_rows(flat)[0]["share of the drop recovered (95 % CI)"].startswith("no measurable drop: +1.0 pp (")
+    assert "no measurable drop to recover" in mitigation_summary(flat | {"epochs": 2})
     assert "+0.0 pp (+0.0 to +0.0)" == mitigation_rows(flat)[0]["clean cost (95 % CI)"]  # never "-0.0"
+    # a significant loss is reported as a loss even where there was nothing to recover
+    worse = compare_mitigation(
+        _corruption_study(100, [98, 97, 97]), _corruption_study(100, [98, 80, 80]), n_resamples=50
+    )
+    assert "Under low light (-17.0 pp) it did worse than the control." in mitigation_summary(worse)
     assert mitigation_summary(None) == MITIGATION_UNCONTROLLED + "\n"
+    with pytest.raises(ValueError, match="differ in n_images"):
+        compare_mitigation(_corruption_study(100, [98, 97, 97]), _corruption_study(50, [49, 48, 48]))
 
 
 def test_calibration_and_ood_rows():

@@ -146,22 +146,30 @@ class Classifier {
   // test checks both give Python's answers).
   // Threads need SharedArrayBuffer, which browsers give only to a cross-origin isolated page: a
   // server sending the COOP/COEP headers, or, on a static host such as GitHub Pages, the
-  // coi-serviceworker script try.md loads, which adds them. There LiteRT.js loads its threaded
-  // build and runs on every core; elsewhere on one thread. `?threads=1` forces one thread (the
-  // browser bench measures both).
+  // coi-serviceworker worker that try.md registers for itself and these files. There LiteRT.js
+  // loads its threaded build and runs on every core (one thread if that build fails to load);
+  // elsewhere on one thread. `?threads=1` forces one thread (the browser bench measures both).
   static async load(record) {
     const litert = await import("@litertjs/core");
     const params = new URLSearchParams(location.search);
     const forceCompat = params.get("wasm") === "compat";
     const build = forceCompat || !(await litert.supportsFeature("relaxedSimd")) ? "compat" : "relaxed_simd";
-    const threaded = build === "relaxed_simd" && params.get("threads") !== "1" && self.crossOriginIsolated === true &&
+    let threaded = build === "relaxed_simd" && params.get("threads") !== "1" && self.crossOriginIsolated === true &&
       navigator.hardwareConcurrency > 1 && (await litert.supportsFeature("threads"));
-    const threads = threaded ? navigator.hardwareConcurrency : 1;
-    const wasm = forceCompat ? "litertjs/core/wasm/litert_wasm_compat_internal.js" : "litertjs/core/wasm/";
+    const wasm = new URL(forceCompat ? "litertjs/core/wasm/litert_wasm_compat_internal.js" : "litertjs/core/wasm/", HERE).href;
     // The runtime writes its log (INFO and WARNING lines) to stderr, which Emscripten sends to
     // console.error; the module settings it reads from `self.Module` route each line by level.
     self.Module = { printErr: logRuntimeLine };
-    await litert.loadLiteRt(new URL(wasm, HERE).href, threaded ? { threads: true } : undefined);
+    try {
+      await litert.loadLiteRt(wasm, threaded ? { threads: true } : undefined);
+    } catch (err) {
+      if (!threaded) throw err;
+      console.warn("LiteRT.js's threaded build did not load; running on one thread:", err);
+      threaded = false;
+      self.Module = { printErr: logRuntimeLine };
+      await litert.loadLiteRt(wasm);
+    }
+    const threads = threaded ? navigator.hardwareConcurrency : 1;
     const model = await litert.loadAndCompile(new URL(record.file, HERE).href,
       { accelerator: "wasm", ...(threaded ? { cpuOptions: { numThreads: threads } } : {}) });
     const classifier = new Classifier(litert, model, record, threaded ? "threaded" : build, threads);

@@ -111,6 +111,12 @@ def current_export(run: Run) -> dict[str, Any] | None:
     return record
 
 
+def _one_threshold(record: dict[str, Any]) -> bool:
+    """Whether every export of ``record`` carries the same unsure threshold and its share."""
+    entries = record["exports"].values()
+    return len({e.get("ood_threshold") for e in entries}) == 1 and all("ood_flagged_val" in e for e in entries)
+
+
 def export_run(
     run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300, force: bool = False
 ) -> dict[str, Any]:
@@ -124,6 +130,8 @@ def export_run(
     """
 
     existing = None if force else current_export(run)
+    if existing is not None and not _one_threshold(existing):
+        existing = None  # made before every file carried the Keras model's one unsure threshold
     if existing is not None:
         log.info("reusing the exports in %s/export (made from the current final model)", run.path)
         if publish_dir:

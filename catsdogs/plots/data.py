@@ -39,8 +39,8 @@ def class_counts(
     counts : mapping of str to int
         Usable images per class, e.g. ``{"cat": 12490, "dog": 12469}``.
     skipped : mapping of str to int, optional
-        Files skipped per class (corrupt, not an image, ...), drawn as a second bar
-        when any was skipped.
+        Files skipped per class (corrupt, not an image, ...), stacked hatched on each
+        class's bar when any was skipped.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on, e.g. a panel of a larger figure; by default a new figure.
 
@@ -244,7 +244,7 @@ def training_curves(
     kept : mapping of str to int, optional
         Phase name to the epoch (1-based, within the phase) whose weights the phase kept,
         e.g. the one early stopping restored. It is ringed on every curve, and the next
-        phase's label says it starts from there.
+        phase's label says it starts from there. Phases not drawn are ignored.
 
     Returns
     -------
@@ -260,9 +260,9 @@ def training_curves(
     lengths = [len(history["loss"]) for history in histories.values()]
     epochs = np.arange(1, sum(lengths) + 1)
     offsets = dict(zip(histories, np.cumsum([0, *lengths[:-1]]).tolist()))
-    kept = dict(kept or {})
+    kept = {phase: epoch for phase, epoch in (kept or {}).items() if phase in histories}
     for phase, epoch in kept.items():
-        if phase not in histories or not 1 <= epoch <= len(histories[phase]["loss"]):
+        if not 1 <= epoch <= len(histories[phase]["loss"]):
             raise ValueError(f"kept epoch {epoch!r} of {phase!r} is not an epoch of that phase's history.")
     kept_at = [offsets[phase] + epoch for phase, epoch in kept.items()]  # global, 1-based
 

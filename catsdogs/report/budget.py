@@ -29,7 +29,7 @@ from catsdogs.studies.trainings import unkept_trainings
 #: Step-name prefixes of the two training phases.
 PHASE_STEPS = ("phase1_", "phase2_train")
 #: Step-name prefixes of the training steps (the rest of a run's steps is evaluation and export).
-TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train")
+TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train", "mitigation_control_train")
 
 
 def run_seconds(run: Run) -> dict[str, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from catsdogs.markdown import Text, percent, with_ci
+from catsdogs.markdown import Text, and_list, percent, with_ci
 from catsdogs.report.tables import mitigation_summary
 from catsdogs.runs import Run, kept_epoch
 from catsdogs.studies.corruptions import PAPER_LIMITATIONS, STUDY_TITLES
@@ -33,10 +33,12 @@ def _dataset(run: Run) -> list[str]:
         if not scan["skipped"]
         else f"{scan['skipped']:,} of {scan['examined']:,} files were skipped as unreadable"
     )
+    balance = "as many cats as dogs" if per_class["cat"] == per_class["dog"] else "close to balanced"
     return [
-        f"{kept}: {per_class['cat']:,} cats and {per_class['dog']:,} dogs, balanced as the paper says.",
+        f"{kept}: {per_class['cat']:,} cats and {per_class['dog']:,} dogs, {balance}.",
         f"The seeded, stratified split trains on {split['train']['total']:,} images and validates on "
-        f"{split['val']['total']:,}, each half cats and half dogs.",
+        f"{split['val']['total']:,} ({split['val']['cat']:,} cats, {split['val']['dog']:,} dogs): each "
+        "class in the same proportion in both.",
     ]
 
 
@@ -51,12 +53,20 @@ def _augmentation(run: Run) -> list[str]:
         )
         if flag
     ]
-    return [
-        f"Training images are augmented with {', '.join(parts) or 'nothing'}, drawn anew for every "
+    lines = [
+        f"Training images are augmented with {and_list(parts) or 'nothing'}, drawn anew for every "
         "image in every epoch; validation images are never augmented.",
-        "None of these transforms changes brightness, colour or hides part of the animal: the "
-        "conditions the paper names as weaknesses are not in training (chapter 6 measures them).",
     ]
+    if not cfg.augment_robust:
+        lines.append(
+            "None of these transforms changes brightness or colour, or hides part of the animal: the "
+            "conditions the paper names as weaknesses are not in training (chapter 6 measures them)."
+        )
+    return lines
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
 
 
 def _phase(run: Run, phase: int) -> dict[str, Any] | None:
@@ -72,11 +82,11 @@ def _phase1(run: Run) -> list[str]:
     wrong = round((1 - metrics["accuracy"]) * metrics["n"])
     return [
         f"With the ImageNet base frozen, training only the head ({params['trainable']:,} of "
-        f"{params['total']:,} parameters) for {result['epochs_run']} epochs"
+        f"{params['total']:,} parameters) for {_epochs(result['epochs_run'])}"
         + (f", keeping epoch {kept}'s weights," if kept else "")
         + f" reaches {percent(metrics['accuracy'], 2)} validation accuracy.",
-        f"Features learnt on ImageNet do most of the work: {wrong:,} of the {metrics['n']:,} validation "
-        "images are still misclassified, and phase 2 starts from there.",
+        f"{wrong:,} of the {metrics['n']:,} validation images are still misclassified after phase 1; "
+        "phase 2 starts from there.",
     ]
 
 
@@ -87,15 +97,20 @@ def _phase2(run: Run) -> list[str]:
     unfrozen, params = two["unfrozen"], two["parameters"]
     lines = [
         f"Fine-tuning {unfrozen['n_unfrozen']} weighted layers from `{unfrozen['first_layer']}` on "
-        f"({params['trainable']:,} trainable parameters) for {two['epochs_run']} "
-        f"epoch{'s' if two['epochs_run'] != 1 else ''} gives "
+        f"({params['trainable']:,} trainable parameters) for {_epochs(two['epochs_run'])} gives "
         f"{percent(two['val_metrics']['accuracy'], 2)} validation accuracy"
         + (f", from {percent(one['val_metrics']['accuracy'], 2)} after phase 1." if one else ".")
     ]
-    lines.append(
-        "The validation split also chose the epochs kept (early stopping restores the best), so "
-        "these figures lean optimistic; the cross-validation page measures by how much."
-    )
+    if run.config.monitored_split == "val":
+        lines.append(
+            "The validation split also chose the epochs kept (early stopping restores the best), so "
+            "these figures lean optimistic; the cross-validation page measures by how much."
+        )
+    else:
+        lines.append(
+            f"Early stopping watched the {run.config.monitored_split} split, carved from the training "
+            "images, so the validation split chose nothing."
+        )
     return lines
 
 
@@ -119,7 +134,9 @@ def _evaluation(run: Run) -> list[str]:
     if bench:
         models = bench["models"]
         hardware = bench.get("hardware") or {}
-        where = f"{hardware.get('logical_cores', '?')} cores of an {hardware.get('cpu', 'unnamed')} CPU"
+        where = f"{hardware.get('cpu', 'an unnamed CPU')}, {hardware.get('logical_cores', '?')} logical cores"
+        if hardware.get("gpus"):
+            where += f", GPU {', '.join(map(str, hardware['gpus']))}"
         lines.append(
             f"One image takes {models['keras']['single']['median_ms']:.0f} ms with Keras and "
             f"{models['tflite_int8']['single']['median_ms']:.0f} ms with the int8 export (medians, {where}; "

@@ -19,7 +19,7 @@ import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.evaluation.metrics import SHOWN_METRICS
-from catsdogs.markdown import Table, Text, duration, percent, table_builder, with_ci
+from catsdogs.markdown import Table, Text, and_list, duration, percent, table_builder, with_ci
 from catsdogs.runs import Run
 from catsdogs.studies.corruptions import title as study_title
 from catsdogs.studies.paper import PAPER_CLAIMS
@@ -385,50 +385,47 @@ MITIGATION_UNCONTROLLED = (
 )
 
 
-def _listing(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def mitigation_summary(comparison: Mapping[str, Any] | None) -> Text:
     """What the controlled mitigation study found, in a few sentences read from
-    ``robustness/mitigation.json``: where the robust augmentation beat its same-epochs
-    control (interval above zero), where no difference could be seen, where the control had
-    no detectable drop to recover, and its cost on clean images."""
+    ``robustness/mitigation.json``: under which corruptions the robust augmentation beat its
+    same-epochs control (gain interval above zero), did worse (below zero) or could not be
+    told from it; under which the control itself showed no drop to recover (its drop's
+    interval reaching zero); and the cost on clean images."""
     if not comparison:
         return Text(MITIGATION_UNCONTROLLED + "\n")
     epochs = comparison.get("epochs", 1)
     extra = "extra epoch" if epochs == 1 else f"{epochs} extra epochs"
     gained, unclear, worse, nothing = [], [], [], []
     for name, c in comparison["corruptions"].items():
-        title = study_title(name)
-        gain, share = c["gain"], c["recovered_share"]
-        if share is None:
-            nothing.append(title)
-        elif gain["low"] > 0:
-            gained.append(f"{title} ({_signed(gain['estimate'])} pp, {percent(share['estimate'], 0)} of the drop)")
+        title, gain, share = study_title(name), c["gain"], c["recovered_share"]
+        if gain["low"] > 0:
+            of_drop = f", {_percent0(share['estimate'])} of the drop" if share else ""
+            gained.append(f"{title} ({_signed(gain['estimate'])} pp{of_drop})")
         elif gain["high"] < 0:
             worse.append(f"{title} ({_signed(gain['estimate'])} pp)")
         else:
             unclear.append(title)
-    costs = [c["clean_cost"] for c in comparison["corruptions"].values()]
+        if share is None:
+            nothing.append(title)
     sentences = [
-        f"Against a control that fine-tuned for the same {extra} "
-        f"without it, on the same {comparison['n_images']:,} images, the limitation-aimed augmentation "
+        f"Against a control that fine-tuned for the same {extra} without that augmentation, on the "
+        f"same {comparison['n_images']:,} images, the limitation-aimed augmentation "
         + (
-            f"raised the mean accuracy over levels 1-5 under {_listing(gained)}."
+            f"raised the mean accuracy over levels 1-5 under {and_list(gained)}."
             if gained
-            else "raised no accuracy detectably."
+            else "raised the mean accuracy over levels 1-5 detectably under none of the corruptions."
         )
     ]
-    if unclear:
-        sentences.append(f"Under {_listing(unclear)} its effect could not be told from zero (95 % interval across it).")
     if worse:
-        sentences.append(f"Under {_listing(worse)} it did worse than the control.")
+        sentences.append(f"Under {and_list(worse)} it did worse than the control.")
+    if unclear:
+        sentences.append(f"Under {and_list(unclear)} its effect could not be told from zero (95 % interval across it).")
     if nothing:
         sentences.append(
-            f"Under {_listing(nothing)} the control lost less than the "
-            f"{100 * comparison['smallest_detectable_drop']:.1f} pp the study can detect: there was no drop to recover."
+            f"Under {and_list(nothing)} the control's own drop could not be told from zero: there was no "
+            "measurable drop to recover."
         )
+    costs = [c["clean_cost"] for c in comparison["corruptions"].values()]
     if costs:
         clean_cost = costs[0]  # the clean images are the same for every corruption
         sentences.append(
@@ -443,15 +440,23 @@ def _signed(value: float, scale: float = 100, digits: int = 1) -> str:
     return f"{scale * value + 0.0:+.{digits}f}"
 
 
+def _percent0(value: float) -> str:
+    """A share in whole percent, never "-0 %"."""
+    return f"{100 * value + 0.0:.0f} %"
+
+
 def _points(interval: Mapping[str, float], digits: int = 1) -> str:
     """A difference of two rates in percentage points with its 95 % interval."""
     lo, hi = _signed(interval["low"], digits=digits), _signed(interval["high"], digits=digits)
     return f"{_signed(interval['estimate'], digits=digits)} pp ({lo} to {hi})"
 
 
-def _share(interval: Mapping[str, float]) -> str:
-    """A share in whole percent with its 95 % interval, written with "to" (it may be negative)."""
-    return f"{100 * interval['estimate']:.0f} % ({100 * interval['low']:.0f} to {100 * interval['high']:.0f})"
+def _share(interval: Mapping[str, Any]) -> str:
+    """A share in whole percent with its 95 % interval, written with "to" (it may be negative);
+    an interval left open (too many resamples without a drop) says so."""
+    if interval.get("low") is None or interval.get("high") is None:
+        return f"{_percent0(interval['estimate'])} (interval unbounded)"
+    return f"{_percent0(interval['estimate'])} ({_percent0(interval['low'])[:-2]} to {_percent0(interval['high'])})"
 
 
 @table_builder
@@ -459,9 +464,8 @@ def mitigation_rows(comparison: Mapping[str, Any]) -> Table:
     """The robust augmentation against its same-epochs control, per corruption, from
     ``robustness/mitigation.json`` (:func:`catsdogs.studies.mitigation.compare_mitigation`):
     each arm's mean accuracy over the corrupted levels, the gain with its paired 95 %
-    interval, the share of the control's drop recovered (undefined where that drop is below
-    what the study can detect) and the cost on the clean images."""
-    detectable = comparison["smallest_detectable_drop"]
+    interval, the share of the control's drop recovered (undefined where that drop's interval
+    reaches zero) and the cost on the clean images."""
     rows = []
     for name, c in comparison["corruptions"].items():
         share = c["recovered_share"]
@@ -472,9 +476,7 @@ def mitigation_rows(comparison: Mapping[str, Any]) -> Table:
                 f"{percent(c['robust']['corrupted'])}",
                 "gain (95 % CI)": _points(c["gain"]),
                 "share of the drop recovered (95 % CI)": (
-                    _share(share)
-                    if share is not None
-                    else f"no detectable drop ({100 * c['plain_drop']:.1f} < {100 * detectable:.1f} pp)"
+                    _share(share) if share is not None else f"no measurable drop: {_points(c['plain_drop'])}"
                 ),
                 "clean cost (95 % CI)": _points(c["clean_cost"]),
             }

@@ -54,9 +54,9 @@ RUNTIME_FILES = {
     "@litertjs/wasm-utils": ("package.json", "dist/index.js"),
 }
 #: Makes the page cross-origin isolated where the host sends no such headers (GitHub Pages), so
-#: LiteRT.js may use threads. A service worker controls only what lies at or below its own
-#: folder, and the threaded runtime's workers live in ``_static``: it is copied to the book's
-#: root, so that they are served isolated too.
+#: LiteRT.js may use threads. A service worker may only be registered for what lies at or below
+#: its own folder, and the threaded runtime's workers live in ``_static``: it is copied to the
+#: book's root, and ``book/try.md`` registers it for the Try page and ``_static/try-model/`` only.
 COI_SERVICE_WORKER = ("coi-serviceworker", "coi-serviceworker.min.js")
 MODEL_FILE = f"{MODEL_STEM}.int8.tflite"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -228,7 +228,8 @@ def install_try_page(
     data_dir: Path | str | None = None,
     samples_per_class: int = 3,
 ) -> Path:
-    """Copy what the *Try the model* page loads into ``<html_dir>/_static/try-model/``.
+    """Copy what the *Try the model* page loads into ``<html_dir>/_static/try-model/``, and
+    the cross-origin isolation service worker (:data:`COI_SERVICE_WORKER`) to ``html_dir``.
 
     Parameters
     ----------

@@ -17,13 +17,15 @@ final model alone would credit the remedy with whatever the extra epoch does by 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
-from scipy.stats import bootstrap
+from scipy.stats import DegenerateDataWarning, bootstrap
 
+from catsdogs.files import file_sha256
 from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, unfreeze_top
 from catsdogs.runs import Run
 from catsdogs.studies.robustness import FROM_CONFIG, evaluate_corruptions
@@ -50,11 +52,17 @@ def train_mitigation(run: Run, arm: str = "robust") -> dict[str, Any]:
     if arm not in ARMS:
         raise ValueError(f"unknown mitigation arm {arm!r}; choose from {', '.join(ARMS)}")
     phase, robust = ARMS[arm]
-    if run.has(phase, "result.json"):
-        log.info("%s already done in %s; reusing it", phase, run.path)
-        return run.read_json(f"{phase}/result.json")
     cfg = run.config
     source = run.final_model()
+    if run.has(phase, "result.json"):
+        done = run.read_json(f"{phase}/result.json")
+        if done.get("source_sha256") not in (None, file_sha256(source)):
+            raise ValueError(
+                f"{run.path / phase} was fine-tuned from another final model than {source}; "
+                f"delete {run.path / phase} (and robustness/results_{STUDY_TAGS[arm]}.json) to train it again"
+            )
+        log.info("%s already done in %s; reusing it", phase, run.path)
+        return done
     trained = keras.models.load_model(source, compile=False)
     seed_everything(cfg, 2)
     model = build_classifier(cfg.replace(augment_robust=robust), None)
@@ -71,6 +79,7 @@ def train_mitigation(run: Run, arm: str = "robust") -> dict[str, Any]:
         logits,
         {
             "source_model": source.relative_to(run.path).as_posix(),
+            "source_sha256": file_sha256(source),
             "learning_rate": cfg.phase2_lr,
             "augment_robust": robust,
         },
@@ -86,81 +95,111 @@ def _per_image(entry: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return right[0], right[1:].mean(axis=0)
 
 
+def _paired_statistics(p_clean, p_corr, r_clean, r_corr, axis=-1):
+    """Gain, clean cost, the control's drop and the share of it recovered, for one (re)sample
+    of images; the share is NaN where the control did not drop (it is undefined there)."""
+    gain = np.mean(r_corr, axis=axis) - np.mean(p_corr, axis=axis)
+    cost = np.mean(p_clean, axis=axis) - np.mean(r_clean, axis=axis)
+    drop = np.mean(p_clean, axis=axis) - np.mean(p_corr, axis=axis)
+    share = np.divide(gain, drop, out=np.full_like(gain, np.nan), where=drop > 0)
+    return np.stack([gain, cost, drop, share])
+
+
+#: The share of the drop recovered gets an interval only when at most this fraction of the
+#: resamples leave it undefined (no drop to divide by); else its interval is unbounded.
+UNDEFINED_SHARE_ALLOWED = 0.025
+
+
 def compare_mitigation(
     plain: Mapping[str, Any], robust: Mapping[str, Any], n_resamples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
     """The robust augmentation against its control, per corruption, on the same images.
 
     For each corruption: both arms' clean accuracy and mean accuracy over the corrupted
-    levels; the **gain** (robust minus plain, corrupted mean) and the **clean cost** (plain
-    minus robust, clean); and the **share of the drop recovered**, the gain divided by the
-    control's own drop (its clean minus its corrupted mean accuracy). Intervals are 95 %
-    percentile bootstraps resampling images, both arms together (``scipy.stats.bootstrap``,
-    ``paired=True``). The share is left undefined (``None``) where the control's drop is
-    smaller than the study's smallest detectable drop: there is nothing measurable to recover.
+    levels; the **gain** (robust minus plain, corrupted mean), the **clean cost** (plain minus
+    robust, clean), the control's own **drop** (its clean minus its corrupted mean) and the
+    **share of the drop recovered** (gain / drop). Intervals are 95 % percentile bootstraps
+    resampling images, both arms and all four figures on the same resamples
+    (``scipy.stats.bootstrap``, ``paired=True``). The share is reported only where the drop's
+    interval lies above zero; its interval is left open (``low``/``high`` ``None``) when more
+    than :data:`UNDEFINED_SHARE_ALLOWED` of the resamples have no drop to divide by.
+
+    The two studies must cover the same images and levels. Occlusion at the Grad-CAM peak
+    hides each arm's own peak, so there "the same images" means the same photos.
     """
-    out: dict[str, Any] = {
-        "n_images": plain["n_images"],
-        "smallest_detectable_drop": plain["smallest_detectable_drop"],
-        "n_resamples": n_resamples,
-        "corruptions": {},
-    }
+    for key in ("n_images", "per_class", "levels"):
+        if plain.get(key) != robust.get(key):
+            raise ValueError(f"the two corruption studies differ in {key}: {plain.get(key)!r} and {robust.get(key)!r}")
+    out: dict[str, Any] = {"n_images": plain["n_images"], "n_resamples": n_resamples, "corruptions": {}}
     for name, p_entry in plain["corruptions"].items():
         if name not in robust["corruptions"]:
             continue
-        p_clean, p_corr = _per_image(p_entry)
-        r_clean, r_corr = _per_image(robust["corruptions"][name])
-        data = (p_clean, p_corr, r_clean, r_corr)
-
-        def interval(statistic, data=data) -> dict[str, float]:
-            point = float(statistic(*data))
+        data = (*_per_image(p_entry), *_per_image(robust["corruptions"][name]))
+        point = _paired_statistics(*data)
+        with warnings.catch_warnings():
+            # a figure every resample gives alike (no image changed, e.g. no clean cost) has a
+            # degenerate but correct interval [x, x]: scipy's warning about it is noise here
+            warnings.simplefilter("ignore", DegenerateDataWarning)
             res = bootstrap(
                 data,
-                statistic,
+                _paired_statistics,
                 paired=True,
-                vectorized=False,
+                vectorized=True,
                 n_resamples=n_resamples,
                 method="percentile",
-                random_state=np.random.default_rng(seed),
+                rng=np.random.default_rng(seed),
             )
-            low, high = res.confidence_interval
-            return {"estimate": point, "low": float(low), "high": float(high)}
+        low, high = res.confidence_interval
 
-        drop = float(p_clean.mean() - p_corr.mean())
+        def interval(i: int, low=low, high=high, point=point) -> dict[str, float]:
+            return {"estimate": float(point[i]), "low": float(low[i]), "high": float(high[i])}
+
         entry: dict[str, Any] = {
-            "plain": {"clean": float(p_clean.mean()), "corrupted": float(p_corr.mean())},
-            "robust": {"clean": float(r_clean.mean()), "corrupted": float(r_corr.mean())},
-            "plain_drop": drop,
-            "gain": interval(lambda pc, pk, rc, rk: np.mean(rk) - np.mean(pk)),
-            "clean_cost": interval(lambda pc, pk, rc, rk: np.mean(pc) - np.mean(rc)),
+            "plain": {"clean": float(np.mean(data[0])), "corrupted": float(np.mean(data[1]))},
+            "robust": {"clean": float(np.mean(data[2])), "corrupted": float(np.mean(data[3]))},
+            "gain": interval(0),
+            "clean_cost": interval(1),
+            "plain_drop": interval(2),
             "recovered_share": None,
         }
-        if drop >= out["smallest_detectable_drop"] - 1e-9:  # equal counts as detectable
-            entry["recovered_share"] = interval(
-                lambda pc, pk, rc, rk: (np.mean(rk) - np.mean(pk)) / max(np.mean(pc) - np.mean(pk), 1e-9)
-            )
+        if entry["plain_drop"]["low"] > 0:
+            shares = res.bootstrap_distribution[3]
+            undefined = float(np.mean(np.isnan(shares)))
+            lo, hi = np.nanpercentile(shares, [2.5, 97.5]) if undefined <= UNDEFINED_SHARE_ALLOWED else (None, None)
+            entry["recovered_share"] = {
+                "estimate": float(point[3]),
+                "low": None if lo is None else float(lo),
+                "high": None if hi is None else float(hi),
+                "undefined_resamples": undefined,
+            }
         out["corruptions"][name] = entry
     return out
 
 
 def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> dict[str, Any]:
     """Both arms trained (:func:`train_mitigation`), each through the corruption study
-    (``robustness/results_<tag>.json``, reused when it holds per-image results), and their
+    (``robustness/results_<tag>.json``, reused when made by that arm's model at this
+    ``per_class`` with per-image results), and their
     paired comparison (:func:`compare_mitigation`), written to ``robustness/mitigation.json``.
 
     Returns ``{"comparison": ..., "studies": {"plain": ..., "robust": ...}}``.
     """
     studies = {}
+    cfg = run.config
+    wanted = cfg.robustness_per_class if per_class == FROM_CONFIG else per_class
     for arm, (phase, _) in ARMS.items():
         train_mitigation(run, arm)
-        tag = STUDY_TAGS[arm]
-        studies[arm] = run.read_json_or_none(f"robustness/results_{tag}.json")
-        if studies[arm] is None or "correct" not in next(iter(studies[arm]["corruptions"].values()), {}):
-            studies[arm] = evaluate_corruptions(
-                run, per_class=per_class, model_path=run.path / phase / "model.keras", tag=tag
-            )
-    cfg = run.config
+        model, tag = run.path / phase / "model.keras", STUDY_TAGS[arm]
+        done = run.read_json_or_none(f"robustness/results_{tag}.json")
+        reusable = (
+            done is not None
+            and done.get("per_class") == wanted
+            and done.get("model_sha256") == file_sha256(model)
+            and all("correct" in entry for entry in done["corruptions"].values())
+        )
+        studies[arm] = done if reusable else evaluate_corruptions(run, per_class=per_class, model_path=model, tag=tag)
     result = compare_mitigation(studies["plain"], studies["robust"], cfg.bootstrap_samples, cfg.seed)
     result["epochs"] = cfg.mitigation_epochs
+    result["source_sha256"] = file_sha256(run.final_model())
     run.write_json("robustness/mitigation.json", result)
     return {"comparison": result, "studies": studies}

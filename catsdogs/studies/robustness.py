@@ -22,6 +22,7 @@ from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation import calibration
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.explain import gradcam, peak_locations
+from catsdogs.evaluation.export import current_export
 from catsdogs.evaluation.predict import (
     KEEP_IN_DISTRIBUTION,
     confidence,
@@ -29,6 +30,7 @@ from catsdogs.evaluation.predict import (
     load_predictor,
     predict_paths,
 )
+from catsdogs.files import file_sha256
 from catsdogs.runs import read_predictions
 from catsdogs.studies.corruptions import (
     CORRUPTIONS,
@@ -96,6 +98,7 @@ def corruption_curves(
         raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(STUDY)}")
     results: dict = {
         "model": str(predictor.path.name),
+        "model_sha256": file_sha256(predictor.path),
         "n_images": int(len(idx)),
         "per_class": per_class,
         "levels": {n: list(levels(n if n in CORRUPTIONS else "occlusion")) for n in names},
@@ -198,12 +201,13 @@ def unsure_threshold(run) -> dict:
     """The threshold of the *unsure* flag exactly as the model is published with it: the
     Keras export's ``ood_threshold`` (``export/export.json``: the confidence quantile that
     keeps :data:`~catsdogs.evaluation.predict.KEEP_IN_DISTRIBUTION` of the whole validation
-    split). A run not yet exported (chapter 6 opened on its own) fits it the same way, on
+    split), when that export was made from the current final model. A run not yet exported
+    (chapter 6 opened on its own) fits it the same way, on
     the final model's predictions of the whole validation split.
 
     Returns ``{"threshold", "source", "n_images"}``; the model card, ``predict``, the Try
     page and chapter 6 then show one value."""
-    export = run.read_json_or_none(EXPORTED_THRESHOLD)
+    export = current_export(run)  # made from the run's current final model, or None
     if export is not None:
         keras_export = export["exports"]["keras"]
         return {
