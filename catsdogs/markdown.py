@@ -17,6 +17,7 @@ from typing import Any
 
 from catsdogs.config import REPOSITORY_URL
 from catsdogs.provenance import source_at
+from catsdogs.records import Hardware, Interval, PhaseResult
 
 Row = dict[str, str]
 
@@ -66,7 +67,7 @@ def _code_key(source: str) -> str:
     return ast.dump(node)
 
 
-def show_source(*objects: Any, docstrings: bool = False, made_by: Mapping[str, Any] | None = None) -> Text:
+def show_source(*objects: Any, docstrings: bool = False, made_by: PhaseResult | None = None) -> Text:
     """The source code of library functions or classes, as one Markdown code block.
 
     The chapters call it where the text explains a step, so the reader sees the code that
@@ -78,7 +79,7 @@ def show_source(*objects: Any, docstrings: bool = False, made_by: Mapping[str, A
     commit, a note under the listing says the code shown is newer than the record. Where
     that cannot be told (no git checkout, as on Colab) nothing is added.
     """
-    commit = ((made_by or {}).get("code") or {}).get("commit")
+    commit = made_by.code.commit if made_by is not None and made_by.code is not None else None
     blocks, newer = [], []
     for obj in objects:
         source = textwrap.dedent(inspect.getsource(obj))
@@ -148,12 +149,15 @@ def paper_percent(value: float) -> str:
     return f"{100 * value:.4g} %"
 
 
-def with_ci(interval: Mapping[str, float | None], digits: int = 1) -> str:
-    """``{"estimate", "low", "high"}`` -> ``"95.0 % (95 % CI 90.0-100.0)"``."""
-    text = percent(interval["estimate"], digits)
-    if interval.get("low") is None or interval.get("high") is None:
+def with_ci(interval: Interval | Mapping[str, float | None], digits: int = 1) -> str:
+    """An :class:`~catsdogs.records.Interval` (or ``{"estimate", "low", "high"}``) ->
+    ``"95.0 % (95 % CI 90.0-100.0)"``."""
+    if isinstance(interval, Mapping):
+        interval = Interval(interval["estimate"], interval.get("low"), interval.get("high"))
+    text = percent(interval.estimate, digits)
+    if interval.low is None or interval.high is None:
         return text
-    return f"{text} (95 % CI {100 * interval['low']:.{digits}f}–{100 * interval['high']:.{digits}f})"
+    return f"{text} (95 % CI {100 * interval.low:.{digits}f}–{100 * interval.high:.{digits}f})"
 
 
 def millions(count: float) -> str:
@@ -181,11 +185,13 @@ def colab_url(notebook: str) -> str:
 NOT_REPORTED = "not reported"
 
 
-def hardware_text(hw: Mapping[str, Any] | None) -> str:
+def hardware_text(hw: Hardware | Mapping[str, Any] | None) -> str:
     if not hw:
         return NOT_MEASURED
-    gpus = f", GPU: {', '.join(hw['gpus'])}" if hw.get("gpus") else ", no GPU"
-    return f"{hw['cpu']} ({hw['logical_cores']} logical cores){gpus}"
+    if isinstance(hw, Mapping):
+        hw = Hardware.from_dict(hw)
+    gpus = f", GPU: {', '.join(hw.gpus)}" if hw.gpus else ", no GPU"
+    return f"{hw.cpu} ({hw.logical_cores} logical cores){gpus}"
 
 
 __all__ = [

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.special import expit
@@ -48,6 +48,9 @@ from catsdogs.config import (
 )
 from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, write_csv
 from catsdogs.provenance import environment_info
+from catsdogs.records import Bench, CVSummary, Evaluation, Export, PhaseResult, Record
+
+R = TypeVar("R", bound=Record)
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +202,56 @@ class Run:
             "`python -m catsdogs train` first"
         )
 
-    def final_result(self) -> dict[str, Any] | None:
+    def final_result(self) -> PhaseResult | None:
         """``result.json`` of the run's final phase, or ``None`` before phase 1 has finished."""
         path = self.final_file("result.json")
-        return read_json_or_none(path) if path else None
+        return PhaseResult.read(path) if path else None
+
+    # --------------------------------------------------------------- records
+    def record(self, kind: type[R], phase: str | None = None) -> R:
+        """The run's record ``kind`` (``phase``: the directory of a per-phase record, e.g.
+        ``"phase2"`` for :class:`~catsdogs.records.PhaseResult`).
+
+        Raises
+        ------
+        MissingRecord
+            If the step that writes it has not run.
+        """
+        path = self.path / kind.relpath(phase)
+        if not path.is_file():
+            raise MissingRecord(
+                f"{path} not found: the step that writes it has not run in this run directory yet "
+                "(run the earlier notebooks / `python -m catsdogs train` first)"
+            )
+        return kind.read(path)
+
+    def record_or_none(self, kind: type[R], phase: str | None = None) -> R | None:
+        """The run's record ``kind``, or ``None`` when the step that writes it has not run."""
+        path = self.path / kind.relpath(phase)
+        return kind.read(path) if path.is_file() else None
+
+    def write_record(self, record: Record, phase: str | None = None) -> Path:
+        """Write ``record`` where its class says (atomically)."""
+        return self.write_json(type(record).relpath(phase), record.to_dict())
+
+    def result(self, phase: str) -> PhaseResult | None:
+        """``<phase>/result.json``, or ``None`` before the phase has finished."""
+        return self.record_or_none(PhaseResult, phase)
+
+    @property
+    def evaluation(self) -> Evaluation | None:
+        """``eval/metrics.json``, or ``None`` before the evaluation has run."""
+        return self.record_or_none(Evaluation)
+
+    @property
+    def export(self) -> Export | None:
+        """``export/export.json``, or ``None`` before the export has run."""
+        return self.record_or_none(Export)
+
+    @property
+    def bench(self) -> Bench | None:
+        """``bench/bench.json``, or ``None`` before the latency bench has run."""
+        return self.record_or_none(Bench)
 
     def manifest(self) -> list[dict]:
         """The rows of ``data/manifest.csv`` (file, label, class, split, ...)."""
@@ -285,14 +334,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot store {type(obj).__name__} in JSON")
-
-
-def kept_epoch(history: dict[str, list[float]]) -> int | None:
-    """The epoch (1-based) whose weights a phase kept: early stopping with
-    ``restore_best_weights`` restores the first epoch of lowest ``val_loss`` (the loss it
-    watched) at the end of training. ``None`` when no validation loss was recorded."""
-    losses = history.get("val_loss") or []
-    return min(range(len(losses)), key=losses.__getitem__) + 1 if losses else None
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -549,16 +590,13 @@ class CVStudy:
             return None
         if link.is_symlink():
             return Path(os.readlink(link)).name
-        recorded = {
-            f["fold"]: f.get("reused_run")
-            for f in (self.run.read_json_or_none("cv.json") or {}).get("per_fold", [])
-            if f.get("seed", 0) == 0
-        }
+        cv = self.run.record_or_none(CVSummary)
+        recorded = {f.fold: f.reused_run for f in (cv.per_fold if cv else []) if not f.seed}
         name = recorded.get(k)
         if not name:
             return None
-        mine, theirs = (read_json_or_none(d / "phase2" / "result.json") or {} for d in (link, self.path.parent / name))
-        same = mine.get("model_sha256") is not None and mine.get("model_sha256") == theirs.get("model_sha256")
+        mine, theirs = (_model_sha256(d) for d in (link, self.path.parent / name))
+        same = mine is not None and mine == theirs
         if not same:
             log.warning(
                 "%s fold %d was recorded as the run %s, but %s holds another model: recorded as trained by the study",
@@ -636,11 +674,18 @@ class CVStudy:
         return out
 
 
+def _model_sha256(run_dir: Path) -> str | None:
+    """Phase 2's recorded ``model_sha256`` of the run directory ``run_dir``, if it has one."""
+    path = run_dir / PhaseResult.relpath("phase2")
+    return PhaseResult.read(path).model_sha256 if path.is_file() else None
+
+
 def phase2_seconds(run: Run) -> float:
     """Seconds of phase 2's training: the larger of its step timing, which includes loading the
     model but only covers the last invocation of a resumed phase, and the sum of its finished
     epochs, each recorded as it ended (so a killed invocation's epochs count)."""
-    epochs = (run.read_json_or_none("phase2/result.json") or {}).get("epoch_seconds", [])
+    phase2 = run.result("phase2")
+    epochs = (phase2.epoch_seconds if phase2 else None) or []
     return max(run.timings().get("phase2_train", 0.0), sum(s for s in epochs if s is not None))
 
 

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "catsdogs"
 #: ones, never a later one. Stage 0 is the shared top level (settings, files, run records,
 #: provenance, Markdown display objects) and ``plots``, which only draws what it is given.
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("config", "files", "provenance", "runs", "markdown", "plots"),
+    ("config", "files", "provenance", "records", "runs", "markdown", "plots"),
     ("data",),
     ("model",),
     ("evaluation",),

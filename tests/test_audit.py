@@ -74,8 +74,11 @@ def _hand_made_run(root: Path, name: str, logits: np.ndarray, **overrides) -> Ru
     run = Run.open(get_config("smoke", **overrides), root / name)
     save_predictions(run.file("phase2", "predictions_val.csv"), FILES, LABELS, logits)
     run.write_json("data/scan.json", {"manifest_sha256": "ab" * 32})
-    run.write_json("phase1/result.json", {"val_metrics": {"accuracy": 0.75}})
-    run.write_json("phase2/result.json", {"history": {"epoch": [0, 1], "val_accuracy": [0.5, 0.625]}})
+    run.write_json("phase1/result.json", {"phase": "phase1", "parameters": {}, "val_metrics": {"accuracy": 0.75}})
+    run.write_json(
+        "phase2/result.json",
+        {"phase": "phase2", "parameters": {}, "history": {"epoch": [0, 1], "val_accuracy": [0.5, 0.625]}},
+    )
     run.update_json("timings.json", phase2_train=125.0)
     return run
 
@@ -118,10 +121,11 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     assert "published run, **base**: 62.50 %" in summary
     assert "most accurate configuration, **lr** (phase-2 LR 3e-05): 75.00 %" in summary
     assert "99.0 %" not in summary and "at most 12.50 percentage points" in summary
+    from catsdogs.records import Interval
     from catsdogs.studies.ablation import ablation_markdown
 
-    assert ablation_markdown(result, by_run["base"]["final_accuracy"]).startswith("| run |")
-    rerun = {"estimate": 0.7, "low": 0.4, "high": 0.9}  # the published run is a later run of base's recipe
+    assert ablation_markdown(result, Interval(**by_run["base"]["final_accuracy"])).startswith("| run |")
+    rerun = Interval(estimate=0.7, low=0.4, high=0.9)  # the published run is a later run of base's recipe
     text = ablation_markdown(result, rerun)
     assert text.startswith("The variants were forked from an earlier training of the published recipe")
     assert "| base (base) |" in text and "(published)" not in text and "70.00 % (95 % CI 40.00–90.00)" in text

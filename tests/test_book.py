@@ -19,6 +19,7 @@ import yaml
 
 from catsdogs.config import CHAPTERS, ENV_DATA_DIR, ENV_WEIGHTS, REPOSITORY_URL, get_config
 from catsdogs.markdown import colab_url
+from catsdogs.records import GitState, Parameters, PhaseResult
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -333,14 +334,17 @@ def test_a_listing_newer_than_its_record_says_so():
     if found.returncode != 0 or not found.stdout.split() or shallow.stdout.strip() == "true":
         pytest.skip("not a git checkout with the whole history of catsdogs/markdown.py")
     introduced = found.stdout.split()[-1]  # the commit that added show_source, before made_by
-    note = show_source(show_source, made_by={"code": {"commit": introduced}})
+    made = PhaseResult(phase="phase1", parameters=Parameters(), code=GitState(commit=introduced))
+    note = show_source(show_source, made_by=made)
     assert f"Newer than the record beside it: `show_source` changed after commit `{introduced[:7]}`" in note
-    assert show_source(show_source, made_by={}).endswith("```\n")
-    assert show_source(show_source, made_by={"code": {"commit": "0" * 40}}).endswith("```\n")
+    assert show_source(show_source, made_by=made.replace(code=None)).endswith("```\n")
+    assert show_source(show_source, made_by=made.replace(code=GitState(commit="0" * 40))).endswith("```\n")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     # at HEAD, show_source has only a docstring or nothing to tell from the checkout's: no note
     # unless the checkout changed its code
     dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "catsdogs/markdown.py"], cwd=ROOT).returncode
     # (the listing of show_source itself holds the note's words: look for the note's commit)
-    noted = f"changed after commit `{head[:7]}`" in show_source(show_source, made_by={"code": {"commit": head}})
+    noted = f"changed after commit `{head[:7]}`" in show_source(
+        show_source, made_by=made.replace(code=GitState(commit=head))
+    )
     assert noted == bool(dirty)

@@ -41,7 +41,7 @@ def test_a_fold_that_reused_a_published_run_is_counted_once(tmp_path: Path) -> N
 
 def _phase2(path: Path, accuracy: float, sha: str) -> None:
     (path / "phase2").mkdir(parents=True, exist_ok=True)
-    result = {"val_metrics": {"accuracy": accuracy}, "model_sha256": sha, "history": {}}
+    result = {"phase": "phase2", "parameters": {}, "val_metrics": {"accuracy": accuracy}, "model_sha256": sha}
     (path / "phase2" / "result.json").write_text(json.dumps(result))
 
 

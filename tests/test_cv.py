@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -122,11 +123,12 @@ def test_training_seconds_keep_the_epochs_of_a_killed_invocation(tmp_path):
     fold.update_json(
         "timings.json", phase1_features=5.0, phase1_train=10.0, phase2_train=380.0, phase2_predict_val=80.0
     )
-    fold.write_json("phase2/result.json", {"epoch_seconds": [370.0, 314.0, 349.0, 356.0, 345.0, 335.0]})
+    phase2 = {"phase": "phase2", "parameters": {}}
+    fold.write_json("phase2/result.json", phase2 | {"epoch_seconds": [370.0, 314.0, 349.0, 356.0, 345.0, 335.0]})
     assert cv_mod.training_seconds(fold) == 10.0 + 2069.0 + 80.0  # resumed for the 6th epoch only
-    fold.write_json("phase2/result.json", {"epoch_seconds": [335.0]})
+    fold.write_json("phase2/result.json", phase2 | {"epoch_seconds": [335.0]})
     assert cv_mod.training_seconds(fold) == 10.0 + 380.0 + 80.0
-    fold.write_json("phase2/result.json", {})  # a record from before epochs were timed
+    fold.write_json("phase2/result.json", phase2)  # a record from before epochs were timed
     assert cv_mod.training_seconds(fold) == 10.0 + 380.0 + 80.0
 
 
@@ -183,14 +185,14 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     oof = read_oof(study.path / cv_mod.OOF_FILE)
     manifest = read_manifest(study.path / "data" / "manifest.csv")
     assert sorted(oof["file"]) == sorted(r["file"] for r in manifest)  # every image exactly once
-    assert len(set(oof["file"])) == len(manifest) == result["images"] == 20
+    assert len(set(oof["file"])) == len(manifest) == result.images == 20
     folds = dict(zip(oof["file"], oof["fold"]))
     for k in range(5):
         fold_files = [
             r["file"] for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r["split"] == "val"
         ]
         assert {f for f in fold_files} == {f for f, g in folds.items() if g == k}
-    assert result["pooled"]["accuracy"] == pytest.approx(np.mean((oof["prob"] >= 0.5) == oof["label"]))
+    assert result.pooled.accuracy == pytest.approx(np.mean((oof["prob"] >= 0.5) == oof["label"]))
     assert set(json.loads((study.path / "fold_seconds.json").read_text())) == {str(k) for k in range(5)}
 
     # A phase-2 variant on the same folds shares each fold's phase 1, then the paired comparison.
@@ -248,19 +250,18 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert gallery.read_bytes() == (study.path / dataset_audit.GALLERY_FILE).read_bytes()
     assert not list((tmp_path / "results").rglob("*.jpg")), "the gallery is a book figure, not a record"
     published = verdict_mod.load_study(tmp_path / "results" / "cv-a", n_samples=50)
-    assert [f["fold"] for f in published["folds"]] == list(range(5))
-    assert published["cv"]["pooled"]["accuracy"] == result["pooled"]["accuracy"]
-    assert published["compare"]["verdict"] == compared["verdict"]
-    assert published["label_audit"] == summary
+    assert [f.fold for f in published.folds] == list(range(5))
+    assert published.cv.pooled.accuracy == result.pooled.accuracy
+    assert published.compare["verdict"] == compared["verdict"]
+    assert published.label_audit == summary
     rows = verdict_mod.forest_rows({"cv-paper": published}, None)
-    assert (
-        len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result["pooled_ci95"]["accuracy"]["estimate"]
-    )
+    assert len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result.pooled_ci95["accuracy"].estimate
     text = verdict_mod.verdict_markdown({"cv-paper": published})
     assert "pooled out-of-fold accuracy" in text and compared["verdict"] in text
     assert f"1 of the {len(mistakes)} mistakes are mislabelled" in text
     assert ("looked at so far" in text) == (len(mistakes) > 1), "a partial audit says so"
-    partial = verdict_mod.verdict_markdown({"cv-paper": published | {"cv": None, "folds": published["folds"][:2]}})
+    unfinished = dataclasses.replace(published, cv=None, folds=published.folds[:2])
+    partial = verdict_mod.verdict_markdown({"cv-paper": unfinished})
     assert "2 of 5 folds finished" in partial
 
 

@@ -63,18 +63,10 @@ def test_load_predictor_errors(tmp_path):
 
 
 def test_format_bench_table():
-    entry = {
-        "single": {"median_ms": 2.0},
-        "batched_per_image": {"median_ms": 1.0},
-        "speedup_vs_keras_single": 10.0,
-        "speedup_vs_keras_batched": 5.0,
-    }
-    text = format_bench(
-        {
-            "hardware": {"cpu": "X", "logical_cores": 2},
-            "repeats": 3,
-            "batch_size": 8,
-            "models": {"keras": entry, "tflite_int8": entry},
-        }
+    from catsdogs.records import Bench, Hardware, Latency, ModelLatency
+
+    entry = ModelLatency(
+        Latency(2.0, 2.5, 1.5), Latency(1.0, 1.2, 0.9), speedup_vs_keras_single=10.0, speedup_vs_keras_batched=5.0
     )
+    text = format_bench(Bench(3, 8, Hardware(cpu="X", logical_cores=2), {}, {"keras": entry, "tflite_int8": entry}))
     assert "tflite_int8" in text and "10.00" in text

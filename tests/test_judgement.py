@@ -66,11 +66,14 @@ def compare_folds() -> int:
 
 
 def _study(epochs_by_fold, final_by_fold, n=100, protocol="paper"):
+    from catsdogs.records import CVSummary, Interval
+    from catsdogs.studies.cv_report import ScoredTraining, StudyReport
+
     folds = [
-        {"fold": k, "n": n, "accuracy": {"estimate": final}, "epochs": epochs}
+        ScoredTraining(k, 0, n, Interval(final, final, final), None, "val", epochs, [], 0.0)
         for k, (epochs, final) in enumerate(zip(epochs_by_fold, final_by_fold))
     ]
-    return {"folds": folds, "cv": {"protocol": protocol}}
+    return StudyReport("cv-paper", len(folds), [0], folds, CVSummary(protocol=protocol), None, None)
 
 
 def test_epoch_choice_reads_the_restored_last_and_fixed_epochs():
@@ -127,7 +130,9 @@ def test_a_reuse_is_kept_only_for_the_same_model(tmp_path):
     from catsdogs.runs import CVStudy, Run
 
     def phase2(path: Path, sha: str) -> None:
-        Run.open(tiny_config(), path).write_json("phase2/result.json", {"model_sha256": sha})
+        Run.open(tiny_config(), path).write_json(
+            "phase2/result.json", {"phase": "phase2", "parameters": {}, "model_sha256": sha}
+        )
 
     study = Run.open(tiny_config(), tmp_path / "cv")
     study.write_json("cv.json", {"per_fold": [{"fold": 0, "reused_run": "full"}]})

@@ -155,7 +155,7 @@ def test_for_notebook_takes_locations_from_the_environment(make_config, tmp_path
 
 
 def test_kept_epoch_is_the_first_lowest_validation_loss():
-    from catsdogs.runs import kept_epoch
+    from catsdogs.records import kept_epoch
 
     assert kept_epoch({"val_loss": [0.5, 0.3, 0.3, 0.4]}) == 2  # early stopping keeps the first best
     assert kept_epoch({"loss": [0.5]}) is None

@@ -49,10 +49,19 @@ def test_a_chapter_not_yet_run_says_what_is_missing(tmp_path):
 
 
 def test_the_unsure_threshold_is_the_current_exports(tmp_path, monkeypatch):
+    from catsdogs.records import Export
     from catsdogs.studies import robustness
 
     run = Run.open(get_config("smoke"), tmp_path / "exported")
-    record = {"exports": {"keras": {"ood_threshold": 0.9726, "val_metrics": {"n": 5000}}}}
+    record = Export.from_dict(
+        {
+            "source_model": "phase2/model.keras",
+            "source_sha256": "0" * 64,
+            "parameters": {},
+            "calibration_images": 8,
+            "exports": {"keras": {"file": "m.keras", "ood_threshold": 0.9726, "val_metrics": {"n": 5000}}},
+        }
+    )
     monkeypatch.setattr(robustness, "current_export", lambda r: record if r is run else None)
     assert robustness.unsure_threshold(run) == {
         "threshold": 0.9726,

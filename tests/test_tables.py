@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from catsdogs.config import get_config
@@ -33,9 +35,17 @@ def _ci(value):
 def run(tmp_path) -> Run:
     run = Run.open(get_config("smoke"), tmp_path / "run")
     params = {"total": 2259265, "trainable": 1664641, "non_trainable": 594624}
-    run.write_json("phase2/result.json", {"parameters": params, "val_metrics": METRICS, "history": {}})
     run.write_json(
-        "eval/metrics.json", {"metrics": METRICS, "ci95": {k: _ci(v) for k, v in METRICS.items() if k != "n"}}
+        "phase2/result.json", {"phase": "phase2", "parameters": params, "val_metrics": METRICS, "history": {}}
+    )
+    run.write_json(
+        "eval/metrics.json",
+        {
+            "source": "phase2",
+            "split": "val",
+            "metrics": METRICS,
+            "ci95": {k: _ci(v) for k, v in METRICS.items() if k != "n"},
+        },
     )
     run.write_json(
         "provenance.json",
@@ -86,20 +96,16 @@ def test_comparison_without_exports_says_not_measured(run):
 
 
 def test_comparison_reads_export_and_bench_when_present(run):
-    int8 = {"size_mb": 2.9, "val_metrics": dict(METRICS, accuracy=0.9333)}
-    run.write_json(
-        "export/export.json",
-        {"parameters": {"total": 2257985}, "exports": {"keras": {"size_mb": 9.1}, "tflite_int8": int8}},
-    )
-    timing = {"single": {"median_ms": 12.0}, "batched_per_image": {"median_ms": 4.0}}
-    run.write_json(
-        "bench/bench.json",
-        {
-            "batch_size": 32,
-            "hardware": {"cpu": "a CPU", "logical_cores": 2, "gpus": []},
-            "models": {"keras": timing, "tflite_int8": timing},
-        },
-    )
+    from catsdogs.records import Bench, Export, ExportedFile, Hardware, Latency, Metrics, ModelLatency, Parameters
+
+    def exported(size_mb: float, accuracy: float) -> ExportedFile:
+        return ExportedFile("m", size_mb, "0" * 64, Metrics.of(dict(METRICS, accuracy=accuracy)))
+
+    files = {"keras": exported(9.1, 0.95), "tflite_int8": exported(2.9, 0.9333)}
+    run.write_record(Export("phase2/model.keras", "1" * 64, Parameters(total=2257985), 8, files))
+    timing = ModelLatency(Latency(12.0, 13.0, 11.0), Latency(4.0, 5.0, 3.0))
+    hardware = Hardware(cpu="a CPU", logical_cores=2)
+    run.write_record(Bench(50, 32, hardware, {}, {"keras": timing, "tflite_int8": timing}))
     rows = comparison_rows(run)
     assert _row(rows, "accuracy")["int8 TFLite export"] == "93.33 %"
     assert _row(rows, "model file size")["int8 TFLite export"] == "2.9 MB"
@@ -249,10 +255,14 @@ def test_publish_records_replaces_machine_paths(run, tmp_path):
     assert "/some/where/model.tflite" not in texts["provenance.json"]
 
 
-def _study(acc, low, high, prf):
+def _study(name, acc, low, high, prf):
+    from catsdogs.records import CVSummary
+    from catsdogs.studies.cv_report import StudyReport
+
     ci = {"accuracy": {"estimate": acc, "low": low, "high": high}}
     ci |= {k: {"estimate": v, "low": v - 0.002, "high": v + 0.002} for k, v in zip(("precision", "recall", "f1"), prf)}
-    return {"cv": {"pooled_ci95": ci, "images": 24998}, "compare": None}
+    cv = CVSummary.from_dict({"folds": 5, "images": 24998, "pooled_ci95": ci})
+    return StudyReport(name, 5, [0], [], cv, None, None)
 
 
 def test_claims_give_each_recipe_its_own_judge_accuracy(run):
@@ -270,8 +280,8 @@ def test_claims_give_each_recipe_its_own_judge_accuracy(run):
     single = verdicts(claim_rows(run, {}))
     assert single == {"validation accuracy": NOT_REPRODUCED, "precision / recall / F1": NOT_REPRODUCED}
     studies = {
-        "cv-paper": _study(0.9866, 0.9852, 0.9879, (0.9849, 0.9882, 0.9866)),
-        "cv-lr3e-5": _study(0.9880, 0.9866, 0.9893, (0.9878, 0.9882, 0.9880)),
+        "cv-paper": _study("cv-paper", 0.9866, 0.9852, 0.9879, (0.9849, 0.9882, 0.9866)),
+        "cv-lr3e-5": _study("cv-lr3e-5", 0.9880, 0.9866, 0.9893, (0.9878, 0.9882, 0.9880)),
     }
     rows = claim_rows(run, studies)
     # the paper's 98.9 % carries its own sampling error (5,000 images assumed): 98.66 % holds,
@@ -286,15 +296,15 @@ def test_claims_give_each_recipe_its_own_judge_accuracy(run):
     assert "98.80 % (95 % CI 98.66–98.93), 24,998 out-of-fold images |" in rows.markdown()
     # the second recipe was picked on fold 0: its figure without that fold goes with it
     fresh = {"fold": 0, "accuracy": {"first": 0.9863, "second": 0.9877}}
-    studies["cv-paper"] = studies["cv-paper"] | {
-        "compare": {"first": "cv-paper", "second": "cv-lr3e-5", "without_selection_fold": fresh}
-    }
+    studies["cv-paper"] = dataclasses.replace(
+        studies["cv-paper"], compare={"first": "cv-paper", "second": "cv-lr3e-5", "without_selection_fold": fresh}
+    )
     cells = {r["claim"]: r["this reproduction"] for r in claim_rows(run, studies)}
     assert cells["validation accuracy (LR 3e-5 recipe, paper protocol)"].endswith(
         "24,998 out-of-fold images (98.77 % without fold 0, where it was picked)"
     )
     assert cells["validation accuracy (paper-faithful recipe, paper protocol)"].endswith("24,998 out-of-fold images")
-    unfinished = {"cv-paper": studies["cv-paper"], "cv-lr3e-5": {"cv": None, "compare": None}}
+    unfinished = {"cv-paper": studies["cv-paper"], "cv-lr3e-5": dataclasses.replace(studies["cv-lr3e-5"], cv=None)}
     assert len(verdicts(claim_rows(run, unfinished))) == 2  # only finished studies are evidence
 
 

@@ -134,7 +134,7 @@ def test_evaluate_run_writes_metrics_with_ci(trained_run: Run) -> None:
 
     result = evaluate_run(trained_run)
     stored = json.loads((trained_run.path / "eval" / "metrics.json").read_text())
-    assert stored == json.loads(json.dumps(result))
+    assert stored == result.to_dict()
     assert stored["source"] == "phase2" and stored["split"] == "val"
     assert {"accuracy", "f1"} <= set(stored["metrics"])
     ci = stored["ci95"]["accuracy"]
@@ -149,7 +149,7 @@ def test_phase1_without_cached_features(make_petimages, make_config, tmp_path: P
     cfg = make_config(make_petimages(n_per_class=8), phase1_cached_features=False, phase1_epochs=1)
     run = Run.open(cfg, tmp_path / "run")
     result = train_mod.train_phase1(run)
-    assert result["cached_features"] is False and result["epochs_run"] == 1
+    assert result.cached_features is False and result.epochs_run == 1
     for f in ("phase1/model.keras", "phase1/history.csv", "phase1/predictions_val.csv", "phase1/last_epoch.keras"):
         assert (run.path / f).is_file(), f
     assert not list((run.path / "phase1").glob("features_*.npy"))  # trained through the base
@@ -252,15 +252,15 @@ def test_trainable_parameters_grow_from_phase1_to_phase2() -> None:
 
     model = build_classifier(tiny_config(), None)
     phase1 = parameter_counts(model)
-    assert phase1["trainable"] == 1280 + 1  # only the head's Dense layer
+    assert phase1.trainable == 1280 + 1  # only the head's Dense layer
     info = unfreeze_top(model, "block_16_expand")
     phase2 = parameter_counts(model)
-    assert phase2["trainable"] > phase1["trainable"]
-    assert phase2["total"] == phase1["total"] == phase2["trainable"] + phase2["non_trainable"]
+    assert phase2.trainable > phase1.trainable
+    assert phase2.total == phase1.total == phase2.trainable + phase2.non_trainable
     base = get_base(model)
     assert not any(layer.trainable for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization))
     assert not base.get_layer("block_15_expand").trainable and base.get_layer("block_16_expand").trainable
-    assert info["first_layer"] == "block_16_expand" and info["n_unfrozen"] > 0
+    assert info.first_layer == "block_16_expand" and info.n_unfrozen > 0
 
 
 def test_export_is_reused_until_the_final_model_changes(trained_run: Run, tmp_path: Path, monkeypatch) -> None:
@@ -268,7 +268,7 @@ def test_export_is_reused_until_the_final_model_changes(trained_run: Run, tmp_pa
 
     run = Run.load(shutil.copytree(trained_run.path, tmp_path / "run"))
     first = export.export_run(run, calibration_images=8)
-    assert first["source_sha256"] == file_sha256(run.path / "phase2" / "model.keras")
+    assert first.source_sha256 == file_sha256(run.path / "phase2" / "model.keras")
     assert export.current_export(run) == first
 
     def must_not_run(*args, **kwargs):

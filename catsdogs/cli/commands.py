@@ -24,6 +24,7 @@ import numpy as np
 
 from catsdogs.config import Config, cache_dir, default_run_dir, get_config, load_recipe, project_dir, runs_dir
 from catsdogs.evaluation import predict
+from catsdogs.records import CVSummary, Interval, Metrics, PhaseResult
 from catsdogs.runs import Run
 
 #: File suffixes ``predict`` picks up inside a directory argument.
@@ -114,9 +115,8 @@ def cmd_train(args) -> int:
     run = train.train(cfg, run_dir, args.from_run, until={"data": "data", "1": "phase1"}.get(args.phase, "phase2"))
     summary = {"run_dir": str(run.path), "timings_s": run.timings()}
     for phase in ("phase1", "phase2"):
-        if run.has(phase, "result.json"):
-            m = run.read_json(f"{phase}/result.json")["val_metrics"]
-            summary[f"{phase}_val_accuracy"] = m["accuracy"]
+        if result := run.result(phase):
+            summary[f"{phase}_val_accuracy"] = result.val_metrics.accuracy
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -141,24 +141,24 @@ def cmd_cv(args) -> int:
         )
     if args.fold:
         for k in args.fold:
-            m = study.fold_run(k, args.seed).read_json("phase2/result.json")["val_metrics"]
+            m = study.fold_run(k, args.seed).record(PhaseResult, "phase2").val_metrics
             print(
-                f"{study.fold_dir(k, args.seed)}: accuracy on the scored fold {100 * m['accuracy']:.2f} % "
-                f"({m['n']} images); pool the finished trainings with `cv --merge --run-dir {study.path}`"
+                f"{study.fold_dir(k, args.seed)}: accuracy on the scored fold {100 * m.accuracy:.2f} % "
+                f"({m.n} images); pool the finished trainings with `cv --merge --run-dir {study.path}`"
             )
         return 0
-    result = study.run.read_json("cv.json")
-    ci = result["pooled_ci95"]["accuracy"]
+    result = study.run.record(CVSummary)
+    ci, seeds = result.pooled_ci95["accuracy"], result.seed_list
     scope = (
-        f"{result['trainings']} training{'s' if result['trainings'] != 1 else ''} "
-        f"(seed{'s' if len(result['seeds']) != 1 else ''} {', '.join(map(str, result['seeds']))})"
-        if "trainings" in result
-        else f"{result['folds']} folds"
+        f"{result.trainings} training{'s' if result.trainings != 1 else ''} "
+        f"(seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))})"
+        if result.trainings is not None
+        else f"{result.folds} folds"
     )
-    partial = "" if result.get("complete", True) else " (partial: not every fold has every seed yet)"
+    partial = "" if result.is_complete else " (partial: not every fold has every seed yet)"
     print(
-        f"{study.path}: pooled out-of-fold accuracy {100 * ci['estimate']:.2f} % "
-        f"(95 % CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}) on {result['images']} images, {scope}{partial}"
+        f"{study.path}: pooled out-of-fold accuracy {100 * ci.estimate:.2f} % "
+        f"(95 % CI {100 * ci.low:.2f}-{100 * ci.high:.2f}) on {result.images} images, {scope}{partial}"
     )
     return 0
 
@@ -229,22 +229,22 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def metrics_text(metrics: dict[str, Any], ci95: dict[str, dict] | None) -> str:
+def metrics_text(metrics: Metrics, ci95: dict[str, Interval] | None) -> str:
     """Metric, estimate and 95 % CI as an aligned text table, then the confusion matrix."""
     from catsdogs.evaluation.metrics import SHOWN_METRICS
 
     lines = [f"{'metric':<12}{'estimate':>10}   95 % CI"]
     for name in SHOWN_METRICS:
-        if metrics.get(name) is None:
+        if (value := getattr(metrics, name)) is None:
             continue
-        ci = (ci95 or {}).get(name) or {}
-        interval = f"{ci['low']:.4f}-{ci['high']:.4f}" if ci.get("low") is not None else "-"
-        lines.append(f"{name:<12}{metrics[name]:>10.4f}   {interval}")
-    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+        ci = (ci95 or {}).get(name)
+        interval = f"{ci.low:.4f}-{ci.high:.4f}" if ci is not None else "-"
+        lines.append(f"{name:<12}{value:>10.4f}   {interval}")
+    (tn, fp), (fn, tp) = metrics.confusion_matrix
     width = max(len(f"{v:,}") for v in (tn, fp, fn, tp)) + 2
     lines += [
         "",
-        f"confusion matrix ({metrics['n']:,} images; rows: true class, columns: predicted)",
+        f"confusion matrix ({metrics.n:,} images; rows: true class, columns: predicted)",
         f"{'':<6}{'cat':>{width}}{'dog':>{width}}",
         f"{'cat':<6}{tn:>{width},}{fp:>{width},}",
         f"{'dog':<6}{fn:>{width},}{tp:>{width},}",
@@ -320,15 +320,13 @@ def cmd_evaluate(args) -> int:
         result = evaluate.evaluate_directory(predictor, data.find_data_dir(cfg), cache_dir(cfg))
         result["scan"].pop("skipped_files", None)
         title = f"{args.model} on {result['scan']['usable']:,} images of {result['data']}"
+        shown, ci95 = Metrics.of(result["metrics"]), None
     else:
         run = existing_run(args)
-        result = evaluate.evaluate_run(run)  # written to eval/metrics.json; --json prints all of it
-        title = f"{run.path}: final model ({result['source']}) on the {result['split']} split"
-    print(
-        json.dumps(result, indent=2)
-        if args.json
-        else f"{title}\n\n{metrics_text(result['metrics'], result.get('ci95'))}"
-    )
+        evaluation = evaluate.evaluate_run(run)  # written to eval/metrics.json; --json prints all of it
+        title = f"{run.path}: final model ({evaluation.source}) on the {evaluation.split} split"
+        result, shown, ci95 = evaluation.to_dict(), evaluation.metrics, evaluation.ci95
+    print(json.dumps(result, indent=2) if args.json else f"{title}\n\n{metrics_text(shown, ci95)}")
     return 0
 
 
@@ -410,14 +408,14 @@ def cmd_export(args) -> int:
 
     result = export.export_run(existing_run(args), publish_dir=args.publish, force=args.force)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
         return 0
     print(f"{'export':<16}{'size MB':>9}{'val accuracy':>14}{'same label as Keras':>21}{'OOD threshold':>15}  file")
-    for name, e in result["exports"].items():
-        threshold = f"{e['ood_threshold']:.4f}" if e.get("ood_threshold") is not None else "-"
+    for name, e in result.exports.items():
+        threshold = f"{e.ood_threshold:.4f}" if e.ood_threshold is not None else "-"
         print(
-            f"{name:<16}{e['size_mb']:>9.3f}{e['val_metrics']['accuracy']:>14.4f}"
-            f"{e['agreement_with_keras']:>21.4f}{threshold:>15}  {e['file']}"
+            f"{name:<16}{e.size_mb:>9.3f}{e.val_metrics.accuracy:>14.4f}"
+            f"{e.agreement_with_keras:>21.4f}{threshold:>15}  {e.file}"
         )
     return 0
 
@@ -427,7 +425,7 @@ def cmd_bench(args) -> int:
 
     with contextlib.nullcontext() if args.verbose else native_stderr_silenced():  # LiteRT's delegate line
         result = export.bench_run(existing_run(args), repeats=args.repeats, force=True)
-    print(json.dumps(result, indent=2) if args.json else export.format_bench(result))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else export.format_bench(result))
     return 0
 
 

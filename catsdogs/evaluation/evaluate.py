@@ -14,12 +14,13 @@ from catsdogs.data import scan
 from catsdogs.evaluation import calibration, metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.predict import Predictor, predict_paths
+from catsdogs.records import Evaluation
 from catsdogs.runs import Run, read_predictions
 
 log = logging.getLogger(__name__)
 
 
-def evaluate_run(run: Run) -> dict[str, Any]:
+def evaluate_run(run: Run) -> Evaluation:
     """Metrics of the run's final model on the validation split, with bootstrap CIs.
 
     Reads ``phase2/predictions_val.csv`` (or phase 1's when phase 2 has not run),
@@ -28,14 +29,16 @@ def evaluate_run(run: Run) -> dict[str, Any]:
     path = run.final_predictions()
     p = read_predictions(path)
     cfg = run.config
-    result = {
-        "source": path.parent.name,
-        "split": "val",
-        "metrics": metrics.classification_metrics(p["label"], p["prob"]),
-        "ci95": bootstrap_ci(p["label"], p["prob"], n_samples=cfg.bootstrap_samples, seed=cfg.seed),
-        "calibration": calibration.reliability(p["label"], p["prob"]),
-    }
-    run.write_json("eval/metrics.json", result)
+    result = Evaluation.from_dict(
+        {
+            "source": path.parent.name,
+            "split": "val",
+            "metrics": metrics.classification_metrics(p["label"], p["prob"]),
+            "ci95": bootstrap_ci(p["label"], p["prob"], n_samples=cfg.bootstrap_samples, seed=cfg.seed),
+            "calibration": calibration.reliability(p["label"], p["prob"]),
+        }
+    )
+    run.write_record(result)
     return result
 
 

@@ -36,6 +36,7 @@ from catsdogs.files import file_sha256
 from catsdogs.model.classifier import inference_model, parameter_counts
 from catsdogs.model.tflite import quantize
 from catsdogs.provenance import hardware_info
+from catsdogs.records import Bench, Export, ExportedFile, Hardware, Latency, Metrics, ModelLatency
 from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)
@@ -89,37 +90,36 @@ def _convert(tf, model, out_path: Path, representative_images: np.ndarray | None
     return out_path
 
 
-def current_export(run: Run) -> dict[str, Any] | None:
+def current_export(run: Run) -> Export | None:
     """``export/export.json`` if it is up to date: made from the run's current final
     model (its sha256, recorded in the export or, for older records, in the phase's
     ``result.json``) and every export file still has its recorded sha256; else ``None``."""
-    if not run.has("export", "export.json"):
+    record = run.export
+    if record is None:
         return None
-    record = run.read_json("export/export.json")
     source = run.final_model()
-    recorded = record.get("source_sha256")
-    if recorded is None and record.get("source_model") == source.relative_to(run.path).as_posix():
-        recorded = (
-            run.read_json(f"{source.parent.name}/result.json") if run.has(source.parent.name, "result.json") else {}
-        ).get("model_sha256")
+    recorded = record.source_sha256
+    if recorded is None and record.source_model == source.relative_to(run.path).as_posix():
+        phase = run.result(source.parent.name)
+        recorded = phase.model_sha256 if phase else None
     if recorded is None or recorded != file_sha256(source):
         return None
-    for entry in record["exports"].values():
-        path = run.path / "export" / entry["file"]
-        if not path.is_file() or file_sha256(path) != entry["sha256"]:
+    for entry in record.exports.values():
+        path = run.path / "export" / entry.file
+        if not path.is_file() or file_sha256(path) != entry.sha256:
             return None
     return record
 
 
-def _one_threshold(record: dict[str, Any]) -> bool:
+def _one_threshold(record: Export) -> bool:
     """Whether every export of ``record`` carries the same unsure threshold and its share."""
-    entries = record["exports"].values()
-    return len({e.get("ood_threshold") for e in entries}) == 1 and all("ood_flagged_val" in e for e in entries)
+    entries = record.exports.values()
+    return len({e.ood_threshold for e in entries}) == 1 and all(e.ood_flagged_val is not None for e in entries)
 
 
 def export_run(
     run: Run, publish_dir: Path | str | None = None, calibration_images: int = 300, force: bool = False
-) -> dict[str, Any]:
+) -> Export:
     """Export the run's final model and measure each export on the validation split.
 
     Writes ``export/<stem>.keras`` (no optimizer state), ``.float32.tflite`` and
@@ -153,13 +153,6 @@ def export_run(
         convert_to_tflite(model, files["tflite_int8"], representative_images=calib_images)
 
     val_paths, y_val = run.split_paths("val")
-    result: dict[str, Any] = {
-        "source_model": source.relative_to(run.path).as_posix(),
-        "source_sha256": file_sha256(source),
-        "parameters": parameter_counts(model),
-        "calibration_images": int(len(calib)),
-        "exports": {},
-    }
     probs = {}
     with run.timed("export_evaluate"):
         for name, path in files.items():
@@ -168,21 +161,28 @@ def export_run(
     # reference the exports are converted from); each file records the share of the
     # validation images it flags with it.
     threshold = fit_ood_threshold(probs["keras"])
-    for name, path in files.items():
-        result["exports"][name] = {
-            "file": path.name,
-            "size_mb": _mb(path),
-            "sha256": file_sha256(path),
-            "val_metrics": metrics.classification_metrics(y_val, probs[name]),
-            "ood_threshold": threshold,
-            "ood_keep_in_distribution": KEEP_IN_DISTRIBUTION,
-            "ood_flagged_val": float(np.mean(confidence(probs[name]) < threshold)),
-        }
     keras_pred = probs["keras"] >= 0.5
-    for name in EXPORTS:
-        result["exports"][name]["agreement_with_keras"] = float(np.mean((probs[name] >= 0.5) == keras_pred))
-        result["exports"][name]["max_abs_prob_diff"] = float(np.max(np.abs(probs[name] - probs["keras"])))
-    run.write_json("export/export.json", result)
+    result = Export(
+        source_model=source.relative_to(run.path).as_posix(),
+        source_sha256=file_sha256(source),
+        parameters=parameter_counts(model),
+        calibration_images=int(len(calib)),
+        exports={
+            name: ExportedFile(
+                file=path.name,
+                size_mb=_mb(path),
+                sha256=file_sha256(path),
+                val_metrics=Metrics.of(metrics.classification_metrics(y_val, probs[name])),
+                ood_threshold=threshold,
+                ood_keep_in_distribution=KEEP_IN_DISTRIBUTION,
+                ood_flagged_val=float(np.mean(confidence(probs[name]) < threshold)),
+                agreement_with_keras=float(np.mean((probs[name] >= 0.5) == keras_pred)),
+                max_abs_prob_diff=float(np.max(np.abs(probs[name] - probs["keras"]))),
+            )
+            for name, path in files.items()
+        },
+    )
+    run.write_record(result)
     if publish_dir:
         publish(run, publish_dir)
     return result
@@ -192,20 +192,21 @@ def publish(run: Run, publish_dir: Path | str) -> dict[str, Any]:
     """Copy the run's ``.keras`` and int8 ``.tflite`` exports into ``publish_dir``
     (the repository's ``models/``) with a JSON record of their sha256, sizes,
     validation metrics and the run they come from."""
-    export = run.read_json("export/export.json")
+    export = run.record(Export)
     publish_dir = Path(publish_dir)
     publish_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"run": run.path.name, "config": run.config.training_dict(), "files": {}}
     for name in ("keras", "tflite_int8"):
-        entry = export["exports"][name]
-        src = run.path / "export" / entry["file"]
-        if file_sha256(src) != entry["sha256"]:
+        entry = export.exports[name]
+        src = run.path / "export" / entry.file
+        if file_sha256(src) != entry.sha256:
             raise ValueError(f"{src} changed since export/export.json was written; rerun the export")
-        shutil.copy2(src, publish_dir / entry["file"])
-        record["files"][entry["file"]] = (
-            {k: entry[k] for k in ("size_mb", "sha256")}
-            | {"val_accuracy": entry["val_metrics"]["accuracy"], "val_f1": entry["val_metrics"]["f1"]}
-            | {k: entry[k] for k in ("ood_threshold", "ood_keep_in_distribution", "ood_flagged_val") if k in entry}
+        shutil.copy2(src, publish_dir / entry.file)
+        shown = {"ood_threshold", "ood_keep_in_distribution", "ood_flagged_val"}
+        record["files"][entry.file] = (
+            {"size_mb": entry.size_mb, "sha256": entry.sha256}
+            | {"val_accuracy": entry.val_metrics.accuracy, "val_f1": entry.val_metrics.f1}
+            | {k: v for k, v in entry.to_dict().items() if k in shown}
         )
     (publish_dir / f"{MODEL_STEM}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
@@ -225,12 +226,12 @@ def _time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> list[fl
     return times
 
 
-def _summary(times_ms: list[float], per: int = 1) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(times_ms) / per, 3),
-        "p90_ms": round(float(np.percentile(times_ms, 90)) / per, 3),
-        "min_ms": round(min(times_ms) / per, 3),
-    }
+def _summary(times_ms: list[float], per: int = 1) -> Latency:
+    return Latency(
+        median_ms=round(statistics.median(times_ms) / per, 3),
+        p90_ms=round(float(np.percentile(times_ms, 90)) / per, 3),
+        min_ms=round(min(times_ms) / per, 3),
+    )
 
 
 def export_files(export_dir: Path) -> dict[str, Path]:
@@ -242,7 +243,7 @@ def export_files(export_dir: Path) -> dict[str, Path]:
     }
 
 
-def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = False) -> dict[str, Any]:
+def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = False) -> Bench:
     """Single-image and batched latency of the Keras model and both TFLite exports.
 
     Keras is timed through ``model.predict_on_batch`` (the conventional call); TFLite
@@ -258,12 +259,12 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
             f"no exports in {export_dir}: run `python -m catsdogs export --run-dir {run.path}` first"
         )
     shas = {name: file_sha256(path) for name, path in export_files(export_dir).items()}
-    previous = run.read_json_or_none("bench/bench.json")
+    previous = run.bench
     if (
         not force
         and previous
-        and previous.get("sha256") == shas
-        and (previous["repeats"], previous["batch_size"]) == (repeats, batch_size)
+        and previous.sha256 == shas
+        and (previous.repeats, previous.batch_size) == (repeats, batch_size)
     ):
         log.info("reusing the bench of these exports in %s (force=True measures again)", run.path / "bench")
         return previous
@@ -271,16 +272,9 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
     rng = np.random.default_rng(0)
     one = rng.uniform(0, 255, size=(1, size, size, 3)).astype("float32")
     batch = rng.uniform(0, 255, size=(batch_size, size, size, 3)).astype("float32")
-    result: dict[str, Any] = {
-        "repeats": repeats,
-        "batch_size": batch_size,
-        "hardware": hardware_info(),
-        "sha256": shas,
-        "models": {},
-    }
-
+    latency: dict[str, dict[str, Any]] = {}
     model = keras.models.load_model(export_dir / f"{MODEL_STEM}.keras", compile=False)
-    result["models"]["keras"] = {
+    latency["keras"] = {
         "single": _summary(_time_calls(lambda: model.predict_on_batch(one), repeats)),
         "batched_per_image": _summary(
             _time_calls(lambda: model.predict_on_batch(batch), max(5, repeats // 5)), batch_size
@@ -309,27 +303,38 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
             det = interp.get_input_details()[0]
             interp.set_tensor(det["index"], quantize(batch, det))
             entry["batched_per_image"] = _summary(_time_calls(interp.invoke, max(5, repeats // 5)), batch_size)
-        result["models"][name] = entry
-    base = result["models"]["keras"]
-    for entry in result["models"].values():
-        entry["speedup_vs_keras_single"] = round(base["single"]["median_ms"] / entry["single"]["median_ms"], 2)
-        entry["speedup_vs_keras_batched"] = round(
-            base["batched_per_image"]["median_ms"] / entry["batched_per_image"]["median_ms"], 2
-        )
-    run.write_json("bench/bench.json", result)
+        latency[name] = entry
+    base = latency["keras"]
+    result = Bench(
+        repeats=repeats,
+        batch_size=batch_size,
+        hardware=Hardware(**hardware_info()),
+        sha256=shas,
+        models={
+            name: ModelLatency(
+                **entry,
+                speedup_vs_keras_single=round(base["single"].median_ms / entry["single"].median_ms, 2),
+                speedup_vs_keras_batched=round(
+                    base["batched_per_image"].median_ms / entry["batched_per_image"].median_ms, 2
+                ),
+            )
+            for name, entry in latency.items()
+        },
+    )
+    run.write_record(result)
     return result
 
 
-def format_bench(result: dict[str, Any]) -> str:
+def format_bench(result: Bench) -> str:
     """A side-by-side text table of :func:`bench_run`'s result."""
     lines = [
-        f"latency on {result['hardware']['cpu']} ({result['hardware']['logical_cores']} cores), "
-        f"median of {result['repeats']} single calls; batch of {result['batch_size']}",
+        f"latency on {result.hardware.cpu} ({result.hardware.logical_cores} cores), "
+        f"median of {result.repeats} single calls; batch of {result.batch_size}",
         f"{'model':<16}{'single ms':>11}{'x vs keras':>12}{'batched ms/img':>16}{'x vs keras':>12}",
     ]
-    for name, e in result["models"].items():
+    for name, e in result.models.items():
         lines.append(
-            f"{name:<16}{e['single']['median_ms']:>11.2f}{e['speedup_vs_keras_single']:>12.2f}"
-            f"{e['batched_per_image']['median_ms']:>16.2f}{e['speedup_vs_keras_batched']:>12.2f}"
+            f"{name:<16}{e.single.median_ms:>11.2f}{e.speedup_vs_keras_single:>12.2f}"
+            f"{e.batched_per_image.median_ms:>16.2f}{e.speedup_vs_keras_batched:>12.2f}"
         )
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import keras
 
 from catsdogs.config import Config
 from catsdogs.model.augment import build_augmentation
+from catsdogs.records import Parameters, Unfrozen
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def copy_head(head: keras.Model, model: keras.Model) -> None:
     model.get_layer(HEAD_LAYER).set_weights(head.get_layer(HEAD_LAYER).get_weights())
 
 
-def unfreeze_top(model: keras.Model, from_layer: str) -> dict:
+def unfreeze_top(model: keras.Model, from_layer: str) -> Unfrozen:
     """Phase 2: unfreeze base layers from ``from_layer`` (inclusive) to the end.
 
     Batch-norm layers stay frozen (and in inference mode), following the Keras
@@ -112,7 +113,7 @@ def unfreeze_top(model: keras.Model, from_layer: str) -> dict:
 
     Returns
     -------
-    dict
+    Unfrozen
         ``first_layer``, ``first_index``, ``n_layers``, ``n_unfrozen`` (layers with
         trainable weights that now train).
     """
@@ -132,14 +133,14 @@ def unfreeze_top(model: keras.Model, from_layer: str) -> dict:
         layer.trainable = trainable
         n_unfrozen += int(trainable and bool(layer.weights))
     log.info("unfroze %d weighted layers of %d, from %s (index %d)", n_unfrozen, len(names), from_layer, start)
-    return {"first_layer": from_layer, "first_index": start, "n_layers": len(names), "n_unfrozen": n_unfrozen}
+    return Unfrozen(first_layer=from_layer, first_index=start, n_layers=len(names), n_unfrozen=n_unfrozen)
 
 
-def parameter_counts(model: keras.Model) -> dict[str, int]:
+def parameter_counts(model: keras.Model) -> Parameters:
     """Total / trainable / non-trainable parameter counts of ``model`` as it is now."""
     trainable = int(sum(keras.ops.size(w) for w in model.trainable_weights))
     non_trainable = int(sum(keras.ops.size(w) for w in model.non_trainable_weights))
-    return {"total": trainable + non_trainable, "trainable": trainable, "non_trainable": non_trainable}
+    return Parameters(total=trainable + non_trainable, trainable=trainable, non_trainable=non_trainable)
 
 
 def compile_model(

@@ -27,6 +27,7 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.provenance import file_first_commit
+from catsdogs.records import Evaluation
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
@@ -274,8 +275,8 @@ def provenance_rows(run: Run) -> Table:
         if weights.get("converted_sha256"):
             rows.append({"item": "converted Keras weights sha256", "value": f"`{weights['converted_sha256']}`"})
     final = run.final_result()
-    if final and final.get("model_sha256"):
-        rows.append({"item": "trained model sha256", "value": f"`{final['model_sha256']}`"})
+    if final and final.model_sha256:
+        rows.append({"item": "trained model sha256", "value": f"`{final.model_sha256}`"})
     return rows or [{"item": "(no provenance recorded)", "value": ""}]
 
 
@@ -301,8 +302,8 @@ def parameter_explanation(run: Run) -> str:
     top = imagenet_model()
     n_top, base = top["parameters"], top["features"]
     final = run.final_result()
-    ours = final["parameters"]["total"] if final else None
-    export = run.read_json_or_none("export/export.json")
+    ours = final.parameters.total if final else None
+    export = run.export
     lines = [
         f"Keras's `MobileNetV2(include_top=True)` (the 1,000-class ImageNet classifier) has "
         f"**{n_top:,}** parameters, {n_top * 4 / 2**20:.1f} MiB as float32 "
@@ -312,10 +313,10 @@ def parameter_explanation(run: Run) -> str:
         f"({base + 1:,} parameters)" + (f", for **{ours:,}** parameters in all." if ours else "."),
     ]
     if export:
-        k, q = export["exports"]["keras"], export["exports"]["tflite_int8"]
+        k, q = export.exports["keras"], export.exports["tflite_int8"]
         lines.append(
-            f"Saved without optimizer state the Keras file is {k['size_mb']:.1f} MB; "
-            f"the int8 TFLite export is {q['size_mb']:.1f} MB."
+            f"Saved without optimizer state the Keras file is {k.size_mb:.1f} MB; "
+            f"the int8 TFLite export is {q.size_mb:.1f} MB."
         )
     return " ".join(lines) + "\n"
 
@@ -338,14 +339,14 @@ def caveats(run: Run) -> list[str]:
     if weights.get("kind") == "tflite-converted":
         out.append("the ImageNet weights are the official int8 TFLite model, dequantized")
     final = run.final_result()
-    loss = (final or {}).get("history", {}).get("val_loss", [])
-    if final and final.get("phase") == "phase2" and len(loss) >= 2 and loss[-1] < loss[-2]:
+    loss = final.history.get("val_loss", []) if final else []
+    if final and final.phase == "phase2" and len(loss) >= 2 and loss[-1] < loss[-2]:
         text = f"the published run's fine-tuning stops after {len(loss)} epochs with its validation loss still falling"
         results = project_dir() / "results"
         same_recipe = [
             s
             for name, s in cv_report.studies_of(run, results).items()
-            if s["cv"] and not setting_differences(Run.load(results / name).config, cfg)
+            if s.cv and not setting_differences(Run.load(results / name).config, cfg)
         ]
         best = [b for s in same_recipe for b in cv_report.best_epochs(s)]
         early = sum(b < n for b, n in best)
@@ -357,9 +358,9 @@ def caveats(run: Run) -> list[str]:
         groups = trainings.repeated_trainings(trainings.published_trainings(project_dir() / "results"))
         spread = max(map(trainings.spread, groups), default=None)
         seeded = [
-            cv_report.STUDIES[name]
-            for name, s in cv_report.studies_of(run, project_dir() / "results").items()
-            if s["cv"] and len(s["cv"].get("seeds", [0])) > 1
+            s.label
+            for s in cv_report.studies_of(run, project_dir() / "results").values()
+            if s.cv and len(s.cv.seed_list) > 1
         ]
     once = (
         f"every training behind these figures ran once, with seed {cfg.seed} (the cross-validated ones pool one per fold)"
@@ -393,7 +394,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ev, robust = run.read_json_or_none("eval/metrics.json"), run.read_json_or_none("robustness/results.json")
+    ev, robust = run.evaluation, run.read_json_or_none("robustness/results.json")
     pages = {
         "run.md": tables.run_summary(run),
         "claims.md": markdown_table(claims.paper_claim_rows()),
@@ -409,7 +410,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "mitigation.md": tables.mitigation_summary(run.read_json_or_none("robustness/mitigation.json")),
         "ablation.md": ablation.ablation_markdown(
-            run.read_json_or_none("ablation.json"), ev["ci95"]["accuracy"] if ev else None
+            run.read_json_or_none("ablation.json"), ev.ci95["accuracy"] if ev else None
         ),
         "label_audit.md": label_audit.audit_markdown(run.read_json_or_none("audit.json")),
         "parameters.md": parameter_explanation(run),
@@ -434,7 +435,7 @@ def _exploration_page() -> str:
     return exploration.exploration_markdown(records, pending)
 
 
-def _declared_page(studies: Mapping[str, Mapping[str, Any]]) -> str:
+def _declared_page(studies: Mapping[str, cv_report.StudyReport]) -> str:
     """Each declared recipe (``recipes/*.json``): when it was fixed against when its study
     started, its settings and why, and its comparison with the headline study once made."""
     root, parts = project_dir(), []
@@ -496,7 +497,7 @@ def _breed_tables() -> str:
     return "\n".join(parts)
 
 
-def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
+def _verdict_pages(run: Run, out_dir: Path, ev: Evaluation | None) -> dict[str, str]:
     """The reproduction summary and the cross-validation page's pieces (with the forest plot)."""
     studies = cv_report.studies_of(run, project_dir() / "results")
     rows = cv_report.forest_rows(studies, ev if studies else None)
@@ -510,13 +511,13 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         )
         fig.savefig(out_dir / "cv_headline.png", dpi=120)
     folds = cv_report.fold_rows(studies)
-    audited = next((s for s in studies.values() if s["label_audit"]), None)
+    audited = next((s for s in studies.values() if s.label_audit), None)
     # The gallery is a committed book figure (publish-results), not a record in results/.
-    name = cv_report.gallery_figure(audited["name"]) if audited else ""
+    name = cv_report.gallery_figure(audited.name) if audited else ""
     published_gallery = cv_report.book_figures_dir() / name
     gallery = ""
     if audited and not published_gallery.is_file():
-        log.warning("%s has a label audit but no gallery %s: publish-results writes it", audited["name"], name)
+        log.warning("%s has a label audit but no gallery %s: publish-results writes it", audited.name, name)
     elif audited:
         if (out_dir / name).resolve() != published_gallery.resolve():  # not the published book itself
             shutil.copy2(published_gallery, out_dir / name)
@@ -531,7 +532,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Any) -> dict[str, str]:
         "generalization.md": generalization.generalization_markdown(external) + _generalization_figure(out_dir),
         "generalization_breeds.md": _breed_tables(),
         "cv_compare.md": ablation.comparison_markdown(compare, cv_report.STUDIES),
-        "cv_label_audit.md": label_audit.dataset_audit_markdown(audited["label_audit"] if audited else None) + gallery,
+        "cv_label_audit.md": label_audit.dataset_audit_markdown(audited.label_audit if audited else None) + gallery,
         "claims_summary.md": markdown_table([c.row() for c in found]),
         "bottom_line.md": claims.bottom_line(found, caveats(run)),
         "verdict_rules.md": verdicts.verdict_rules(),

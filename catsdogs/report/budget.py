@@ -22,6 +22,7 @@ from catsdogs.config import project_dir
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, duration, hardware_text, percent, table_builder
 from catsdogs.provenance import recorded_hardware
+from catsdogs.records import CVSummary
 from catsdogs.runs import FOLDS_FILE, Run
 from catsdogs.studies.cv_report import STUDY_NAMES
 from catsdogs.studies.trainings import unkept_trainings
@@ -49,10 +50,11 @@ def record_budget(path: Path) -> dict[str, Any]:
     their seconds and hardware."""
     runs = sorted(p for p in path.glob("fold-*") if p.is_dir()) if (path / FOLDS_FILE).is_file() else []
     # a fold that reused a run published beside the study (fold 0 = results/full) is counted there, once
+    cv = CVSummary.read(path / CVSummary.PATH) if (path / CVSummary.PATH).is_file() else None
     reused = {
-        f"fold-{f['fold']}": f"{f['fold']}: `results/{f['reused_run']}`"
-        for f in (read_json_or_none(path / "cv.json") or {}).get("per_fold", [])
-        if f.get("reused_run") and (path.parent / f["reused_run"] / "config.json").is_file()
+        f"fold-{f.fold}": f"{f.fold}: `results/{f.reused_run}`"
+        for f in (cv.per_fold if cv else [])
+        if f.reused_run and (path.parent / f.reused_run / "config.json").is_file()
     }
     folds = len(runs)
     runs = [r for r in runs if r.name not in reused]

@@ -18,7 +18,8 @@ from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation.explain import gradcam, overlay
 from catsdogs.evaluation.metrics import most_confident_mistakes
-from catsdogs.runs import Run, kept_epoch, read_predictions
+from catsdogs.records import kept_epoch
+from catsdogs.runs import Run, read_predictions
 from catsdogs.studies.corruptions import STUDY_TITLES, corrupt
 
 Images = list[np.ndarray]
@@ -89,11 +90,7 @@ def load_model(run: Run, phase: str = "phase2") -> Any:
 def phase_histories(run: Run) -> dict[str, dict[str, list[float]]]:
     """``{"phase 1": history, "phase 2": history}`` (phases that have run) for
     :func:`catsdogs.plots.training_curves`."""
-    return {
-        f"phase {i}": run.read_json(f"phase{i}/result.json")["history"]
-        for i in (1, 2)
-        if run.has(f"phase{i}", "result.json")
-    }
+    return {f"phase {i}": result.history for i in (1, 2) if (result := run.result(f"phase{i}"))}
 
 
 def kept_epochs(run: Run) -> dict[str, int]:

@@ -10,11 +10,10 @@ own text.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from catsdogs.markdown import Text, and_list, percent, with_ci
 from catsdogs.report.tables import mitigation_summary
-from catsdogs.runs import Run, kept_epoch
+from catsdogs.runs import Run
 from catsdogs.studies.corruptions import PAPER_LIMITATIONS, STUDY_TITLES
 from catsdogs.studies.paper import paper_figure
 
@@ -69,37 +68,33 @@ def _epochs(n: int) -> str:
     return f"{n} epoch{'s' if n != 1 else ''}"
 
 
-def _phase(run: Run, phase: int) -> dict[str, Any] | None:
-    return run.read_json_or_none(f"phase{phase}/result.json")
-
-
 def _phase1(run: Run) -> list[str]:
-    result = _phase(run, 1)
+    result = run.result("phase1")
     if not result:
         return [_missing("Phase 1", "03")]
-    params, metrics = result["parameters"], result["val_metrics"]
-    kept = kept_epoch(result["history"])
-    wrong = round((1 - metrics["accuracy"]) * metrics["n"])
+    params, metrics = result.parameters, result.val_metrics
+    kept = result.kept_epoch
+    wrong = round((1 - metrics.accuracy) * metrics.n)
     return [
-        f"With the ImageNet base frozen, training only the head ({params['trainable']:,} of "
-        f"{params['total']:,} parameters) for {_epochs(result['epochs_run'])}"
+        f"With the ImageNet base frozen, training only the head ({params.trainable:,} of "
+        f"{params.total:,} parameters) for {_epochs(result.epochs_run)}"
         + (f", keeping epoch {kept}'s weights," if kept else "")
-        + f" reaches {percent(metrics['accuracy'], 2)} validation accuracy.",
-        f"{wrong:,} of the {metrics['n']:,} validation images are still misclassified after phase 1; "
+        + f" reaches {percent(metrics.accuracy, 2)} validation accuracy.",
+        f"{wrong:,} of the {metrics.n:,} validation images are still misclassified after phase 1; "
         "phase 2 starts from there.",
     ]
 
 
 def _phase2(run: Run) -> list[str]:
-    one, two = _phase(run, 1), _phase(run, 2)
+    one, two = run.result("phase1"), run.result("phase2")
     if not two:
         return [_missing("Phase 2", "04")]
-    unfrozen, params = two["unfrozen"], two["parameters"]
+    unfrozen, params = two.unfrozen, two.parameters
     lines = [
-        f"Fine-tuning {unfrozen['n_unfrozen']} weighted layers from `{unfrozen['first_layer']}` on "
-        f"({params['trainable']:,} trainable parameters) for {_epochs(two['epochs_run'])} gives "
-        f"{percent(two['val_metrics']['accuracy'], 2)} validation accuracy"
-        + (f", from {percent(one['val_metrics']['accuracy'], 2)} after phase 1." if one else ".")
+        f"Fine-tuning {unfrozen.n_unfrozen} weighted layers from `{unfrozen.first_layer}` on "
+        f"({params.trainable:,} trainable parameters) for {_epochs(two.epochs_run)} gives "
+        f"{percent(two.val_metrics.accuracy, 2)} validation accuracy"
+        + (f", from {percent(one.val_metrics.accuracy, 2)} after phase 1." if one else ".")
     ]
     if run.config.monitored_split == "val":
         lines.append(
@@ -115,31 +110,30 @@ def _phase2(run: Run) -> list[str]:
 
 
 def _evaluation(run: Run) -> list[str]:
-    ev = run.read_json_or_none("eval/metrics.json")
+    ev = run.evaluation
     if not ev:
         return [_missing("The evaluation", "05")]
-    ci = ev["ci95"]
+    ci = ev.ci95
     lines = [
-        f"Validation accuracy {with_ci(ci['accuracy'], 2)} on {ev['metrics']['n']:,} images, against the "
+        f"Validation accuracy {with_ci(ci['accuracy'], 2)} on {ev.metrics.n:,} images, against the "
         f"paper's {paper_figure('accuracy')}; F1 {with_ci(ci['f1'], 2)} against its {paper_figure('f1')}.",
     ]
-    export = run.read_json_or_none("export/export.json")
+    export = run.export
     if export:
-        int8 = export["exports"]["tflite_int8"]
+        int8 = export.exports["tflite_int8"]
         lines.append(
-            f"The int8 TFLite export is {int8['size_mb']:.2f} MB and agrees with the Keras model on "
-            f"{percent(int8['agreement_with_keras'], 2)} of the validation images."
+            f"The int8 TFLite export is {int8.size_mb:.2f} MB and agrees with the Keras model on "
+            f"{percent(int8.agreement_with_keras, 2)} of the validation images."
         )
-    bench = run.read_json_or_none("bench/bench.json")
+    bench = run.bench
     if bench:
-        models = bench["models"]
-        hardware = bench.get("hardware") or {}
-        where = f"{hardware.get('cpu', 'an unnamed CPU')}, {hardware.get('logical_cores', '?')} logical cores"
-        if hardware.get("gpus"):
-            where += f", GPU {', '.join(map(str, hardware['gpus']))}"
+        models, hardware = bench.models, bench.hardware
+        where = f"{hardware.cpu or 'an unnamed CPU'}, {hardware.logical_cores or '?'} logical cores"
+        if hardware.gpus:
+            where += f", GPU {', '.join(map(str, hardware.gpus))}"
         lines.append(
-            f"One image takes {models['keras']['single']['median_ms']:.0f} ms with Keras and "
-            f"{models['tflite_int8']['single']['median_ms']:.0f} ms with the int8 export (medians, {where}; "
+            f"One image takes {models['keras'].single.median_ms:.0f} ms with Keras and "
+            f"{models['tflite_int8'].single.median_ms:.0f} ms with the int8 export (medians, {where}; "
             f"the paper gives {paper_figure('latency_ms_per_image')} ms on an unnamed GPU)."
         )
     return lines

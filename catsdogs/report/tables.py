@@ -20,6 +20,7 @@ import numpy as np
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.evaluation.metrics import SHOWN_METRICS
 from catsdogs.markdown import Table, Text, and_list, duration, percent, table_builder, with_ci
+from catsdogs.records import Bench, Evaluation, Export, Interval, Metrics, PhaseResult, Unfrozen
 from catsdogs.runs import Run
 from catsdogs.studies.corruptions import title as study_title
 from catsdogs.studies.paper import PAPER_CLAIMS
@@ -99,14 +100,14 @@ def augmentation_rows(config: Config) -> Table:
 
 
 @table_builder
-def parameter_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
+def parameter_rows(results: Mapping[str, PhaseResult]) -> Table:
     """Total / trainable / frozen parameters per phase, from ``phase*/result.json``."""
     return [
         {
             "model": name,
-            "total": f"{r['parameters']['total']:,}",
-            "trainable": f"{r['parameters']['trainable']:,}",
-            "frozen": f"{r['parameters']['non_trainable']:,}",
+            "total": f"{r.parameters.total:,}",
+            "trainable": f"{r.parameters.trainable:,}",
+            "frozen": f"{r.parameters.non_trainable:,}",
         }
         for name, r in results.items()
     ]
@@ -148,23 +149,23 @@ def layer_rows(model: Any) -> Table:
 
 
 @table_builder
-def metrics_rows(results: Mapping[str, Mapping[str, Any]]) -> Table:
-    """Validation metrics side by side: one column per ``{name: classification_metrics}``."""
+def metrics_rows(results: Mapping[str, Metrics]) -> Table:
+    """Validation metrics side by side: one column per ``{name: metrics}``."""
     rows = [
-        {"metric": label, **{name: percent(m.get(key), 2) for name, m in results.items()}}
+        {"metric": label, **{name: percent(getattr(m, key), 2) for name, m in results.items()}}
         for key, label in SHOWN_METRICS.items()
     ]
-    rows.append({"metric": "validation images", **{name: f"{m['n']:,}" for name, m in results.items()}})
+    rows.append({"metric": "validation images", **{name: f"{m.n:,}" for name, m in results.items()}})
     return rows
 
 
 @table_builder
-def unfrozen_rows(unfrozen: Mapping[str, Any]) -> Table:
-    """Phase 2's ``result.json["unfrozen"]`` as a two-column table."""
+def unfrozen_rows(unfrozen: Unfrozen) -> Table:
+    """Phase 2's ``unfrozen`` (which layers of the base train) as a two-column table."""
     return [
-        {"": "first unfrozen layer", "value": f"`{unfrozen['first_layer']}`"},
-        {"": "its index among the base's layers", "value": f"{unfrozen['first_index']} of {unfrozen['n_layers']}"},
-        {"": "layers with weights that now train", "value": str(unfrozen["n_unfrozen"])},
+        {"": "first unfrozen layer", "value": f"`{unfrozen.first_layer}`"},
+        {"": "its index among the base's layers", "value": f"{unfrozen.first_index} of {unfrozen.n_layers}"},
+        {"": "layers with weights that now train", "value": str(unfrozen.n_unfrozen)},
         {"": "batch-norm layers", "value": "kept frozen, in inference mode"},
     ]
 
@@ -180,42 +181,42 @@ def timing_rows(run: Run, steps: Sequence[str] | None = None) -> Table:
 
 
 @table_builder
-def ci_rows(evaluation: Mapping[str, Any]) -> Table:
+def ci_rows(evaluation: Evaluation) -> Table:
     """Point estimate and bootstrap 95 % CI of each metric, from ``eval/metrics.json``."""
     return [
         {
             "metric": label,
-            "estimate": percent(evaluation["ci95"][key]["estimate"], 2),
-            "95 % CI": _interval(evaluation["ci95"][key]),
+            "estimate": percent(evaluation.ci95[key].estimate, 2),
+            "95 % CI": _interval(evaluation.ci95[key]),
         }
         for key, label in SHOWN_METRICS.items()
-        if key in evaluation["ci95"]
+        if key in evaluation.ci95
     ]
 
 
-def _interval(ci: Mapping[str, float | None]) -> str:
-    if ci.get("low") is None:
+def _interval(ci: Interval) -> str:
+    if ci.low is None:
         return "undefined"
-    return f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f} %"
+    return f"{100 * ci.low:.2f} – {100 * ci.high:.2f} %"
 
 
-def ci_series(evaluation: Mapping[str, Any]) -> dict[str, list]:
+def ci_series(evaluation: Evaluation) -> dict[str, list]:
     """``labels, estimates, lows, highs, references`` of the metrics for
     :func:`catsdogs.plots.metric_intervals`; the references are the paper's figures
     (``None`` for a metric it does not report)."""
-    keys = [k for k in SHOWN_METRICS if k in evaluation["ci95"]]
-    ci = evaluation["ci95"]
+    ci = evaluation.ci95
+    keys = [k for k in SHOWN_METRICS if k in ci]
     return {
         "labels": [SHOWN_METRICS[k] for k in keys],
-        "estimates": [ci[k]["estimate"] for k in keys],
-        "lows": [ci[k]["low"] for k in keys],
-        "highs": [ci[k]["high"] for k in keys],
+        "estimates": [ci[k].estimate for k in keys],
+        "lows": [ci[k].low for k in keys],
+        "highs": [ci[k].high for k in keys],
         "references": [PAPER_CLAIMS.get(k) for k in keys],
     }
 
 
 @table_builder
-def export_rows(export: Mapping[str, Any]) -> Table:
+def export_rows(export: Export) -> Table:
     """One row per export (Keras, TFLite float32, int8): size, validation accuracy and F1,
     agreement with the Keras model, from ``export/export.json``."""
     names = {
@@ -223,40 +224,36 @@ def export_rows(export: Mapping[str, Any]) -> Table:
         "tflite_float32": "TFLite float32",
         "tflite_int8": "TFLite int8 (full integer)",
     }
-    keras_acc = export["exports"]["keras"]["val_metrics"]["accuracy"]
-    rows = []
-    for key, e in export["exports"].items():
-        m = e["val_metrics"]
-        rows.append(
-            {
-                "model": names.get(key, key),
-                "file size": f"{e['size_mb']:.2f} MB",
-                "val accuracy": percent(m["accuracy"], 2),
-                "F1": f"{m['f1']:.4f}",
-                "vs Keras": f"{100 * (m['accuracy'] - keras_acc):+.2f} pp",
-                "same label as Keras": percent(e["agreement_with_keras"], 2),
-            }
-        )
-    return rows
+    keras_acc = export.exports["keras"].val_metrics.accuracy
+    return [
+        {
+            "model": names.get(key, key),
+            "file size": f"{e.size_mb:.2f} MB",
+            "val accuracy": percent(e.val_metrics.accuracy, 2),
+            "F1": f"{e.val_metrics.f1:.4f}",
+            "vs Keras": f"{100 * (e.val_metrics.accuracy - keras_acc):+.2f} pp",
+            "same label as Keras": percent(e.agreement_with_keras, 2),
+        }
+        for key, e in export.exports.items()
+    ]
 
 
 @table_builder
-def bench_rows(bench: Mapping[str, Any]) -> Table:
+def bench_rows(bench: Bench) -> Table:
     """Median latency per model, single image and batched, with speed-ups over Keras; the
     columns name the machine, and a "batch" of a model with a static batch of one says it
     is one call per image."""
-    hw = bench.get("hardware", {})
-    machine = f"{hw.get('cpu', 'this CPU')}, {hw.get('logical_cores', '?')} cores"
+    machine = f"{bench.hardware.cpu or 'this CPU'}, {bench.hardware.logical_cores or '?'} cores"
     return [
         {
             "model": name,
-            f"single image ({machine})": f"{e['single']['median_ms']:.2f} ms",
-            f"{bench['batch_size']} images": f"{e['batched_per_image']['median_ms']:.2f} ms/image"
-            + (" (one call per image)" if "batched_mode" in e else " (one batched call)"),
-            "speed-up (single)": f"{e['speedup_vs_keras_single']:.1f}x",
-            "speed-up (batched)": f"{e['speedup_vs_keras_batched']:.1f}x",
+            f"single image ({machine})": f"{e.single.median_ms:.2f} ms",
+            f"{bench.batch_size} images": f"{e.batched_per_image.median_ms:.2f} ms/image"
+            + (" (one call per image)" if e.batched_mode else " (one batched call)"),
+            "speed-up (single)": f"{e.speedup_vs_keras_single:.1f}x",
+            "speed-up (batched)": f"{e.speedup_vs_keras_batched:.1f}x",
         }
-        for name, e in bench["models"].items()
+        for name, e in bench.models.items()
     ]
 
 

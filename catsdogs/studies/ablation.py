@@ -32,6 +32,7 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
+from catsdogs.records import Interval
 from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
 from catsdogs.studies.paper import PAPER_CLAIMS
 
@@ -60,15 +61,15 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
             seed=run.config.seed,
             metric_names=THRESHOLD_METRICS,
         )
-        phase1 = other.read_json_or_none("phase1/result.json")
-        history = (other.read_json_or_none("phase2/result.json") or {}).get("history", {})
+        phase1, phase2 = other.result("phase1"), other.result("phase2")
+        history = phase2.history if phase2 else {}
         timings = other.timings()
         entries.append(
             {
                 "run": other.path.name,
                 "differs": {k: v for k, (_, v) in setting_differences(run.config, other.config).items()},
                 "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
-                "phase1_accuracy": phase1["val_metrics"]["accuracy"] if phase1 else None,
+                "phase1_accuracy": phase1.val_metrics.accuracy if phase1 else None,
                 "final_accuracy": ci["accuracy"],
                 "final_f1": ci["f1"],
                 "final_precision": ci["precision"],
@@ -182,7 +183,7 @@ def base_is_published(ablation: Mapping[str, Any], published_accuracy: float) ->
     return abs(base["final_accuracy"]["estimate"] - published_accuracy) < 1e-12
 
 
-def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str, float] | None = None) -> Text:
+def ablation_markdown(ablation: Mapping[str, Any] | None, published: Interval | None = None) -> Text:
     """The ablation table and its summary, from an ``ablation.json`` record.
 
     ``published`` is the published run's accuracy (estimate and 95 % CI). When the
@@ -192,7 +193,7 @@ def ablation_markdown(ablation: Mapping[str, Any] | None, published: Mapping[str
     if not ablation:
         return Text("*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n")
     base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
-    if published is None or base_is_published(ablation, published["estimate"]):
+    if published is None or base_is_published(ablation, published.estimate):
         return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
     own = [e["run"] for e in ablation["runs"] if set(e["differs"]) - Config.after_phase1_fields()]
     shared = (

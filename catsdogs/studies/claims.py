@@ -26,9 +26,10 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
+from catsdogs.records import Bench, Export
 from catsdogs.runs import Run
 from catsdogs.studies.ablation import excluded_text
-from catsdogs.studies.cv_report import STUDIES, comparison_of, without_selection_interval
+from catsdogs.studies.cv_report import StudyReport, comparison_of, without_selection_interval
 from catsdogs.studies.generalization import NOT_TESTABLE, claim_status
 from catsdogs.studies.paper import PAPER_CLAIMS, paper_figure
 from catsdogs.studies.verdicts import (
@@ -65,14 +66,14 @@ def _training_seconds(timings: Mapping[str, float]) -> float | None:
     return sum(timings[s] for s in steps) if steps else None
 
 
-def _latency(bench: Mapping[str, Any] | None, model: str) -> str:
-    if not bench or model not in bench.get("models", {}):
+def _latency(bench: Bench | None, model: str) -> str:
+    if not bench or model not in bench.models:
         return NOT_MEASURED
-    entry = bench["models"][model]
+    entry = bench.models[model]
     return (
-        f"{entry['single']['median_ms']:.1f} ms single image; "
-        f"{entry['batched_per_image']['median_ms']:.1f} ms/image over {bench['batch_size']} images"
-        + (" (one call per image)" if "batched_mode" in entry else " (one batched call)")
+        f"{entry.single.median_ms:.1f} ms single image; "
+        f"{entry.batched_per_image.median_ms:.1f} ms/image over {bench.batch_size} images"
+        + (" (one call per image)" if entry.batched_mode else " (one batched call)")
     )
 
 
@@ -84,10 +85,9 @@ def comparison_rows(run: Run) -> Table:
     ``int8 TFLite export``. A cell whose measuring step has not run (evaluation,
     ``python -m catsdogs export`` / ``bench``) reads :data:`NOT_MEASURED`.
     """
-    ev, final = run.read_json_or_none("eval/metrics.json"), run.final_result()
-    export, bench = run.read_json_or_none("export/export.json"), run.read_json_or_none("bench/bench.json")
+    ev, final, export, bench = run.evaluation, run.final_result(), run.export, run.bench
     prov, timings = run.read_json_or_none("provenance.json") or {}, run.timings()
-    int8 = (export or {}).get("exports", {}).get("tflite_int8")
+    int8 = export.exports.get("tflite_int8") if export else None
     cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
 
     def row(name: str, *cells: str) -> Row:
@@ -106,16 +106,16 @@ def comparison_rows(run: Run) -> Table:
         paper = paper_figure(key) if key in PAPER_CLAIMS else NOT_REPORTED
         # a metric added after a record was made is "not measured" there, not an error
         # two decimals: at one, 98.76 % and 98.86 % read 98.8 % and 98.9 % (the paper's figure)
-        ours = with_ci(ev["ci95"][key], 2) if ev and key in ev["ci95"] else NOT_MEASURED
-        theirs = percent(int8["val_metrics"][key], 2) if int8 and key in int8["val_metrics"] else NOT_MEASURED
-        rows.append(row(label, paper, ours, theirs))
-    params = final["parameters"]["total"] if final else None
+        ours = with_ci(ev.ci95[key], 2) if ev and key in ev.ci95 else NOT_MEASURED
+        theirs = getattr(int8.val_metrics, key, None) if int8 else None
+        rows.append(row(label, paper, ours, percent(theirs, 2) if theirs is not None else NOT_MEASURED))
+    params = final.parameters.total if final else None
     rows.append(
         row(
             "parameters",
             f"≈{PAPER_CLAIMS['parameters'] / 1e6:.1f} M",
             millions(params) if params else NOT_MEASURED,
-            millions(export["parameters"]["total"]) if export else NOT_MEASURED,
+            millions(export.parameters.total) if export else NOT_MEASURED,
         )
     )
     rows.append(
@@ -123,7 +123,7 @@ def comparison_rows(run: Run) -> Table:
             "model file size",
             f"{PAPER_CLAIMS['file_size_mb']:.0f} MB",
             _keras_size(run, export),
-            f"{int8['size_mb']:.1f} MB" if int8 else NOT_MEASURED,
+            f"{int8.size_mb:.1f} MB" if int8 else NOT_MEASURED,
         )
     )
     rows.append(
@@ -151,14 +151,14 @@ def comparison_rows(run: Run) -> Table:
             "the same model, converted",
         )
     )
-    latency_hw = hardware_text(bench["hardware"]) if bench else NOT_MEASURED
+    latency_hw = hardware_text(bench.hardware) if bench else NOT_MEASURED
     rows.append(row("latency hardware", PAPER_CLAIMS["latency_hardware"], latency_hw, latency_hw))
     return rows
 
 
-def _keras_size(run: Run, export: Mapping[str, Any] | None) -> str:
+def _keras_size(run: Run, export: Export | None) -> str:
     if export:
-        return f"{export['exports']['keras']['size_mb']:.1f} MB"
+        return f"{export.exports['keras'].size_mb:.1f} MB"
     for phase in ("phase2", "phase1"):
         path = run.path / phase / "model.keras"
         if path.is_file():
@@ -226,14 +226,14 @@ def prf_verdict(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> s
     )
 
 
-def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, dict, str, str]]:
+def _accuracy_evidence(run: Run, studies: Mapping[str, StudyReport]) -> list[tuple[str, dict, str, str]]:
     """The strongest accuracy evidence available, as (recipe, CIs, images, link): the pooled
     out-of-fold estimate of each finished study (the paper-faithful recipe first), else the
     run's single validation split."""
     link = "[Is 98.9 % reproducible?](reproducible.md)"
 
-    def images(name: str, study: Mapping[str, Any]) -> str:
-        what = f"{study['cv']['images']:,} out-of-fold images"
+    def images(name: str, study: StudyReport) -> str:
+        what = f"{study.cv.images:,} out-of-fold images"
         compare = comparison_of(studies, name)
         if compare:  # a recipe picked on some images: the figure without them too
             fresh = compare["without_selection_fold"]
@@ -241,19 +241,22 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, Mapping[str, Any]]) -> li
         return what
 
     pooled = [
-        (STUDIES.get(name, name), s["cv"]["pooled_ci95"], images(name, s), link)
+        (s.label, {k: ci.to_dict() for k, ci in s.cv.pooled_ci95.items()}, images(name, s), link)
         for name, s in studies.items()
-        if s["cv"]
+        if s.cv
     ]
     if pooled:
         return pooled
-    ev = run.read_json_or_none("eval/metrics.json")
-    return [("", ev["ci95"], f"{ev['metrics']['n']:,} validation images", "[Results](results.md)")] if ev else []
+    ev = run.evaluation
+    if not ev:
+        return []
+    intervals = {name: ci.to_dict() for name, ci in ev.ci95.items()}
+    return [("", intervals, f"{ev.metrics.n:,} validation images", "[Results](results.md)")]
 
 
 def judge_claims(
     run: Run,
-    studies: Mapping[str, Mapping[str, Any]],
+    studies: Mapping[str, StudyReport],
     generalization: Mapping[str, Any] | None = None,
     imagenet_model: Mapping[str, float] | None = None,
 ) -> list[Claim]:
@@ -265,7 +268,7 @@ def judge_claims(
     published models' :func:`~catsdogs.studies.generalization.generalization_summary`."""
     P, out = PAPER_CLAIMS, []
     top = imagenet_model or {}
-    picked = {STUDIES.get(n, n): c for n in studies if (c := without_selection_interval(studies, n))}
+    picked = {s.label: c for n, s in studies.items() if (c := without_selection_interval(studies, n))}
     for recipe, ci, what, link in _accuracy_evidence(run, studies):
         acc, of = ci["accuracy"], f" ({recipe})" if recipe else ""
         fair, strict, _ = judge_accuracy(acc, P["accuracy"], paper_validation_size())
@@ -313,7 +316,7 @@ def judge_claims(
         )
     final = run.final_result()
     if final:
-        ours = final["parameters"]["total"]
+        ours = final.parameters.total
         out.append(
             Claim(
                 "parameters",
@@ -324,9 +327,9 @@ def judge_claims(
                 "[Results: parameters and size](results.md)",
             )
         )
-    export = run.read_json_or_none("export/export.json")
+    export = run.export
     if export:
-        size = export["exports"]["keras"]["size_mb"]
+        size = export.exports["keras"].size_mb
         out.append(
             Claim(
                 "size",
@@ -338,10 +341,10 @@ def judge_claims(
             )
         )
     hardware = (run.read_json_or_none("provenance.json") or {}).get("environment", {}).get("hardware", {})
-    bench = run.read_json_or_none("bench/bench.json")
+    bench = run.bench
     cpu = (
-        f"{bench['models']['tflite_int8']['single']['median_ms']:.1f} ms/image int8 on "
-        f"{bench['hardware']['cpu']} ({bench['hardware']['logical_cores']} cores)"
+        f"{bench.models['tflite_int8'].single.median_ms:.1f} ms/image int8 on "
+        f"{bench.hardware.cpu} ({bench.hardware.logical_cores} cores)"
         if bench
         else NOT_MEASURED
     )
@@ -411,7 +414,7 @@ LIMITATION_CLAIMS = {
 @table_builder
 def claim_rows(
     run: Run,
-    studies: Mapping[str, Mapping[str, Any]],
+    studies: Mapping[str, StudyReport],
     generalization: Mapping[str, Any] | None = None,
     imagenet_model: Mapping[str, float] | None = None,
 ) -> list[dict]:

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from catsdogs.config import project_dir
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
+from catsdogs.records import CVSummary, Evaluation, Interval, PhaseResult, kept_epoch
 from catsdogs.runs import (
     FOLDS_FILE,
     OOF_FILE,
     CVStudy,
     Run,
-    kept_epoch,
     publish_records,
     read_predictions,
     training_seconds,
@@ -83,7 +84,43 @@ def publish_study(study: CVStudy, out: Path | str, figures: Path | str | None = 
     return written
 
 
-def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class ScoredTraining:
+    """One finished training of a study, scored on its fold: accuracy with a bootstrap 95 %
+    CI, phase 1's accuracy, phase 2's per-epoch accuracy and loss on the split that chose
+    its epoch, and its seconds."""
+
+    fold: int
+    seed: int
+    n: int
+    accuracy: Interval
+    phase1_accuracy: float | None
+    monitored_split: str
+    epochs: list[float]
+    losses: list[float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """A (published or running) cross-validation study as the book reports it: ``cv`` only
+    when its merge is complete (a partial merge is no pooled estimate)."""
+
+    name: str
+    n_folds: int
+    seeds: list[int]
+    folds: list[ScoredTraining]
+    cv: CVSummary | None
+    compare: dict[str, Any] | None
+    label_audit: dict[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        """What the book calls the study."""
+        return STUDIES.get(self.name, self.name)
+
+
+def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> StudyReport | None:
     """A (published or running) study: ``cv.json`` if complete, ``compare.json`` if any,
     and every finished training's accuracy on its scored fold with a bootstrap 95 % CI
     (``folds``: one entry per fold and training seed); ``None`` when ``path`` holds no study."""
@@ -99,48 +136,45 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> dict[
         fold = study.fold_run(k, train_seed)
         pred = read_predictions(fold.path / "phase2" / "predictions_val.csv")
         ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=n_samples, seed=seed, metric_names=("accuracy",))
-        phase2 = fold.read_json("phase2/result.json")
+        phase2, phase1 = fold.record(PhaseResult, "phase2"), fold.result("phase1")
         key = fold_dir.name.removeprefix("fold-")
         folds.append(
-            {
-                "fold": k,
-                "seed": train_seed,
-                "n": int(pred["label"].size),
-                "accuracy": ci["accuracy"],
-                "phase1_accuracy": (fold.read_json_or_none("phase1/result.json") or {})
-                .get("val_metrics", {})
-                .get("accuracy"),
+            ScoredTraining(
+                fold=k,
+                seed=train_seed,
+                n=int(pred["label"].size),
+                accuracy=Interval.from_dict(ci["accuracy"]),
+                phase1_accuracy=phase1.val_metrics.accuracy if phase1 else None,
                 # Keras's per-epoch figures are on the split that chose the epoch
-                "monitored_split": phase2.get("monitored_split", "val"),
-                "epochs": phase2["history"].get("val_accuracy", []),
-                "losses": phase2["history"].get("val_loss", []),
-                "seconds": max(seconds.get(key, 0.0), training_seconds(fold)),  # the wall time misses killed runs
-            }
+                monitored_split=phase2.monitored_split or "val",
+                epochs=phase2.history.get("val_accuracy", []),
+                losses=phase2.history.get("val_loss", []),
+                seconds=max(seconds.get(key, 0.0), training_seconds(fold)),  # the wall time misses killed runs
+            )
         )
-    cv = study.run.read_json_or_none("cv.json")
-    seeds = sorted({f["seed"] for f in folds} | set((cv or {}).get("seeds", [0])))
-    return {
-        "name": study.path.name,
-        "n_folds": study.n_folds,
-        "seeds": seeds,
-        "folds": folds,
-        "cv": cv if cv and cv.get("complete", True) else None,  # a partial merge is no pooled estimate
-        "compare": study.run.read_json_or_none("compare.json"),
-        "label_audit": study.run.read_json_or_none("label_audit_summary.json"),
-    }
+    cv = study.run.record_or_none(CVSummary)
+    return StudyReport(
+        name=study.path.name,
+        n_folds=study.n_folds,
+        seeds=sorted({f.seed for f in folds} | set(cv.seed_list if cv else [0])),
+        folds=folds,
+        cv=cv if cv and cv.is_complete else None,
+        compare=study.run.read_json_or_none("compare.json"),
+        label_audit=study.run.read_json_or_none("label_audit_summary.json"),
+    )
 
 
-def training_label(study: Mapping[str, Any], fold: Mapping[str, Any]) -> str:
+def training_label(study: StudyReport, fold: ScoredTraining) -> str:
     """``fold k``, or ``fold k, seed s`` in a study of several training seeds."""
-    return f"fold {fold['fold']}" + (f", seed {fold['seed']}" if len(study["seeds"]) > 1 else "")
+    return f"fold {fold.fold}" + (f", seed {fold.seed}" if len(study.seeds) > 1 else "")
 
 
-def expected_trainings(study: Mapping[str, Any]) -> int:
+def expected_trainings(study: StudyReport) -> int:
     """Every fold with every training seed of the study."""
-    return study["n_folds"] * len(study["seeds"])
+    return study.n_folds * len(study.seeds)
 
 
-def studies_of(run: Run, root: Path | str) -> dict[str, dict[str, Any]]:
+def studies_of(run: Run, root: Path | str) -> dict[str, StudyReport]:
     """The published studies of the run's profile under ``root`` (the project's
     ``results/``): only the full profile has them."""
     if run.config.profile != "full":
@@ -150,29 +184,29 @@ def studies_of(run: Run, root: Path | str) -> dict[str, dict[str, Any]]:
 
 
 @table_builder
-def fold_rows(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+def fold_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]]:
     rows = []
-    for name, study in studies.items():
-        for f in study["folds"]:
-            per_epoch = " → ".join(f"{100 * a:.2f}" for a in f["epochs"])
+    for study in studies.values():
+        for f in study.folds:
+            per_epoch = " → ".join(f"{100 * a:.2f}" for a in f.epochs)
             rows.append(
                 {
-                    "recipe": STUDIES.get(name, name),
+                    "recipe": study.label,
                     "training": training_label(study, f).removeprefix("fold "),
-                    "images": f"{f['n']:,}",
-                    "phase 1": percent(f["phase1_accuracy"], 2),
+                    "images": f"{f.n:,}",
+                    "phase 1": percent(f.phase1_accuracy, 2),
                     "after each phase-2 epoch (%)": per_epoch
-                    if f["monitored_split"] == "val"
+                    if f.monitored_split == "val"
                     else f"inner split: {per_epoch}",
-                    "final accuracy (95 % CI)": with_ci(f["accuracy"], 2),
-                    "wall time": duration(f["seconds"]) if f["seconds"] else "–",
+                    "final accuracy (95 % CI)": with_ci(f.accuracy, 2),
+                    "wall time": duration(f.seconds) if f.seconds else "–",
                 }
             )
-        missing = expected_trainings(study) - len(study["folds"])
+        missing = expected_trainings(study) - len(study.folds)
         if missing:
             rows.append(
                 {
-                    "recipe": STUDIES.get(name, name),
+                    "recipe": study.label,
                     "training": f"{missing} more",
                     "final accuracy (95 % CI)": "not finished yet",
                 }
@@ -180,7 +214,7 @@ def fold_rows(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
-def forest_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str, Any] | None) -> list[dict]:
+def forest_rows(studies: Mapping[str, StudyReport], published: Evaluation | None) -> list[dict]:
     """Rows of :func:`catsdogs.plots.forest_plot`: the published single-split run, then
     each study's trainings and its pooled out-of-fold estimate."""
     rows = []
@@ -189,55 +223,49 @@ def forest_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str
             {
                 "label": "published run (fold 0's split)",
                 "group": "published single split",
-                **published["ci95"]["accuracy"],
+                **published.ci95["accuracy"].to_dict(),
             }
         )
-    for name, study in studies.items():
-        group = STUDIES.get(name, name)
+    for study in studies.values():
         # the colour names the recipe (legend): the label says which row of it
-        rows += [{"label": training_label(study, f), "group": group, **f["accuracy"]} for f in study["folds"]]
-        if study["cv"]:
-            rows.append(pooled_row(name, study, "pooled, "))
+        rows += [{"label": training_label(study, f), "group": study.label, **f.accuracy.to_dict()} for f in study.folds]
+        if study.cv:
+            rows.append(pooled_row(study, "pooled, "))
     return rows
 
 
-def pooled_row(name: str, study: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+def pooled_row(study: StudyReport, prefix: str) -> dict[str, Any]:
     """A study's pooled out-of-fold estimate as a row of the forest plot, labelled ``prefix``
     then its images (and trainings, if more than one per fold)."""
-    cv, group = study["cv"], STUDIES.get(name, name)
-    trained = f", {cv['trainings']} trainings" if cv.get("trainings", cv["folds"]) != cv["folds"] else ""
+    cv = study.cv
+    trained = f", {cv.n_trainings} trainings" if cv.n_trainings != cv.folds else ""
     return {
-        "label": f"{prefix}{cv['images']:,} images{trained}",
-        "group": group,
+        "label": f"{prefix}{cv.images:,} images{trained}",
+        "group": study.label,
         "pooled": True,
-        **cv["pooled_ci95"]["accuracy"],
+        **cv.pooled_ci95["accuracy"].to_dict(),
     }
 
 
-def headline_rows(studies: Mapping[str, Mapping[str, Any]], published: Mapping[str, Any] | None) -> list[dict]:
+def headline_rows(studies: Mapping[str, StudyReport], published: Evaluation | None) -> list[dict]:
     """Rows of the book's first-screen figure: each finished study's pooled estimate (the
     headline first), and the published single split."""
-    rows = [pooled_row(name, study, f"{STUDIES.get(name, name)}\n") for name, study in studies.items() if study["cv"]]
+    rows = [pooled_row(study, f"{study.label}\n") for study in studies.values() if study.cv]
     if rows and published:
         rows.append(
             {
-                "label": f"published run\none split, {published['metrics']['n']:,} images",
+                "label": f"published run\none split, {published.metrics.n:,} images",
                 "group": "published single split",
-                **published["ci95"]["accuracy"],
+                **published.ci95["accuracy"].to_dict(),
             }
         )
     return rows
 
 
-def best_epochs(study: Mapping[str, Any]) -> list[tuple[int, int]]:
+def best_epochs(study: StudyReport) -> list[tuple[int, int]]:
     """``(best epoch, epochs trained)`` of each finished fold of a (loaded) study, the best
     being the lowest recorded validation loss (1-based)."""
-    out = []
-    for f in study["folds"]:
-        losses = f.get("losses") or []
-        if losses:
-            out.append((kept_epoch({"val_loss": losses}), len(losses)))
-    return out
+    return [(kept_epoch({"val_loss": f.losses}), len(f.losses)) for f in study.folds if f.losses]
 
 
 #: The fixed epoch of the selection table: the paper-faithful recipe's budget, which every
@@ -245,30 +273,30 @@ def best_epochs(study: Mapping[str, Any]) -> list[tuple[int, int]]:
 FIXED_EPOCH = 3
 
 
-def epoch_choice(study: Mapping[str, Any]) -> dict[str, Any] | None:
+def epoch_choice(study: StudyReport) -> dict[str, Any] | None:
     """How much choosing the epoch on the scored fold flatters a study: its pooled accuracy
     with each fold's restored epoch (the headline), at each fold's last trained epoch and at
     epoch :data:`FIXED_EPOCH`, from the recorded per-epoch accuracies (Keras's, on the scored
     fold: the paper's protocol only). ``None`` for an unfinished study or another protocol."""
-    cv = study.get("cv")
-    if not cv or cv.get("protocol", "paper") != "paper" or not study["folds"]:
+    cv, folds = study.cv, study.folds
+    if not cv or (cv.protocol or "paper") != "paper" or not folds:
         return None
-    n = sum(f["n"] for f in study["folds"])
+    n = sum(f.n for f in folds)
 
     def pooled(values: list[float | None]) -> float | None:
         if any(v is None for v in values):
             return None
         # Keras logs float32 fractions of each fold's images: rounded back to counts
-        return sum(round(v * f["n"]) for v, f in zip(values, study["folds"])) / n
+        return sum(round(v * f.n) for v, f in zip(values, folds)) / n
 
-    restored = pooled([f["accuracy"]["estimate"] for f in study["folds"]])
-    last = pooled([f["epochs"][-1] if f["epochs"] else None for f in study["folds"]])
-    fixed = pooled([f["epochs"][FIXED_EPOCH - 1] if len(f["epochs"]) >= FIXED_EPOCH else None for f in study["folds"]])
+    restored = pooled([f.accuracy.estimate for f in folds])
+    last = pooled([f.epochs[-1] if f.epochs else None for f in folds])
+    fixed = pooled([f.epochs[FIXED_EPOCH - 1] if len(f.epochs) >= FIXED_EPOCH else None for f in folds])
     return {"restored": restored, "last": last, "fixed": fixed, "fixed_epoch": FIXED_EPOCH, "images": n}
 
 
 @table_builder
-def epoch_choice_rows(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+def epoch_choice_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]]:
     rows = []
     for name, study in studies.items():
         choice = epoch_choice(study)
@@ -287,7 +315,7 @@ def epoch_choice_rows(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str
     return rows
 
 
-def epoch_choice_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
+def epoch_choice_markdown(studies: Mapping[str, StudyReport]) -> Text:
     """The selection on the scored fold, measured: the table of :func:`epoch_choice_rows` and
     what it says, in words."""
     rows = epoch_choice_rows(studies)
@@ -332,17 +360,17 @@ def ci_position(ci: Mapping[str, float], value: float) -> str:
     return "below" if ci["high"] < value else "above"
 
 
-def comparisons(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def comparisons(studies: Mapping[str, StudyReport]) -> list[dict[str, Any]]:
     """Every paired comparison (``compare.json``) of the studies, in the studies' order."""
-    return [s["compare"] for s in studies.values() if s.get("compare")]
+    return [s.compare for s in studies.values() if s.compare]
 
 
-def comparison_of(studies: Mapping[str, Mapping[str, Any]], second: str) -> dict[str, Any] | None:
+def comparison_of(studies: Mapping[str, StudyReport], second: str) -> dict[str, Any] | None:
     """The comparison that judges the study ``second`` (against a reference), or ``None``."""
     return next((c for c in comparisons(studies) if c["second"] == second), None)
 
 
-def without_selection_interval(studies: Mapping[str, Mapping[str, Any]], name: str) -> dict[str, Any] | None:
+def without_selection_interval(studies: Mapping[str, StudyReport], name: str) -> dict[str, Any] | None:
     """The pooled accuracy interval of the second recipe of a comparison without the images it
     was picked on (``compare.json``) and what they were, or ``None`` for any other study."""
     compare = comparison_of(studies, name)
@@ -357,23 +385,23 @@ def without_selection_interval(studies: Mapping[str, Mapping[str, Any]], name: s
 SELECTED_COUNTERPART = {"cv-inner-paper": "cv-paper"}
 
 
-def headline_sentences(studies: Mapping[str, Mapping[str, Any]], name: str) -> str:
+def headline_sentences(studies: Mapping[str, StudyReport], name: str) -> str:
     """For a study of several training seeds: its training variance, and how far its pooled
     figure lies from the same recipe's figure with the epoch chosen on the scored fold."""
-    cv = studies[name]["cv"]
-    variance = cv.get("training_variance")
+    cv = studies[name].cv
+    variance = cv.training_variance
     text = ""
-    if variance and len(cv.get("seeds", [0])) > 1:
+    if variance and len(cv.seed_list) > 1:
         text += (
-            f" Training variance, measured: the {len(cv['seeds'])} training seeds of a fold differ by up to "
-            f"{100 * variance['max_spread']:.2f} pp (within-fold sd {100 * variance['within_fold_sd']:.2f} pp); "
+            f" Training variance, measured: the {len(cv.seed_list)} training seeds of a fold differ by up to "
+            f"{100 * variance.max_spread:.2f} pp (within-fold sd {100 * variance.within_fold_sd:.2f} pp); "
             "the interval counts each image once however many trainings scored it (a bootstrap over images, "
             "the trainings of an image kept together)."
         )
     counterpart = SELECTED_COUNTERPART.get(name)
-    other = studies.get(counterpart, {}).get("cv") if counterpart else None
+    other = studies[counterpart].cv if counterpart in studies else None
     if other:
-        here, there = cv["pooled_ci95"]["accuracy"]["estimate"], other["pooled_ci95"]["accuracy"]["estimate"]
+        here, there = cv.pooled_ci95["accuracy"].estimate, other.pooled_ci95["accuracy"].estimate
         text += (
             f" The same recipe with its epoch chosen on the scored fold ({STUDIES[counterpart]}) "
             f"reads {percent(there, 2)}: {100 * (here - there):+.2f} pp from it to this figure, which "
@@ -382,7 +410,7 @@ def headline_sentences(studies: Mapping[str, Mapping[str, Any]], name: str) -> s
     return text
 
 
-def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
+def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
     """The verdict in plain words, or what is still missing for it."""
     paper = PAPER_CLAIMS["accuracy"]
     if not studies:
@@ -391,15 +419,14 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
         )
     lines = []
     for name, study in studies.items():
-        label = f"**{STUDIES.get(name, name)}**"
-        if not study["cv"]:
-            unit = "folds" if len(study["seeds"]) == 1 else "trainings"
+        label = f"**{study.label}**"
+        if not study.cv:
+            unit = "folds" if len(study.seeds) == 1 else "trainings"
             lines.append(
-                f"- {label}: {len(study['folds'])} of {expected_trainings(study)} {unit} finished; "
-                "no pooled estimate yet."
+                f"- {label}: {len(study.folds)} of {expected_trainings(study)} {unit} finished; no pooled estimate yet."
             )
             continue
-        ci = study["cv"]["pooled_ci95"]["accuracy"]
+        ci = study.cv.pooled_ci95["accuracy"].to_dict()
         where = {
             "inside": f"the paper's {percent(paper)} lies inside this interval",
             "above": f"the interval lies above the paper's {percent(paper)}",
@@ -409,7 +436,7 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
         picked = without_selection_interval(studies, name)
         lines.append(
             f"- {label}: pooled out-of-fold accuracy {with_ci(ci, 2)} on "
-            f"{study['cv']['images']:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
+            f"{study.cv.images:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
             f"Against the paper's own sampling error ({paper_validation_size():,} validation images "
             f"assumed) the difference is {100 * diff['estimate']:+.2f} pp (95 % CI "
             f"{100 * diff['low']:+.2f} to {100 * diff['high']:+.2f}): **{fair}**"
@@ -440,9 +467,9 @@ def verdict_markdown(studies: Mapping[str, Mapping[str, Any]]) -> Text:
             f"{100 * compare['accuracy']['difference']:+.2f} pp pooled: "
             + selection_sentence(compare, "the first", "the second")
         )
-    audited = next((s for s in studies.values() if s.get("label_audit")), None)
+    audited = next((s for s in studies.values() if s.label_audit), None)
     if audited:
-        lines.append(audit_verdict_line(audited["label_audit"], STUDIES.get(audited["name"], audited["name"])))
+        lines.append(audit_verdict_line(audited.label_audit, audited.label))
     return Text("\n".join(lines) + "\n")
 
 

@@ -27,6 +27,7 @@ from scipy.stats import DegenerateDataWarning, bootstrap
 
 from catsdogs.files import file_sha256
 from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, unfreeze_top
+from catsdogs.records import Parameters, PhaseResult
 from catsdogs.runs import Run
 from catsdogs.studies.robustness import FROM_CONFIG, evaluate_corruptions
 from catsdogs.training.train import fine_tune, phase_result, save_phase_result, seed_everything
@@ -39,7 +40,7 @@ ARMS: dict[str, tuple[str, bool]] = {"robust": ("mitigation", True), "plain": ("
 STUDY_TAGS: dict[str, str] = {"robust": "mitigation", "plain": "mitigation_control"}
 
 
-def train_mitigation(run: Run, arm: str = "robust") -> dict[str, Any]:
+def train_mitigation(run: Run, arm: str = "robust") -> PhaseResult:
     """Fine-tune the final model further for ``mitigation_epochs`` epochs, same unfrozen
     layers and learning rate as phase 2, with the limitation-aimed augmentation
     (``arm="robust"``, into ``mitigation/``) or without it (``arm="plain"``, the control,
@@ -54,9 +55,8 @@ def train_mitigation(run: Run, arm: str = "robust") -> dict[str, Any]:
     phase, robust = ARMS[arm]
     cfg = run.config
     source = run.final_model()
-    if run.has(phase, "result.json"):
-        done = run.read_json(f"{phase}/result.json")
-        if done.get("source_sha256") not in (None, file_sha256(source)):
+    if done := run.result(phase):
+        if done.source_sha256 not in (None, file_sha256(source)):
             raise ValueError(
                 f"{run.path / phase} was fine-tuned from another final model than {source}; "
                 f"delete {run.path / phase} (and robustness/results_{STUDY_TAGS[arm]}.json) to train it again"
@@ -70,22 +70,20 @@ def train_mitigation(run: Run, arm: str = "robust") -> dict[str, Any]:
     model.get_layer(HEAD_LAYER).set_weights(trained.get_layer(HEAD_LAYER).get_weights())
     unfreeze_top(model, cfg.fine_tune_from)
     y_val, logits = fine_tune(run, model, phase, cfg.mitigation_epochs)
-    result = phase_result(
+    return save_phase_result(
         run,
-        phase,
-        {},
-        run.path / phase / "history.csv",
-        y_val,
-        logits,
-        {
-            "source_model": source.relative_to(run.path).as_posix(),
-            "source_sha256": file_sha256(source),
-            "learning_rate": cfg.phase2_lr,
-            "augment_robust": robust,
-        },
+        phase_result(
+            run,
+            phase,
+            Parameters(),
+            y_val,
+            logits,
+            source_model=source.relative_to(run.path).as_posix(),
+            source_sha256=file_sha256(source),
+            learning_rate=cfg.phase2_lr,
+            augment_robust=robust,
+        ),
     )
-    save_phase_result(run, phase, result)
-    return result
 
 
 def _per_image(entry: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

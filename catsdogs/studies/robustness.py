@@ -209,11 +209,11 @@ def unsure_threshold(run) -> dict:
     page and chapter 6 then show one value."""
     export = current_export(run)  # made from the run's current final model, or None
     if export is not None:
-        keras_export = export["exports"]["keras"]
+        keras_export = export.exports["keras"]
         return {
-            "threshold": float(keras_export["ood_threshold"]),
+            "threshold": float(keras_export.ood_threshold),
             "source": EXPORTED_THRESHOLD,
-            "n_images": int(keras_export["val_metrics"]["n"]),
+            "n_images": int(keras_export.val_metrics.n),
         }
     paths, _ = run.split_paths("val")
     probs = predict_paths(load_predictor(run.final_model()), paths)

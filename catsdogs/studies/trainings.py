@@ -21,6 +21,7 @@ from typing import Any
 from catsdogs.config import Config
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, percent, table_builder
+from catsdogs.records import PhaseResult
 from catsdogs.runs import Run, training_seconds
 from catsdogs.studies.ablation import base_is_published
 
@@ -70,18 +71,19 @@ def training_identity(record: Path | str, results: Path | str) -> dict[str, Any]
     commit, date, accuracy on its scored split and training seconds; ``None`` when
     ``record`` holds no finished phase 2."""
     record = Path(record)
-    result = read_json_or_none(record / "phase2" / "result.json")
-    if not result or "val_metrics" not in result:
+    path = record / PhaseResult.relpath("phase2")
+    result = PhaseResult.read(path) if path.is_file() else None
+    if not result or result.val_metrics is None:
         return None
     prov = read_json_or_none(record / "provenance.json") or {}
     config = read_json_or_none(record / "config.json") or {}
     return {
         "record": record.relative_to(results).as_posix(),
-        "model_sha256": result.get("model_sha256"),
+        "model_sha256": result.model_sha256,
         "split": (prov.get("data") or {}).get("manifest_sha256"),
         "fold": _fold(record, prov),
         "recipe": recipe_key(config),
-        "accuracy": result["val_metrics"]["accuracy"],
+        "accuracy": result.val_metrics.accuracy,
         "seconds": training_seconds(Run.load(record)),
         **_host(prov),
     }

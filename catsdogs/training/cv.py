@@ -47,6 +47,7 @@ from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
 from catsdogs.model.classifier import build_classifier, feature_extractor
 from catsdogs.model.weights import resolve_weights
+from catsdogs.records import CVSummary, PhaseResult
 from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, training_seconds, write_manifest
 from catsdogs.training import train
 
@@ -292,13 +293,13 @@ class CrossValidation(CVStudy):
                 log.info("fold %d/%d, seed %d already done", k, self.n_folds, seed)
                 continue
             self.train_fold(k, phase1_from, seed)
-            result = self.fold_run(k, seed).read_json("phase2/result.json")
+            result = self.fold_run(k, seed).record(PhaseResult, "phase2")
             log.info(
                 "fold %d/%d, seed %d done: accuracy on the scored fold %.4f",
                 k,
                 self.n_folds,
                 seed,
-                result["val_metrics"]["accuracy"],
+                result.val_metrics.accuracy,
             )
 
     # ------------------------------------------------------------------ results
@@ -335,29 +336,29 @@ class CrossValidation(CVStudy):
     def _training_row(self, k: int, seed: int, m: dict, names: Sequence[str], plain: bool) -> dict[str, Any]:
         """One training's row of ``cv.json``; ``plain``: as before seeds and protocols existed."""
         fold = self.fold_run(k, seed)
-        phase2 = fold.read_json("phase2/result.json")
+        phase2 = fold.record(PhaseResult, "phase2")
         link = self.fold_dir(k, seed)
         row = {
             "fold": k,
             "n": m["n"],
             **{n: m[n] for n in names},
             "confusion_matrix": m["confusion_matrix"],
-            "phase1_accuracy": fold.read_json("phase1/result.json")["val_metrics"]["accuracy"],
+            "phase1_accuracy": fold.record(PhaseResult, "phase1").val_metrics.accuracy,
             # per-epoch accuracy on the split early stopping watched: the scored fold, or the inner split
             (
                 "phase2_val_accuracy_by_epoch"
-                if phase2.get("monitored_split", "val") == "val"
+                if (phase2.monitored_split or "val") == "val"
                 else "phase2_inner_accuracy_by_epoch"
-            ): phase2["history"].get("val_accuracy", []),
+            ): phase2.history.get("val_accuracy", []),
             "reused_run": self.reused_run(k, seed),
             "wall_seconds": self.fold_seconds().get(link.name.removeprefix("fold-")),
             "training_seconds": training_seconds(fold),
         }
         if not plain:
-            row |= {"seed": seed, "monitored_split": phase2.get("monitored_split", "val")}
+            row |= {"seed": seed, "monitored_split": phase2.monitored_split or "val"}
         return row
 
-    def summarize(self) -> dict[str, Any]:
+    def summarize(self) -> CVSummary:
         """Pool every finished training into ``oof_predictions.csv`` and ``cv.json``: per
         training metrics, pooled out-of-fold metrics with bootstrap CIs, mean and sd across
         folds, and, where a fold was trained with several seeds, the training variance.
@@ -438,8 +439,9 @@ class CrossValidation(CVStudy):
             }
         elif self.config.protocol != "paper":
             result |= {"protocol": self.config.protocol, "seeds": seeds, "trainings": len(done), "complete": True}
-        self.run.write_json("cv.json", result)
-        return result
+        record = CVSummary.from_dict(result)
+        self.run.write_record(record)
+        return record
 
 
 def training_variance(by_fold: dict[int, list[dict]]) -> dict[str, Any] | None:

@@ -115,7 +115,7 @@ def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> dict
         "fold": EXPLORED_FOLD,
         "splits": split_table(run.manifest()),
         "changes": {name: values[1] for name, values in setting_differences(study.config, config).items()},
-        "epochs_run": result["epochs_run"],
+        "epochs_run": result.epochs_run,
         "phase2_seconds": round(phase2_seconds(run), 1),  # every invocation's epochs, if resumed
         **{
             name: {

@@ -43,6 +43,7 @@ from catsdogs.model.classifier import (
 )
 from catsdogs.model.weights import resolve_weights
 from catsdogs.provenance import git_info
+from catsdogs.records import GitState, Metrics, Parameters, PhaseResult
 from catsdogs.runs import Run, read_history, save_predictions
 from catsdogs.training.resume import ResumeState, advance_shuffle, drop, finished_epochs
 
@@ -110,27 +111,30 @@ def _training_dataset(run: Run, phase: str):
     return ds
 
 
-def save_phase_result(run: Run, phase: str, result: dict) -> None:
+def save_phase_result(run: Run, result: PhaseResult) -> PhaseResult:
     """Write ``<phase>/result.json``; only then drop what resuming the phase needed."""
 
-    run.write_json(f"{phase}/result.json", result)
-    drop(run.path / phase / BACKUP_DIR, run.path / phase / RESUME_DIR)
+    run.write_record(result, result.phase)
+    drop(run.path / result.phase / BACKUP_DIR, run.path / result.phase / RESUME_DIR)
+    return result
 
 
-def phase_result(run, phase, model_params, history_path, labels, logits, extra) -> dict:
-    history = read_history(history_path)
+def phase_result(run: Run, phase: str, parameters: Parameters, labels, logits, **fields: Any) -> PhaseResult:
+    """The record of a finished phase: its ``history.csv``, the seconds of each epoch, the
+    validation metrics of ``logits``, the commit that made it, and ``fields``."""
+    history = read_history(run.path / phase / "history.csv")
     seconds = run.read_json_or_none(f"{phase}/{EPOCH_SECONDS_FILE}") or {}
-    return {
-        "phase": phase,
-        "parameters": model_params,
-        "epochs_run": len(history.get("epoch", [])),
-        "history": history,
+    return PhaseResult(
+        phase=phase,
+        parameters=parameters,
+        epochs_run=len(history.get("epoch", [])),
+        history=history,
         # one per epoch of the history (None for an epoch trained before epochs were timed)
-        "epoch_seconds": [seconds.get(str(int(e) + 1)) for e in history.get("epoch", [])],
-        "val_metrics": classification_metrics(labels, expit(np.asarray(logits, dtype="float64"))),
-        "code": git_info(),  # the commit that made the record, which listings of its code compare with
-        **extra,
-    }
+        epoch_seconds=[seconds.get(str(int(e) + 1)) for e in history.get("epoch", [])],
+        val_metrics=Metrics.of(classification_metrics(labels, expit(np.asarray(logits, dtype="float64")))),
+        code=GitState(**git_info()),  # the commit that made the record, which listings of its code compare with
+        **fields,
+    )
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -178,7 +182,7 @@ def extract_features(run: Run, model, split: str) -> np.ndarray:
     return feats
 
 
-def train_phase1(run: Run) -> dict[str, Any]:
+def train_phase1(run: Run) -> PhaseResult:
     """Phase 1, feature extraction: the base frozen, only the new head trains.
 
     With ``phase1_cached_features`` (default) the head trains on pooled features
@@ -187,9 +191,9 @@ def train_phase1(run: Run) -> dict[str, Any]:
     ``phase1/history.csv``, ``phase1/predictions_val.csv`` and ``phase1/result.json``.
     """
 
-    if run.has("phase1", "result.json"):
+    if done := run.result("phase1"):
         log.info("phase 1 already done in %s; reusing it", run.path)
-        return run.read_json("phase1/result.json")
+        return done
     cfg = run.config
     prepare_data(run)
     weights = _weights(run)
@@ -199,7 +203,6 @@ def train_phase1(run: Run) -> dict[str, Any]:
     _, y_train = run.split_paths("train")
     _, y_val = run.split_paths("val")
     _, y_watch = run.split_paths(cfg.monitored_split)
-    history_path = run.path / "phase1" / "history.csv"
 
     if cfg.phase1_cached_features:
         with run.timed("phase1_features"):
@@ -236,21 +239,19 @@ def train_phase1(run: Run) -> dict[str, Any]:
 
     model.save(run.file("phase1", "model.keras"))
     save_predictions(run.file("phase1", "predictions_val.csv"), run.split_files("val"), y_val, logits)
-    result = phase_result(
+    return save_phase_result(
         run,
-        "phase1",
-        params,
-        history_path,
-        y_val,
-        logits,
-        {
-            "cached_features": cfg.phase1_cached_features,
-            "learning_rate": cfg.phase1_lr,
-            "monitored_split": cfg.monitored_split,
-        },
+        phase_result(
+            run,
+            "phase1",
+            params,
+            y_val,
+            logits,
+            cached_features=cfg.phase1_cached_features,
+            learning_rate=cfg.phase1_lr,
+            monitored_split=cfg.monitored_split,
+        ),
     )
-    save_phase_result(run, "phase1", result)
-    return result
 
 
 def fine_tune(run: Run, model, phase: str, epochs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -297,7 +298,7 @@ def predict_logits(model, dataset, flip: bool = False) -> np.ndarray:
 # ----------------------------------------------------------------------------- phase 2
 
 
-def train_phase2(run: Run) -> dict[str, Any]:
+def train_phase2(run: Run) -> PhaseResult:
     """Phase 2, fine-tuning: unfreeze the base from ``fine_tune_from`` on, train at
     ``phase2_lr`` with augmentation, batch norm kept in inference mode.
 
@@ -305,9 +306,9 @@ def train_phase2(run: Run) -> dict[str, Any]:
     ``phase2/predictions_val.csv`` and ``phase2/result.json``.
     """
 
-    if run.has("phase2", "result.json"):
+    if done := run.result("phase2"):
         log.info("phase 2 already done in %s; reusing it", run.path)
-        return run.read_json("phase2/result.json")
+        return done
     cfg = run.config
     train_phase1(run)
     seed_everything(cfg, 1)
@@ -315,22 +316,20 @@ def train_phase2(run: Run) -> dict[str, Any]:
     unfrozen = unfreeze_top(model, cfg.fine_tune_from)
     params = parameter_counts(model)
     y_val, logits = fine_tune(run, model, "phase2", cfg.phase2_epochs)
-    result = phase_result(
+    return save_phase_result(
         run,
-        "phase2",
-        params,
-        run.path / "phase2" / "history.csv",
-        y_val,
-        logits,
-        {
-            "unfrozen": unfrozen,
-            "learning_rate": cfg.phase2_lr,
-            "monitored_split": cfg.monitored_split,
-            "model_sha256": file_sha256(run.path / "phase2" / "model.keras"),
-        },
+        phase_result(
+            run,
+            "phase2",
+            params,
+            y_val,
+            logits,
+            unfrozen=unfrozen,
+            learning_rate=cfg.phase2_lr,
+            monitored_split=cfg.monitored_split,
+            model_sha256=file_sha256(run.path / "phase2" / "model.keras"),
+        ),
     )
-    save_phase_result(run, "phase2", result)
-    return result
 
 
 def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
@@ -348,7 +347,7 @@ def fork_after_phase1(source: Run, config: Config, run_dir: Path | str) -> Run:
             f"cannot reuse phase 1 of {source.path}: {', '.join(differing)} differ(s); "
             "train this configuration from scratch instead (omit --from-run)"
         )
-    if not source.has("phase1", "result.json"):
+    if source.result("phase1") is None:
         raise ValueError(f"{source.path} has no finished phase 1 to reuse; train it first")
     run = Run.open(config, run_dir)
     for folder in ("data", "phase1"):

@@ -1,0 +1,504 @@
+"""The records of a run directory, declared once.
+
+Every JSON file a step writes into a run directory is a frozen dataclass here: its fields in
+the order the file holds them, each with its type and, where ``verify`` judges it, how
+(:data:`EXACT`, :data:`WITHIN_CI`, :data:`FINGERPRINT`, :data:`SHOWN`) as field metadata,
+the way :class:`~catsdogs.config.Config` carries each setting's reason. A record class knows
+its path inside the run directory (:attr:`Record.PATH`); :class:`~catsdogs.runs.Run` reads
+and writes records through it, so no other code spells a record's path or its keys.
+
+The file formats are those the steps have always written: :meth:`Part.from_dict` reads every
+published record under ``results/`` and ``tests/fixtures/`` (a test checks that
+:meth:`Part.to_dict` gives each back key for key, in order). A field the file may lack (older
+records, or a phase that does not write it) is ``None`` and left out when written, unless it
+is declared :func:`kept` (written as ``null``).
+
+Why by hand rather than a validation library: the project's records are plain JSON whose key
+order is part of the published bytes, and stdlib dataclasses with about fifty lines of
+conversion keep that order and add no dependency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from catsdogs.config import UserError
+
+#: How ``verify`` compares a field of a published record with the same field of a run.
+EXACT = "exact"  # equal, or another experiment was run (data counts, parameters, epochs)
+WITHIN_CI = "ci"  # inside the published value's 95 % interval
+FINGERPRINT = "fingerprint"  # bit-identical or not; shown, never failing
+SHOWN = "shown"  # timings and latency: shown, never judged
+
+
+class RecordError(UserError, ValueError):
+    """A record file that does not have the fields its declaration gives."""
+
+
+def judged(how: str, default: Any = None) -> Any:
+    """A field ``verify`` compares as ``how`` (one of :data:`EXACT`, :data:`WITHIN_CI`,
+    :data:`FINGERPRINT`, :data:`SHOWN`)."""
+    return field(default=default, metadata={"judged": how})
+
+
+def kept(default: Any = None, *, beside: str | None = None) -> Any:
+    """A field written even when ``None`` (the file holds ``null``); with ``beside``, only
+    in records where that other field is written (a group of fields added together)."""
+    return field(default=default, metadata={"kept": beside or True})
+
+
+def how_judged(cls: type, name: str) -> str | None:
+    """How ``verify`` compares field ``name`` of record class ``cls``, or ``None``."""
+    return {f.name: f.metadata.get("judged") for f in dataclasses.fields(cls)}.get(name)
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(kind: Any, value: Any, where: str) -> Any:
+    """``value`` (from JSON) as the declared type ``kind``: dataclasses, ``X | None``,
+    ``dict[str, X]`` and ``list[X]`` are converted; anything else is kept as it is."""
+    if value is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(kind) if a is not type(None)] or [Any]
+        return _build(inner, value, where)
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return kind.from_dict(value, where)
+    if origin is dict:
+        _, inner = typing.get_args(kind)
+        return {k: _build(inner, v, f"{where}.{k}") for k, v in value.items()}
+    if origin is list:
+        (inner,) = typing.get_args(kind)
+        return [_build(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, Part):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Part:
+    """A JSON object of a record, read by field name and type and written back in order."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str | None = None) -> Self:
+        """Build from a JSON object.
+
+        Raises
+        ------
+        RecordError
+            If ``data`` is not an object, has a key the class does not declare, or lacks a
+            field without default (``where`` names the file and key in the message).
+        """
+        where = where or cls.__name__
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{where}: expected a JSON object, found {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            raise RecordError(
+                f"{where}: unknown field(s) {', '.join(unknown)} for {cls.__name__}; "
+                "the record was written by another version of catsdogs"
+            )
+        hints = _hints(cls)
+        try:
+            return cls(**{k: _build(hints[k], v, f"{where}.{k}") for k, v in data.items()})
+        except TypeError as err:
+            raise RecordError(f"{where}: {err}") from err
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, fields in declaration order; ``None`` fields left out unless kept."""
+        return {
+            f.name: _dump(v)
+            for f in dataclasses.fields(self)
+            if (v := getattr(self, f.name)) is not None or self._kept(f)
+        }
+
+    def _kept(self, f: dataclasses.Field) -> bool:
+        beside = f.metadata.get("kept")
+        return beside is True or (isinstance(beside, str) and getattr(self, beside) is not None)
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Record(Part):
+    """A JSON file of a run directory. :attr:`PATH` is its path inside the run; a record
+    written once per phase (``phase1/``, ``phase2/``, ``mitigation/``, ...) has ``{phase}``
+    in it."""
+
+    PATH: ClassVar[str]
+
+    @classmethod
+    def relpath(cls, phase: str | None = None) -> str:
+        return cls.PATH.format(phase=phase) if phase else cls.PATH
+
+    @classmethod
+    def read(cls, path: Path | str) -> Self:
+        """The record in file ``path``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no such file.
+        RecordError
+            If it is not valid JSON or not this record.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path} is not valid JSON ({err}); delete it and rerun the step that writes it") from err
+        return cls.from_dict(data, str(path))
+
+
+# ----------------------------------------------------------------------------- shared parts
+
+
+@dataclass(frozen=True)
+class Parameters(Part):
+    """Parameter counts of a model."""
+
+    total: int = judged(EXACT)
+    trainable: int = judged(EXACT)
+    non_trainable: int = judged(EXACT)
+
+
+@dataclass(frozen=True)
+class ClassScores(Part):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Metrics(Part):
+    """:func:`~catsdogs.evaluation.metrics.classification_metrics` of one set of predictions."""
+
+    n: int = judged(EXACT)
+    threshold: float = 0.5
+    accuracy: float = judged(WITHIN_CI)
+    precision: float = judged(WITHIN_CI)
+    recall: float = judged(WITHIN_CI)
+    f1: float = judged(WITHIN_CI)
+    per_class: dict[str, ClassScores] = field(default_factory=dict)
+    macro_precision: float | None = None
+    macro_recall: float | None = None
+    macro_f1: float | None = None
+    roc_auc: float | None = kept()
+    pr_auc: float | None = kept()
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Metrics:
+        """From the dict :func:`~catsdogs.evaluation.metrics.classification_metrics` returns."""
+        return cls.from_dict(values)
+
+
+@dataclass(frozen=True)
+class Interval(Part):
+    """A point estimate with its 95 % interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class GitState(Part):
+    """The commit a record was made at (:func:`~catsdogs.provenance.git_info`)."""
+
+    commit: str | None = kept()
+    dirty: bool | None = kept()
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class Unfrozen(Part):
+    """Which layers of the base phase 2 fine-tunes."""
+
+    first_layer: str
+    first_index: int
+    n_layers: int
+    n_unfrozen: int
+
+
+@dataclass(frozen=True)
+class PhaseResult(Record):
+    """``<phase>/result.json``: a finished training phase (phase 1, phase 2, or a mitigation
+    arm's fine-tuning), its history and its validation metrics."""
+
+    PATH: ClassVar[str] = "{phase}/result.json"
+
+    phase: str
+    parameters: Parameters
+    epochs_run: int = judged(EXACT)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    #: one per epoch of the history (``None`` for an epoch trained before epochs were timed)
+    epoch_seconds: list[float | None] | None = judged(SHOWN)
+    val_metrics: Metrics | None = None
+    code: GitState | None = None
+    cached_features: bool | None = None
+    unfrozen: Unfrozen | None = None
+    source_model: str | None = None
+    source_sha256: str | None = None
+    learning_rate: float | None = None
+    augment_robust: bool | None = None
+    monitored_split: str | None = None
+    #: not compared: the ``.keras`` zip stores its save time
+    model_sha256: str | None = None
+
+    @property
+    def kept_epoch(self) -> int | None:
+        """The epoch (1-based) whose weights the phase kept (:func:`kept_epoch`)."""
+        return kept_epoch(self.history)
+
+
+def kept_epoch(history: Mapping[str, list[float]]) -> int | None:
+    """The epoch (1-based) whose weights a phase kept: early stopping with
+    ``restore_best_weights`` restores the first epoch of lowest ``val_loss`` (the loss it
+    watched) at the end of training. ``None`` when no validation loss was recorded."""
+    losses = history.get("val_loss") or []
+    return min(range(len(losses)), key=losses.__getitem__) + 1 if losses else None
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Reliability(Part):
+    """:func:`~catsdogs.evaluation.calibration.reliability`: the reliability diagram's bins."""
+
+    ece: float = judged(FINGERPRINT)
+    n: int = 0
+    n_bins: int = 0
+    bin_edges: list[float] = field(default_factory=list)
+    confidence: list[float | None] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Evaluation(Record):
+    """``eval/metrics.json``: the final model on the validation split, with bootstrap CIs."""
+
+    PATH: ClassVar[str] = "eval/metrics.json"
+
+    source: str
+    split: str
+    metrics: Metrics
+    ci95: dict[str, Interval] = field(default_factory=dict)
+    calibration: Reliability | None = None
+
+
+# ----------------------------------------------------------------------------- export and latency
+
+
+@dataclass(frozen=True)
+class ExportedFile(Part):
+    """One exported model file and how it scores on the validation split."""
+
+    file: str
+    size_mb: float = judged(FINGERPRINT)
+    sha256: str = judged(FINGERPRINT)
+    val_metrics: Metrics | None = None
+    ood_threshold: float | None = judged(FINGERPRINT)
+    ood_keep_in_distribution: float | None = None
+    ood_flagged_val: float | None = None
+    agreement_with_keras: float | None = None
+    max_abs_prob_diff: float | None = None
+
+
+@dataclass(frozen=True)
+class Export(Record):
+    """``export/export.json``: the final model saved for inference and converted to TFLite."""
+
+    PATH: ClassVar[str] = "export/export.json"
+
+    source_model: str
+    source_sha256: str
+    parameters: Parameters
+    calibration_images: int
+    exports: dict[str, ExportedFile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Latency(Part):
+    """Milliseconds per call, over the bench's repeats."""
+
+    median_ms: float = judged(SHOWN)
+    p90_ms: float = judged(SHOWN)
+    min_ms: float = judged(SHOWN)
+
+
+@dataclass(frozen=True)
+class ModelLatency(Part):
+    single: Latency
+    batched_per_image: Latency
+    batched_mode: str | None = None
+    speedup_vs_keras_single: float | None = None
+    speedup_vs_keras_batched: float | None = None
+
+
+@dataclass(frozen=True)
+class Hardware(Part):
+    """:func:`~catsdogs.provenance.hardware_info`."""
+
+    cpu: str | None = None
+    logical_cores: int | None = None
+    memory_gb: float | None = None
+    gpus: list[str] = field(default_factory=list)
+    platform: str | None = None
+
+
+@dataclass(frozen=True)
+class Bench(Record):
+    """``bench/bench.json``: latency of the Keras model and its TFLite exports."""
+
+    PATH: ClassVar[str] = "bench/bench.json"
+
+    repeats: int
+    batch_size: int
+    hardware: Hardware
+    sha256: dict[str, str] = field(default_factory=dict)
+    models: dict[str, ModelLatency] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- cross-validation
+
+
+@dataclass(frozen=True)
+class CVTraining(Part):
+    """One training of a cross-validation study (fold ``fold``, training seed ``seed``),
+    scored on its fold."""
+
+    fold: int
+    n: int = judged(EXACT)
+    accuracy: float = judged(WITHIN_CI)
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    roc_auc: float | None = kept()
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    phase1_accuracy: float | None = None
+    #: per-epoch accuracy on the split early stopping watched: the scored fold ...
+    phase2_val_accuracy_by_epoch: list[float] | None = None
+    #: ... or the inner split carved from the fold's training images
+    phase2_inner_accuracy_by_epoch: list[float] | None = None
+    reused_run: str | None = kept()
+    wall_seconds: float | None = kept()
+    training_seconds: float | None = judged(SHOWN)
+    seed: int | None = None
+    monitored_split: str | None = None
+
+    @property
+    def accuracy_by_epoch(self) -> list[float]:
+        """Phase 2's per-epoch accuracy on whichever split chose its epoch."""
+        return self.phase2_val_accuracy_by_epoch or self.phase2_inner_accuracy_by_epoch or []
+
+
+@dataclass(frozen=True)
+class Pooled(Part):
+    """Metrics of the out-of-fold predictions pooled over every training."""
+
+    accuracy: float = judged(WITHIN_CI)
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    roc_auc: float | None = kept()
+    macro_precision: float | None = None
+    macro_recall: float | None = None
+    macro_f1: float | None = None
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Spread(Part):
+    """Mean and standard deviation (ddof 1; ``None`` for one value) across folds."""
+
+    mean: float
+    sd: float | None = kept()
+
+
+@dataclass(frozen=True)
+class SeedSpread(Part):
+    """One fold trained with several seeds: each seed's accuracy and their spread."""
+
+    fold: int
+    accuracy_by_seed: dict[str, float]
+    spread: float
+    sd: float
+
+
+@dataclass(frozen=True)
+class TrainingVariance(Part):
+    """How much re-training one recipe on one fold moves its accuracy."""
+
+    per_fold: list[SeedSpread]
+    within_fold_sd: float
+    max_spread: float
+
+
+@dataclass(frozen=True)
+class CVSummary(Record):
+    """``cv.json`` of a cross-validation study: each training, the pooled out-of-fold
+    metrics with their bootstrap CIs, the spread across folds and, with several training
+    seeds, the training variance."""
+
+    PATH: ClassVar[str] = "cv.json"
+
+    folds: int = judged(EXACT)
+    images: int = judged(EXACT)
+    per_fold: list[CVTraining] = field(default_factory=list)
+    pooled: Pooled | None = None
+    pooled_ci95: dict[str, Interval] = field(default_factory=dict)
+    across_folds: dict[str, Spread] = field(default_factory=dict)
+    oof_sha256: str | None = judged(FINGERPRINT)
+    protocol: str | None = judged(EXACT)
+    seeds: list[int] | None = judged(EXACT)
+    trainings: int | None = judged(EXACT)
+    complete: bool | None = None
+    dataset_images: int | None = None
+    training_variance: TrainingVariance | None = kept(beside="dataset_images")
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The training seeds pooled (``[0]`` for a study from before seeds existed)."""
+        return self.seeds or [0]
+
+    @property
+    def n_trainings(self) -> int:
+        """Trainings pooled (one per fold before seeds existed)."""
+        return self.trainings if self.trainings is not None else self.folds
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether every fold has every seed (studies before seeds existed always do)."""
+        return self.complete is not False
+
+
+#: Every record class with a fixed path, by path.
+RECORDS: dict[str, type[Record]] = {cls.PATH: cls for cls in (Evaluation, Export, Bench) if "{" not in cls.PATH}

@@ -1,0 +1,83 @@
+"""The declared records read every published record and write it back key for key."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catsdogs import records
+from catsdogs.records import Bench, CVSummary, Evaluation, Export, Metrics, PhaseResult, RecordError
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = [ROOT / "results", ROOT / "tests" / "fixtures"]
+
+
+def _published(relpath: str) -> list[Path]:
+    """Every published file that is the record at ``relpath`` of a run directory."""
+    name = relpath.split("/")[-1]
+    found = []
+    for top in PUBLISHED:
+        for path in sorted(top.rglob(name)):
+            if str(path.relative_to(top)).endswith(relpath) or "{phase}" in relpath:
+                found.append(path)
+    return found
+
+
+CASES = [
+    (PhaseResult, path)
+    for phase in ("phase1", "phase2", "mitigation", "mitigation_control")
+    for path in _published(f"{phase}/result.json")
+    if path.parent.name == phase
+] + [(cls, path) for cls in (Evaluation, Export, Bench, CVSummary) for path in _published(cls.PATH)]
+
+
+def test_every_kind_of_record_is_published_somewhere():
+    assert {cls for cls, _ in CASES} == {PhaseResult, Evaluation, Export, Bench, CVSummary}
+    assert len(CASES) > 60
+
+
+@pytest.mark.parametrize(("cls", "path"), CASES, ids=[str(p.relative_to(ROOT)) for _, p in CASES])
+def test_published_record_round_trips(cls, path):
+    data = json.loads(path.read_text())
+    record = cls.read(path)
+    back = record.to_dict()
+    assert back == data
+    assert json.dumps(back) == json.dumps(data)  # the same keys in the same order
+
+
+def test_unknown_field_is_named_with_its_file(tmp_path):
+    path = tmp_path / "metrics.json"
+    data = json.loads((ROOT / "results/full/eval/metrics.json").read_text())
+    data["metrics"]["kappa"] = 0.5
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=r"metrics.json\.metrics: unknown field\(s\) kappa"):
+        Evaluation.read(path)
+
+
+def test_missing_field_and_bad_json_are_named(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"source_model": "phase2/model.keras"}))
+    with pytest.raises(RecordError, match="export.json"):
+        Export.read(path)
+    path.write_text("{")
+    with pytest.raises(RecordError, match="not valid JSON"):
+        Export.read(path)
+
+
+def test_metrics_of_classification_metrics():
+    from catsdogs.evaluation.metrics import classification_metrics
+
+    m = Metrics.of(classification_metrics([0, 1, 1, 0], [0.2, 0.9, 0.4, 0.6]))
+    assert (m.accuracy, m.confusion_matrix, m.per_class["dog"].support) == (0.5, [[1, 1], [1, 1]], 2)
+
+
+def test_kept_epoch_is_the_first_lowest_validation_loss():
+    r = PhaseResult.read(ROOT / "results/full/phase1/result.json")
+    losses = r.history["val_loss"]
+    assert r.kept_epoch == losses.index(min(losses)) + 1
+
+
+def test_how_judged_reads_field_metadata():
+    assert records.how_judged(Metrics, "accuracy") == records.WITHIN_CI
+    assert records.how_judged(Latency := records.Latency, "median_ms") == records.SHOWN
+    assert records.how_judged(Latency, "nothing") is None
