@@ -30,6 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import numpy as np
+
 from catsdogs.config import UserError
 
 #: How ``verify`` compares a field of a published record with the same field of a run.
@@ -498,6 +500,52 @@ class CVSummary(Record):
     def is_complete(self) -> bool:
         """Whether every fold has every seed (studies before seeds existed always do)."""
         return self.complete is not False
+
+
+# ----------------------------------------------------------------------------- predictions
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A predictions CSV (``<phase>/predictions_val.csv``) as arrays, one entry per image:
+    ``file`` (relative to the data root), ``label`` (0 cat, 1 dog), ``logit`` and ``prob``
+    (the probability of dog)."""
+
+    file: np.ndarray
+    label: np.ndarray
+    logit: np.ndarray
+    prob: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.label.size)
+
+    @property
+    def right(self) -> np.ndarray:
+        """Whether each prediction (dog at ``prob >= 0.5``) matches its label."""
+        return (self.prob >= 0.5) == (self.label == 1)
+
+
+@dataclass(frozen=True)
+class OutOfFold(Predictions):
+    """A study's ``oof_predictions.csv``: every image's prediction by the model that did not
+    train on it, with its ``fold`` and training ``seed`` (one row per image and seed);
+    ``seeded`` says whether the file names seeds at all (studies before seeds did not)."""
+
+    fold: np.ndarray
+    seed: np.ndarray
+    seeded: bool = False
+
+    def subset(self, rows: np.ndarray) -> OutOfFold:
+        """The predictions of ``rows`` (a boolean mask or indices)."""
+        return OutOfFold(
+            self.file[rows],
+            self.label[rows],
+            self.logit[rows],
+            self.prob[rows],
+            self.fold[rows],
+            self.seed[rows],
+            self.seeded,
+        )
 
 
 #: Every record class with a fixed path, by path.

@@ -48,7 +48,7 @@ from catsdogs.config import (
 )
 from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, write_csv
 from catsdogs.provenance import environment_info
-from catsdogs.records import Bench, CVSummary, Evaluation, Export, PhaseResult, Record
+from catsdogs.records import Bench, CVSummary, Evaluation, Export, OutOfFold, PhaseResult, Predictions, Record
 
 R = TypeVar("R", bound=Record)
 
@@ -467,22 +467,22 @@ def save_predictions(path: Path, files: list[str], labels: np.ndarray, logits: n
     )
 
 
-def read_predictions(path: Path) -> dict[str, np.ndarray]:
+def read_predictions(path: Path) -> Predictions:
+    """A predictions CSV written by :func:`save_predictions`."""
     rows = read_csv(path)
-    return {
-        "file": np.array([r["file"] for r in rows]),
-        "label": np.array([int(r["label"]) for r in rows]),
-        "logit": np.array([float(r["logit"]) for r in rows]),
-        "prob": np.array([float(r["prob_dog"]) for r in rows]),
-    }
+    return Predictions(
+        file=np.array([r["file"] for r in rows]),
+        label=np.array([int(r["label"]) for r in rows]),
+        logit=np.array([float(r["logit"]) for r in rows]),
+        prob=np.array([float(r["prob_dog"]) for r in rows]),
+    )
 
 
 OOF_FILE = "oof_predictions.csv"
 
 
-def read_oof(path: Path | str) -> dict[str, np.ndarray]:
-    """An ``oof_predictions.csv`` as arrays (file, label, fold, prob, logit), one prediction
-    per image.
+def read_oof(path: Path | str) -> OutOfFold:
+    """An ``oof_predictions.csv`` of one prediction per image.
 
     Raises
     ------
@@ -491,30 +491,29 @@ def read_oof(path: Path | str) -> dict[str, np.ndarray]:
         label audit takes one prediction per image (:func:`read_oof_trainings` reads them all).
     """
     oof = read_oof_trainings(path)
-    if oof.pop("seeded"):
+    if oof.seeded:
         raise ValueError(
             f"{path} holds one prediction per image and training seed; the label audit reads "
             "studies of one training per fold (seed 0) only"
         )
-    del oof["seed"]
     return oof
 
 
-def read_oof_trainings(path: Path | str) -> dict[str, Any]:
-    """Every prediction of an ``oof_predictions.csv`` as arrays (file, label, fold, prob,
-    logit, seed): one per image and training seed. A study of one training per fold has no
-    ``seed`` column; its seed is 0 and ``seeded`` is ``False``."""
+def read_oof_trainings(path: Path | str) -> OutOfFold:
+    """Every prediction of an ``oof_predictions.csv``: one per image and training seed. A
+    study of one training per fold has no ``seed`` column; its seed is 0 and ``seeded`` is
+    ``False``."""
     rows = read_csv(Path(path))
     seeded = bool(rows) and "seed" in rows[0]
-    return {
-        "file": np.array([r["file"] for r in rows]),
-        "label": np.array([int(r["label"]) for r in rows]),
-        "fold": np.array([int(r["fold"]) for r in rows]),
-        "prob": np.array([float(r["prob_dog"]) for r in rows]),
-        "logit": np.array([float(r["logit"]) for r in rows]),
-        "seed": np.array([int(r["seed"]) if seeded else 0 for r in rows]),
-        "seeded": seeded,
-    }
+    return OutOfFold(
+        file=np.array([r["file"] for r in rows]),
+        label=np.array([int(r["label"]) for r in rows]),
+        logit=np.array([float(r["logit"]) for r in rows]),
+        prob=np.array([float(r["prob_dog"]) for r in rows]),
+        fold=np.array([int(r["fold"]) for r in rows]),
+        seed=np.array([int(r["seed"]) if seeded else 0 for r in rows]),
+        seeded=seeded,
+    )
 
 
 # ----------------------------------------------------------------------------- cross-validation records

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import logit
 
 from catsdogs.config import get_config
+from catsdogs.records import OutOfFold
 from catsdogs.runs import Run, save_predictions
 from catsdogs.studies.ablation import ablation_rows, ablation_summary, record_ablation
 from catsdogs.studies.label_audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
@@ -191,12 +193,7 @@ def test_dataset_audit_summary_relabels_drops_and_estimates():
     labels = truth.copy()
     labels[[3, 150]] = 1 - labels[[3, 150]]  # two flipped labels
     prob = np.clip(np.where(truth == 1, 0.95, 0.05) + rng.normal(0, 0.02, truth.size), 0.01, 0.99)
-    oof = {
-        "file": np.array([f"x/{i}.jpg" for i in range(truth.size)]),
-        "label": labels,
-        "prob": prob,
-        "fold": np.arange(truth.size) % 5,
-    }
+    oof = _oof(np.array([f"x/{i}.jpg" for i in range(truth.size)]), labels, prob)
     rows = label_issue_rows(oof, seed=0)
     assert {r["file"] for r in rows} == {"x/3.jpg", "x/150.jpg"} and all(r["audit"] == "ranked" for r in rows)
     verdicts = {"x/3.jpg": {"verdict": "other_class", "note": ""}, "x/150.jpg": {"verdict": "no_pet", "note": ""}}
@@ -205,6 +202,12 @@ def test_dataset_audit_summary_relabels_drops_and_estimates():
     assert summary["precision"] == 1.0 and summary["unaudited"] == 0
     assert summary["accuracy_folder_labels"] == pytest.approx(198 / 200)
     assert summary["accuracy_audited_labels"] == 1.0 and summary["images_audited_labels"] == 199
+
+
+def _oof(files: np.ndarray, labels: np.ndarray, prob: np.ndarray) -> OutOfFold:
+    """Out-of-fold predictions of one training per image, five folds in turn."""
+    n = files.size
+    return OutOfFold(files, labels, logit(prob), prob, np.arange(n) % 5, np.zeros(n, dtype=int))
 
 
 def _oof_with_unflagged_mistakes():
@@ -216,12 +219,7 @@ def _oof_with_unflagged_mistakes():
     labels[[3, 150]] = 1 - labels[[3, 150]]
     prob = np.clip(np.where(truth == 1, 0.95, 0.05) + rng.normal(0, 0.02, truth.size), 0.01, 0.99)
     prob[[10, 120]] = [0.55, 0.40]  # a cat called a dog and a dog called a cat, unsure
-    return {
-        "file": np.array([f"x/{i}.jpg" for i in range(truth.size)]),
-        "label": labels,
-        "prob": prob,
-        "fold": np.arange(truth.size) % 5,
-    }
+    return _oof(np.array([f"x/{i}.jpg" for i in range(truth.size)]), labels, prob)
 
 
 def test_out_of_fold_mistakes_are_ranked_by_confidence():
@@ -321,12 +319,10 @@ def test_dataset_audit_over_400_flagged_applies_the_sampling_rule():
     from catsdogs.studies.label_audit import audit_selection, dataset_audit_markdown, dataset_audit_summary
 
     n, flagged = 1000, 600
-    oof = {
-        "file": np.array([f"x/{i}.jpg" for i in range(n)]),
-        "label": np.zeros(n, dtype=int),
-        "prob": np.where(np.arange(n) < flagged, 0.99, 0.01),  # the first 600 contradict their label
-        "fold": np.arange(n) % 5,
-    }
+    # the first 600 contradict their label
+    oof = _oof(
+        np.array([f"x/{i}.jpg" for i in range(n)]), np.zeros(n, dtype=int), np.where(np.arange(n) < flagged, 0.99, 0.01)
+    )
     group = {i: g for g, members in audit_selection(np.arange(flagged), seed=0).items() for i in members}
     rows = [{"rank": i + 1, "file": f"x/{i}.jpg", "audit": group[i]} for i in range(flagged)]
     sampled = [i for i in range(flagged) if group[i] == "sampled"]

@@ -4,6 +4,7 @@ read from the published studies (copied: ``compare`` writes ``compare.json`` int
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -30,7 +31,7 @@ def studies(tmp_path: Path) -> dict[str, Path]:
 def test_a_seeded_study_counts_each_image_as_the_share_of_its_trainings_right(studies):
     oof = read_oof_trainings(studies["cv-inner-paper"] / "oof_predictions.csv")
     images = ablation.per_image(oof)
-    assert images["seeds"] == [0, 1] and images["file"].size == oof["file"].size // 2
+    assert images["seeds"] == [0, 1] and images["file"].size == oof.file.size // 2
     assert set(np.unique(images["right"])) <= {0.0, 0.5, 1.0}
     cv = json.loads((studies["cv-inner-paper"] / "cv.json").read_text())
     assert images["right"].mean() == pytest.approx(cv["pooled"]["accuracy"])
@@ -38,8 +39,8 @@ def test_a_seeded_study_counts_each_image_as_the_share_of_its_trainings_right(st
     for k in range(5):
         by_seed = [f["accuracy"] for f in cv["per_fold"] if f["fold"] == k]
         assert images["right"][images["fold"] == k].mean() == pytest.approx(np.mean(by_seed))
-    missing = {k: v[oof["seed"] == 0] if isinstance(v, np.ndarray) else v for k, v in oof.items()}
-    missing["seed"] = np.where(np.arange(missing["seed"].size) % 2, 1, 0)  # half the images lack seed 0
+    seed0 = oof.subset(oof.seed == 0)
+    missing = dataclasses.replace(seed0, seed=np.where(np.arange(seed0.seed.size) % 2, 1, 0))  # half lack seed 0
     with pytest.raises(ValueError, match="once per training seed"):
         ablation.per_image(missing, "the study")
 

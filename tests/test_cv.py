@@ -184,15 +184,15 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
 
     oof = read_oof(study.path / cv_mod.OOF_FILE)
     manifest = read_manifest(study.path / "data" / "manifest.csv")
-    assert sorted(oof["file"]) == sorted(r["file"] for r in manifest)  # every image exactly once
-    assert len(set(oof["file"])) == len(manifest) == result.images == 20
-    folds = dict(zip(oof["file"], oof["fold"]))
+    assert sorted(oof.file) == sorted(r["file"] for r in manifest)  # every image exactly once
+    assert len(set(oof.file)) == len(manifest) == result.images == 20
+    folds = dict(zip(oof.file, oof.fold))
     for k in range(5):
         fold_files = [
             r["file"] for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r["split"] == "val"
         ]
         assert {f for f in fold_files} == {f for f, g in folds.items() if g == k}
-    assert result.pooled.accuracy == pytest.approx(np.mean((oof["prob"] >= 0.5) == oof["label"]))
+    assert result.pooled.accuracy == pytest.approx(np.mean((oof.prob >= 0.5) == oof.label))
     assert set(json.loads((study.path / "fold_seconds.json").read_text())) == {str(k) for k in range(5)}
 
     # A phase-2 variant on the same folds shares each fold's phase 1, then the paired comparison.
@@ -229,7 +229,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     from catsdogs.studies import cv_report as verdict_mod
     from catsdogs.studies import label_audit as dataset_audit
 
-    mistakes = [str(oof["file"][i]) for i in dataset_audit.out_of_fold_mistakes(oof)]
+    mistakes = [str(oof.file[i]) for i in dataset_audit.out_of_fold_mistakes(oof)]
     assert mistakes, "the smoke-size study makes out-of-fold mistakes to audit"
     audit_file = tmp_path / "audit.csv"
     audit_file.write_text(f"file,verdict,note\n{mistakes[0]},other_class,the other animal\n")

@@ -110,7 +110,7 @@ def test_saved_model_predicts_like_the_predictions_file(trained_run: Run) -> Non
     paths, _ = trained_run.split_paths("val")
     images = np.stack([read_image_file(p, 32) for p in paths])
     logits = model.predict(images, verbose=0).reshape(-1)
-    saved = read_predictions(trained_run.path / "phase2" / "predictions_val.csv")["logit"]
+    saved = read_predictions(trained_run.path / "phase2" / "predictions_val.csv").logit
     np.testing.assert_allclose(logits, saved, atol=1e-3)
 
 
@@ -204,7 +204,7 @@ def test_phase2_resumes_after_interruption(trained_run: Run, tmp_path: Path, mon
     # and it ends exactly where the uninterrupted run of the module did
     assert read_csv(path / "phase2" / "history.csv") == read_csv(trained_run.path / "phase2" / "history.csv")
     resumed, whole = (read_predictions(r / "phase2" / "predictions_val.csv") for r in (path, trained_run.path))
-    np.testing.assert_array_equal(resumed["logit"], whole["logit"])
+    np.testing.assert_array_equal(resumed.logit, whole.logit)
 
 
 # ----------------------------------------------------------------------------- the model

@@ -33,9 +33,9 @@ def evaluate_run(run: Run) -> Evaluation:
         {
             "source": path.parent.name,
             "split": "val",
-            "metrics": metrics.classification_metrics(p["label"], p["prob"]),
-            "ci95": bootstrap_ci(p["label"], p["prob"], n_samples=cfg.bootstrap_samples, seed=cfg.seed),
-            "calibration": calibration.reliability(p["label"], p["prob"]),
+            "metrics": metrics.classification_metrics(p.label, p.prob),
+            "ci95": bootstrap_ci(p.label, p.prob, n_samples=cfg.bootstrap_samples, seed=cfg.seed),
+            "calibration": calibration.reliability(p.label, p.prob),
         }
     )
     run.write_record(result)

@@ -18,7 +18,7 @@ from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation.explain import gradcam, overlay
 from catsdogs.evaluation.metrics import most_confident_mistakes
-from catsdogs.records import kept_epoch
+from catsdogs.records import Predictions, kept_epoch
 from catsdogs.runs import Run, read_predictions
 from catsdogs.studies.corruptions import STUDY_TITLES, corrupt
 
@@ -100,7 +100,7 @@ def kept_epochs(run: Run) -> dict[str, int]:
     return {phase: epoch for phase, epoch in kept.items() if epoch is not None}
 
 
-def final_prediction_arrays(run: Run) -> dict[str, np.ndarray]:
+def final_prediction_arrays(run: Run) -> Predictions:
     """The final model's validation predictions: ``file``, ``label``, ``logit``, ``prob``."""
     return read_predictions(run.final_predictions())
 
@@ -110,11 +110,11 @@ def mistakes(run: Run, k: int = 8) -> tuple[Images, Titles]:
     the true class and the predicted probability of dog (empty lists when there are none)."""
     pred = final_prediction_arrays(run)
     paths, labels = run.split_paths("val")
-    if not np.array_equal(labels, pred["label"]):
+    if not np.array_equal(labels, pred.label):
         raise ValueError(f"the predictions in {run.path} do not match the run's validation split; rerun chapter 04")
-    idx = most_confident_mistakes(pred["label"], pred["prob"], k=k)
+    idx = most_confident_mistakes(pred.label, pred.prob, k=k)
     images = load_images([paths[i] for i in idx], run.config.image_size)
-    titles = [f"true {CLASS_NAMES[pred['label'][i]]}\nP(dog) = {pred['prob'][i]:.2f}" for i in idx]
+    titles = [f"true {CLASS_NAMES[pred.label[i]]}\nP(dog) = {pred.prob[i]:.2f}" for i in idx]
     return list(images), titles
 
 
@@ -126,8 +126,8 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
     pred = final_prediction_arrays(run)
     paths, _ = run.split_paths("val")
     rng = np.random.default_rng(run.config.seed)
-    right = rng.permutation(np.flatnonzero((pred["prob"] >= 0.5) == pred["label"]))[:k]
-    wrong = most_confident_mistakes(pred["label"], pred["prob"], k=k)
+    right = rng.permutation(np.flatnonzero((pred.prob >= 0.5) == pred.label))[:k]
+    wrong = most_confident_mistakes(pred.label, pred.prob, k=k)
     model = keras.models.load_model(run.final_model(), compile=False)
     images, titles = [], []
     for idx, tag in ((right, "clean"), (wrong, "mistake"), (right, f"{STUDY_TITLES[corruption]}, level {severity}")):
@@ -135,7 +135,7 @@ def gradcam_gallery(run: Run, k: int = 4, corruption: str = "low_light", severit
         shown = corrupt(clean, corruption, severity, seed=run.config.seed) if tag not in ("clean", "mistake") else clean
         heat, prob = gradcam(model, shown)
         images += [overlay(img, h) for img, h in zip(shown, heat)]
-        titles += [f"{tag}: {CLASS_NAMES[pred['label'][i]]}\nP(dog) = {p:.2f}" for i, p in zip(idx, prob)]
+        titles += [f"{tag}: {CLASS_NAMES[pred.label[i]]}\nP(dog) = {p:.2f}" for i, p in zip(idx, prob)]
     return images, titles
 
 

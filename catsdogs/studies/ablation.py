@@ -32,7 +32,7 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
-from catsdogs.records import Interval
+from catsdogs.records import Interval, OutOfFold
 from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
 from catsdogs.studies.paper import PAPER_CLAIMS
 
@@ -55,8 +55,8 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
         cfg = other.config.training_dict()
         pred = read_predictions(other.final_predictions())
         ci = bootstrap_ci(
-            pred["label"],
-            pred["prob"],
+            pred.label,
+            pred.prob,
             n_samples=run.config.bootstrap_samples,
             seed=run.config.seed,
             metric_names=THRESHOLD_METRICS,
@@ -334,7 +334,7 @@ def _paired(
     }
 
 
-def per_image(oof: Mapping[str, Any], where: str = "the study") -> dict[str, Any]:
+def per_image(oof: OutOfFold, where: str = "the study") -> dict[str, Any]:
     """A study's out-of-fold predictions (:func:`~catsdogs.runs.read_oof_trainings`) one row
     per image, sorted by file: label, fold, the share of its training seeds that got it right,
     and seed 0's right/wrong (``first_seed``).
@@ -344,22 +344,22 @@ def per_image(oof: Mapping[str, Any], where: str = "the study") -> dict[str, Any
     ValueError
         If an image lacks a prediction of one of the study's seeds (merge after every training).
     """
-    files, position = np.unique(oof["file"], return_inverse=True)
-    seeds = sorted({int(s) for s in oof["seed"]})
-    right = (oof["prob"] >= 0.5) == (oof["label"] == 1)
+    files, position = np.unique(oof.file, return_inverse=True)
+    seeds = sorted({int(s) for s in oof.seed})
+    right = oof.right
     count = np.bincount(position, minlength=files.size)
     if not np.all(count == len(seeds)):
         raise ValueError(
             f"{where} does not predict every image once per training seed {seeds}: "
             "compare studies whose every training has finished (`cv --merge`)"
         )
-    first = oof["seed"] == seeds[0]
+    first = oof.seed == seeds[0]
     order = np.empty(files.size, dtype=int)
     order[position[first]] = np.flatnonzero(first)
     return {
         "file": files,
-        "label": oof["label"][order],
-        "fold": oof["fold"][order],
+        "label": oof.label[order],
+        "fold": oof.fold[order],
         "right": np.bincount(position, weights=right, minlength=files.size) / len(seeds),
         "first_seed": right[order],
         "seeds": seeds,
@@ -421,14 +421,14 @@ def compare_studies(
     # a verdict against the paper that changes without the picked images says so
     without["accuracy_ci95"] = {}
     for side, oof in (("first", a), ("second", b)):
-        rows = np.isin(oof["file"], img_a["file"][fresh])
+        rows = np.isin(oof.file, img_a["file"][fresh])
         without["accuracy_ci95"][side] = bootstrap_ci(
-            oof["label"][rows],
-            oof["prob"][rows],
+            oof.label[rows],
+            oof.prob[rows],
             n_samples=first.config.bootstrap_samples,
             seed=first.config.seed,
             metric_names=("accuracy",),
-            groups=oof["file"][rows] if oof["seeded"] else None,
+            groups=oof.file[rows] if oof.seeded else None,
         )["accuracy"]
     result = {
         "first": first.path.name,

@@ -135,14 +135,14 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> Study
             continue
         fold = study.fold_run(k, train_seed)
         pred = read_predictions(fold.path / "phase2" / "predictions_val.csv")
-        ci = bootstrap_ci(pred["label"], pred["prob"], n_samples=n_samples, seed=seed, metric_names=("accuracy",))
+        ci = bootstrap_ci(pred.label, pred.prob, n_samples=n_samples, seed=seed, metric_names=("accuracy",))
         phase2, phase1 = fold.record(PhaseResult, "phase2"), fold.result("phase1")
         key = fold_dir.name.removeprefix("fold-")
         folds.append(
             ScoredTraining(
                 fold=k,
                 seed=train_seed,
-                n=int(pred["label"].size),
+                n=int(pred.label.size),
                 accuracy=Interval.from_dict(ci["accuracy"]),
                 phase1_accuracy=phase1.val_metrics.accuracy if phase1 else None,
                 # Keras's per-epoch figures are on the split that chose the epoch

@@ -31,6 +31,7 @@ from catsdogs.evaluation.metrics import predict_labels
 from catsdogs.files import file_sha256
 from catsdogs.markdown import Text, markdown_table, percent
 from catsdogs.plots import image_grid
+from catsdogs.records import OutOfFold
 from catsdogs.runs import OOF_FILE, Run, read_oof, read_predictions
 
 #: The audit file shipped with the package.
@@ -139,7 +140,7 @@ def audit_run(run: Run, audit_file: Path | str = LABEL_AUDIT_FILE) -> dict[str, 
     """Audit the run's final validation mistakes; write and return ``audit.json``."""
     pred_file = run.final_predictions()
     pred = read_predictions(pred_file)
-    result = audit_predictions(list(pred["file"]), pred["label"], pred["prob"], read_label_audit(audit_file))
+    result = audit_predictions(list(pred.file), pred.label, pred.prob, read_label_audit(audit_file))
     result.update(
         {
             "source": pred_file.parent.name,
@@ -263,34 +264,33 @@ def audit_selection(
     }
 
 
-def label_issue_rows(oof: Mapping[str, np.ndarray], seed: int) -> list[dict[str, Any]]:
+def label_issue_rows(oof: OutOfFold, seed: int) -> list[dict[str, Any]]:
     """Every suspected label error of out-of-fold predictions (``cv.read_oof``), most
     suspicious first, each marked ``ranked`` / ``sampled`` (to audit) or ``unaudited``."""
-    flagged = suspected_label_issues(oof["label"], oof["prob"])
+    flagged = suspected_label_issues(oof.label, oof.prob)
     group = {i: g for g, members in audit_selection(flagged, seed).items() for i in members}
     return [
         {
             "rank": r + 1,
-            "file": str(oof["file"][i]),
-            "label": int(oof["label"][i]),
-            "prob_dog": float(oof["prob"][i]),
-            "fold": int(oof["fold"][i]),
+            "file": str(oof.file[i]),
+            "label": int(oof.label[i]),
+            "prob_dog": float(oof.prob[i]),
+            "fold": int(oof.fold[i]),
             "audit": group[int(i)],
         }
         for r, i in enumerate(flagged)
     ]
 
 
-def out_of_fold_mistakes(oof: Mapping[str, np.ndarray]) -> list[int]:
+def out_of_fold_mistakes(oof: OutOfFold) -> list[int]:
     """Indices of the out-of-fold predictions that contradict the folder label, the
     most confident contradiction first."""
-    prob = np.asarray(oof["prob"], dtype=float)
-    wrong = np.flatnonzero((prob >= 0.5) != (np.asarray(oof["label"]) == 1))
-    return [int(i) for i in wrong[np.argsort(-np.abs(prob[wrong] - 0.5), kind="stable")]]
+    wrong = np.flatnonzero(~oof.right)
+    return [int(i) for i in wrong[np.argsort(-np.abs(oof.prob[wrong] - 0.5), kind="stable")]]
 
 
 def dataset_audit_summary(
-    rows: Sequence[Mapping[str, Any]], oof: Mapping[str, np.ndarray], verdicts: Mapping[str, Mapping[str, str]]
+    rows: Sequence[Mapping[str, Any]], oof: OutOfFold, verdicts: Mapping[str, Mapping[str, str]]
 ) -> dict[str, Any]:
     """What the by-eye verdicts say about the dataset.
 
@@ -314,19 +314,19 @@ def dataset_audit_summary(
     sample = [r for r in seen if r["audit"] == "sampled"]
     sample_share = sum(verdicts[r["file"]]["verdict"] in wrong for r in sample) / len(sample) if sample else None
     unaudited = sum(r["audit"] == "unaudited" and r["file"] not in verdicts for r in rows)
-    files = [str(f) for f in oof["file"]]
+    files = [str(f) for f in oof.file]
     mistakes = out_of_fold_mistakes(oof)
-    census = audit_predictions(files, oof["label"], oof["prob"], verdicts)["counts"]
+    census = audit_predictions(files, oof.label, oof.prob, verdicts)["counts"]
     index = {f: i for i, f in enumerate(files)}
     looked_at = {index[r["file"]] for r in audited} | set(mistakes)
     # every verdict of the file corrects its image's label, right or wrong here: applied to the
     # mistakes only, a mislabelled image a model happened to "get right" would count as right
     verdict_of = np.array([verdicts.get(f, {}).get("verdict", "") for f in files], dtype=object)
-    right_folder = (np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1)
-    labels = np.where(verdict_of == "other_class", 1 - np.asarray(oof["label"]).astype(int), oof["label"])
+    right_folder = oof.right
+    labels = np.where(verdict_of == "other_class", 1 - oof.label.astype(int), oof.label)
     keep = verdict_of != "no_pet"
     answerable = ~np.isin(verdict_of, NO_ANSWER)  # the run-level audit's rule: also drop both / unclear
-    right = (np.asarray(oof["prob"]) >= 0.5) == (labels == 1)
+    right = (oof.prob >= 0.5) == (labels == 1)
     return {
         "flagged": len(rows),
         "audited": len(audited),
@@ -341,7 +341,7 @@ def dataset_audit_summary(
         "mistake_counts": census,
         "without_verdict": sum(files[i] not in verdicts for i in looked_at),
         "verdicts_by": dict(Counter(verdicts[files[i]].get("by", "") for i in looked_at if files[i] in verdicts)),
-        "accuracy_folder_labels": float(np.mean((np.asarray(oof["prob"]) >= 0.5) == (np.asarray(oof["label"]) == 1))),
+        "accuracy_folder_labels": float(np.mean(oof.right)),
         "right_with_other_verdicts": int(np.sum(right_folder & ~np.isin(verdict_of, ("", "label_ok")))),
         "accuracy_audited_labels": float(np.mean(right[keep])),
         "images_audited_labels": int(keep.sum()),
@@ -350,12 +350,12 @@ def dataset_audit_summary(
     }
 
 
-def _sheet_titles(oof: Mapping[str, np.ndarray], order: Sequence[int], rank: Mapping[str, int]) -> list[str]:
+def _sheet_titles(oof: OutOfFold, order: Sequence[int], rank: Mapping[str, int]) -> list[str]:
     titles = []
     for n, i in enumerate(order, start=1):
-        file, label = str(oof["file"][i]), int(oof["label"][i])
+        file, label = str(oof.file[i]), int(oof.label[i])
         flag = f", flagged #{rank[file]}" if file in rank else ""
-        titles.append(f"{n}. {file}{flag}\n{CLASS_NAMES[label]} folder, P(dog) {oof['prob'][i]:.2f}")
+        titles.append(f"{n}. {file}{flag}\n{CLASS_NAMES[label]} folder, P(dog) {oof.prob[i]:.2f}")
     return titles
 
 
@@ -409,7 +409,7 @@ def audit_study(
     # a re-run replaces the sheets and the gallery: none of an earlier run's may linger
     for old in [*study.path.glob("contact_sheets/sheet-*.png"), study.path / GALLERY_FILE]:
         old.unlink(missing_ok=True)
-    index = {str(f): i for i, f in enumerate(oof["file"])}
+    index = {str(f): i for i, f in enumerate(oof.file)}
     chosen = [index[r["file"]] for r in rows if r["audit"] != "unaudited"]
     taken = set(chosen)
     order = chosen + [i for i in out_of_fold_mistakes(oof) if i not in taken]
@@ -417,7 +417,7 @@ def audit_study(
     by_file = {r["file"]: r for r in study.manifest()}
     for page, start in enumerate(range(0, len(order), per_sheet), start=1):
         part = order[start : start + per_sheet]
-        paths = study.paths_of([by_file[str(oof["file"][i])] for i in part])
+        paths = study.paths_of([by_file[str(oof.file[i])] for i in part])
         fig = image_grid(list(load_images(paths, image_size)), titles[start : start + per_sheet], ncols=6)
         fig.savefig(study.file("contact_sheets", f"sheet-{page:02d}.png"), dpi=110)
     summary = summarize_study_audit(study.path, audit_file)
@@ -431,13 +431,13 @@ def audit_study(
 
 
 def confirmed_label_errors(
-    oof: Mapping[str, np.ndarray], looked_at: Sequence[int], verdicts: Mapping[str, Mapping[str, str]]
+    oof: OutOfFold, looked_at: Sequence[int], verdicts: Mapping[str, Mapping[str, str]]
 ) -> list[dict[str, Any]]:
     """The looked-at images (indices into ``oof``) whose verdict says the folder label is
     wrong (``other_class``, ``no_pet``), mislabelled ones first, each with a short title."""
     out = []
     for i in looked_at:
-        file, label = str(oof["file"][i]), int(oof["label"][i])
+        file, label = str(oof.file[i]), int(oof.label[i])
         verdict = verdicts.get(file, {}).get("verdict")
         if verdict in ("other_class", "no_pet"):
             title = f"{file}\n{CLASS_NAMES[label]} folder, {_SHOWS[verdict, label]}"

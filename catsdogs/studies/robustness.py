@@ -283,7 +283,7 @@ def calibration_study(run, n_bins: int = 15) -> dict:
     Writes ``robustness/calibration.json``.
     """
     p = read_predictions(run.final_predictions())
-    y, logits = p["label"], p["logit"]
+    y, logits = p.label, p.logit
     scaled = np.empty(len(y))
     temps = []
     halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=run.config.seed)
@@ -291,13 +291,13 @@ def calibration_study(run, n_bins: int = 15) -> dict:
         t = calibration.fit_temperature(logits[fit], y[fit])
         temps.append(t)
         scaled[apply] = calibration.apply_temperature(logits[apply], t)
-    before = calibration.reliability(y, p["prob"], n_bins=n_bins)
+    before = calibration.reliability(y, p.prob, n_bins=n_bins)
     after = calibration.reliability(y, scaled, n_bins=n_bins)
     result = {
         "temperatures": temps,
         "before": before,
         "after": after,
-        "accuracy_before": float(np.mean((p["prob"] >= 0.5) == y)),
+        "accuracy_before": float(np.mean((p.prob >= 0.5) == y)),
         "accuracy_after": float(np.mean((scaled >= 0.5) == y)),
     }
     run.write_json("robustness/calibration.json", result)
