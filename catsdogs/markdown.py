@@ -153,7 +153,7 @@ def with_ci(interval: Interval | Mapping[str, float | None], digits: int = 1) ->
     """An :class:`~catsdogs.records.Interval` (or ``{"estimate", "low", "high"}``) ->
     ``"95.0 % (95 % CI 90.0-100.0)"``."""
     if isinstance(interval, Mapping):
-        interval = Interval(interval["estimate"], interval.get("low"), interval.get("high"))
+        interval = Interval(estimate=interval["estimate"], low=interval.get("low"), high=interval.get("high"))
     text = percent(interval.estimate, digits)
     if interval.low is None or interval.high is None:
         return text

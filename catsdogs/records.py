@@ -97,7 +97,7 @@ def _dump(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Part:
     """A JSON object of a record, read by field name and type and written back in order."""
 
@@ -143,7 +143,7 @@ class Part:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Record(Part):
     """A JSON file of a run directory. :attr:`PATH` is its path inside the run; a record
     written once per phase (``phase1/``, ``phase2/``, ``mitigation/``, ...) has ``{phase}``
@@ -177,7 +177,7 @@ class Record(Part):
 # ----------------------------------------------------------------------------- shared parts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameters(Part):
     """Parameter counts of a model."""
 
@@ -186,7 +186,7 @@ class Parameters(Part):
     non_trainable: int = judged(EXACT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClassScores(Part):
     precision: float
     recall: float
@@ -194,7 +194,7 @@ class ClassScores(Part):
     support: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metrics(Part):
     """:func:`~catsdogs.evaluation.metrics.classification_metrics` of one set of predictions."""
 
@@ -218,7 +218,7 @@ class Metrics(Part):
         return cls.from_dict(values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Interval(Part):
     """A point estimate with its 95 % interval."""
 
@@ -227,7 +227,7 @@ class Interval(Part):
     high: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GitState(Part):
     """The commit a record was made at (:func:`~catsdogs.provenance.git_info`)."""
 
@@ -238,7 +238,7 @@ class GitState(Part):
 # ----------------------------------------------------------------------------- training
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Unfrozen(Part):
     """Which layers of the base phase 2 fine-tunes."""
 
@@ -248,7 +248,7 @@ class Unfrozen(Part):
     n_unfrozen: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PhaseResult(Record):
     """``<phase>/result.json``: a finished training phase (phase 1, phase 2, or a mitigation
     arm's fine-tuning), its history and its validation metrics."""
@@ -290,7 +290,7 @@ def kept_epoch(history: Mapping[str, list[float]]) -> int | None:
 # ----------------------------------------------------------------------------- evaluation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reliability(Part):
     """:func:`~catsdogs.evaluation.calibration.reliability`: the reliability diagram's bins."""
 
@@ -303,7 +303,7 @@ class Reliability(Part):
     count: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Evaluation(Record):
     """``eval/metrics.json``: the final model on the validation split, with bootstrap CIs."""
 
@@ -319,7 +319,7 @@ class Evaluation(Record):
 # ----------------------------------------------------------------------------- export and latency
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExportedFile(Part):
     """One exported model file and how it scores on the validation split."""
 
@@ -334,7 +334,7 @@ class ExportedFile(Part):
     max_abs_prob_diff: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Export(Record):
     """``export/export.json``: the final model saved for inference and converted to TFLite."""
 
@@ -347,7 +347,7 @@ class Export(Record):
     exports: dict[str, ExportedFile] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Latency(Part):
     """Milliseconds per call, over the bench's repeats."""
 
@@ -356,7 +356,7 @@ class Latency(Part):
     min_ms: float = judged(SHOWN)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelLatency(Part):
     single: Latency
     batched_per_image: Latency
@@ -365,7 +365,7 @@ class ModelLatency(Part):
     speedup_vs_keras_batched: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Hardware(Part):
     """:func:`~catsdogs.provenance.hardware_info`."""
 
@@ -376,7 +376,7 @@ class Hardware(Part):
     platform: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bench(Record):
     """``bench/bench.json``: latency of the Keras model and its TFLite exports."""
 
@@ -392,7 +392,7 @@ class Bench(Record):
 # ----------------------------------------------------------------------------- cross-validation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CVTraining(Part):
     """One training of a cross-validation study (fold ``fold``, training seed ``seed``),
     scored on its fold."""
@@ -422,7 +422,7 @@ class CVTraining(Part):
         return self.phase2_val_accuracy_by_epoch or self.phase2_inner_accuracy_by_epoch or []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pooled(Part):
     """Metrics of the out-of-fold predictions pooled over every training."""
 
@@ -437,7 +437,7 @@ class Pooled(Part):
     confusion_matrix: list[list[int]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Spread(Part):
     """Mean and standard deviation (ddof 1; ``None`` for one value) across folds."""
 
@@ -445,7 +445,7 @@ class Spread(Part):
     sd: float | None = kept()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SeedSpread(Part):
     """One fold trained with several seeds: each seed's accuracy and their spread."""
 
@@ -455,7 +455,7 @@ class SeedSpread(Part):
     sd: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingVariance(Part):
     """How much re-training one recipe on one fold moves its accuracy."""
 
@@ -464,7 +464,7 @@ class TrainingVariance(Part):
     max_spread: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CVSummary(Record):
     """``cv.json`` of a cross-validation study: each training, the pooled out-of-fold
     metrics with their bootstrap CIs, the spread across folds and, with several training
@@ -505,7 +505,7 @@ class CVSummary(Record):
 # ----------------------------------------------------------------------------- predictions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Predictions:
     """A predictions CSV (``<phase>/predictions_val.csv``) as arrays, one entry per image:
     ``file`` (relative to the data root), ``label`` (0 cat, 1 dog), ``logit`` and ``prob``
@@ -525,7 +525,7 @@ class Predictions:
         return (self.prob >= 0.5) == (self.label == 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutOfFold(Predictions):
     """A study's ``oof_predictions.csv``: every image's prediction by the model that did not
     train on it, with its ``fold`` and training ``seed`` (one row per image and seed);
@@ -537,14 +537,9 @@ class OutOfFold(Predictions):
 
     def subset(self, rows: np.ndarray) -> OutOfFold:
         """The predictions of ``rows`` (a boolean mask or indices)."""
-        return OutOfFold(
-            self.file[rows],
-            self.label[rows],
-            self.logit[rows],
-            self.prob[rows],
-            self.fold[rows],
-            self.seed[rows],
-            self.seeded,
+        return dataclasses.replace(
+            self,
+            **{name: getattr(self, name)[rows] for name in ("file", "label", "logit", "prob", "fold", "seed")},
         )
 
 

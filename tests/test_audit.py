@@ -207,7 +207,9 @@ def test_dataset_audit_summary_relabels_drops_and_estimates():
 def _oof(files: np.ndarray, labels: np.ndarray, prob: np.ndarray) -> OutOfFold:
     """Out-of-fold predictions of one training per image, five folds in turn."""
     n = files.size
-    return OutOfFold(files, labels, logit(prob), prob, np.arange(n) % 5, np.zeros(n, dtype=int))
+    return OutOfFold(
+        file=files, label=labels, logit=logit(prob), prob=prob, fold=np.arange(n) % 5, seed=np.zeros(n, dtype=int)
+    )
 
 
 def _oof_with_unflagged_mistakes():

@@ -66,7 +66,13 @@ def test_format_bench_table():
     from catsdogs.records import Bench, Hardware, Latency, ModelLatency
 
     entry = ModelLatency(
-        Latency(2.0, 2.5, 1.5), Latency(1.0, 1.2, 0.9), speedup_vs_keras_single=10.0, speedup_vs_keras_batched=5.0
+        single=Latency(median_ms=2.0, p90_ms=2.5, min_ms=1.5),
+        batched_per_image=Latency(median_ms=1.0, p90_ms=1.2, min_ms=0.9),
+        speedup_vs_keras_single=10.0,
+        speedup_vs_keras_batched=5.0,
     )
-    text = format_bench(Bench(3, 8, Hardware(cpu="X", logical_cores=2), {}, {"keras": entry, "tflite_int8": entry}))
+    hardware = Hardware(cpu="X", logical_cores=2)
+    text = format_bench(
+        Bench(repeats=3, batch_size=8, hardware=hardware, models={"keras": entry, "tflite_int8": entry})
+    )
     assert "tflite_int8" in text and "10.00" in text

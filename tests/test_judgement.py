@@ -70,7 +70,7 @@ def _study(epochs_by_fold, final_by_fold, n=100, protocol="paper"):
     from catsdogs.studies.cv_report import ScoredTraining, StudyReport
 
     folds = [
-        ScoredTraining(k, 0, n, Interval(final, final, final), None, "val", epochs, [], 0.0)
+        ScoredTraining(k, 0, n, Interval(estimate=final, low=final, high=final), None, "val", epochs, [], 0.0)
         for k, (epochs, final) in enumerate(zip(epochs_by_fold, final_by_fold))
     ]
     return StudyReport("cv-paper", len(folds), [0], folds, CVSummary(protocol=protocol), None, None)

@@ -99,13 +99,28 @@ def test_comparison_reads_export_and_bench_when_present(run):
     from catsdogs.records import Bench, Export, ExportedFile, Hardware, Latency, Metrics, ModelLatency, Parameters
 
     def exported(size_mb: float, accuracy: float) -> ExportedFile:
-        return ExportedFile("m", size_mb, "0" * 64, Metrics.of(dict(METRICS, accuracy=accuracy)))
+        return ExportedFile(
+            file="m", size_mb=size_mb, sha256="0" * 64, val_metrics=Metrics.of(dict(METRICS, accuracy=accuracy))
+        )
 
     files = {"keras": exported(9.1, 0.95), "tflite_int8": exported(2.9, 0.9333)}
-    run.write_record(Export("phase2/model.keras", "1" * 64, Parameters(total=2257985), 8, files))
-    timing = ModelLatency(Latency(12.0, 13.0, 11.0), Latency(4.0, 5.0, 3.0))
+    run.write_record(
+        Export(
+            source_model="phase2/model.keras",
+            source_sha256="1" * 64,
+            parameters=Parameters(total=2257985),
+            calibration_images=8,
+            exports=files,
+        )
+    )
+    timing = ModelLatency(
+        single=Latency(median_ms=12.0, p90_ms=13.0, min_ms=11.0),
+        batched_per_image=Latency(median_ms=4.0, p90_ms=5.0, min_ms=3.0),
+    )
     hardware = Hardware(cpu="a CPU", logical_cores=2)
-    run.write_record(Bench(50, 32, hardware, {}, {"keras": timing, "tflite_int8": timing}))
+    run.write_record(
+        Bench(repeats=50, batch_size=32, hardware=hardware, models={"keras": timing, "tflite_int8": timing})
+    )
     rows = comparison_rows(run)
     assert _row(rows, "accuracy")["int8 TFLite export"] == "93.33 %"
     assert _row(rows, "model file size")["int8 TFLite export"] == "2.9 MB"
