@@ -502,6 +502,149 @@ class CVSummary(Record):
         return self.complete is not False
 
 
+# ----------------------------------------------------------------------------- ablation and comparison
+
+
+@dataclass(frozen=True, kw_only=True)
+class AblationRun(Part):
+    """One run of a phase-2 ablation on the published run's split: what it changes, its
+    accuracy after phase 1 and at the end with bootstrap 95 % CIs, its phase-2 curve and time."""
+
+    run: str
+    differs: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    phase1_accuracy: float | None = kept()
+    final_accuracy: Interval
+    final_f1: Interval | None = None
+    final_precision: Interval | None = None
+    final_recall: Interval | None = None
+    phase2_epochs_run: int | None = None
+    phase2_val_accuracy_by_epoch: list[float] = field(default_factory=list)
+    phase2_seconds: float | None = kept()
+    manifest_sha256: str | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ablation(Record):
+    """``ablation.json``: phase-2 variants of the published run, on its split."""
+
+    PATH: ClassVar[str] = "ablation.json"
+
+    published_run: str
+    runs: list[AblationRun]
+
+    @property
+    def base(self) -> AblationRun:
+        """The entry the variants are compared with (the published run's recipe)."""
+        return next(e for e in self.runs if e.run == self.published_run)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairedAccuracy(Part):
+    """Both recipes' accuracy on the same images, and the second's minus the first's."""
+
+    first: float
+    second: float
+    difference: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignTest(Part):
+    second_better: int
+    of: int
+    p_value: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoldTest(Part):
+    """:func:`~catsdogs.studies.ablation.corrected_fold_test` over the folds ``fold_ids``."""
+
+    test: str
+    folds: int
+    mean_difference: float
+    test_train_ratio: float
+    t: float | None = kept()
+    df: int
+    p_value: float | None = kept()
+    smallest_significant_difference: float | None = None
+    paired_t_p_value: float | None = None
+    sign_test: SignTest | None = None
+    fold_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class McNemar(Part):
+    """The exact McNemar test of pooled predictions, each trained model taken as fixed."""
+
+    table: list[list[int]]
+    only_first_right: int
+    only_second_right: int
+    p_value: float
+    test: str
+    verdict: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithoutSelection(Part):
+    """The comparison without the images the second recipe was picked on (fold ``fold``, or
+    the images ``excluded`` names): the verdict's basis, with each recipe's interval there."""
+
+    fold: int | None = kept()
+    excluded: str | None = None
+    images: int
+    accuracy: PairedAccuracy
+    fold_test: FoldTest
+    mcnemar: McNemar
+    verdict: str
+    accuracy_ci95: dict[str, Interval] = field(default_factory=dict)
+
+    @property
+    def excluded_text(self) -> str:
+        """What was left out: ``fold 0`` (records before ``excluded``) or the images named."""
+        return self.excluded or f"fold {self.fold}"
+
+    @property
+    def over_folds_text(self) -> str:
+        """``over the folds other than fold 0``, or ``over the folds without`` the images left out."""
+        if self.fold is not None:
+            return f"over the folds other than fold {self.fold}"
+        return f"over the folds without {self.excluded_text}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoldDifference(Part):
+    fold: int
+    first: float
+    second: float
+    difference: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison(Record):
+    """``compare.json``: two finished studies on the same folds, paired image by image; its
+    verdict is the corrected t-test over the folds without the images the second recipe was
+    picked on (:class:`WithoutSelection`)."""
+
+    PATH: ClassVar[str] = "compare.json"
+
+    first: str
+    second: str
+    first_settings: dict[str, Any] = field(default_factory=dict)
+    differs: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, list[int]] | None = None
+    images: int
+    accuracy: PairedAccuracy
+    fold_test: FoldTest
+    mcnemar: McNemar
+    verdict: str
+    verdict_every_fold: str
+    verdict_basis: str
+    per_fold: list[FoldDifference]
+    folds_second_better: int
+    alpha: float
+    without_selection_fold: WithoutSelection
+
+
 # ----------------------------------------------------------------------------- predictions
 
 

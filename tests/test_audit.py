@@ -108,11 +108,11 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     base = _hand_made_run(tmp_path, "base", LOGITS)
     other = _hand_made_run(tmp_path, "lr", LOGITS + 3.0, phase2_lr=3e-5)
     result = record_ablation(base, [base, other])
-    assert base.read_json("ablation.json") == result
-    by_run = {e["run"]: e for e in result["runs"]}
-    assert by_run["lr"]["differs"] == {"phase2_lr": 3e-5}
-    assert by_run["base"]["final_accuracy"]["estimate"] == pytest.approx(5 / 8)
-    assert by_run["lr"]["final_accuracy"]["estimate"] == pytest.approx(
+    assert base.read_json("ablation.json") == result.to_dict()
+    by_run = {e.run: e for e in result.runs}
+    assert by_run["lr"].differs == {"phase2_lr": 3e-5}
+    assert by_run["base"].final_accuracy.estimate == pytest.approx(5 / 8)
+    assert by_run["lr"].final_accuracy.estimate == pytest.approx(
         6 / 8
     )  # Dog/4, Dog/5 turn right; Cat/2 reaches 0.5 = dog
     rows = {r["run"]: r for r in ablation_rows(result)}
@@ -126,7 +126,7 @@ def test_ablation_records_every_run_with_epoch_curve(tmp_path: Path) -> None:
     from catsdogs.records import Interval
     from catsdogs.studies.ablation import ablation_markdown
 
-    assert ablation_markdown(result, Interval(**by_run["base"]["final_accuracy"])).startswith("| run |")
+    assert ablation_markdown(result, by_run["base"].final_accuracy).startswith("| run |")
     rerun = Interval(estimate=0.7, low=0.4, high=0.9)  # the published run is a later run of base's recipe
     text = ablation_markdown(result, rerun)
     assert text.startswith("The variants were forked from an earlier training of the published recipe")

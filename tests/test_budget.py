@@ -51,7 +51,11 @@ def test_the_ablations_base_is_counted_once_from_its_record(tmp_path: Path) -> N
     with its recorded phase-2 time; when it is the published run, it is not counted twice."""
     _record(tmp_path / "full", {"phase2_train": 100.0})
     _phase2(tmp_path / "full", 0.9876, "a" * 64)
-    base = {"run": "full", "final_accuracy": {"estimate": 0.9878}, "phase2_seconds": 60.0}
+    base = {
+        "run": "full",
+        "final_accuracy": {"estimate": 0.9878, "low": 0.9846, "high": 0.9908},
+        "phase2_seconds": 60.0,
+    }
     (tmp_path / "full" / "ablation.json").write_text(json.dumps({"published_run": "full", "runs": [base]}))
     rows = compute_budget_rows(tmp_path)
     assert "the ablations' base" in rows[-2]["what"] and "98.78 %" in rows[-2]["what"]

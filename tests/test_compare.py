@@ -48,7 +48,8 @@ def test_a_seeded_study_counts_each_image_as_the_share_of_its_trainings_right(st
 def test_a_recipe_chosen_on_the_exploration_split_is_judged_without_it(studies):
     from catsdogs.training.explore import exploration_files
 
-    result = ablation.compare_dirs(studies["cv-paper"], studies["cv-inner-paper"], "exploration")
+    record = ablation.compare_dirs(studies["cv-paper"], studies["cv-inner-paper"], "exploration")
+    result = record.to_dict()
     explored = exploration_files(ablation.CVStudy.load(studies["cv-inner-paper"]))
     fresh = result["without_selection_fold"]
     assert len(explored) == 2000 and fresh["images"] == result["images"] - len(explored)
@@ -58,7 +59,7 @@ def test_a_recipe_chosen_on_the_exploration_split_is_judged_without_it(studies):
     assert result["verdict"] == fresh["verdict"] and "without the 2,000 images" in result["verdict_basis"]
     cv = json.loads((studies["cv-inner-paper"] / "cv.json").read_text())
     assert result["accuracy"]["second"] == pytest.approx(cv["pooled"]["accuracy"])
-    text = ablation.comparison_markdown(result)
+    text = ablation.comparison_markdown(record)
     assert "seed 0's trainings only" in text and "without the 2,000 images of the exploration split" in text
     assert json.loads((studies["cv-paper"] / "compare.json").read_text())["verdict"] == result["verdict"]
 
@@ -67,7 +68,7 @@ def test_one_seed_studies_compare_as_published(studies, tmp_path):
     lr = tmp_path / "cv-lr3e-5"
     shutil.copytree(RESULTS / "cv-lr3e-5", lr, ignore=shutil.ignore_patterns("fold-*"))
     published = json.loads((RESULTS / "cv-paper" / "compare.json").read_text())
-    result = ablation.compare_dirs(studies["cv-paper"], lr)
+    result = ablation.compare_dirs(studies["cv-paper"], lr).to_dict()
     for key in ("accuracy", "fold_test", "mcnemar", "per_fold", "verdict", "verdict_basis"):
         assert result[key] == published[key], key
     assert result["without_selection_fold"]["accuracy_ci95"] == published["without_selection_fold"]["accuracy_ci95"]

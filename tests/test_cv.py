@@ -202,7 +202,8 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     for k in range(5):
         a, b = (json.loads((s.fold_dir(k) / "phase1" / "result.json").read_text()) for s in (study, other))
         assert a["val_metrics"] == b["val_metrics"]
-    compared = compare_studies(study, other)
+    record = compare_studies(study, other)
+    compared = record.to_dict()
     assert compared["images"] == 20 and len(compared["per_fold"]) == 5
     from catsdogs.studies.ablation import UNTESTABLE_COMPARISON
 
@@ -212,7 +213,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert fresh["fold"] == 0 and fresh["images"] == 16
     assert fresh["accuracy"]["first"] == pytest.approx(np.mean([f["first"] for f in compared["per_fold"][1:]]))
     assert json.loads((study.path / "compare.json").read_text())["mcnemar"]["p_value"] == compared["mcnemar"]["p_value"]
-    table = comparison_markdown(compared, {"cv-a": "paper", "cv-b": "lr3e-5"})
+    table = comparison_markdown(record, {"cv-a": "paper", "cv-b": "lr3e-5"})
     assert "| fold | paper | lr3e-5 | difference |" in table and "**pooled** (20 images)" in table
     assert f"p = {compared['mcnemar']['p_value']:.3g}" in table and f"**{compared['verdict']}**" in table
     # the verdict is the corrected t-test over the folds the recipe was not picked on
@@ -252,7 +253,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     published = verdict_mod.load_study(tmp_path / "results" / "cv-a", n_samples=50)
     assert [f.fold for f in published.folds] == list(range(5))
     assert published.cv.pooled.accuracy == result.pooled.accuracy
-    assert published.compare["verdict"] == compared["verdict"]
+    assert published.compare == record
     assert published.label_audit == summary
     rows = verdict_mod.forest_rows({"cv-paper": published}, None)
     assert len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result.pooled_ci95["accuracy"].estimate

@@ -6,7 +6,17 @@ from pathlib import Path
 import pytest
 
 from catsdogs import records
-from catsdogs.records import Bench, CVSummary, Evaluation, Export, Metrics, PhaseResult, RecordError
+from catsdogs.records import (
+    Ablation,
+    Bench,
+    Comparison,
+    CVSummary,
+    Evaluation,
+    Export,
+    Metrics,
+    PhaseResult,
+    RecordError,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = [ROOT / "results", ROOT / "tests" / "fixtures"]
@@ -28,11 +38,13 @@ CASES = [
     for phase in ("phase1", "phase2", "mitigation", "mitigation_control")
     for path in _published(f"{phase}/result.json")
     if path.parent.name == phase
-] + [(cls, path) for cls in (Evaluation, Export, Bench, CVSummary) for path in _published(cls.PATH)]
+] + [
+    (cls, path) for cls in (Evaluation, Export, Bench, CVSummary, Ablation, Comparison) for path in _published(cls.PATH)
+]
 
 
 def test_every_kind_of_record_is_published_somewhere():
-    assert {cls for cls, _ in CASES} == {PhaseResult, Evaluation, Export, Bench, CVSummary}
+    assert {cls for cls, _ in CASES} == {PhaseResult, Evaluation, Export, Bench, CVSummary, Ablation, Comparison}
     assert len(CASES) > 60
 
 

@@ -223,7 +223,7 @@ def cmd_compare(args) -> int:
 
     result = ablation.compare_dirs(args.first, args.second, args.picked_on)  # written to <first>/compare.json
     print(
-        json.dumps(result, indent=2) if args.json else ablation.comparison_markdown(result),
+        json.dumps(result.to_dict(), indent=2) if args.json else ablation.comparison_markdown(result),
         end="\n" if args.json else "",
     )
     return 0

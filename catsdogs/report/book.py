@@ -27,7 +27,7 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.provenance import file_first_commit
-from catsdogs.records import Evaluation
+from catsdogs.records import Ablation, Evaluation
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
@@ -409,9 +409,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "mitigation.md": tables.mitigation_summary(run.read_json_or_none("robustness/mitigation.json")),
-        "ablation.md": ablation.ablation_markdown(
-            run.read_json_or_none("ablation.json"), ev.ci95["accuracy"] if ev else None
-        ),
+        "ablation.md": ablation.ablation_markdown(run.record_or_none(Ablation), ev.ci95["accuracy"] if ev else None),
         "label_audit.md": label_audit.audit_markdown(run.read_json_or_none("audit.json")),
         "parameters.md": parameter_explanation(run),
         "compute_budget.md": budget.compute_budget_rows().markdown(),
@@ -525,7 +523,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Evaluation | None) -> dict[str, 
             f"\n```{{figure}} _generated/{name}\n:name: cv-label-errors\n\nEvery confirmed label "
             "error among the images looked at: the folder's label, and what the image shows.\n```\n"
         )
-    compare = next((c for c in cv_report.comparisons(studies) if c["first"] == "cv-paper"), None)
+    compare = next((c for c in cv_report.comparisons(studies) if c.first == "cv-paper"), None)
     external = generalization.generalization_summary(_published_record(), _models_record())
     found = claims.judge_claims(run, studies, external, imagenet_model())
     return {

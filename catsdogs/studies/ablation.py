@@ -32,7 +32,7 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
-from catsdogs.records import Interval, OutOfFold
+from catsdogs.records import Ablation, AblationRun, Comparison, FoldTest, Interval, McNemar, OutOfFold, WithoutSelection
 from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
 from catsdogs.studies.paper import PAPER_CLAIMS
 
@@ -43,7 +43,7 @@ ALPHA = 0.05
 # ----------------------------------------------------------------------------- phase-2 ablations on one split
 
 
-def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
+def record_ablation(run: Run, runs: Sequence[Run]) -> Ablation:
     """Compare ``runs`` (same data split; e.g. phase-2 variants made with
     ``train --from-run``) and store the comparison in ``run``'s ``ablation.json``.
 
@@ -86,8 +86,8 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> dict[str, Any]:
             "the runs do not share one validation split (manifest sha256 differs); "
             "compare runs made with `train --from-run`"
         )
-    result = {"published_run": run.path.name, "runs": entries}
-    run.write_json("ablation.json", result)
+    result = Ablation.from_dict({"published_run": run.path.name, "runs": entries})
+    run.write_record(result)
     return result
 
 
@@ -101,70 +101,57 @@ CHANGE_WORDS = {
 }
 
 
-def change_text(entry: Mapping[str, Any], base: Mapping[str, Any]) -> str:
+def change_text(entry: AblationRun, base: AblationRun) -> str:
     """What a variant changes from the base, in words (``"input 288 px"``); ``"–"`` for the base."""
-    changed = {k: v for k, v in entry["settings"].items() if base["settings"].get(k) != v}
-    changed |= {k: v for k, v in entry.get("differs", {}).items() if k == "phase2_patience"}
+    changed = {k: v for k, v in entry.settings.items() if base.settings.get(k) != v}
+    changed |= {k: v for k, v in entry.differs.items() if k == "phase2_patience"}
     return ", ".join(CHANGE_WORDS[k].format(changed[k]) for k in CHANGE_WORDS if k in changed) or "–"
 
 
 @table_builder
-def ablation_rows(ablation: Mapping[str, Any], base_label: str = "published") -> Table:
+def ablation_rows(ablation: Ablation, base_label: str = "published") -> Table:
     """One row per run of the ablation, with what it changes from the run the others are
     compared with (marked ``base_label``); rates as percentages with two decimals."""
-    base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
-    rows = []
-    for e in ablation["runs"]:
-        rows.append(
-            {
-                "run": e["run"] + (f" ({base_label})" if e is base else ""),
-                "change": change_text(e, base),
-                "val. accuracy (%) per phase-2 epoch": " → ".join(
-                    f"{100 * a:.2f}" for a in e.get("phase2_val_accuracy_by_epoch", [])
-                )
-                or "–",
-                "phase 1 accuracy": percent(e["phase1_accuracy"], 2),
-                "final accuracy (95 % CI)": with_ci(e["final_accuracy"], 2),
-                "precision / recall / F1 (%)": " / ".join(
-                    f"{100 * e[k]['estimate']:.2f}" if e.get(k) else "–"
-                    for k in ("final_precision", "final_recall", "final_f1")
-                ),
-                "phase-2 time": duration(e["phase2_seconds"]) if e["phase2_seconds"] else NOT_MEASURED,
-            }
-        )
-    return rows
+    base = ablation.base
+    return [
+        {
+            "run": e.run + (f" ({base_label})" if e is base else ""),
+            "change": change_text(e, base),
+            "val. accuracy (%) per phase-2 epoch": " → ".join(f"{100 * a:.2f}" for a in e.phase2_val_accuracy_by_epoch)
+            or "–",
+            "phase 1 accuracy": percent(e.phase1_accuracy, 2),
+            "final accuracy (95 % CI)": with_ci(e.final_accuracy, 2),
+            "precision / recall / F1 (%)": " / ".join(
+                f"{100 * ci.estimate:.2f}" if ci else "–" for ci in (e.final_precision, e.final_recall, e.final_f1)
+            ),
+            "phase-2 time": duration(e.phase2_seconds) if e.phase2_seconds else NOT_MEASURED,
+        }
+        for e in ablation.runs
+    ]
 
 
-def ablation_summary(ablation: Mapping[str, Any]) -> str:
+def ablation_summary(ablation: Ablation) -> str:
     """The ablation in sentences: the best configuration next to the published
     (paper-faithful) one, against the paper, and how the differences between runs
     compare with the width of their confidence intervals."""
-    runs = ablation["runs"]
-    published = next(e for e in runs if e["run"] == ablation["published_run"])
-    best = max(runs, key=lambda e: e["final_accuracy"]["estimate"])
+    runs, published = ablation.runs, ablation.base
+    best = max(runs, key=lambda e: e.final_accuracy.estimate)
     paper = PAPER_CLAIMS["accuracy"]
 
-    def described(e: Mapping[str, Any]) -> str:
+    def described(e: AblationRun) -> str:
         changes = change_text(e, published)
-        return f"**{e['run']}**" + (f" ({changes})" if changes != "–" else "")
+        return f"**{e.run}**" + (f" ({changes})" if changes != "–" else "")
 
-    def scores(e: Mapping[str, Any]) -> str:
-        pr = " / ".join(percent(e[k]["estimate"], 2) for k in ("final_precision", "final_recall") if e.get(k))
-        return with_ci(e["final_accuracy"], 2) + (f", precision / recall {pr}" if pr else "")
+    def scores(e: AblationRun) -> str:
+        pr = " / ".join(percent(ci.estimate, 2) for ci in (e.final_precision, e.final_recall) if ci)
+        return with_ci(e.final_accuracy, 2) + (f", precision / recall {pr}" if pr else "")
 
-    accs = [e["final_accuracy"]["estimate"] for e in runs]
-    half = [
-        (e["final_accuracy"]["high"] - e["final_accuracy"]["low"]) / 2
-        for e in runs
-        if e["final_accuracy"].get("low") is not None
-    ]
-    covering = sum(
-        e["final_accuracy"]["low"] <= paper <= e["final_accuracy"]["high"]
-        for e in runs
-        if e["final_accuracy"].get("low") is not None
-    )
+    accs = [e.final_accuracy.estimate for e in runs]
+    bounded = [e.final_accuracy for e in runs if e.final_accuracy.low is not None]
+    half = [(ci.high - ci.low) / 2 for ci in bounded]
+    covering = sum(ci.low <= paper <= ci.high for ci in bounded)
     lines = [f"The paper-faithful published run, {described(published)}: {scores(published)}."]
-    if best is published or best["final_accuracy"]["estimate"] == published["final_accuracy"]["estimate"]:
+    if best is published or best.final_accuracy.estimate == published.final_accuracy.estimate:
         lines.append("No variant is more accurate.")
     else:
         lines.append(f"The most accurate configuration, {described(best)}: {scores(best)}.")
@@ -176,14 +163,13 @@ def ablation_summary(ablation: Mapping[str, Any]) -> str:
     return " ".join(lines) + "\n"
 
 
-def base_is_published(ablation: Mapping[str, Any], published_accuracy: float) -> bool:
+def base_is_published(ablation: Ablation, published_accuracy: float) -> bool:
     """Whether the ablation's base entry is the published run itself (the same accuracy), or
     an earlier training of its recipe whose figures the record kept."""
-    base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
-    return abs(base["final_accuracy"]["estimate"] - published_accuracy) < 1e-12
+    return abs(ablation.base.final_accuracy.estimate - published_accuracy) < 1e-12
 
 
-def ablation_markdown(ablation: Mapping[str, Any] | None, published: Interval | None = None) -> Text:
+def ablation_markdown(ablation: Ablation | None, published: Interval | None = None) -> Text:
     """The ablation table and its summary, from an ``ablation.json`` record.
 
     ``published`` is the published run's accuracy (estimate and 95 % CI). When the
@@ -192,10 +178,10 @@ def ablation_markdown(ablation: Mapping[str, Any] | None, published: Interval | 
     figures, instead of calling it the published run."""
     if not ablation:
         return Text("*No ablation was recorded for this run (`python -m catsdogs ablation`).*\n")
-    base = next(e for e in ablation["runs"] if e["run"] == ablation["published_run"])
+    base = ablation.base
     if published is None or base_is_published(ablation, published.estimate):
         return Text(ablation_rows(ablation).markdown() + "\n" + ablation_summary(ablation))
-    own = [e["run"] for e in ablation["runs"] if set(e["differs"]) - Config.after_phase1_fields()]
+    own = [e.run for e in ablation.runs if set(e.differs) - Config.after_phase1_fields()]
     shared = (
         "Each variant shares the base run's data split and phase 1."
         if not own
@@ -205,7 +191,7 @@ def ablation_markdown(ablation: Mapping[str, Any] | None, published: Interval | 
     )
     note = (
         f"The variants were forked from an earlier training of the published recipe (same settings and "
-        f"split), marked *base* below, at {with_ci(base['final_accuracy'], 2)}; its run directory was not "
+        f"split), marked *base* below, at {with_ci(base.final_accuracy, 2)}; its run directory was not "
         f"kept. The published run is another training of that recipe, at {with_ci(published, 2)}: the "
         f"difference between the two is training and host variance (see [Is 98.9 % reproducible?]"
         f"(reproducible.md)). {shared}\n\n"
@@ -372,7 +358,7 @@ def compare_studies(
     alpha: float = ALPHA,
     picked_on: Collection[str] | None = None,
     picked_label: str = "",
-) -> dict[str, Any]:
+) -> Comparison:
     """Paired comparison of two finished studies on the same folds; written to
     ``compare.json`` in ``first``'s directory.
 
@@ -430,6 +416,7 @@ def compare_studies(
             metric_names=("accuracy",),
             groups=oof.file[rows] if oof.seeded else None,
         )["accuracy"]
+    fresh_record = WithoutSelection.from_dict(without)
     result = {
         "first": first.path.name,
         "second": second.path.name,
@@ -439,36 +426,27 @@ def compare_studies(
         **every_fold,
         "verdict_every_fold": every_fold["verdict"],
         "verdict": without["verdict"],
-        "verdict_basis": f"corrected t-test {over_folds_text(without)}, where the recipe was picked",
+        "verdict_basis": f"corrected t-test {fresh_record.over_folds_text}, where the recipe was picked",
         "per_fold": per_fold,
         "folds_second_better": sum(f["difference"] > 0 for f in per_fold),
         "alpha": alpha,
         "without_selection_fold": without,
     }
-    first.run.write_json("compare.json", result)
-    return result
+    record = Comparison.from_dict(result)
+    first.run.write_record(record)
+    return record
 
 
-def excluded_text(fresh: Mapping[str, Any]) -> str:
-    """What a comparison left out of its verdict: ``fold 0`` (records before ``excluded``)
-    or the images of the exploration split."""
-    return fresh.get("excluded") or f"fold {fresh['fold']}"
-
-
-def over_folds_text(fresh: Mapping[str, Any]) -> str:
-    """``over the folds other than fold 0``, or ``over the folds without`` the images left out."""
-    if fresh.get("fold") is not None:
-        return f"over the folds other than fold {fresh['fold']}"
-    return f"over the folds without {excluded_text(fresh)}"
-
-
-def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, str] | None = None) -> Text:
+def comparison_markdown(compare: Comparison | None, names: Mapping[str, str] | None = None) -> Text:
     """The paired comparison (``compare.json``) as a table, each fold and the pooled
     out-of-fold accuracy of both studies and their difference, then the verdict in words
     (:func:`comparison_sentences`). ``names`` maps a study's directory name to what to call it."""
     if not compare:
         return Text("*No paired comparison yet: `python -m catsdogs compare <first> <second>` once both are done.*\n")
-    name = {k: (names or {}).get(compare[k], compare[k]) for k in ("first", "second")}
+    name = {
+        "first": (names or {}).get(compare.first, compare.first),
+        "second": (names or {}).get(compare.second, compare.second),
+    }
 
     def row(fold: str, first: float, second: float) -> dict[str, str]:
         return {
@@ -478,75 +456,73 @@ def comparison_markdown(compare: Mapping[str, Any] | None, names: Mapping[str, s
             "difference": f"{100 * (second - first):+.2f} pp",
         }
 
-    rows = [row(str(f["fold"]), f["first"], f["second"]) for f in compare["per_fold"]]
-    acc = compare["accuracy"]
-    rows.append(row(f"**pooled** ({compare['images']:,} images)", acc["first"], acc["second"]))
+    rows = [row(str(f.fold), f.first, f.second) for f in compare.per_fold]
+    acc = compare.accuracy
+    rows.append(row(f"**pooled** ({compare.images:,} images)", acc.first, acc.second))
     return Text(markdown_table(rows) + "\n" + comparison_sentences(compare, name["first"], name["second"]) + "\n")
 
 
-def _discordant(mcnemar: Mapping[str, Any], first: str, second: str) -> str:
+def _discordant(mcnemar: McNemar, first: str, second: str) -> str:
     return (
-        f"images right with one recipe only: {mcnemar['only_second_right']} with {second}, "
-        f"{mcnemar['only_first_right']} with {first}; exact McNemar p = {mcnemar['p_value']:.3g}"
+        f"images right with one recipe only: {mcnemar.only_second_right} with {second}, "
+        f"{mcnemar.only_first_right} with {first}; exact McNemar p = {mcnemar.p_value:.3g}"
     )
 
 
-def _fold_test_text(test: Mapping[str, Any]) -> str:
-    folds = ", ".join(map(str, test["fold_ids"]))
-    if test["p_value"] is None:
-        return f"mean difference {100 * test['mean_difference']:+.2f} pp per fold over folds {folds}; no p-value"
+def _fold_test_text(test: FoldTest) -> str:
+    folds = ", ".join(map(str, test.fold_ids))
+    if test.p_value is None:
+        return f"mean difference {100 * test.mean_difference:+.2f} pp per fold over folds {folds}; no p-value"
     return (
-        f"mean difference {100 * test['mean_difference']:+.2f} pp per fold over folds {folds}; "
-        f"t = {test['t']:.2f}, {test['df']} df, p = {test['p_value']:.2g}"
+        f"mean difference {100 * test.mean_difference:+.2f} pp per fold over folds {folds}; "
+        f"t = {test.t:.2f}, {test.df} df, p = {test.p_value:.2g}"
     )
 
 
-def comparison_sentences(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
+def comparison_sentences(compare: Comparison, first: str = "the first", second: str = "the second") -> str:
     """The verdict of a comparison and what it rests on: the corrected t-test over the folds
     the second recipe was not picked on (the verdict), the same over every fold, then the
     McNemar figures, said to be secondary and why."""
-    fresh, alpha = compare["without_selection_fold"], compare["alpha"]
-    every = compare["fold_test"]
-    sign = every.get("sign_test")
-    plain = every.get("paired_t_p_value")
+    fresh, every = compare.without_selection_fold, compare.fold_test
+    sign, plain, smallest = every.sign_test, every.paired_t_p_value, fresh.fold_test.smallest_significant_difference
     return (
-        f"**Verdict** for {second} against {first} at α = {alpha}: **{compare['verdict']}**, by the corrected "
-        f"resampled t-test {over_folds_text(fresh)}, where {second} was picked "
-        f"({_fold_test_text(fresh['fold_test'])}). A test over folds sees the variance of training, since each "
-        f"fold's difference comes from separate trainings of both recipes; with {fresh['fold_test']['folds']} folds and this spread, "
+        f"**Verdict** for {second} against {first} at α = {compare.alpha}: **{compare.verdict}**, by the corrected "
+        f"resampled t-test {fresh.over_folds_text}, where {second} was picked "
+        f"({_fold_test_text(fresh.fold_test)}). A test over folds sees the variance of training, since each "
+        f"fold's difference comes from separate trainings of both recipes; with {fresh.fold_test.folds} folds and this spread, "
         + (
-            f"only a mean difference beyond ±{100 * fresh['fold_test']['smallest_significant_difference']:.2f} pp "
-            "would have been significant. "
-            if fresh["fold_test"].get("smallest_significant_difference") is not None
+            f"only a mean difference beyond ±{100 * smallest:.2f} pp would have been significant. "
+            if smallest is not None
             else "no difference could be tested. "
         )
-        + f"Over all {every['folds']} folds: {_fold_test_text(every)}"
+        + f"Over all {every.folds} folds: {_fold_test_text(every)}"
         + (f" (plain paired t-test p = {plain:.2g}" if plain is not None else "")
         + (
-            f"; {second} better on {sign['second_better']} of {sign['of']} folds, sign test p = {sign['p_value']:.2g})."
+            f"; {second} better on {sign.second_better} of {sign.of} folds, sign test p = {sign.p_value:.2g})."
             if sign
             else ")."
             if plain is not None
             else "."
         )
         + " Secondary, each trained model taken as fixed (so training variance is ignored)"
-        + (" and seed 0's trainings only" if any(len(s) > 1 for s in compare.get("seeds", {}).values()) else "")
+        + (" and seed 0's trainings only" if any(len(s) > 1 for s in (compare.seeds or {}).values()) else "")
         + ": "
-        f"{_discordant(compare['mcnemar'], first, second)} on all {compare['images']:,} images, and "
-        f"{_discordant(fresh['mcnemar'], first, second)} without {excluded_text(fresh)}."
+        f"{_discordant(compare.mcnemar, first, second)} on all {compare.images:,} images, and "
+        f"{_discordant(fresh.mcnemar, first, second)} without {fresh.excluded_text}."
     )
 
 
-def selection_sentence(compare: Mapping[str, Any], first: str = "the first", second: str = "the second") -> str:
+def selection_sentence(compare: Comparison, first: str = "the first", second: str = "the second") -> str:
     """The comparison's verdict in one sentence, with the test it follows."""
-    fresh = compare["without_selection_fold"]
+    fresh = compare.without_selection_fold
+    p_fresh = fresh.fold_test.p_value
     return (
-        f"**{compare['verdict']}** for {second} against {first} (corrected t-test "
-        f"{over_folds_text(fresh)}, where it was picked: "
-        + ("no p-value" if fresh["fold_test"]["p_value"] is None else f"p = {fresh['fold_test']['p_value']:.2g}")
+        f"**{compare.verdict}** for {second} against {first} (corrected t-test "
+        f"{fresh.over_folds_text}, where it was picked: "
+        + ("no p-value" if p_fresh is None else f"p = {p_fresh:.2g}")
         + "; "
-        f"secondary, McNemar on pooled predictions: p = {compare['mcnemar']['p_value']:.3g} on every fold, "
-        f"{fresh['mcnemar']['p_value']:.3g} without {excluded_text(fresh)})."
+        f"secondary, McNemar on pooled predictions: p = {compare.mcnemar.p_value:.3g} on every fold, "
+        f"{fresh.mcnemar.p_value:.3g} without {fresh.excluded_text})."
     )
 
 
@@ -554,7 +530,7 @@ def selection_sentence(compare: Mapping[str, Any], first: str = "the first", sec
 PICKED_ON = ("fold0", "exploration")
 
 
-def compare_dirs(first: Path | str, second: Path | str, picked_on: str = "fold0") -> dict[str, Any]:
+def compare_dirs(first: Path | str, second: Path | str, picked_on: str = "fold0") -> Comparison:
     """:func:`compare_studies` of two study directories; ``picked_on`` is ``fold0`` (a recipe
     picked from the ablations, all scored on fold 0) or ``exploration`` (a declared recipe
     chosen on the exploration split of ``first``, :mod:`catsdogs.training.explore`)."""
@@ -584,8 +560,6 @@ __all__ = [
     "SELECTION_FOLD",
     "compare_studies",
     "per_image",
-    "excluded_text",
-    "over_folds_text",
     "selection_sentence",
     "comparison_sentences",
     "compare_dirs",

@@ -28,7 +28,6 @@ from catsdogs.markdown import (
 )
 from catsdogs.records import Bench, Export
 from catsdogs.runs import Run
-from catsdogs.studies.ablation import excluded_text
 from catsdogs.studies.cv_report import StudyReport, comparison_of, without_selection_interval
 from catsdogs.studies.generalization import NOT_TESTABLE, claim_status
 from catsdogs.studies.paper import PAPER_CLAIMS, paper_figure
@@ -236,8 +235,8 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, StudyReport]) -> list[tup
         what = f"{study.cv.images:,} out-of-fold images"
         compare = comparison_of(studies, name)
         if compare:  # a recipe picked on some images: the figure without them too
-            fresh = compare["without_selection_fold"]
-            what += f" ({percent(fresh['accuracy']['second'], 2)} without {excluded_text(fresh)}, where it was picked)"
+            fresh = compare.without_selection_fold
+            what += f" ({percent(fresh.accuracy.second, 2)} without {fresh.excluded_text}, where it was picked)"
         return what
 
     pooled = [

@@ -22,7 +22,7 @@ from typing import Any
 from catsdogs.config import project_dir
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
-from catsdogs.records import CVSummary, Evaluation, Interval, PhaseResult, kept_epoch
+from catsdogs.records import Comparison, CVSummary, Evaluation, Interval, PhaseResult, kept_epoch
 from catsdogs.runs import (
     FOLDS_FILE,
     OOF_FILE,
@@ -32,7 +32,7 @@ from catsdogs.runs import (
     read_predictions,
     training_seconds,
 )
-from catsdogs.studies.ablation import excluded_text, selection_sentence
+from catsdogs.studies.ablation import selection_sentence
 from catsdogs.studies.label_audit import GALLERY_FILE, audit_verdict_line
 from catsdogs.studies.paper import PAPER_CLAIMS
 from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validation_size
@@ -111,7 +111,7 @@ class StudyReport:
     seeds: list[int]
     folds: list[ScoredTraining]
     cv: CVSummary | None
-    compare: dict[str, Any] | None
+    compare: Comparison | None
     label_audit: dict[str, Any] | None
 
     @property
@@ -159,7 +159,7 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> Study
         seeds=sorted({f.seed for f in folds} | set(cv.seed_list if cv else [0])),
         folds=folds,
         cv=cv if cv and cv.is_complete else None,
-        compare=study.run.read_json_or_none("compare.json"),
+        compare=study.run.record_or_none(Comparison),
         label_audit=study.run.read_json_or_none("label_audit_summary.json"),
     )
 
@@ -360,14 +360,14 @@ def ci_position(ci: Mapping[str, float], value: float) -> str:
     return "below" if ci["high"] < value else "above"
 
 
-def comparisons(studies: Mapping[str, StudyReport]) -> list[dict[str, Any]]:
+def comparisons(studies: Mapping[str, StudyReport]) -> list[Comparison]:
     """Every paired comparison (``compare.json``) of the studies, in the studies' order."""
     return [s.compare for s in studies.values() if s.compare]
 
 
-def comparison_of(studies: Mapping[str, StudyReport], second: str) -> dict[str, Any] | None:
+def comparison_of(studies: Mapping[str, StudyReport], second: str) -> Comparison | None:
     """The comparison that judges the study ``second`` (against a reference), or ``None``."""
-    return next((c for c in comparisons(studies) if c["second"] == second), None)
+    return next((c for c in comparisons(studies) if c.second == second), None)
 
 
 def without_selection_interval(studies: Mapping[str, StudyReport], name: str) -> dict[str, Any] | None:
@@ -376,9 +376,9 @@ def without_selection_interval(studies: Mapping[str, StudyReport], name: str) ->
     compare = comparison_of(studies, name)
     if not compare:
         return None
-    fresh = compare["without_selection_fold"]
-    ci = fresh.get("accuracy_ci95", {}).get("second")
-    return {"excluded": excluded_text(fresh), "ci": ci} if ci else None
+    fresh = compare.without_selection_fold
+    ci = fresh.accuracy_ci95.get("second")
+    return {"excluded": fresh.excluded_text, "ci": ci.to_dict()} if ci else None
 
 
 #: The study whose figure the headline study re-makes without choosing on the scored fold.
@@ -462,9 +462,9 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
         )
     for compare in comparisons(studies):
         lines.append(
-            f"- **Paired comparison** ({STUDIES.get(compare['second'], compare['second'])} against "
-            f"{STUDIES.get(compare['first'], compare['first'])}, the same {compare['images']:,} images): "
-            f"{100 * compare['accuracy']['difference']:+.2f} pp pooled: "
+            f"- **Paired comparison** ({STUDIES.get(compare.second, compare.second)} against "
+            f"{STUDIES.get(compare.first, compare.first)}, the same {compare.images:,} images): "
+            f"{100 * compare.accuracy.difference:+.2f} pp pooled: "
             + selection_sentence(compare, "the first", "the second")
         )
     audited = next((s for s in studies.values() if s.label_audit), None)

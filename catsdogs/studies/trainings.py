@@ -21,7 +21,7 @@ from typing import Any
 from catsdogs.config import Config
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, percent, table_builder
-from catsdogs.records import PhaseResult
+from catsdogs.records import Ablation, PhaseResult
 from catsdogs.runs import Run, training_seconds
 from catsdogs.studies.ablation import base_is_published
 
@@ -116,22 +116,21 @@ def unkept_trainings(results: Path | str, known: Sequence[Mapping[str, Any]] | N
     if known is None:
         known = [t for p in sorted(results.iterdir()) if (t := training_identity(p, results))]
     for record in sorted(results.iterdir()):
-        ablation = read_json_or_none(record / "ablation.json")
-        if not ablation:
-            continue
-        base = next((e for e in ablation["runs"] if e["run"] == ablation["published_run"]), None)
+        path = record / Ablation.PATH
+        ablation = Ablation.read(path) if path.is_file() else None
         published = next((t for t in known if t["record"] == record.name), None)
-        if not base or not published or base_is_published(ablation, published["accuracy"]):
+        if not ablation or not published or base_is_published(ablation, published["accuracy"]):
             continue
+        base = ablation.base
         return [
             {
                 "record": f"{record.name}/{UNKEPT_BASE}",
                 "model_sha256": None,
-                "split": base.get("manifest_sha256"),
+                "split": base.manifest_sha256,
                 "fold": 0,
                 "recipe": published["recipe"],
-                "accuracy": base["final_accuracy"]["estimate"],
-                "seconds": base.get("phase2_seconds"),
+                "accuracy": base.final_accuracy.estimate,
+                "seconds": base.phase2_seconds,
                 "cpu": "not recorded",
                 "machine": "",
                 "commit": "",
