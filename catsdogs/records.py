@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
@@ -146,14 +146,21 @@ class Part:
 @dataclass(frozen=True, kw_only=True)
 class Record(Part):
     """A JSON file of a run directory. :attr:`PATH` is its path inside the run; a record
-    written once per phase (``phase1/``, ``phase2/``, ``mitigation/``, ...) has ``{phase}``
-    in it."""
+    written once per phase (``phase1/``, ``phase2/``, ``mitigation/``, ...) or per model has
+    ``{name}`` in it."""
 
     PATH: ClassVar[str]
 
     @classmethod
-    def relpath(cls, phase: str | None = None) -> str:
-        return cls.PATH.format(phase=phase) if phase else cls.PATH
+    def relpath(cls, name: str | None = None) -> str:
+        """The record's path inside a run directory; ``name`` fills a per-phase (or per-model) path."""
+        return cls.PATH.format(name=name) if name else cls.PATH
+
+    @classmethod
+    def in_dir(cls, directory: Path | str, name: str | None = None) -> Self | None:
+        """The record in run (or record) directory ``directory``, ``None`` when it has none."""
+        path = Path(directory) / cls.relpath(name)
+        return cls.read(path) if path.is_file() else None
 
     @classmethod
     def read(cls, path: Path | str) -> Self:
@@ -172,6 +179,10 @@ class Record(Part):
         except json.JSONDecodeError as err:
             raise RecordError(f"{path} is not valid JSON ({err}); delete it and rerun the step that writes it") from err
         return cls.from_dict(data, str(path))
+
+
+#: Any record class, for functions that read one kind or another.
+R = TypeVar("R", bound=Record)
 
 
 # ----------------------------------------------------------------------------- shared parts
@@ -253,7 +264,7 @@ class PhaseResult(Record):
     """``<phase>/result.json``: a finished training phase (phase 1, phase 2, or a mitigation
     arm's fine-tuning), its history and its validation metrics."""
 
-    PATH: ClassVar[str] = "{phase}/result.json"
+    PATH: ClassVar[str] = "{name}/result.json"
 
     phase: str
     parameters: Parameters
@@ -645,6 +656,322 @@ class Comparison(Record):
     without_selection_fold: WithoutSelection
 
 
+# ----------------------------------------------------------------------------- label audits
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict(Part):
+    """One image's by-eye verdict in the audit file: ``verdict`` (one of the label audit's
+    ``VERDICTS``), what the image shows, and who judged it."""
+
+    verdict: str
+    note: str = ""
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerdictCounts(Part):
+    """How many images got each verdict (``not_audited``: mistakes without one)."""
+
+    label_ok: int = 0
+    other_class: int = 0
+    no_pet: int = 0
+    both: int = 0
+    unclear: int = 0
+    not_audited: int | None = None
+
+    @property
+    def mislabelled(self) -> int:
+        """Images whose folder label is wrong: the other animal, or no pet at all."""
+        return self.other_class + self.no_pet
+
+    @property
+    def no_answer(self) -> int:
+        """Images with no one right answer (no pet, both animals, unclear)."""
+        return self.no_pet + self.both + self.unclear
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditedError(Part):
+    """A validation mistake of the final model with its verdict."""
+
+    file: str
+    label: int
+    prob_dog: float
+    verdict: str
+    note: str = ""
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunAudit(Record):
+    """``audit.json``: the final model's validation mistakes, looked at one by one, and the
+    accuracy with the mislabelled images relabelled and those without an answer dropped."""
+
+    PATH: ClassVar[str] = "audit.json"
+
+    n_images: int
+    n_errors: int
+    errors: list[AuditedError]
+    counts: VerdictCounts
+    accuracy: float | None = kept()
+    n_adjusted: int
+    accuracy_adjusted: float | None = kept()
+    source: str | None = None
+    audit_file: str | None = None
+    audit_sha256: str | None = None
+    method: str | None = None
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlaggedImage(Part):
+    """An image cleanlab flags as likely mislabelled, with its rank and audit group
+    (``ranked`` and ``sampled`` are looked at, ``unaudited`` not)."""
+
+    rank: int
+    file: str
+    label: int
+    prob_dog: float
+    fold: int
+    audit: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelIssues(Record):
+    """``label_issues.json`` of a study: every image cleanlab flags, ranked."""
+
+    PATH: ClassVar[str] = "label_issues.json"
+
+    method: str
+    cleanlab: str
+    rows: list[FlaggedImage]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetAudit(Record):
+    """``label_audit_summary.json`` of a study: what the verdicts say about PetImages."""
+
+    PATH: ClassVar[str] = "label_audit_summary.json"
+
+    flagged: int
+    audited: int
+    with_verdict: int
+    counts: VerdictCounts
+    precision: float | None = kept()
+    unaudited: int
+    estimated_wrong_among_unaudited: int | None = kept()
+    mistakes: int
+    flagged_mistakes: int
+    mistakes_with_verdict: int
+    mistake_counts: VerdictCounts
+    without_verdict: int
+    verdicts_by: dict[str, int] = field(default_factory=dict)
+    accuracy_folder_labels: float
+    right_with_other_verdicts: int | None = None
+    accuracy_audited_labels: float
+    images_audited_labels: int
+    accuracy_answerable: float
+    images_answerable: int
+    method: str | None = None
+    audit_sha256: str | None = None
+
+
+# ----------------------------------------------------------------------------- corruption curves
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorruptionCurve(Part):
+    """One corruption level by level (level 0 the clean image): accuracy and F1 with their
+    bootstrap 95 % CIs, mean confidence and, paired with the clean images, the images the
+    corruption made wrong and right with the exact McNemar p-value."""
+
+    sha256: str | None = None
+    severity: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    accuracy_low: list[float] = field(default_factory=list)
+    accuracy_high: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    f1_low: list[float] = field(default_factory=list)
+    f1_high: list[float] = field(default_factory=list)
+    mean_confidence: list[float] = field(default_factory=list)
+    lost: list[int] | None = None
+    gained: list[int] | None = None
+    paired_p: list[float] | None = None
+    correct: list[str] | None = None
+
+    def interval(self, level: int) -> Interval:
+        """Accuracy at level index ``level`` (``-1``: the harshest) with its 95 % CI."""
+        return Interval(estimate=self.accuracy[level], low=self.accuracy_low[level], high=self.accuracy_high[level])
+
+
+# ----------------------------------------------------------------------------- external test sets
+
+
+@dataclass(frozen=True, kw_only=True)
+class Proportion(Part):
+    """``k`` of ``n`` with its Wilson 95 % interval."""
+
+    k: int
+    n: int
+    estimate: float | None = kept()
+    low: float | None = kept()
+    high: float | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRef(Part):
+    """The model file a record was made with, and its published unsure threshold."""
+
+    file: str
+    sha256: str
+    ood_threshold: float | None = kept()
+    kind: str | None = None
+    image_size: int | None = None
+    ood_note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSize(Part):
+    species: str
+    n: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetDescription(Part):
+    """Where an external set came from and what it holds
+    (:func:`~catsdogs.data.external.set_provenance`)."""
+
+    name: str
+    title: str
+    source: str
+    licence: str
+    citation_url: str
+    layout: str
+    origin: str
+    location: str
+    found_through: str
+    images: int
+    counts: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, GroupSize] = field(default_factory=dict)
+    file_list_sha256: str | None = None
+    arrays_sha256: str | None = None
+    content_hash_of: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupScore(Part):
+    """One breed (or class) of a set: its accuracy and its share flagged unsure."""
+
+    species: str
+    n: int
+    accuracy: Proportion | None = None
+    unsure: Proportion | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalMistake(Part):
+    image: str
+    group: str
+    label: str
+    prob_dog: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PetScores(Part):
+    """The model on a set's cats and dogs: metrics with bootstrap CIs, the unsure share and
+    the accuracy when sure, per group, and every mistake."""
+
+    n: int
+    accuracy: Interval
+    precision: Interval
+    recall: Interval
+    f1: Interval
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    unsure: Proportion | None = None
+    sure_accuracy: Proportion | None = None
+    groups: dict[str, GroupScore] = field(default_factory=dict)
+    mistakes: list[ExternalMistake] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NonPetShares(Part):
+    """How the model answers photos of neither cats nor dogs (all, then per class)."""
+
+    n: int
+    called_dog: Proportion
+    unsure: Proportion | None = None
+    classes: dict[str, NonPetShares] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetResult(Part):
+    """One model on one external set (:func:`~catsdogs.evaluation.external.evaluate_external_set`)."""
+
+    set: str
+    data: SetDescription
+    model: ModelRef
+    decision_threshold: float
+    intervals: dict[str, Any] = field(default_factory=dict)
+    images: int
+    unreadable: dict[str, str] = field(default_factory=dict)
+    pets: PetScores | None = kept()
+    non_pets: NonPetShares | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalEvaluation(Record):
+    """``external/<model file>.json`` of a published record: one model on every external
+    test set found, and the sets that were not."""
+
+    PATH: ClassVar[str] = "external/{name}.json"
+
+    model: ModelRef
+    sets: dict[str, SetResult] = field(default_factory=dict)
+    not_available: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolutionControl(Record):
+    """``external/low_resolution.json``: the published models on validation photos shrunk
+    to thumbnail sizes, level by level."""
+
+    PATH: ClassVar[str] = "external/low_resolution.json"
+
+    corruption: str
+    levels: list[float]
+    note: str | None = None
+    models: dict[str, CorruptionCurve] = field(default_factory=dict)
+    n_images: int | None = None
+    per_class: int | None = None
+
+    def at(self, model_file: str, side: int) -> Interval | None:
+        """A model's accuracy on the photos shrunk to ``side`` pixels, if measured."""
+        curve, sides = self.models.get(model_file), [int(v) for v in self.levels]
+        return curve.interval(sides.index(side)) if curve and side in sides else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateCheck(Part):
+    """Perceptual-hash pairs between PetImages (``a``) and one external set (``b``)."""
+
+    hash: str
+    max_distance: int
+    images: list[int]
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    images_of_b_with_a_pair: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NearDuplicates(Record):
+    """``external/near_duplicates.json``: whether any external image is a PetImages image again."""
+
+    PATH: ClassVar[str] = "external/near_duplicates.json"
+
+    petimages: int
+    sets: dict[str, DuplicateCheck] = field(default_factory=dict)
+
+
 # ----------------------------------------------------------------------------- predictions
 
 
@@ -687,4 +1014,19 @@ class OutOfFold(Predictions):
 
 
 #: Every record class with a fixed path, by path.
-RECORDS: dict[str, type[Record]] = {cls.PATH: cls for cls in (Evaluation, Export, Bench) if "{" not in cls.PATH}
+RECORDS: dict[str, type[Record]] = {
+    cls.PATH: cls
+    for cls in (
+        Evaluation,
+        Export,
+        Bench,
+        CVSummary,
+        Ablation,
+        Comparison,
+        RunAudit,
+        LabelIssues,
+        DatasetAudit,
+        ResolutionControl,
+        NearDuplicates,
+    )
+}

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -48,9 +48,7 @@ from catsdogs.config import (
 )
 from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, write_csv
 from catsdogs.provenance import environment_info
-from catsdogs.records import Bench, CVSummary, Evaluation, Export, OutOfFold, PhaseResult, Predictions, Record
-
-R = TypeVar("R", bound=Record)
+from catsdogs.records import Bench, CVSummary, Evaluation, Export, OutOfFold, PhaseResult, Predictions, R, Record
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +225,7 @@ class Run:
 
     def record_or_none(self, kind: type[R], phase: str | None = None) -> R | None:
         """The run's record ``kind``, or ``None`` when the step that writes it has not run."""
-        path = self.path / kind.relpath(phase)
-        return kind.read(path) if path.is_file() else None
+        return kind.in_dir(self.path, phase)
 
     def write_record(self, record: Record, phase: str | None = None) -> Path:
         """Write ``record`` where its class says (atomically)."""
@@ -675,8 +672,8 @@ class CVStudy:
 
 def _model_sha256(run_dir: Path) -> str | None:
     """Phase 2's recorded ``model_sha256`` of the run directory ``run_dir``, if it has one."""
-    path = run_dir / PhaseResult.relpath("phase2")
-    return PhaseResult.read(path).model_sha256 if path.is_file() else None
+    phase2 = PhaseResult.in_dir(run_dir, "phase2")
+    return phase2.model_sha256 if phase2 else None
 
 
 def phase2_seconds(run: Run) -> float:

@@ -10,7 +10,7 @@ import pytest
 from scipy.special import logit
 
 from catsdogs.config import get_config
-from catsdogs.records import OutOfFold
+from catsdogs.records import FlaggedImage, OutOfFold, Verdict
 from catsdogs.runs import Run, save_predictions
 from catsdogs.studies.ablation import ablation_rows, ablation_summary, record_ablation
 from catsdogs.studies.label_audit import LABEL_AUDIT_FILE, VERDICTS, audit_predictions, audit_run, read_label_audit
@@ -30,9 +30,9 @@ def _write_audit(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 def test_shipped_audit_file_is_valid() -> None:
     verdicts = read_label_audit()
     assert len(verdicts) > 0
-    assert {v["verdict"] for v in verdicts.values()} <= set(VERDICTS)
+    assert {v.verdict for v in verdicts.values()} <= set(VERDICTS)
     assert all(f.split("/")[0] in ("Cat", "Dog") and f.endswith(".jpg") for f in verdicts)
-    assert all(v["note"] for v in verdicts.values()), "every verdict says what the image shows"
+    assert all(v.note for v in verdicts.values()), "every verdict says what the image shows"
 
 
 def test_shipped_audit_names_real_files() -> None:
@@ -59,11 +59,11 @@ def test_bad_audit_rows_are_named(tmp_path: Path, rows, message: str) -> None:
 def test_audit_counts_and_adjusted_accuracy() -> None:
     probs = 1 / (1 + np.exp(-LOGITS))
     verdicts = {
-        "Cat/3.jpg": {"verdict": "other_class", "note": "a dog"},
-        "Dog/4.jpg": {"verdict": "no_pet", "note": "a logo"},
-        "Cat/1.jpg": {"verdict": "label_ok", "note": "right, and not a mistake"},
+        "Cat/3.jpg": Verdict(verdict="other_class", note="a dog"),
+        "Dog/4.jpg": Verdict(verdict="no_pet", note="a logo"),
+        "Cat/1.jpg": Verdict(verdict="label_ok", note="right, and not a mistake"),
     }
-    out = audit_predictions(FILES, LABELS, probs, verdicts)
+    out = audit_predictions(FILES, LABELS, probs, verdicts).to_dict()
     assert [e["file"] for e in out["errors"]] == ["Cat/3.jpg", "Dog/4.jpg", "Dog/5.jpg"]
     assert out["counts"] == {"label_ok": 0, "other_class": 1, "no_pet": 1, "both": 0, "unclear": 0, "not_audited": 1}
     assert out["accuracy"] == pytest.approx(5 / 8)
@@ -91,8 +91,8 @@ def test_audit_run_writes_record_and_page(tmp_path: Path) -> None:
         tmp_path / "audit.csv", [("Dog/5.jpg", "unclear", "blurred fur"), ("Cat/3.jpg", "label_ok", "a cat in a cage")]
     )
     result = audit_run(run, audit)
-    assert run.read_json("audit.json") == result
-    assert result["source"] == "phase2" and len(result["audit_sha256"]) == 64
+    assert run.read_json("audit.json") == result.to_dict()
+    assert result.source == "phase2" and len(result.audit_sha256) == 64
     page = label_audit_markdown(result)
     assert "**3** validation images" in page and "**1** show the animal" in page
     assert "`Dog/5.jpg`" in page and "blurred fur" in page
@@ -195,9 +195,10 @@ def test_dataset_audit_summary_relabels_drops_and_estimates():
     prob = np.clip(np.where(truth == 1, 0.95, 0.05) + rng.normal(0, 0.02, truth.size), 0.01, 0.99)
     oof = _oof(np.array([f"x/{i}.jpg" for i in range(truth.size)]), labels, prob)
     rows = label_issue_rows(oof, seed=0)
-    assert {r["file"] for r in rows} == {"x/3.jpg", "x/150.jpg"} and all(r["audit"] == "ranked" for r in rows)
-    verdicts = {"x/3.jpg": {"verdict": "other_class", "note": ""}, "x/150.jpg": {"verdict": "no_pet", "note": ""}}
-    summary = dataset_audit_summary(rows, oof, verdicts)
+    assert {r.file for r in rows} == {"x/3.jpg", "x/150.jpg"} and all(r.audit == "ranked" for r in rows)
+    verdicts = {"x/3.jpg": Verdict(verdict="other_class", note=""), "x/150.jpg": Verdict(verdict="no_pet", note="")}
+    record = dataset_audit_summary(rows, oof, verdicts)
+    summary = record.to_dict()
     assert summary["counts"]["other_class"] == 1 and summary["counts"]["no_pet"] == 1
     assert summary["precision"] == 1.0 and summary["unaudited"] == 0
     assert summary["accuracy_folder_labels"] == pytest.approx(198 / 200)
@@ -244,13 +245,14 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
 
     oof = _oof_with_unflagged_mistakes()
     rows = label_issue_rows(oof, seed=0)
-    assert {r["file"] for r in rows} == {"x/3.jpg", "x/150.jpg"}
+    assert {r.file for r in rows} == {"x/3.jpg", "x/150.jpg"}
     verdicts = {
-        "x/3.jpg": {"verdict": "other_class", "note": ""},
-        "x/150.jpg": {"verdict": "label_ok", "note": ""},
-        "x/10.jpg": {"verdict": "other_class", "note": ""},
+        "x/3.jpg": Verdict(verdict="other_class", note=""),
+        "x/150.jpg": Verdict(verdict="label_ok", note=""),
+        "x/10.jpg": Verdict(verdict="other_class", note=""),
     }
-    summary = dataset_audit_summary(rows, oof, verdicts)
+    record = dataset_audit_summary(rows, oof, verdicts)
+    summary = record.to_dict()
     assert summary["precision"] == 0.5
     assert summary["mistakes"] == 4 and summary["mistakes_with_verdict"] == 3 and summary["without_verdict"] == 1
     assert summary["mistake_counts"] == {
@@ -264,7 +266,7 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
     # two mistakes become right once relabelled; x/120 (no verdict) and x/150 stay wrong
     assert summary["accuracy_folder_labels"] == pytest.approx(196 / 200)
     assert summary["accuracy_audited_labels"] == pytest.approx(198 / 200)
-    text = dataset_audit_markdown(summary)
+    text = dataset_audit_markdown(record)
     assert "flags **2** images" in text and "precision is **50 %**" in text
     assert "All **4** out-of-fold mistakes are looked at" in text and "**1 still without a verdict**" in text
     assert "(1 of 2; 95 % CI" in text
@@ -273,9 +275,10 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
     # x/120 cannot be told: kept on audited labels, dropped under the stricter rule; a verdict on an
     # image these models got right (x/0, judged in an earlier audit) applies too: the audit corrects
     # labels both ways, so a right answer on an image without a pet no longer counts
-    verdicts |= {"x/120.jpg": {"verdict": "unclear", "note": ""}, "x/0.jpg": {"verdict": "no_pet", "note": ""}}
-    summary = dataset_audit_summary(rows, oof, verdicts)
-    assert summary["without_verdict"] == 0 and "still without a verdict" not in dataset_audit_markdown(summary)
+    verdicts |= {"x/120.jpg": Verdict(verdict="unclear", note=""), "x/0.jpg": Verdict(verdict="no_pet", note="")}
+    record = dataset_audit_summary(rows, oof, verdicts)
+    summary = record.to_dict()
+    assert summary["without_verdict"] == 0 and "still without a verdict" not in dataset_audit_markdown(record)
     assert summary["right_with_other_verdicts"] == 1
     assert summary["images_audited_labels"] == 199 and summary["accuracy_audited_labels"] == pytest.approx(197 / 199)
     assert summary["images_answerable"] == 198 and summary["accuracy_answerable"] == pytest.approx(197 / 198)
@@ -326,19 +329,22 @@ def test_dataset_audit_over_400_flagged_applies_the_sampling_rule():
         np.array([f"x/{i}.jpg" for i in range(n)]), np.zeros(n, dtype=int), np.where(np.arange(n) < flagged, 0.99, 0.01)
     )
     group = {i: g for g, members in audit_selection(np.arange(flagged), seed=0).items() for i in members}
-    rows = [{"rank": i + 1, "file": f"x/{i}.jpg", "audit": group[i]} for i in range(flagged)]
+    rows = [
+        FlaggedImage(rank=i + 1, file=f"x/{i}.jpg", label=0, prob_dog=0.99, fold=i % 5, audit=group[i])
+        for i in range(flagged)
+    ]
     sampled = [i for i in range(flagged) if group[i] == "sampled"]
-    verdicts = {f"x/{i}.jpg": {"verdict": "label_ok", "note": ""} for i in range(400)}
-    summary = dataset_audit_summary(rows, oof, verdicts)
+    verdicts = {f"x/{i}.jpg": Verdict(verdict="label_ok", note="") for i in range(400)}
+    record = dataset_audit_summary(rows, oof, verdicts)
+    summary = record.to_dict()
     assert summary["unaudited"] == 100 and summary["estimated_wrong_among_unaudited"] is None
-    assert "not yet estimated" in dataset_audit_markdown(summary)  # no crash before the sample is judged
+    assert "not yet estimated" in dataset_audit_markdown(record)  # no crash before the sample is judged
 
-    verdicts |= {
-        f"x/{i}.jpg": {"verdict": "other_class" if k < 20 else "label_ok", "note": ""} for k, i in enumerate(sampled)
-    }
-    summary = dataset_audit_summary(rows, oof, verdicts)
+    verdicts |= {f"x/{i}.jpg": Verdict(verdict="other_class" if k < 20 else "label_ok") for k, i in enumerate(sampled)}
+    record = dataset_audit_summary(rows, oof, verdicts)
+    summary = record.to_dict()
     assert summary["unaudited"] == 100 and summary["estimated_wrong_among_unaudited"] == 20  # 20 % of 100
     assert summary["precision"] == pytest.approx(20 / 500)
     assert "about 20 more wrong labels among the 100 flagged images without a verdict" in dataset_audit_markdown(
-        summary
+        record
     )

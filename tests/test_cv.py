@@ -235,7 +235,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     audit_file = tmp_path / "audit.csv"
     audit_file.write_text(f"file,verdict,note\n{mistakes[0]},other_class,the other animal\n")
     summary = dataset_audit.audit_study(study.path, per_sheet=4, audit_file=audit_file)
-    assert summary["mistakes"] == len(mistakes) and summary["without_verdict"] == len(mistakes) - 1
+    assert summary.mistakes == len(mistakes) and summary.without_verdict == len(mistakes) - 1
     flagged = {r["file"] for r in json.loads((study.path / "label_issues.json").read_text())["rows"]}
     looked_at = len(flagged | set(mistakes))
     assert len(list((study.path / "contact_sheets").glob("sheet-*.png"))) == -(-looked_at // 4)

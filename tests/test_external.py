@@ -212,7 +212,7 @@ def test_record_counts_by_hand(tmp_path: Path) -> None:
     model = stub_model(tmp_path / "model")
 
     records = evaluate_external(model, [data], n_samples=200, seed=3, predictor=ColourPredictor(model))
-    r = records["oxford-pets-sample"]
+    r = records["oxford-pets-sample"].to_dict()  # the record as written
 
     assert r["model"]["file"] == "stub.keras"
     assert r["model"]["sha256"] == hashlib.sha256(b"stub model").hexdigest()
@@ -246,7 +246,7 @@ def test_record_counts_by_hand(tmp_path: Path) -> None:
     }
     again = evaluate_external(model, [data], n_samples=200, seed=3, predictor=ColourPredictor(model))
     assert again == records  # seeded: the same CIs
-    json.dumps(records)  # JSON-ready
+    json.dumps({name: record.to_dict() for name, record in records.items()})  # JSON-ready
 
     text = format_external(records)
     assert "oxford-pets-sample" in text and "below confidence 0.9500" in text
@@ -257,13 +257,14 @@ def test_record_without_a_published_threshold_says_so(tmp_path: Path) -> None:
     data = ext.find_external_set("oxford-pets-sample", make_oxford_folder(tmp_path / "sample"))
     model = stub_model(tmp_path / "model", threshold=None)
 
-    r = evaluate_external(model, [data], n_samples=50, predictor=ColourPredictor(model))["oxford-pets-sample"]
+    record = evaluate_external(model, [data], n_samples=50, predictor=ColourPredictor(model))["oxford-pets-sample"]
+    r = record.to_dict()
 
     assert r["model"]["ood_threshold"] is None and "no out-of-distribution threshold" in r["model"]["ood_note"]
     assert "unsure" not in r["pets"] and "sure_accuracy" not in r["pets"]
     assert all("unsure" not in row for row in r["pets"]["groups"].values())
     assert "unsure" not in r["non_pets"] and r["non_pets"]["called_dog"]["k"] == 4
-    assert "no out-of-distribution threshold" in format_external({"oxford-pets-sample": r})
+    assert "no out-of-distribution threshold" in format_external({"oxford-pets-sample": record})
 
 
 def test_wilson_interval() -> None:

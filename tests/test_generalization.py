@@ -9,14 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from catsdogs.records import ExternalEvaluation, Interval, NonPetShares, Proportion
 from catsdogs.studies import claims
 from catsdogs.studies import generalization as gen
 
 ROOT = Path(__file__).resolve().parents[1]
+#: A published record, whose sets the hand-made records below change.
+PUBLISHED = ExternalEvaluation.read(ROOT / "results" / "full" / "external" / "catsdogs_mobilenetv2.keras.json")
 
 
-def ci(estimate: float, low: float, high: float) -> dict[str, float]:
-    return {"estimate": estimate, "low": low, "high": high}
+def ci(estimate: float, low: float, high: float) -> Interval:
+    return Interval(estimate=estimate, low=low, high=high)
 
 
 @pytest.mark.parametrize(
@@ -43,11 +46,15 @@ def test_resolution_verdict():
 
 
 def _record(model: str, sets: dict) -> dict:
-    return {"model": {"file": model}, "sets": sets, "not_available": {"oxford-iiit-pet": "not found: set it"}}
+    not_available = {"oxford-iiit-pet": "not found: set it"}
+    return ExternalEvaluation(
+        model=PUBLISHED.model.replace(file=model), sets=sets, not_available=not_available
+    ).to_dict()
 
 
-def _pets(acc: dict, n: int = 100) -> dict:
-    return {"pets": {"n": n, "accuracy": acc, "mistakes": [], "groups": {}}, "non_pets": None}
+def _pets(acc: Interval, n: int = 100):
+    entry = PUBLISHED.sets["oxford-pets-sample"]
+    return entry.replace(pets=entry.pets.replace(n=n, accuracy=acc, mistakes=[], groups={}), non_pets=None)
 
 
 def _write_records(record_dir: Path) -> dict:
@@ -56,6 +63,7 @@ def _write_records(record_dir: Path) -> dict:
     sets = {"oxford-pets-sample": _pets(ci(0.98, 0.97, 0.99)), "cifar10-test": _pets(ci(0.60, 0.58, 0.62))}
     (external / "m.keras.json").write_text(json.dumps(_record("m.keras", sets)))
     resolution = {
+        "corruption": "low_resolution",
         "levels": [0.0, 112.0, 64.0, 48.0, 32.0, 24.0],
         "models": {
             "m.keras": {
@@ -72,20 +80,20 @@ def _write_records(record_dir: Path) -> dict:
 def test_summary_and_claim_row_from_records(tmp_path: Path):
     models = _write_records(tmp_path)
     summary = gen.generalization_summary(tmp_path, models)
-    sets = summary["models"]["m.keras"]["sets"]
-    assert sets["oxford-pets-sample"]["verdict"] == gen.HOLDS
-    assert sets["cifar10-test"]["verdict"] == gen.DOES_NOT_HOLD
-    assert sets["cifar10-test"]["shrunk"]["estimate"] == 0.8  # the 32 px level of the control
-    assert sets["cifar10-test"]["resolution"] == "explains part of the drop"
-    assert list(summary["not_available"]) == ["oxford-iiit-pet"]
+    sets = summary.models["m.keras"].sets
+    assert sets["oxford-pets-sample"].verdict == gen.HOLDS
+    assert sets["cifar10-test"].verdict == gen.DOES_NOT_HOLD
+    assert sets["cifar10-test"].shrunk.estimate == 0.8  # the 32 px level of the control
+    assert sets["cifar10-test"].resolution == "explains part of the drop"
+    assert list(summary.not_available) == ["oxford-iiit-pet"]
     ours, status = gen.claim_status(summary)
     # CIFAR-10 thumbnails are a stress test outside the claim (photos of pets): the verdict
     # is on the Oxford photos, with how large a drop their sample could have missed
     assert status == "no detectable drop on the Oxford pets sample"
     assert "98.0 %" in ours and "60.0 %" in ours and "outside the claim, CIFAR-10 pets (a stress test)" in ours
-    drop = sets["oxford-pets-sample"]["detectable_drop"]
+    drop = sets["oxford-pets-sample"].detectable_drop
     assert f"a drop under {100 * drop:.1f} pp would not show" in ours
-    n = sets["oxford-pets-sample"]["n"]
+    n = sets["oxford-pets-sample"].n
     # the verdict's own interval, the percentile bootstrap: at that drop its upper end falls below
     # the validation accuracy, one image right more and it does not
     from catsdogs.evaluation.bootstrap import bootstrap_ci
@@ -125,9 +133,9 @@ def test_published_records_give_the_published_verdict():
         pytest.skip("no published external records")
     models = json.loads((ROOT / "models" / "catsdogs_mobilenetv2.json").read_text())
     summary = gen.generalization_summary(record_dir, models)
-    assert set(summary["models"]) == set(models["files"])  # both published models were evaluated
-    for entry in summary["models"].values():
-        assert entry["sets"]["cifar10-test"].get("shrunk"), "the resolution control covers every model"
+    assert set(summary.models) == set(models["files"])  # both published models were evaluated
+    for entry in summary.models.values():
+        assert entry.sets["cifar10-test"].shrunk, "the resolution control covers every model"
     page = (ROOT / "book" / "_generated" / "generalization.md").read_text()
     assert page.startswith(gen.generalization_markdown(summary)), "book/_generated/generalization.md is stale"
 
@@ -148,13 +156,14 @@ def test_cli_prints_the_verdict_of_the_published_records(capsys):
 def test_without_a_validation_accuracy_nothing_is_judged(tmp_path: Path):
     _write_records(tmp_path)
     summary = gen.generalization_summary(tmp_path, {})  # no models record: nothing to judge against
-    assert {row["verdict"] for row in summary["models"]["m.keras"]["sets"].values()} == {gen.NOT_TESTABLE}
+    assert {row.verdict for row in summary.models["m.keras"].sets.values()} == {gen.NOT_TESTABLE}
     assert gen.claim_status(summary)[1] == gen.NOT_TESTABLE
 
 
 def test_non_pet_rows_without_an_ood_threshold():
-    non = {"n": 10, "called_dog": ci(0.6, 0.3, 0.8)}  # a model with no recorded threshold: no unsure share
-    rows = gen.non_pet_rows({"models": {"m.keras": {"sets": {}, "non_pets": non}}})
+    # a model with no recorded threshold: no unsure share
+    non = NonPetShares(n=10, called_dog=Proportion(k=6, n=10, estimate=0.6, low=0.3, high=0.8))
+    rows = gen.non_pet_rows(gen.GeneralizationSummary(models={"m.keras": gen.ModelGeneralization(non_pets=non)}))
     assert rows[0]["flagged unsure"] == gen.NOT_MEASURED and rows[0]["called dog"] == "60.0 %"
 
 
@@ -189,11 +198,11 @@ def test_near_duplicates_find_a_reencoded_resized_copy_and_not_other_photos(tmp_
 
 def test_the_duplicate_record_is_not_taken_for_a_model_record(tmp_path: Path):
     models = _write_records(tmp_path)
-    entry = {"images": [10, 570], "images_of_b_with_a_pair": 0, "max_distance": 6}
+    entry = {"hash": "imagehash.phash, 64 bits", "images": [10, 570], "images_of_b_with_a_pair": 0, "max_distance": 6}
     dup = {"petimages": 10, "sets": {"oxford-pets-sample": entry}}
     (tmp_path / gen.EXTERNAL_DIR / gen.DUPLICATES_FILE).write_text(json.dumps(dup))
     summary = gen.generalization_summary(tmp_path, models)
-    assert list(summary["models"]) == ["m.keras"]
+    assert list(summary.models) == ["m.keras"]
     assert "Oxford pets sample: 0 of 570" in gen.generalization_markdown(summary)
 
 

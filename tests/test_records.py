@@ -7,10 +7,6 @@ import pytest
 
 from catsdogs import records
 from catsdogs.records import (
-    Ablation,
-    Bench,
-    Comparison,
-    CVSummary,
     Evaluation,
     Export,
     Metrics,
@@ -38,13 +34,17 @@ CASES = [
     for phase in ("phase1", "phase2", "mitigation", "mitigation_control")
     for path in _published(f"{phase}/result.json")
     if path.parent.name == phase
-] + [
-    (cls, path) for cls in (Evaluation, Export, Bench, CVSummary, Ablation, Comparison) for path in _published(cls.PATH)
+] + [(cls, path) for cls in records.RECORDS.values() for path in _published(cls.PATH)]
+CASES += [
+    (records.ExternalEvaluation, path)
+    for top in PUBLISHED
+    for path in sorted(top.rglob("external/*.json"))
+    if path.name.endswith((".keras.json", ".tflite.json"))
 ]
 
 
 def test_every_kind_of_record_is_published_somewhere():
-    assert {cls for cls, _ in CASES} == {PhaseResult, Evaluation, Export, Bench, CVSummary, Ablation, Comparison}
+    assert {cls for cls, _ in CASES} == {PhaseResult, records.ExternalEvaluation, *records.RECORDS.values()}
     assert len(CASES) > 60
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from catsdogs.config import Config, cache_dir, default_run_dir, get_config, load_recipe, project_dir, runs_dir
 from catsdogs.evaluation import predict
-from catsdogs.records import CVSummary, Interval, Metrics, PhaseResult
+from catsdogs.records import CVSummary, ExternalEvaluation, Interval, Metrics, PhaseResult
 from catsdogs.runs import Run
 
 #: File suffixes ``predict`` picks up inside a directory argument.
@@ -214,7 +214,10 @@ def cmd_generalization(args) -> int:
             )
         ):
             print(written)
-    print(json.dumps(summary, indent=2) if args.json else generalization.generalization_markdown(summary), end="")
+    print(
+        json.dumps(summary.to_dict(), indent=2) if args.json else generalization.generalization_markdown(summary),
+        end="",
+    )
     return 0
 
 
@@ -295,10 +298,10 @@ def evaluate_external_sets(args) -> int:
     records = external.evaluate_external(
         model, sets, n_samples=cfg.bootstrap_samples, seed=cfg.seed, progress=True, predictor=predictor
     )
-    result = {"model": external.model_info(model, predictor), "sets": records, "not_available": missing}
+    result = ExternalEvaluation(model=external.model_info(model, predictor), sets=records, not_available=missing)
     # the record (--json, --out) names the settings paths came from; the table, for the
     # person at this machine, keeps the paths themselves
-    text = portable_text(json.dumps(result, indent=2), external_replacements(cfg))
+    text = portable_text(json.dumps(result.to_dict(), indent=2), external_replacements(cfg))
     print(text if args.json else external.format_external(records, missing), end="\n" if args.json else "")
     if args.out:
         path = atomic_write(args.out / f"{Path(model).name}.json", text + "\n")
@@ -443,14 +446,15 @@ def cmd_audit(args) -> int:
     if args.cv:
         summary = label_audit.audit_study(args.cv)
         if args.json:
-            print(json.dumps(summary, indent=2))
+            print(json.dumps(summary.to_dict(), indent=2))
         else:
             print(f"contact sheets of the images to look at: {args.cv / 'contact_sheets'}\n")
             print(label_audit.dataset_audit_markdown(summary), end="")
         return 0
     result = label_audit.audit_run(Run.load(args.run_dir))
     print(
-        json.dumps(result, indent=2) if args.json else label_audit.audit_markdown(result), end="\n" if args.json else ""
+        json.dumps(result.to_dict(), indent=2) if args.json else label_audit.audit_markdown(result),
+        end="\n" if args.json else "",
     )
     return 0
 

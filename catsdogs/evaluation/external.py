@@ -29,6 +29,17 @@ from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.evaluation.metrics import METRICS, THRESHOLD_METRICS, classification_metrics, wilson_interval
 from catsdogs.evaluation.predict import MODEL_STEM, Predictor, confidence, load_predictor, ood_threshold
 from catsdogs.files import file_sha256
+from catsdogs.records import (
+    ExternalMistake,
+    GroupScore,
+    Interval,
+    ModelRef,
+    NonPetShares,
+    PetScores,
+    Proportion,
+    SetDescription,
+    SetResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,85 +93,96 @@ def _group_order(images: Sequence[ExternalImage]) -> list[str]:
     return sorted(first_rank, key=lambda g: (first_rank[g], g.lower()))
 
 
+def _proportion(k: int, n: int) -> Proportion:
+    return Proportion.from_dict(wilson_interval(k, n))
+
+
 def _pet_record(
     images: Sequence[ExternalImage], probs: np.ndarray, threshold: float | None, n_samples: int, seed: int
-) -> dict[str, Any]:
+) -> PetScores:
     """Metrics of the cat and dog images (all readable)."""
     labels = np.array([im.label for im in images], dtype=np.int64)
     correct = (probs >= DECISION_THRESHOLD).astype(np.int64) == labels
     groups = np.array([im.group for im in images])
-    record: dict[str, Any] = {
-        "n": len(images),
-        **bootstrap_ci(
-            labels, probs, n_samples=n_samples, seed=seed, confidence=CONFIDENCE, metric_names=THRESHOLD_METRICS
-        ),
-        "confusion_matrix": classification_metrics(labels, probs, DECISION_THRESHOLD)["confusion_matrix"],
-    }
     unsure = confidence(probs) < threshold if threshold is not None else None
-    if unsure is not None:
-        record["unsure"] = wilson_interval(unsure.sum(), len(images))
-        record["sure_accuracy"] = wilson_interval(correct[~unsure].sum(), (~unsure).sum())
-    record["groups"] = {}
+    ci = bootstrap_ci(
+        labels, probs, n_samples=n_samples, seed=seed, confidence=CONFIDENCE, metric_names=THRESHOLD_METRICS
+    )
+    by_group = {}
     for group in _group_order(images):
         mask = groups == group
-        row = {"species": CLASS_NAMES[int(labels[mask][0])], "n": int(mask.sum())}
-        row["accuracy"] = wilson_interval(correct[mask].sum(), mask.sum())
-        if unsure is not None:
-            row["unsure"] = wilson_interval(unsure[mask].sum(), mask.sum())
-        record["groups"][group] = row
-    record["mistakes"] = [
-        {"image": im.name, "group": im.group, "label": CLASS_NAMES[im.label], "prob_dog": float(p)}
-        for im, p, ok in zip(images, probs, correct)
-        if not ok
-    ]
-    return record
+        by_group[group] = GroupScore(
+            species=CLASS_NAMES[int(labels[mask][0])],
+            n=int(mask.sum()),
+            accuracy=_proportion(correct[mask].sum(), mask.sum()),
+            unsure=_proportion(unsure[mask].sum(), mask.sum()) if unsure is not None else None,
+        )
+    return PetScores(
+        n=len(images),
+        **{name: Interval.from_dict(ci[name]) for name in THRESHOLD_METRICS},
+        confusion_matrix=classification_metrics(labels, probs, DECISION_THRESHOLD)["confusion_matrix"],
+        unsure=_proportion(unsure.sum(), len(images)) if unsure is not None else None,
+        sure_accuracy=_proportion(correct[~unsure].sum(), (~unsure).sum()) if unsure is not None else None,
+        groups=by_group,
+        mistakes=[
+            ExternalMistake(image=im.name, group=im.group, label=CLASS_NAMES[im.label], prob_dog=float(p))
+            for im, p, ok in zip(images, probs, correct)
+            if not ok
+        ],
+    )
 
 
-def _non_pet_record(images: Sequence[ExternalImage], probs: np.ndarray, threshold: float | None) -> dict[str, Any]:
+def _non_pet_record(images: Sequence[ExternalImage], probs: np.ndarray, threshold: float | None) -> NonPetShares:
     """How the model answers photos of neither cats nor dogs: unsure and called-dog shares."""
     groups = np.array([im.group for im in images])
     said_dog = probs >= DECISION_THRESHOLD
     unsure = confidence(probs) < threshold if threshold is not None else None
 
-    def shares(mask: np.ndarray) -> dict[str, Any]:
-        row: dict[str, Any] = {"n": int(mask.sum()), "called_dog": wilson_interval(said_dog[mask].sum(), mask.sum())}
-        if unsure is not None:
-            row["unsure"] = wilson_interval(unsure[mask].sum(), mask.sum())
-        return row
+    def shares(mask: np.ndarray, **more: Any) -> NonPetShares:
+        return NonPetShares(
+            n=int(mask.sum()),
+            called_dog=_proportion(said_dog[mask].sum(), mask.sum()),
+            unsure=_proportion(unsure[mask].sum(), mask.sum()) if unsure is not None else None,
+            **more,
+        )
 
     everything = np.ones(len(images), dtype=bool)
-    return shares(everything) | {"classes": {g: shares(groups == g) for g in _group_order(images)}}
+    return shares(everything, classes={g: shares(groups == g) for g in _group_order(images)})
 
 
-def model_info(model_path: Path | str, predictor: Predictor | None = None) -> dict[str, Any]:
+def model_info(model_path: Path | str, predictor: Predictor | None = None) -> ModelRef:
     """The model file's name, sha256 and its published out-of-distribution threshold."""
     model_path = Path(model_path)
     threshold = ood_threshold(model_path)
-    info: dict[str, Any] = {"file": model_path.name, "sha256": file_sha256(model_path), "ood_threshold": threshold}
-    if predictor is not None:
-        info |= {"kind": predictor.kind, "image_size": predictor.image_size}
-    if threshold is None:
-        info["ood_note"] = (
+    return ModelRef(
+        file=model_path.name,
+        sha256=file_sha256(model_path),
+        ood_threshold=threshold,
+        kind=predictor.kind if predictor is not None else None,
+        image_size=predictor.image_size if predictor is not None else None,
+        ood_note=None
+        if threshold is not None
+        else (
             f"no out-of-distribution threshold is recorded for {model_path.name} in {MODEL_STEM}.json beside it, "
             "so no image is flagged unsure and the unsure shares are left out"
-        )
-    return info
+        ),
+    )
 
 
 def evaluate_external_set(
     predictor: Predictor,
     data: ExternalData,
-    model: Mapping[str, Any],
+    model: ModelRef,
     n_samples: int = 1000,
     seed: int = 0,
     batch_size: int = 64,
     progress: bool = False,
-) -> dict[str, Any]:
+) -> SetResult:
     """The record of one set for one loaded model (``model``: :func:`model_info`).
 
     Returns
     -------
-    dict
+    SetResult
         ``set``, ``data`` (:func:`catsdogs.data.external.set_provenance`), ``model``,
         ``decision_threshold``, ``intervals`` (how each CI is made), ``images``,
         ``unreadable`` (``{image: reason}``), ``pets`` (``None`` without cats and dogs:
@@ -170,26 +192,26 @@ def evaluate_external_set(
         ``{group: {"species", "n", "accuracy", "unsure"}}`` and ``mistakes``) and
         ``non_pets`` (``None`` without them: ``n``, ``called_dog``, ``unsure``, ``classes``).
     """
-    threshold = model.get("ood_threshold")
+    threshold = model.ood_threshold
     probs, unreadable = predict_set(predictor, data, batch_size, progress)
     readable = ~np.isnan(probs)
     pets = [i for i, im in enumerate(data.images) if im.label is not None and readable[i]]
     others = [i for i, im in enumerate(data.images) if im.label is None and readable[i]]
-    return {
-        "set": data.name,
-        "data": set_provenance(data),
-        "model": dict(model),
-        "decision_threshold": DECISION_THRESHOLD,
-        "intervals": {
+    return SetResult(
+        set=data.name,
+        data=SetDescription.from_dict(set_provenance(data)),
+        model=model,
+        decision_threshold=DECISION_THRESHOLD,
+        intervals={
             "confidence": CONFIDENCE,
             "metrics": f"percentile bootstrap over images, {n_samples} resamples, seed {seed}",
             "proportions": "Wilson score interval (scipy.stats.binomtest)",
         },
-        "images": len(data.images),
-        "unreadable": unreadable,
-        "pets": _pet_record([data.images[i] for i in pets], probs[pets], threshold, n_samples, seed) if pets else None,
-        "non_pets": _non_pet_record([data.images[i] for i in others], probs[others], threshold) if others else None,
-    }
+        images=len(data.images),
+        unreadable=unreadable,
+        pets=_pet_record([data.images[i] for i in pets], probs[pets], threshold, n_samples, seed) if pets else None,
+        non_pets=_non_pet_record([data.images[i] for i in others], probs[others], threshold) if others else None,
+    )
 
 
 def evaluate_external(
@@ -200,7 +222,7 @@ def evaluate_external(
     batch_size: int = 64,
     progress: bool = False,
     predictor: Predictor | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, SetResult]:
     """One record per external set for the model at ``model_path``.
 
     Parameters
@@ -236,27 +258,28 @@ def evaluate_external(
 # --------------------------------------------------------------------------- text
 
 
-def _ci(value: Mapping[str, Any] | None) -> str:
-    if not value or value.get("low") is None:
+def _ci(value: Interval | Proportion | None) -> str:
+    if value is None or value.low is None:
         return "-"
-    return f"{value['low']:.4f}-{value['high']:.4f}"
+    return f"{value.low:.4f}-{value.high:.4f}"
 
 
-def _estimate(value: Mapping[str, Any] | None) -> str:
-    return "-" if not value or value.get("estimate") is None else f"{value['estimate']:.4f}"
+def _estimate(value: Interval | Proportion | None) -> str:
+    return "-" if value is None or value.estimate is None else f"{value.estimate:.4f}"
 
 
-def _pets_text(pets: Mapping[str, Any], threshold: float | None) -> list[str]:
+def _pets_text(pets: PetScores, threshold: float | None) -> list[str]:
     lines = [f"{'metric':<20}{'estimate':>10}   95 % CI"]
     for name in THRESHOLD_METRICS:
-        lines.append(f"{METRICS[name].label:<20}{_estimate(pets[name]):>10}   {_ci(pets[name])}")
-    if "unsure" in pets:
-        u, s = pets["unsure"], pets["sure_accuracy"]
+        value = getattr(pets, name)
+        lines.append(f"{METRICS[name].label:<20}{_estimate(value):>10}   {_ci(value)}")
+    if pets.unsure is not None:
+        u, s = pets.unsure, pets.sure_accuracy
         lines.append(
-            f"{'unsure':<20}{_estimate(u):>10}   {_ci(u):<15}  {u['k']:,} of {u['n']:,} below confidence {threshold:.4f}"
+            f"{'unsure':<20}{_estimate(u):>10}   {_ci(u):<15}  {u.k:,} of {u.n:,} below confidence {threshold:.4f}"
         )
-        lines.append(f"{'accuracy if sure':<20}{_estimate(s):>10}   {_ci(s):<15}  on {s['n']:,} images")
-    (tn, fp), (fn, tp) = pets["confusion_matrix"]
+        lines.append(f"{'accuracy if sure':<20}{_estimate(s):>10}   {_ci(s):<15}  on {s.n:,} images")
+    (tn, fp), (fn, tp) = pets.confusion_matrix
     width = max(len(f"{v:,}") for v in (tn, fp, fn, tp)) + 2
     lines += [
         "",
@@ -267,61 +290,59 @@ def _pets_text(pets: Mapping[str, Any], threshold: float | None) -> list[str]:
         "",
         f"{'group':<28}{'species':<9}{'n':>6}{'accuracy':>10}   {'95 % CI':<15}{'unsure':>8}",
     ]
-    for group, row in pets["groups"].items():
+    for group, row in pets.groups.items():
         lines.append(
-            f"{group:<28}{row['species']:<9}{row['n']:>6,}{_estimate(row['accuracy']):>10}   "
-            f"{_ci(row['accuracy']):<15}{_estimate(row.get('unsure')):>8}"
+            f"{group:<28}{row.species:<9}{row.n:>6,}{_estimate(row.accuracy):>10}   "
+            f"{_ci(row.accuracy):<15}{_estimate(row.unsure):>8}"
         )
     return lines
 
 
-def _non_pets_text(non_pets: Mapping[str, Any]) -> list[str]:
+def _non_pets_text(non_pets: NonPetShares) -> list[str]:
     lines = [
-        f"photos of neither ({non_pets['n']:,}): unsure {_estimate(non_pets.get('unsure'))} "
-        f"(95 % CI {_ci(non_pets.get('unsure'))}), called dog {_estimate(non_pets['called_dog'])} "
-        f"(95 % CI {_ci(non_pets['called_dog'])})",
+        f"photos of neither ({non_pets.n:,}): unsure {_estimate(non_pets.unsure)} "
+        f"(95 % CI {_ci(non_pets.unsure)}), called dog {_estimate(non_pets.called_dog)} "
+        f"(95 % CI {_ci(non_pets.called_dog)})",
         f"{'class':<28}{'n':>6}{'unsure':>10}   {'95 % CI':<15}{'called dog':>11}",
     ]
-    for cls, row in non_pets["classes"].items():
+    for cls, row in (non_pets.classes or {}).items():
         lines.append(
-            f"{cls:<28}{row['n']:>6,}{_estimate(row.get('unsure')):>10}   {_ci(row.get('unsure')):<15}"
-            f"{_estimate(row['called_dog']):>11}"
+            f"{cls:<28}{row.n:>6,}{_estimate(row.unsure):>10}   {_ci(row.unsure):<15}{_estimate(row.called_dog):>11}"
         )
     return lines
 
 
-def format_set(record: Mapping[str, Any]) -> str:
+def format_set(record: SetResult) -> str:
     """One set's record as text tables: metrics with CIs, unsure share, per group, non-pets."""
-    data, pets, non_pets = record["data"], record["pets"], record["non_pets"]
-    counts = data["counts"]
-    held = ", ".join(f"{counts[k]:,} {k}s" for k in (*CLASS_NAMES, NON_PET) if counts[k])
-    unreadable = len(record["unreadable"])
+    data, pets, non_pets = record.data, record.pets, record.non_pets
+    held = ", ".join(f"{data.counts[k]:,} {k}s" for k in (*CLASS_NAMES, NON_PET) if data.counts[k])
+    unreadable = len(record.unreadable)
     lines = [
-        f"{record['set']}: {data['title']}",
-        f"{record['images']:,} images ({held}; {unreadable or 'none'} unreadable), {data['origin']} from "
-        f"{data['found_through']}; {data['licence']}",
+        f"{record.set}: {data.title}",
+        f"{record.images:,} images ({held}; {unreadable or 'none'} unreadable), {data.origin} from "
+        f"{data.found_through}; {data.licence}",
         "",
     ]
     if pets is not None:
-        lines += _pets_text(pets, record["model"].get("ood_threshold"))
+        lines += _pets_text(pets, record.model.ood_threshold)
     if non_pets is not None:
         lines += ([""] if pets is not None else []) + _non_pets_text(non_pets)
     return "\n".join(lines)
 
 
-def format_external(records: Mapping[str, Mapping[str, Any]], not_available: Mapping[str, str] | None = None) -> str:
+def format_external(records: Mapping[str, SetResult], not_available: Mapping[str, str] | None = None) -> str:
     """Every set's tables (:func:`format_set`) under one line naming the model, then the
     sets that were not available."""
     lines = []
     if records:
-        model = next(iter(records.values()))["model"]
-        threshold = model.get("ood_threshold")
+        model = next(iter(records.values())).model
+        threshold = model.ood_threshold
         rule = (
             f"unsure: confidence below {threshold:.4f} (the model's published out-of-distribution threshold)"
             if threshold is not None
-            else model["ood_note"]
+            else model.ood_note
         )
-        lines += [f"{model['file']} (sha256 {model['sha256'][:12]}) on external test sets; {rule}", ""]
+        lines += [f"{model.file} (sha256 {model.sha256[:12]}) on external test sets; {rule}", ""]
         lines += ["\n\n".join(format_set(r) for r in records.values())]
     for name, why in (not_available or {}).items():
         lines += ["", f"not available: {name}: {why}"]

@@ -27,7 +27,7 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.provenance import file_first_commit
-from catsdogs.records import Ablation, Evaluation
+from catsdogs.records import Ablation, Evaluation, RunAudit
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
@@ -410,7 +410,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "mitigation.md": tables.mitigation_summary(run.read_json_or_none("robustness/mitigation.json")),
         "ablation.md": ablation.ablation_markdown(run.record_or_none(Ablation), ev.ci95["accuracy"] if ev else None),
-        "label_audit.md": label_audit.audit_markdown(run.read_json_or_none("audit.json")),
+        "label_audit.md": label_audit.audit_markdown(run.record_or_none(RunAudit)),
         "parameters.md": parameter_explanation(run),
         "compute_budget.md": budget.compute_budget_rows().markdown(),
         "published_environment.md": verify.published_environment_markdown(run, environment_rows),
@@ -491,7 +491,7 @@ def _breed_tables() -> str:
     for name in generalization.PET_SETS:
         rows = generalization.breed_rows(record, name)
         if rows:
-            parts.append(f"**{record['sets'][name]['data']['title']}**\n\n{markdown_table(rows)}")
+            parts.append(f"**{record.sets[name].data.title}**\n\n{markdown_table(rows)}")
     return "\n".join(parts)
 
 

@@ -50,7 +50,7 @@ def record_budget(path: Path) -> dict[str, Any]:
     their seconds and hardware."""
     runs = sorted(p for p in path.glob("fold-*") if p.is_dir()) if (path / FOLDS_FILE).is_file() else []
     # a fold that reused a run published beside the study (fold 0 = results/full) is counted there, once
-    cv = CVSummary.read(path / CVSummary.PATH) if (path / CVSummary.PATH).is_file() else None
+    cv = CVSummary.in_dir(path)
     reused = {
         f"fold-{f.fold}": f"{f.fold}: `results/{f.reused_run}`"
         for f in (cv.per_fold if cv else [])

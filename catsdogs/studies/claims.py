@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from catsdogs.evaluation.metrics import PRF_READINGS, SHOWN_METRICS
 from catsdogs.markdown import (
@@ -29,7 +28,7 @@ from catsdogs.markdown import (
 from catsdogs.records import Bench, Export
 from catsdogs.runs import Run
 from catsdogs.studies.cv_report import StudyReport, comparison_of, without_selection_interval
-from catsdogs.studies.generalization import NOT_TESTABLE, claim_status
+from catsdogs.studies.generalization import NOT_TESTABLE, GeneralizationSummary, claim_status
 from catsdogs.studies.paper import PAPER_CLAIMS, paper_figure
 from catsdogs.studies.verdicts import (
     DIFFERS_EXPLAINED,
@@ -256,7 +255,7 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, StudyReport]) -> list[tup
 def judge_claims(
     run: Run,
     studies: Mapping[str, StudyReport],
-    generalization: Mapping[str, Any] | None = None,
+    generalization: GeneralizationSummary | None = None,
     imagenet_model: Mapping[str, float] | None = None,
 ) -> list[Claim]:
     """Each claim of the paper with this reproduction's figure and its verdict under
@@ -414,7 +413,7 @@ LIMITATION_CLAIMS = {
 def claim_rows(
     run: Run,
     studies: Mapping[str, StudyReport],
-    generalization: Mapping[str, Any] | None = None,
+    generalization: GeneralizationSummary | None = None,
     imagenet_model: Mapping[str, float] | None = None,
 ) -> list[dict]:
     """The claim table: :func:`judge_claims` as rows (the strict reading beside a verdict it changes)."""

@@ -22,7 +22,7 @@ from typing import Any
 from catsdogs.config import project_dir
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.markdown import Text, duration, percent, table_builder, with_ci
-from catsdogs.records import Comparison, CVSummary, Evaluation, Interval, PhaseResult, kept_epoch
+from catsdogs.records import Comparison, CVSummary, DatasetAudit, Evaluation, Interval, PhaseResult, kept_epoch
 from catsdogs.runs import (
     FOLDS_FILE,
     OOF_FILE,
@@ -112,7 +112,7 @@ class StudyReport:
     folds: list[ScoredTraining]
     cv: CVSummary | None
     compare: Comparison | None
-    label_audit: dict[str, Any] | None
+    label_audit: DatasetAudit | None
 
     @property
     def label(self) -> str:
@@ -160,7 +160,7 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> Study
         folds=folds,
         cv=cv if cv and cv.is_complete else None,
         compare=study.run.record_or_none(Comparison),
-        label_audit=study.run.read_json_or_none("label_audit_summary.json"),
+        label_audit=study.run.record_or_none(DatasetAudit),
     )
 
 

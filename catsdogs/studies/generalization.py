@@ -19,15 +19,26 @@ between the set's CI and the clean accuracy.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from catsdogs.data.duplicates import MAX_DISTANCE, duplicate_record, phash_bits
-from catsdogs.files import file_sha256, read_json_or_none
+from catsdogs.files import file_sha256
 from catsdogs.markdown import NOT_MEASURED, Text, and_list, bullet_list, markdown_table, percent, with_ci
 from catsdogs.plots import image_grid
+from catsdogs.records import (
+    ExternalEvaluation,
+    Interval,
+    NearDuplicates,
+    NonPetShares,
+    Part,
+    Proportion,
+    ResolutionControl,
+    kept,
+)
 from catsdogs.runs import Run
 from catsdogs.studies.corruptions import levels
 
@@ -58,18 +69,50 @@ NOT_TESTABLE = "not testable here"
 # ----------------------------------------------------------------------------- records
 
 
-def external_records(record_dir: Path | str) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True, kw_only=True)
+class SetVerdict(Part):
+    """The claim on one set of pet photos for one model: the set's accuracy CI against the
+    model's validation accuracy, the smallest drop the set could show, and for thumbnails
+    the resolution control (the validation photos shrunk alike)."""
+
+    n: int
+    groups: int
+    accuracy: Interval
+    validation_accuracy: float | None = kept()
+    verdict: str
+    detectable_drop: float | None = kept()
+    in_claim: bool = True
+    image_size: int | None = kept()
+    shrunk: Interval | None = kept(beside="image_size")
+    resolution: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelGeneralization(Part):
+    """One published model: its verdict per set, and how it answers photos of neither class."""
+
+    sets: dict[str, SetVerdict] = field(default_factory=dict)
+    non_pets: NonPetShares | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneralizationSummary(Part):
+    """:func:`generalization_summary`: per published model and set, and what was not tested."""
+
+    models: dict[str, ModelGeneralization] = field(default_factory=dict)
+    not_available: dict[str, str] = field(default_factory=dict)
+    duplicates: NearDuplicates | None = kept()
+
+
+def external_records(record_dir: Path | str) -> dict[str, ExternalEvaluation]:
     """``{model file: external record}`` of every published model evaluated in
     ``<record_dir>/external/`` (empty when none is)."""
     folder = Path(record_dir) / EXTERNAL_DIR
     records = {}
     for path in sorted(folder.glob("*.json"), key=lambda p: (not p.name.endswith(".keras.json"), p.name)):
-        if (
-            path.name not in (RESOLUTION_FILE, DUPLICATES_FILE)
-            and (record := read_json_or_none(path))
-            and "model" in record
-        ):
-            records[record["model"]["file"]] = record
+        if path.name not in (RESOLUTION_FILE, DUPLICATES_FILE):
+            record = ExternalEvaluation.read(path)
+            records[record.model.file] = record
     return records
 
 
@@ -78,7 +121,7 @@ def validation_accuracy(models_record: Mapping[str, Any], model_file: str) -> fl
     return (models_record.get("files", {}).get(model_file) or {}).get("val_accuracy")
 
 
-def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class: Any = "config") -> dict:
+def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class: Any = "config") -> ResolutionControl:
     """Accuracy of each model on the record's validation subset (the limitations study's,
     ``robustness_per_class`` per class) shrunk by the ``low_resolution`` corruption,
     level by level, with bootstrap 95 % CIs; written to ``<record>/external/low_resolution.json``.
@@ -99,11 +142,12 @@ def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class
         curves = corruption_curves(record, names=("low_resolution",), per_class=per_class, model_path=path)
         result["n_images"], result["per_class"] = curves["n_images"], curves["per_class"]
         result["models"][path.name] = {"sha256": file_sha256(path), **curves["corruptions"]["low_resolution"]}
-    record.write_json(f"{EXTERNAL_DIR}/{RESOLUTION_FILE}", result)
-    return result
+    control = ResolutionControl.from_dict(result)
+    record.write_record(control)
+    return control
 
 
-def duplicate_check(record: Run, sets: Sequence[Any], max_distance: int = MAX_DISTANCE) -> dict[str, Any]:
+def duplicate_check(record: Run, sets: Sequence[Any], max_distance: int = MAX_DISTANCE) -> NearDuplicates:
     """Whether any external image is a PetImages image again: every image of each set
     (:class:`~catsdogs.data.external.ExternalData` with files) against all of the record's
     PetImages images (training and validation), by perceptual hash
@@ -119,35 +163,34 @@ def duplicate_check(record: Run, sets: Sequence[Any], max_distance: int = MAX_DI
         result["sets"][data.name] = duplicate_record(
             [r["file"] for r in rows], pet_hashes, [im.name for im in files], hashes, max_distance
         )
-    record.write_json(f"{EXTERNAL_DIR}/{DUPLICATES_FILE}", result)
-    return result
+    found = NearDuplicates.from_dict(result)
+    record.write_record(found)
+    return found
 
 
-def duplicate_sentence(found: Mapping[str, Any] | None) -> str:
+def duplicate_sentence(found: NearDuplicates | None) -> str:
     """The near-duplicate check (``near_duplicates.json``) in one sentence, or what command makes it."""
     if not found:
         return "No near-duplicate check is recorded (`python -m catsdogs generalization --duplicates`)."
-    parts = [
-        f"{_short(name)}: {r['images_of_b_with_a_pair']} of {r['images'][1]:,}" for name, r in found["sets"].items()
-    ]
-    first = next(iter(found["sets"].values()), {"max_distance": MAX_DISTANCE})
+    parts = [f"{_short(name)}: {r.images_of_b_with_a_pair} of {r.images[1]:,}" for name, r in found.sets.items()]
+    distance = next(iter(found.sets.values())).max_distance if found.sets else MAX_DISTANCE
     return (
-        f"Near-duplicates of PetImages images (perceptual hash within {first['max_distance']} of 64 bits, "
-        f"against all {found['petimages']:,} PetImages images): {'; '.join(parts)}."
+        f"Near-duplicates of PetImages images (perceptual hash within {distance} of 64 bits, "
+        f"against all {found.petimages:,} PetImages images): {'; '.join(parts)}."
     )
 
 
 # ----------------------------------------------------------------------------- verdicts
 
 
-def accuracy_verdict(interval: Mapping[str, float], reference: float | None) -> str:
+def accuracy_verdict(interval: Interval, reference: float | None) -> str:
     """The claim on one set: the model's validation accuracy ``reference`` against the
     set's accuracy CI (see the module docstring)."""
     if reference is None:
         return NOT_TESTABLE
-    if interval["high"] < reference:
+    if interval.high < reference:
         return DOES_NOT_HOLD
-    return BETTER if interval["low"] > reference else HOLDS
+    return BETTER if interval.low > reference else HOLDS
 
 
 def detectable_drop(n: int, reference: float, confidence: float = 0.95) -> float | None:
@@ -169,93 +212,79 @@ def detectable_drop(n: int, reference: float, confidence: float = 0.95) -> float
     return None
 
 
-def _shrunk_accuracy(resolution: Mapping[str, Any] | None, model_file: str, side: int) -> dict | None:
-    """The control's accuracy (and CI) at ``side`` pixels, ``None`` if not measured."""
-    curve = ((resolution or {}).get("models") or {}).get(model_file)
-    if not curve or side not in [int(v) for v in resolution["levels"]]:
-        return None
-    i = [int(v) for v in resolution["levels"]].index(side)
-    return {"estimate": curve["accuracy"][i], "low": curve["accuracy_low"][i], "high": curve["accuracy_high"][i]}
-
-
-def resolution_verdict(interval: Mapping[str, float], shrunk: Mapping[str, float] | None, clean: float | None) -> str:
+def resolution_verdict(interval: Interval, shrunk: Interval | None, clean: float | None) -> str:
     """Whether the shrunk validation photos fall as far as the set (module docstring)."""
     if shrunk is None or clean is None:
         return NOT_MEASURED
-    if shrunk["estimate"] <= interval["high"]:
+    if shrunk.estimate <= interval.high:
         return "explains all of the drop"
-    if shrunk["estimate"] < clean:
+    if shrunk.estimate < clean:
         return "explains part of the drop"
     return "explains none of the drop"
 
 
-def generalization_summary(record_dir: Path | str, models_record: Mapping[str, Any]) -> dict[str, Any]:
+def generalization_summary(record_dir: Path | str, models_record: Mapping[str, Any]) -> GeneralizationSummary:
     """Per published model and set of pet photos: the accuracy CI, the validation
     accuracy, the verdict, and for thumbnails the resolution control; plus the sets that
     were not available and the photos of neither class."""
-    resolution = read_json_or_none(Path(record_dir) / EXTERNAL_DIR / RESOLUTION_FILE)
-    summary: dict[str, Any] = {
-        "models": {},
-        "not_available": {},
-        "duplicates": read_json_or_none(Path(record_dir) / EXTERNAL_DIR / DUPLICATES_FILE),
-    }
+    resolution = ResolutionControl.in_dir(record_dir)
+    models, not_available = {}, {}
     for model_file, record in external_records(record_dir).items():
         clean = validation_accuracy(models_record, model_file)
         rows = {}
         for name, side in PET_SETS.items():
-            entry = record["sets"].get(name)
-            if entry is None or not entry.get("pets"):
+            entry = record.sets.get(name)
+            if entry is None or not entry.pets:
                 continue
-            pets = entry["pets"]
-            row = {
-                "n": pets["n"],
-                "groups": len(pets.get("groups") or {}),
-                "accuracy": pets["accuracy"],
-                "validation_accuracy": clean,
-                "verdict": accuracy_verdict(pets["accuracy"], clean),
-                "detectable_drop": detectable_drop(pets["n"], clean),
-                "in_claim": name in CLAIM_SETS,
-                "image_size": side,
-            }
-            if side is not None:
-                row["shrunk"] = _shrunk_accuracy(resolution, model_file, side)
-                row["resolution"] = resolution_verdict(pets["accuracy"], row["shrunk"], clean)
-            rows[name] = row
-        non_pets = next((e["non_pets"] for e in record["sets"].values() if e.get("non_pets")), None)
-        summary["models"][model_file] = {"sets": rows, "non_pets": non_pets}
-        summary["not_available"] |= record.get("not_available", {})
-    summary["not_available"] = {k: v for k, v in summary["not_available"].items() if k not in _evaluated(summary)}
-    return summary
+            pets = entry.pets
+            shrunk = resolution.at(model_file, side) if resolution and side is not None else None
+            rows[name] = SetVerdict(
+                n=pets.n,
+                groups=len(pets.groups),
+                accuracy=pets.accuracy,
+                validation_accuracy=clean,
+                verdict=accuracy_verdict(pets.accuracy, clean),
+                detectable_drop=detectable_drop(pets.n, clean),
+                in_claim=name in CLAIM_SETS,
+                image_size=side,
+                shrunk=shrunk,
+                resolution=resolution_verdict(pets.accuracy, shrunk, clean) if side is not None else None,
+            )
+        non_pets = next((e.non_pets for e in record.sets.values() if e.non_pets), None)
+        models[model_file] = ModelGeneralization(sets=rows, non_pets=non_pets)
+        not_available |= record.not_available
+    evaluated = {name for m in models.values() for name in m.sets}
+    return GeneralizationSummary(
+        models=models,
+        not_available={k: v for k, v in not_available.items() if k not in evaluated},
+        duplicates=NearDuplicates.in_dir(record_dir),
+    )
 
 
-def _evaluated(summary: Mapping[str, Any]) -> set[str]:
-    return {name for m in summary["models"].values() for name in m["sets"]}
-
-
-def claim_status(summary: Mapping[str, Any]) -> tuple[str, str]:
+def claim_status(summary: GeneralizationSummary) -> tuple[str, str]:
     """``(ours, status)`` of the claim table's generalization row, from the Keras model
     (the paper's), or *not testable here* when no external set was evaluated."""
-    models = {f: m for f, m in (summary.get("models") or {}).items() if m["sets"]}
+    models = {f: m for f, m in summary.models.items() if m.sets}
     if not models:
         return NOT_MEASURED, NOT_TESTABLE
     model = next((f for f in models if f.endswith(".keras")), next(iter(models)))
-    all_sets = models[model]["sets"]
-    sets = {name: row for name, row in all_sets.items() if row.get("in_claim", name in CLAIM_SETS)}
+    all_sets = models[model].sets
+    sets = {name: row for name, row in all_sets.items() if row.in_claim}
     stress = {name: row for name, row in all_sets.items() if name not in sets}
     ours = "; ".join(
-        f"{_short(name)} {_acc(row['accuracy'])}"
+        f"{_short(name)} {_acc(row.accuracy)}"
         + (
-            f" (n = {row['n']:,}, {row['groups']} breeds; a drop under {100 * row['detectable_drop']:.1f} pp would not show)"
-            if row.get("detectable_drop") is not None and row["verdict"] != DOES_NOT_HOLD
+            f" (n = {row.n:,}, {row.groups} breeds; a drop under {100 * row.detectable_drop:.1f} pp would not show)"
+            if row.detectable_drop is not None and row.verdict != DOES_NOT_HOLD
             else ""
         )
         for name, row in sets.items()
     )
     ours += "".join(
-        f"; outside the claim, {_short(name)} (a stress test) {_acc(row['accuracy'])}" for name, row in stress.items()
+        f"; outside the claim, {_short(name)} (a stress test) {_acc(row.accuracy)}" for name, row in stress.items()
     )
-    held = [name for name, row in sets.items() if row["verdict"] in (HOLDS, BETTER)]
-    failed = [name for name, row in sets.items() if row["verdict"] == DOES_NOT_HOLD]
+    held = [name for name, row in sets.items() if row.verdict in (HOLDS, BETTER)]
+    failed = [name for name, row in sets.items() if row.verdict == DOES_NOT_HOLD]
     if held and failed:
         status = f"holds on {', '.join(map(_in_text, held))}; not on {', '.join(map(_in_text, failed))}"
     elif failed:
@@ -288,7 +317,7 @@ def _in_text(name: str) -> str:
     )
 
 
-def _acc(interval: Mapping[str, float] | None, digits: int = 1) -> str:
+def _acc(interval: Interval | Proportion | None, digits: int = 1) -> str:
     return with_ci(interval, digits) if interval else NOT_MEASURED
 
 
@@ -296,48 +325,40 @@ def _model_name(model_file: str) -> str:
     return "Keras" if model_file.endswith(".keras") else "int8 TFLite" if ".int8." in model_file else model_file
 
 
-def summary_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+def summary_rows(summary: GeneralizationSummary) -> list[dict[str, str]]:
     """One row per model and set of pet photos: accuracy, the validation accuracy it is
     judged against, the verdict, and for thumbnails the resolution control."""
-    rows = []
-    for model, entry in summary["models"].items():
-        for name, row in entry["sets"].items():
-            side = row.get("image_size")
-            rows.append(
-                {
-                    "model": _model_name(model),
-                    "images": f"{_short(name)} ({row['n']:,})",
-                    "accuracy": _acc(row["accuracy"]),
-                    "PetImages validation": percent(row["validation_accuracy"], 2),
-                    "verdict": row["verdict"],
-                    "PetImages shrunk alike": f"{_acc(row.get('shrunk'))} at {side} px" if side else "–",
-                    "resolution": row.get("resolution", "–"),
-                }
-            )
-    return rows
+    return [
+        {
+            "model": _model_name(model),
+            "images": f"{_short(name)} ({row.n:,})",
+            "accuracy": _acc(row.accuracy),
+            "PetImages validation": percent(row.validation_accuracy, 2),
+            "verdict": row.verdict,
+            "PetImages shrunk alike": f"{_acc(row.shrunk)} at {row.image_size} px" if row.image_size else "–",
+            "resolution": row.resolution or "–",
+        }
+        for model, entry in summary.models.items()
+        for name, row in entry.sets.items()
+    ]
 
 
-def non_pet_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+def non_pet_rows(summary: GeneralizationSummary) -> list[dict[str, str]]:
     """Photos of neither class: the share flagged *unsure* and the share called dog."""
-    rows = []
-    for model, entry in summary["models"].items():
-        non = entry.get("non_pets")
-        if non:
-            rows.append(
-                {
-                    "model": _model_name(model),
-                    "photos of neither (CIFAR-10)": f"{non['n']:,}",
-                    "flagged unsure": _acc(non.get("unsure")),
-                    "called dog": percent(non["called_dog"]["estimate"], 1),
-                    "a confident cat or dog": percent(1 - non["unsure"]["estimate"], 1)
-                    if non.get("unsure")
-                    else NOT_MEASURED,
-                }
-            )
-    return rows
+    return [
+        {
+            "model": _model_name(model),
+            "photos of neither (CIFAR-10)": f"{non.n:,}",
+            "flagged unsure": _acc(non.unsure),
+            "called dog": percent(non.called_dog.estimate, 1),
+            "a confident cat or dog": percent(1 - non.unsure.estimate, 1) if non.unsure else NOT_MEASURED,
+        }
+        for model, entry in summary.models.items()
+        if (non := entry.non_pets)
+    ]
 
 
-def generalization_verdict(summary: Mapping[str, Any]) -> Text:
+def generalization_verdict(summary: GeneralizationSummary) -> Text:
     """The page's verdict: a sentence per set for the Keras model, and what was not tested."""
     ours, status = claim_status(summary)
     lines = []
@@ -346,8 +367,8 @@ def generalization_verdict(summary: Mapping[str, Any]) -> Text:
     else:
         lines.append(f'**Verdict on "strong generalization": {status}.** Keras model: {ours}.')
     if status != NOT_TESTABLE:
-        lines.append(duplicate_sentence(summary.get("duplicates")))
-    missing = [_short(name) for name in summary.get("not_available", {})]
+        lines.append(duplicate_sentence(summary.duplicates))
+    missing = [_short(name) for name in summary.not_available]
     if missing:
         lines.append(
             f"Not evaluated: {', '.join(missing)}, whose images were not on the machine that built this "
@@ -356,7 +377,7 @@ def generalization_verdict(summary: Mapping[str, Any]) -> Text:
     return Text(bullet_list(lines) + "\n")
 
 
-def generalization_markdown(summary: Mapping[str, Any]) -> Text:
+def generalization_markdown(summary: GeneralizationSummary) -> Text:
     """The tables of the book's page: pets by model and set, then photos of neither."""
     parts = [generalization_verdict(summary)]
     if rows := summary_rows(summary):
@@ -366,17 +387,17 @@ def generalization_markdown(summary: Mapping[str, Any]) -> Text:
     return Text("\n\n".join(parts) + "\n")
 
 
-def breed_rows(record: Mapping[str, Any], name: str) -> list[dict[str, str]]:
+def breed_rows(record: ExternalEvaluation, name: str) -> list[dict[str, str]]:
     """Per breed (or class) of one set of an external record: n, accuracy, unsure share."""
-    entry = record["sets"].get(name) or {}
-    groups = (entry.get("pets") or {}).get("groups") or {}
+    entry = record.sets.get(name)
+    groups = entry.pets.groups if entry and entry.pets else {}
     return [
         {
             "breed": group,
-            "species": g["species"],
-            "images": f"{g['n']:,}",
-            "accuracy (95 % CI)": _acc(g["accuracy"]),
-            "flagged unsure": percent(g["unsure"]["estimate"], 1) if g.get("unsure") else NOT_MEASURED,
+            "species": g.species,
+            "images": f"{g.n:,}",
+            "accuracy (95 % CI)": _acc(g.accuracy),
+            "flagged unsure": percent(g.unsure.estimate, 1) if g.unsure else NOT_MEASURED,
         }
         for group, g in groups.items()
     ]
@@ -397,7 +418,7 @@ def _image_title(name: str) -> str:
 
 
 def mistake_gallery(
-    record: Mapping[str, Any], sets: Mapping[str, Any], out: Path | str, per_set: int = 6, size: int = 160
+    record: ExternalEvaluation, sets: Mapping[str, Any], out: Path | str, per_set: int = 6, size: int = 160
 ) -> Path | None:
     """The model's most confident mistakes on each set of pet photos (``per_set`` each),
     titled with the image, its class and P(dog), saved as a JPEG figure at ``out``.
@@ -407,17 +428,17 @@ def mistake_gallery(
     """
     images, titles, rows = [], [], []
     for name in PET_SETS:
-        entry, data = record["sets"].get(name), sets.get(name)
-        if not entry or not entry.get("pets") or data is None:
+        entry, data = record.sets.get(name), sets.get(name)
+        if not entry or not entry.pets or data is None:
             continue
         by_name = {image.name: image for image in data.images}
-        worst = sorted(entry["pets"]["mistakes"], key=lambda m: -abs(m["prob_dog"] - 0.5))[:per_set]
+        worst = sorted(entry.pets.mistakes, key=lambda m: -abs(m.prob_dog - 0.5))[:per_set]
         if not worst:
             continue
         rows.append(_short(name))
         for m in worst:
-            images.append(data.pixels(by_name[m["image"]], size))
-            titles.append(f"{_image_title(m['image'])}\n{m['label']}, P(dog) {m['prob_dog']:.2f}")
+            images.append(data.pixels(by_name[m.image], size))
+            titles.append(f"{_image_title(m.image)}\n{m.label}, P(dog) {m.prob_dog:.2f}")
         for _ in range(per_set - len(worst)):  # a set with fewer mistakes keeps its own row
             images.append(np.full((size, size, 3), 255, dtype="uint8"))
             titles.append("")

@@ -71,8 +71,7 @@ def training_identity(record: Path | str, results: Path | str) -> dict[str, Any]
     commit, date, accuracy on its scored split and training seconds; ``None`` when
     ``record`` holds no finished phase 2."""
     record = Path(record)
-    path = record / PhaseResult.relpath("phase2")
-    result = PhaseResult.read(path) if path.is_file() else None
+    result = PhaseResult.in_dir(record, "phase2")
     if not result or result.val_metrics is None:
         return None
     prov = read_json_or_none(record / "provenance.json") or {}
@@ -116,8 +115,7 @@ def unkept_trainings(results: Path | str, known: Sequence[Mapping[str, Any]] | N
     if known is None:
         known = [t for p in sorted(results.iterdir()) if (t := training_identity(p, results))]
     for record in sorted(results.iterdir()):
-        path = record / Ablation.PATH
-        ablation = Ablation.read(path) if path.is_file() else None
+        ablation = Ablation.in_dir(record)
         published = next((t for t in known if t["record"] == record.name), None)
         if not ablation or not published or base_is_published(ablation, published["accuracy"]):
             continue
