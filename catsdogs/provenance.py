@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.config import project_root
-from catsdogs.files import read_json_or_none
+from catsdogs.records import Hardware, Provenance
 
 
 def _version(dist: str) -> str | None:
@@ -136,6 +136,7 @@ def environment_info() -> dict[str, Any]:
     }
 
 
-def recorded_hardware(run_dir: Path | str) -> dict[str, Any] | None:
+def recorded_hardware(run_dir: Path | str) -> Hardware | None:
     """The hardware a run directory (or a published record) recorded in its ``provenance.json``."""
-    return ((read_json_or_none(Path(run_dir) / "provenance.json") or {}).get("environment") or {}).get("hardware")
+    prov = Provenance.in_dir(run_dir)
+    return prov.hardware if prov else None

@@ -246,6 +246,78 @@ class GitState(Part):
     dirty: bool | None = kept()
 
 
+# ----------------------------------------------------------------------------- provenance
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hardware(Part):
+    """:func:`~catsdogs.provenance.hardware_info`."""
+
+    cpu: str | None = None
+    logical_cores: int | None = None
+    memory_gb: float | None = None
+    gpus: list[str] = field(default_factory=list)
+    platform: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment(Part):
+    """:func:`~catsdogs.provenance.environment_info`: where and with what a step last ran."""
+
+    recorded_at: str
+    python: str
+    packages: dict[str, str] = field(default_factory=dict)
+    git: GitState = field(default_factory=GitState)
+    hardware: Hardware = field(default_factory=Hardware)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataProvenance(Part):
+    """The dataset a run used: where, how many usable images, the split manifest's sha256."""
+
+    root: str
+    usable_images: int
+    per_class: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    converted: int = 0
+    manifest_sha256: str
+    download: dict[str, Any] | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsProvenance(Part):
+    """:class:`~catsdogs.model.weights.WeightsInfo`: the ImageNet weights a run started from."""
+
+    keras_weights: str | None = kept()
+    kind: str
+    source: str
+    source_sha256: str | None = kept()
+    converted_sha256: str | None = kept()
+    include_top: bool = False
+    metadata_path: str | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance(Record):
+    """``provenance.json``: versions, git commit and hardware of the last step, and the data,
+    weights and (for a fold, an exploration, an ablation or a restored run) where the run
+    came from."""
+
+    PATH: ClassVar[str] = "provenance.json"
+
+    environment: Environment | None = None
+    data: DataProvenance | None = None
+    cross_validation: dict[str, Any] | None = None
+    exploration: dict[str, Any] | None = None
+    weights: WeightsProvenance | None = None
+    forked_from: dict[str, Any] | None = None
+    restored: dict[str, Any] | None = None
+
+    @property
+    def hardware(self) -> Hardware | None:
+        return self.environment.hardware if self.environment else None
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -374,17 +446,6 @@ class ModelLatency(Part):
     batched_mode: str | None = None
     speedup_vs_keras_single: float | None = None
     speedup_vs_keras_batched: float | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Hardware(Part):
-    """:func:`~catsdogs.provenance.hardware_info`."""
-
-    cpu: str | None = None
-    logical_cores: int | None = None
-    memory_gb: float | None = None
-    gpus: list[str] = field(default_factory=list)
-    platform: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1017,6 +1078,7 @@ class OutOfFold(Predictions):
 RECORDS: dict[str, type[Record]] = {
     cls.PATH: cls
     for cls in (
+        Provenance,
         Evaluation,
         Export,
         Bench,

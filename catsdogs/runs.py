@@ -48,7 +48,18 @@ from catsdogs.config import (
 )
 from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, write_csv
 from catsdogs.provenance import environment_info
-from catsdogs.records import Bench, CVSummary, Evaluation, Export, OutOfFold, PhaseResult, Predictions, R, Record
+from catsdogs.records import (
+    Bench,
+    CVSummary,
+    Evaluation,
+    Export,
+    OutOfFold,
+    PhaseResult,
+    Predictions,
+    Provenance,
+    R,
+    Record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +255,11 @@ class Run:
     def export(self) -> Export | None:
         """``export/export.json``, or ``None`` before the export has run."""
         return self.record_or_none(Export)
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """``provenance.json``, or ``None`` before any step recorded it."""
+        return self.record_or_none(Provenance)
 
     @property
     def bench(self) -> Bench | None:

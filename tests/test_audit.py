@@ -345,6 +345,4 @@ def test_dataset_audit_over_400_flagged_applies_the_sampling_rule():
     summary = record.to_dict()
     assert summary["unaudited"] == 100 and summary["estimated_wrong_among_unaudited"] == 20  # 20 % of 100
     assert summary["precision"] == pytest.approx(20 / 500)
-    assert "about 20 more wrong labels among the 100 flagged images without a verdict" in dataset_audit_markdown(
-        record
-    )
+    assert "about 20 more wrong labels among the 100 flagged images without a verdict" in dataset_audit_markdown(record)

@@ -16,7 +16,8 @@ def _record(path: Path, timings: dict[str, float], cpu: str = "Test CPU") -> Non
     (path / "config.json").write_text(tiny_config().to_json())
     (path / "timings.json").write_text(json.dumps(timings))
     hardware = {"cpu": cpu, "logical_cores": 2, "gpus": []}
-    (path / "provenance.json").write_text(json.dumps({"environment": {"hardware": hardware}}))
+    environment = {"recorded_at": "2026-12-01T00:00:00+00:00", "python": "3.11", "hardware": hardware}
+    (path / "provenance.json").write_text(json.dumps({"environment": environment}))
 
 
 def test_a_fold_that_reused_a_published_run_is_counted_once(tmp_path: Path) -> None:

@@ -64,10 +64,10 @@ def test_the_declaration_says_whether_the_study_started_after_it(tmp_path):
         study = tmp_path / f"study{seconds}"
         (study / "fold-0").mkdir(parents=True)
         started = datetime.fromisoformat(declared["committed_at"]) + timedelta(seconds=seconds)
-        env = {"recorded_at": started.isoformat(), "git": {"commit": declared["commit"]}}
+        env = {"recorded_at": started.isoformat(), "python": "3.11", "git": {"commit": declared["commit"]}}
         (study / "fold-0" / "provenance.json").write_text(json.dumps({"environment": env}))
         first = exploration.first_training(study)
-        assert first == env and verdict in exploration.declaration_text("x", declared, first)
+        assert first.recorded_at == env["recorded_at"] and verdict in exploration.declaration_text("x", declared, first)
     assert "is not committed" in exploration.declaration_text("x", None, None)
     assert exploration.first_training(tmp_path / "none") is None
 

@@ -54,6 +54,7 @@ def run(tmp_path) -> Run:
         "provenance.json",
         {
             "data": {
+                "root": "/some/data",
                 "usable_images": 300,
                 "per_class": {"cat": 150, "dog": 150},
                 "skipped": 0,

@@ -176,21 +176,21 @@ def output_problems(notebook: Path | str) -> list[str]:
 def deviations(run: Run) -> list[str]:
     """Where this run departs from the paper (or from what the paper states), from its records."""
     cfg, full = run.config, get_config("full")
-    prov = run.read_json_or_none("provenance.json") or {}
-    weights = prov.get("weights", {})
+    prov = run.provenance
+    weights = prov.weights if prov else None
     items = [
         "The paper gives no epochs, learning rates, split or unfreeze point; ours are chosen and "
         "justified in the method chapter."
     ]
-    if weights.get("kind") == "tflite-converted":
+    if weights and weights.kind == "tflite-converted":
         items.append(
             "ImageNet weights: Keras' float MobileNetV2 checkpoint cannot be downloaded on the offline "
             "build machine, so the base starts from the official **int8 post-training-quantized TFLite** "
             "MobileNetV2, dequantized into the Keras model (batch norm folded into the convolutions). "
             "The starting weights carry int8 rounding error."
         )
-    elif weights.get("kind"):
-        items.append(f'ImageNet weights: `{weights["kind"]}` (the paper\'s Keras `weights="imagenet"`).')
+    elif weights:
+        items.append(f'ImageNet weights: `{weights.kind}` (the paper\'s Keras `weights="imagenet"`).')
     if cfg.phase1_cached_features:
         items.append(
             "Phase 1 trains the head on features computed once by the frozen base, so phase 1 "
@@ -216,8 +216,8 @@ def deviations(run: Run) -> list[str]:
     ]
     if changed:
         items.append(f"This run uses the **{cfg.profile}** profile, not the full protocol: " + "; ".join(changed) + ".")
-    hw = prov.get("environment", {}).get("hardware", {})
-    if hw and not hw.get("gpus"):
+    hw = prov.hardware if prov else None
+    if hw and not hw.gpus:
         items.append("Trained and timed on a CPU; the paper's latency is on an unspecified GPU.")
     return items
 
@@ -225,21 +225,21 @@ def deviations(run: Run) -> list[str]:
 @table_builder
 def environment_rows(run: Run) -> Table:
     """Python, package versions, git commit and hardware from ``provenance.json``."""
-    env = (run.read_json_or_none("provenance.json") or {}).get("environment", {})
+    prov = run.provenance
+    env = prov.environment if prov else None
     if not env:
         return [{"item": "(no provenance recorded)", "value": ""}]
-    git = env.get("git", {})
-    commit = git.get("commit") or "not a git checkout"
-    rows = [{"item": "recorded at", "value": env["recorded_at"]}, {"item": "python", "value": env["python"]}]
-    rows += [{"item": f"`{p}`", "value": v} for p, v in env.get("packages", {}).items()]
+    commit = env.git.commit or "not a git checkout"
+    rows = [{"item": "recorded at", "value": env.recorded_at}, {"item": "python", "value": env.python}]
+    rows += [{"item": f"`{p}`", "value": v} for p, v in env.packages.items()]
     rows.append(
-        {"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if git.get("dirty") else "")}
+        {"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if env.git.dirty else "")}
     )
-    hw = env.get("hardware", {})
+    hw = env.hardware
     rows += [
         {"item": "hardware", "value": hardware_text(hw)},
-        {"item": "memory", "value": f"{hw.get('memory_gb')} GB"},
-        {"item": "platform", "value": hw.get("platform", "")},
+        {"item": "memory", "value": f"{hw.memory_gb} GB"},
+        {"item": "platform", "value": hw.platform or ""},
     ]
     return rows
 
@@ -247,11 +247,11 @@ def environment_rows(run: Run) -> Table:
 @table_builder
 def provenance_rows(run: Run) -> Table:
     """Data and weights provenance (hashes, counts; file names, never machine paths)."""
-    prov = run.read_json_or_none("provenance.json") or {}
-    data, weights = prov.get("data", {}), prov.get("weights", {})
+    prov = run.provenance
+    data, weights = (prov.data, prov.weights) if prov else (None, None)
     rows = []
     if data:
-        fetched = data.get("download")
+        fetched = data.download
         rows += [
             {
                 "item": "dataset",
@@ -261,19 +261,18 @@ def provenance_rows(run: Run) -> Table:
             },
             {
                 "item": "usable images",
-                "value": f"{data['usable_images']:,} "
-                f"({', '.join(f'{c}: {n:,}' for c, n in data['per_class'].items())})",
+                "value": f"{data.usable_images:,} ({', '.join(f'{c}: {n:,}' for c, n in data.per_class.items())})",
             },
-            {"item": "skipped / converted files", "value": f"{data['skipped']} / {data['converted']}"},
-            {"item": "split manifest sha256", "value": f"`{data['manifest_sha256']}`"},
+            {"item": "skipped / converted files", "value": f"{data.skipped} / {data.converted}"},
+            {"item": "split manifest sha256", "value": f"`{data.manifest_sha256}`"},
         ]
     if weights:
         rows += [
-            {"item": "ImageNet weights", "value": f"{weights['kind']}: `{Path(weights['source']).name}`"},
-            {"item": "weights source sha256", "value": f"`{weights.get('source_sha256')}`"},
+            {"item": "ImageNet weights", "value": f"{weights.kind}: `{Path(weights.source).name}`"},
+            {"item": "weights source sha256", "value": f"`{weights.source_sha256}`"},
         ]
-        if weights.get("converted_sha256"):
-            rows.append({"item": "converted Keras weights sha256", "value": f"`{weights['converted_sha256']}`"})
+        if weights.converted_sha256:
+            rows.append({"item": "converted Keras weights sha256", "value": f"`{weights.converted_sha256}`"})
     final = run.final_result()
     if final and final.model_sha256:
         rows.append({"item": "trained model sha256", "value": f"`{final.model_sha256}`"})
@@ -335,8 +334,8 @@ def caveats(run: Run) -> list[str]:
         out.append(
             f"every image of [the dataset copy](method.md#the-dataset-copy) here {held}, upsampled to {cfg.image_size} px"
         )
-    weights = (run.read_json_or_none("provenance.json") or {}).get("weights", {})
-    if weights.get("kind") == "tflite-converted":
+    prov = run.provenance
+    if prov and prov.weights and prov.weights.kind == "tflite-converted":
         out.append("the ImageNet weights are the official int8 TFLite model, dequantized")
     final = run.final_result()
     loss = final.history.get("val_loss", []) if final else []

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.config import project_dir
-from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, duration, hardware_text, percent, table_builder
 from catsdogs.provenance import recorded_hardware
-from catsdogs.records import CVSummary
+from catsdogs.records import CVSummary, Provenance
 from catsdogs.runs import FOLDS_FILE, Run
 from catsdogs.studies.cv_report import STUDY_NAMES
 from catsdogs.studies.trainings import unkept_trainings
@@ -35,8 +34,8 @@ TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train", "mitigation_control_train")
 
 def run_seconds(run: Run) -> dict[str, float]:
     """``{"training", "other"}`` seconds a run directory recorded for its own steps."""
-    prov = run.read_json_or_none("provenance.json") or {}
-    shared = tuple((prov.get("forked_from") or {}).get("shared", []))
+    prov = run.provenance
+    shared = tuple((prov.forked_from or {}).get("shared", []) if prov else ())
     out = {"training": 0.0, "other": 0.0}
     for step, seconds in run.timings().items():
         if step.startswith("notebook_") or (shared and step.startswith(shared)):
@@ -67,7 +66,8 @@ def record_budget(path: Path) -> dict[str, Any]:
         hw = recorded_hardware(d)
         if hw and hardware_text(hw) not in hardware:
             hardware.append(hardware_text(hw))
-    forked = bool((read_json_or_none(path / "provenance.json") or {}).get("forked_from"))
+    prov = Provenance.in_dir(path)
+    forked = bool(prov and prov.forked_from)
     n_runs = len(runs) if (path / FOLDS_FILE).is_file() else 1
     return {
         "record": path.name,

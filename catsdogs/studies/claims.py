@@ -84,19 +84,19 @@ def comparison_rows(run: Run) -> Table:
     ``python -m catsdogs export`` / ``bench``) reads :data:`NOT_MEASURED`.
     """
     ev, final, export, bench = run.evaluation, run.final_result(), run.export, run.bench
-    prov, timings = run.read_json_or_none("provenance.json") or {}, run.timings()
+    prov, timings = run.provenance, run.timings()
     int8 = export.exports.get("tflite_int8") if export else None
     cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
 
     def row(name: str, *cells: str) -> Row:
         return {"quantity": name, **dict(zip(cols, cells))}
 
-    data = prov.get("data", {})
+    data = prov.data if prov else None
     rows = [
         row(
             "images used",
             f"{PAPER_CLAIMS['images']:,}",
-            f"{data['usable_images']:,}" if data else NOT_MEASURED,
+            f"{data.usable_images:,}" if data else NOT_MEASURED,
             "same validation split",
         )
     ]
@@ -145,7 +145,7 @@ def comparison_rows(run: Run) -> Table:
         row(
             "training hardware",
             NOT_REPORTED,
-            hardware_text(prov.get("environment", {}).get("hardware")),
+            hardware_text(prov.hardware if prov else None),
             "the same model, converted",
         )
     )
@@ -338,7 +338,8 @@ def judge_claims(
                 "[Results: parameters and size](results.md)",
             )
         )
-    hardware = (run.read_json_or_none("provenance.json") or {}).get("environment", {}).get("hardware", {})
+    prov = run.provenance
+    gpus = prov.hardware.gpus if prov and prov.hardware else []
     bench = run.bench
     cpu = (
         f"{bench.models['tflite_int8'].single.median_ms:.1f} ms/image int8 on "
@@ -352,7 +353,7 @@ def judge_claims(
             "latency",
             f"≈{P['latency_ms_per_image']:.0f} ms/image, GPU",
             cpu,
-            NOT_TESTABLE if not hardware.get("gpus") else NOT_REPRODUCED,
+            NOT_TESTABLE if not gpus else NOT_REPRODUCED,
             "[Results](results.md)",
         )
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.markdown import Text, markdown_table, percent
+from catsdogs.records import Environment, Provenance
 from catsdogs.training.explore import EXPLORE_FILE
 
 #: The candidate every other one is read against: the study's own recipe on the same split.
@@ -106,7 +107,7 @@ def _utc(stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Mapping[str, Any] | None) -> str:
+def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Environment | None) -> str:
     """When the recipe file was committed, and whether its study's first training ran on that
     commit or a later one (``declared``: :func:`catsdogs.provenance.file_first_commit`;
     ``first``: the first training's ``provenance.json`` environment)."""
@@ -116,13 +117,13 @@ def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Map
     if declared is None:
         return f"{path} is not committed in this checkout, so this page cannot show when it was fixed."
     text = f"{path} was committed in `{declared['commit'][:7]}` at {_utc(declared['committed_at'])}"
-    commit = ((first or {}).get("git") or {}).get("commit")
+    commit = first.git.commit if first else None
     if not commit:
         return text + "; no training of its study has started."
-    started, fixed = (datetime.fromisoformat(s) for s in (first["recorded_at"], declared["committed_at"]))
+    started, fixed = (datetime.fromisoformat(s) for s in (first.recorded_at, declared["committed_at"]))
     after = started > fixed and is_ancestor(declared["commit"], commit)
     return text + (
-        f"; the study's first training started at {_utc(first['recorded_at'])} from `{commit[:7]}`, "
+        f"; the study's first training started at {_utc(first.recorded_at)} from `{commit[:7]}`, "
         + ("a commit that contains it." if after else "**not** a later commit that contains it.")
     )
 
@@ -135,11 +136,11 @@ def recipe_rows(recipe: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def first_training(study_dir: Path | str) -> dict[str, Any] | None:
+def first_training(study_dir: Path | str) -> Environment | None:
     """The ``provenance.json`` environment of a study's earliest training (by its record's
     time), or ``None`` before any."""
-    found = [json.loads(p.read_text())["environment"] for p in Path(study_dir).glob("fold-*/provenance.json")]
-    return min(found, key=lambda env: datetime.fromisoformat(env["recorded_at"]), default=None)
+    found = [Provenance.read(p).environment for p in Path(study_dir).glob("fold-*/provenance.json")]
+    return min(found, key=lambda env: datetime.fromisoformat(env.recorded_at), default=None)
 
 
 def declared_markdown(recipe: str, settings: Mapping[str, Any], declaration: str) -> Text:

@@ -21,7 +21,7 @@ from typing import Any
 from catsdogs.config import Config
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, percent, table_builder
-from catsdogs.records import Ablation, PhaseResult
+from catsdogs.records import Ablation, PhaseResult, Provenance
 from catsdogs.runs import Run, training_seconds
 from catsdogs.studies.ablation import base_is_published
 
@@ -34,17 +34,18 @@ EVALUATION_ONLY = frozenset({"profile", "robustness_per_class", "bootstrap_sampl
 UNKEPT_BASE = "ablation.json"
 
 
-def _host(provenance: Mapping[str, Any]) -> dict[str, str]:
-    env = provenance.get("environment") or {}
-    hw = env.get("hardware") or {}
-    platform = hw.get("platform", "")
+def _host(provenance: Provenance | None) -> dict[str, str]:
+    env = provenance.environment if provenance else None
+    if env is None:
+        return {"cpu": "not recorded", "machine": "", "commit": "", "recorded_at": ""}
+    platform = env.hardware.platform or ""
     # the kernel build in the platform string (…-fc-v1045-…) tells two machines of one CPU name apart
     machine = next((p for p in platform.split("-") if p.startswith("v") and p[1:].isdigit()), "")
     return {
-        "cpu": hw.get("cpu", "not recorded"),
+        "cpu": env.hardware.cpu or "not recorded",
         "machine": machine,
-        "commit": ((env.get("git") or {}).get("commit") or "")[:7],
-        "recorded_at": (env.get("recorded_at") or "")[:10],
+        "commit": (env.git.commit or "")[:7],
+        "recorded_at": env.recorded_at[:10],
     }
 
 
@@ -55,12 +56,13 @@ def recipe_key(config: Mapping[str, Any]) -> tuple:
     return tuple(sorted((k, repr(config.get(k, v))) for k, v in fields.items() if k not in EVALUATION_ONLY))
 
 
-def _fold(record: Path, provenance: Mapping[str, Any]) -> int:
+def _fold(record: Path, provenance: Provenance | None) -> int:
     """The fold a training validated on: its provenance says so, else its directory's name
     (``fold-K``, ``fold-K-seed-S``: folds that shared another study's phase 1 copied that
     provenance), else 0 (a single run validates on fold 0's split)."""
-    if "fold" in (provenance.get("cross_validation") or {}):
-        return int(provenance["cross_validation"]["fold"])
+    fold = ((provenance.cross_validation if provenance else None) or {}).get("fold")
+    if fold is not None:
+        return int(fold)
     parts = record.name.split("-")
     return int(parts[1]) if parts[0] == "fold" and len(parts) > 1 and parts[1].isdigit() else 0
 
@@ -74,12 +76,12 @@ def training_identity(record: Path | str, results: Path | str) -> dict[str, Any]
     result = PhaseResult.in_dir(record, "phase2")
     if not result or result.val_metrics is None:
         return None
-    prov = read_json_or_none(record / "provenance.json") or {}
+    prov = Provenance.in_dir(record)
     config = read_json_or_none(record / "config.json") or {}
     return {
         "record": record.relative_to(results).as_posix(),
         "model_sha256": result.model_sha256,
-        "split": (prov.get("data") or {}).get("manifest_sha256"),
+        "split": prov.data.manifest_sha256 if prov and prov.data else None,
         "fold": _fold(record, prov),
         "recipe": recipe_key(config),
         "accuracy": result.val_metrics.accuracy,
