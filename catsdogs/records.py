@@ -856,14 +856,119 @@ class CorruptionCurve(Part):
     f1_low: list[float] = field(default_factory=list)
     f1_high: list[float] = field(default_factory=list)
     mean_confidence: list[float] = field(default_factory=list)
+    #: each level's outcome per image, one character each (``"1"``: right), for paired comparisons
+    correct: list[str] | None = None
     lost: list[int] | None = None
     gained: list[int] | None = None
     paired_p: list[float] | None = None
-    correct: list[str] | None = None
 
     def interval(self, level: int) -> Interval:
         """Accuracy at level index ``level`` (``-1``: the harshest) with its 95 % CI."""
         return Interval(estimate=self.accuracy[level], low=self.accuracy_low[level], high=self.accuracy_high[level])
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorruptionStudy(Record):
+    """``robustness/results.json`` (``results_<tag>.json`` for a mitigation arm's model): a
+    model on the same validation subset, every corruption level by level."""
+
+    PATH: ClassVar[str] = "robustness/{name}.json"
+
+    model: str
+    model_sha256: str | None = None
+    n_images: int = judged(EXACT)
+    per_class: int | None = kept()
+    levels: dict[str, list[float]] = field(default_factory=dict)
+    corruptions: dict[str, CorruptionCurve] = field(default_factory=dict)
+    smallest_detectable_drop: float | None = None
+    paired_with: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OODKind(Part):
+    """Made-up inputs of one kind against the real validation photos."""
+
+    mean_confidence: float
+    share_called_dog: float
+    share_flagged: float = judged(WITHIN_CI)
+    auroc_confidence: float
+    confidence: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InDistribution(Part):
+    mean_confidence: float
+    share_flagged: float | None = None
+    confidence: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OODStudy(Record):
+    """``robustness/ood.json``: how the *unsure* flag treats made-up inputs, with the one
+    published threshold."""
+
+    PATH: ClassVar[str] = "robustness/ood.json"
+
+    n_images: int
+    threshold: float = judged(FINGERPRINT)
+    threshold_source: str | None = None
+    threshold_n_images: int | None = None
+    keep_in_distribution: float
+    in_distribution: InDistribution
+    kinds: dict[str, OODKind] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationStudy(Record):
+    """``robustness/calibration.json``: reliability before and after temperature scaling."""
+
+    PATH: ClassVar[str] = "robustness/calibration.json"
+
+    temperatures: list[float]
+    before: Reliability
+    after: Reliability
+    accuracy_before: float = judged(WITHIN_CI)
+    accuracy_after: float = judged(WITHIN_CI)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmAccuracy(Part):
+    clean: float
+    corrupted: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveredShare(Part):
+    estimate: float
+    low: float | None = kept()
+    high: float | None = kept()
+    undefined_resamples: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class MitigationEffect(Part):
+    """One corruption: both arms, the gain, the clean cost, the control's drop and the share
+    of it recovered (defined only where the drop's interval lies above zero)."""
+
+    plain: ArmAccuracy
+    robust: ArmAccuracy
+    gain: Interval
+    clean_cost: Interval
+    plain_drop: Interval
+    recovered_share: RecoveredShare | None = kept()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MitigationComparison(Record):
+    """``robustness/mitigation.json``: the robust augmentation against its same-epochs control."""
+
+    PATH: ClassVar[str] = "robustness/mitigation.json"
+
+    n_images: int
+    n_resamples: int
+    corruptions: dict[str, MitigationEffect] = field(default_factory=dict)
+    epochs: int | None = None
+    source_sha256: str | None = None
 
 
 # ----------------------------------------------------------------------------- external test sets
@@ -1090,5 +1195,8 @@ RECORDS: dict[str, type[Record]] = {
         DatasetAudit,
         ResolutionControl,
         NearDuplicates,
+        OODStudy,
+        CalibrationStudy,
+        MitigationComparison,
     )
 }

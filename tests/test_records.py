@@ -36,6 +36,9 @@ CASES = [
     if path.parent.name == phase
 ] + [(cls, path) for cls in records.RECORDS.values() for path in _published(cls.PATH)]
 CASES += [
+    (records.CorruptionStudy, path) for top in PUBLISHED for path in sorted(top.rglob("robustness/results*.json"))
+]
+CASES += [
     (records.ExternalEvaluation, path)
     for top in PUBLISHED
     for path in sorted(top.rglob("external/*.json"))
@@ -44,7 +47,12 @@ CASES += [
 
 
 def test_every_kind_of_record_is_published_somewhere():
-    assert {cls for cls, _ in CASES} == {PhaseResult, records.ExternalEvaluation, *records.RECORDS.values()}
+    assert {cls for cls, _ in CASES} == {
+        PhaseResult,
+        records.CorruptionStudy,
+        records.ExternalEvaluation,
+        *records.RECORDS.values(),
+    }
     assert len(CASES) > 60
 
 

@@ -197,6 +197,7 @@ def test_other_data_is_named(full_copy):
 def test_partial_run_names_the_missing_records_and_their_commands(full_copy, capsys):
     shutil.rmtree(full_copy / "robustness")
     shutil.rmtree(full_copy / "mitigation")
+    shutil.rmtree(full_copy / "mitigation_control")
     (full_copy / "bench" / "bench.json").unlink()
     (full_copy / "export" / "export.json").write_text("{ not json")
     (full_copy / "timings.json").write_text("[]")
@@ -207,9 +208,12 @@ def test_partial_run_names_the_missing_records_and_their_commands(full_copy, cap
     expected = {
         "robustness/results.json",
         "robustness/results_mitigation.json",
+        "robustness/results_mitigation_control.json",
+        "robustness/mitigation.json",
         "robustness/calibration.json",
         "robustness/ood.json",
         "mitigation/result.json",
+        "mitigation_control/result.json",
         "bench/bench.json",
         "export/export.json",
         "timings.json",
