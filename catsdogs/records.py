@@ -233,9 +233,9 @@ class Metrics(Part):
 class Interval(Part):
     """A point estimate with its 95 % interval."""
 
-    estimate: float
-    low: float
-    high: float
+    estimate: float | None = kept()
+    low: float | None = kept()
+    high: float | None = kept()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,11 +253,11 @@ class GitState(Part):
 class Hardware(Part):
     """:func:`~catsdogs.provenance.hardware_info`."""
 
-    cpu: str | None = None
-    logical_cores: int | None = None
-    memory_gb: float | None = None
+    cpu: str | None = kept()
+    logical_cores: int | None = kept()
+    memory_gb: float | None = kept()
     gpus: list[str] = field(default_factory=list)
-    platform: str | None = None
+    platform: str | None = kept()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,8 +267,8 @@ class Environment(Part):
     recorded_at: str
     python: str
     packages: dict[str, str] = field(default_factory=dict)
-    git: GitState = field(default_factory=GitState)
-    hardware: Hardware = field(default_factory=Hardware)
+    git: GitState | None = None
+    hardware: Hardware | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,6 +315,7 @@ class Provenance(Record):
 
     @property
     def hardware(self) -> Hardware | None:
+        """The hardware the environment recorded, ``None`` when it recorded none."""
         return self.environment.hardware if self.environment else None
 
 
@@ -1023,6 +1024,10 @@ class SetDescription(Part):
     file_list_sha256: str | None = None
     arrays_sha256: str | None = None
     content_hash_of: str | None = None
+    #: what a set loaded from arrays or downloaded adds (:attr:`~catsdogs.data.external.ExternalData.details`)
+    arrays: str | None = None
+    selection: str | None = None
+    download: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1109,7 +1114,7 @@ class ResolutionControl(Record):
     note: str | None = None
     models: dict[str, CorruptionCurve] = field(default_factory=dict)
     n_images: int | None = None
-    per_class: int | None = None
+    per_class: int | None = kept(beside="n_images")
 
     def at(self, model_file: str, side: int) -> Interval | None:
         """A model's accuracy on the photos shrunk to ``side`` pixels, if measured."""

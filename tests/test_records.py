@@ -101,3 +101,34 @@ def test_how_judged_reads_field_metadata():
     assert records.how_judged(Metrics, "accuracy") == records.WITHIN_CI
     assert records.how_judged(Latency := records.Latency, "median_ms") == records.SHOWN
     assert records.how_judged(Latency, "nothing") is None
+
+
+def test_a_null_a_step_wrote_is_written_back():
+    """Fields a writer always wrote, even as ``null``, keep their key: an undefined interval,
+    a machine that reports no memory, a study of every image (``per_class`` null)."""
+    undefined = {"estimate": None, "low": None, "high": None}
+    assert records.Interval.from_dict(undefined).to_dict() == undefined
+    hardware = {"cpu": "X", "logical_cores": 2, "memory_gb": None, "gpus": [], "platform": "p"}
+    assert records.Hardware.from_dict(hardware).to_dict() == hardware
+    control = {"corruption": "low_resolution", "levels": [0, 32], "models": {}, "n_images": 10, "per_class": None}
+    assert records.ResolutionControl.from_dict(control).to_dict() == control
+
+
+def test_a_set_from_arrays_or_a_download_keeps_its_details():
+    published = json.loads((ROOT / "results/full/external/catsdogs_mobilenetv2.keras.json").read_text())
+    data = published["sets"]["cifar10-test"]["data"]
+    data = {k: v for k, v in data.items() if k not in ("file_list_sha256", "content_hash_of")}
+    data |= {"arrays_sha256": "0" * 64, "content_hash_of": "the arrays"}
+    data |= {"arrays": "the original uint8 arrays", "selection": "every cat and dog", "download": {"url": "u"}}
+    assert json.dumps(records.SetDescription.from_dict(data).to_dict()) == json.dumps(data)
+
+
+def test_external_records_reads_the_model_records_only(tmp_path):
+    from catsdogs.studies.generalization import external_records
+
+    folder = tmp_path / "external"
+    folder.mkdir()
+    source = ROOT / "results/full/external/catsdogs_mobilenetv2.keras.json"
+    (folder / source.name).write_text(source.read_text())
+    (folder / "notes.json").write_text("{}")
+    assert list(external_records(tmp_path)) == ["catsdogs_mobilenetv2.keras"]

@@ -241,7 +241,7 @@ def metrics_text(metrics: Metrics, ci95: dict[str, Interval] | None) -> str:
         if (value := getattr(metrics, name)) is None:
             continue
         ci = (ci95 or {}).get(name)
-        interval = f"{ci.low:.4f}-{ci.high:.4f}" if ci is not None else "-"
+        interval = f"{ci.low:.4f}-{ci.high:.4f}" if ci is not None and ci.low is not None else "-"
         lines.append(f"{name:<12}{value:>10.4f}   {interval}")
     (tn, fp), (fn, tp) = metrics.confusion_matrix
     width = max(len(f"{v:,}") for v in (tn, fp, fn, tp)) + 2

@@ -27,7 +27,7 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.provenance import file_first_commit
-from catsdogs.records import Ablation, Evaluation, RunAudit
+from catsdogs.records import Ablation, Evaluation, GitState, Hardware, RunAudit
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
@@ -229,13 +229,12 @@ def environment_rows(run: Run) -> Table:
     env = prov.environment if prov else None
     if not env:
         return [{"item": "(no provenance recorded)", "value": ""}]
-    commit = env.git.commit or "not a git checkout"
+    git = env.git or GitState()
+    commit = git.commit or "not a git checkout"
     rows = [{"item": "recorded at", "value": env.recorded_at}, {"item": "python", "value": env.python}]
     rows += [{"item": f"`{p}`", "value": v} for p, v in env.packages.items()]
-    rows.append(
-        {"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if env.git.dirty else "")}
-    )
-    hw = env.hardware
+    rows.append({"item": "git commit", "value": f"`{commit}`" + (" (with uncommitted changes)" if git.dirty else "")})
+    hw = env.hardware or Hardware()
     rows += [
         {"item": "hardware", "value": hardware_text(hw)},
         {"item": "memory", "value": f"{hw.memory_gb} GB"},

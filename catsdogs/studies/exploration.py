@@ -117,7 +117,7 @@ def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Env
     if declared is None:
         return f"{path} is not committed in this checkout, so this page cannot show when it was fixed."
     text = f"{path} was committed in `{declared['commit'][:7]}` at {_utc(declared['committed_at'])}"
-    commit = first.git.commit if first else None
+    commit = first.git.commit if first and first.git else None
     if not commit:
         return text + "; no training of its study has started."
     started, fixed = (datetime.fromisoformat(s) for s in (first.recorded_at, declared["committed_at"]))

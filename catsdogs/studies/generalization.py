@@ -81,7 +81,7 @@ class SetVerdict(Part):
     validation_accuracy: float | None = kept()
     verdict: str
     detectable_drop: float | None = kept()
-    in_claim: bool = True
+    in_claim: bool
     image_size: int | None = kept()
     shrunk: Interval | None = kept(beside="image_size")
     resolution: str | None = None
@@ -110,7 +110,7 @@ def external_records(record_dir: Path | str) -> dict[str, ExternalEvaluation]:
     folder = Path(record_dir) / EXTERNAL_DIR
     records = {}
     for path in sorted(folder.glob("*.json"), key=lambda p: (not p.name.endswith(".keras.json"), p.name)):
-        if path.name not in (RESOLUTION_FILE, DUPLICATES_FILE):
+        if path.name.endswith((".keras.json", ".tflite.json")):  # one record per model file
             record = ExternalEvaluation.read(path)
             records[record.model.file] = record
     return records

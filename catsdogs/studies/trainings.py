@@ -21,7 +21,7 @@ from typing import Any
 from catsdogs.config import Config
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Table, percent, table_builder
-from catsdogs.records import Ablation, PhaseResult, Provenance
+from catsdogs.records import Ablation, Hardware, PhaseResult, Provenance
 from catsdogs.runs import Run, training_seconds
 from catsdogs.studies.ablation import base_is_published
 
@@ -38,13 +38,14 @@ def _host(provenance: Provenance | None) -> dict[str, str]:
     env = provenance.environment if provenance else None
     if env is None:
         return {"cpu": "not recorded", "machine": "", "commit": "", "recorded_at": ""}
-    platform = env.hardware.platform or ""
+    hw = env.hardware or Hardware()
+    platform = hw.platform or ""
     # the kernel build in the platform string (…-fc-v1045-…) tells two machines of one CPU name apart
     machine = next((p for p in platform.split("-") if p.startswith("v") and p[1:].isdigit()), "")
     return {
-        "cpu": env.hardware.cpu or "not recorded",
+        "cpu": hw.cpu or "not recorded",
         "machine": machine,
-        "commit": (env.git.commit or "")[:7],
+        "commit": ((env.git.commit if env.git else None) or "")[:7],
         "recorded_at": env.recorded_at[:10],
     }
 
@@ -119,7 +120,8 @@ def unkept_trainings(results: Path | str, known: Sequence[Mapping[str, Any]] | N
     for record in sorted(results.iterdir()):
         ablation = Ablation.in_dir(record)
         published = next((t for t in known if t["record"] == record.name), None)
-        if not ablation or not published or base_is_published(ablation, published["accuracy"]):
+        has_base = ablation is not None and any(e.run == ablation.published_run for e in ablation.runs)
+        if not has_base or not published or base_is_published(ablation, published["accuracy"]):
             continue
         base = ablation.base
         return [
