@@ -128,6 +128,25 @@ def test_imports_point_one_way_stage_by_stage():
     assert upward_imports(graph) == []
 
 
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_functions_of_data_know_no_run_directory():
+    """The data stage and the fits take and return data; only the step layer
+    (``training.steps``) and what builds on it reach a run directory (``catsdogs.runs``)."""
+    graph = import_graph()
+    of_data = [m for m in graph if m.startswith("catsdogs.data")] + ["catsdogs.training.train"]
+    assert len(of_data) > 5, "the graph was really built"
+    assert [m for m in of_data if "catsdogs.runs" in _reachable(graph, m)] == []
+    assert "catsdogs.runs" in _reachable(graph, "catsdogs.training.steps"), "the check can fail"
+
+
 def test_top_level_holds_subpackages_and_a_few_shared_modules():
     shared = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
     assert len(shared) <= MAX_SHARED_MODULES, shared

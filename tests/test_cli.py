@@ -317,10 +317,10 @@ def test_predict_json_lines_and_folders(tmp_path: Path, capsys) -> None:
 
 
 def test_evaluate_and_bench_print_tables_and_json_equals_the_record(make_petimages, tmp_path: Path, capsys) -> None:
-    from catsdogs.training import train
+    from catsdogs.training import steps
 
     run_dir = tmp_path / "run"
-    train.train(tiny_config(make_petimages(n_per_class=8)), run_dir)
+    steps.train_run(tiny_config(make_petimages(n_per_class=8)), run_dir)
     assert main(["evaluate", "--profile", "smoke", "--run-dir", str(run_dir)]) == 0
     table = capsys.readouterr().out
     assert "accuracy" in table and "95 % CI" in table and "confusion matrix" in table and "{" not in table
@@ -337,13 +337,13 @@ def test_evaluate_and_bench_print_tables_and_json_equals_the_record(make_petimag
 
 
 def test_train_stops_after_the_step_asked_for(make_petimages, tmp_path: Path) -> None:
-    """`train --phase data` and `train.train(until="data")` are one path: the split, no phase."""
-    from catsdogs.training import train
+    """`train --phase data` and `steps.train_run(until="data")` are one path: the split, no phase."""
+    from catsdogs.training import steps
 
     root = make_petimages(n_per_class=4)
     assert main(["train", "--phase", "data", "--data-dir", str(root), "--run-dir", str(tmp_path / "cli")]) == 0
-    run = train.train(tiny_config(root), tmp_path / "lib", until="data")
+    run = steps.train_run(tiny_config(root), tmp_path / "lib", until="data")
     assert run.has("data", "manifest.csv") and not run.has("phase1", "result.json")
     assert (tmp_path / "cli" / "data" / "manifest.csv").is_file() and not (tmp_path / "cli" / "phase1").exists()
     with pytest.raises(ValueError, match="until must be one of data, phase1, phase2"):
-        train.train(tiny_config(root), tmp_path / "other", until="1")
+        steps.train_run(tiny_config(root), tmp_path / "other", until="1")

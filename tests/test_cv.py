@@ -17,6 +17,7 @@ from catsdogs.files import read_csv
 from catsdogs.runs import read_manifest, read_oof
 from catsdogs.studies.ablation import compare_studies, comparison_markdown, mcnemar_exact, verdict
 from catsdogs.training import cv as cv_mod
+from catsdogs.training import steps as steps_mod
 from catsdogs.training import train as train_mod
 from catsdogs.training.cv import CrossValidation
 
@@ -156,7 +157,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     cfg = make_config(petimages)
     study = CrossValidation.open(cfg, tmp_path / "cv-a", n_folds=5)
 
-    original = train_mod._callbacks
+    original = steps_mod._callbacks
 
     class InterruptFold2(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -166,7 +167,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
         cbs = original(run, phase, patience, epochs, checkpoint)
         return cbs + [InterruptFold2()] if run.path.name == "fold-2" and phase == "phase2" else cbs
 
-    monkeypatch.setattr(train_mod, "_callbacks", interrupting)
+    monkeypatch.setattr(steps_mod, "_callbacks", interrupting)
     with pytest.raises(Interrupted):
         study.run_all()
     assert study.run_done(0) and study.run_done(1) and not study.run_done(2)
@@ -174,7 +175,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     before = json.loads((study.fold_dir(2) / "phase2" / "epoch_seconds.json").read_text())
     assert list(before) == ["1"]
 
-    monkeypatch.setattr(train_mod, "_callbacks", original)
+    monkeypatch.setattr(steps_mod, "_callbacks", original)
     study.run_all()
     assert [r["epoch"] for r in read_csv(study.fold_dir(2) / "phase2" / "history.csv")] == ["0", "1"]
     # the interrupted invocation's finished epoch keeps its time, next to the resumed one's

@@ -1,4 +1,4 @@
-"""Tests of :mod:`catsdogs.training.train`, :mod:`catsdogs.model.classifier` and :func:`catsdogs.evaluation.evaluate.evaluate_run`.
+"""Tests of :mod:`catsdogs.training.steps` and :mod:`catsdogs.training.train`, :mod:`catsdogs.model.classifier` and :func:`catsdogs.evaluation.evaluate.evaluate_run`.
 
 Training runs on a dozen synthetic images per class at 32 pixels with a randomly
 initialised MobileNetV2 (``weights="none"``): the point is the plumbing (run
@@ -19,7 +19,7 @@ from conftest import tiny_config, write_petimages
 from catsdogs.data.images import read_image_file
 from catsdogs.files import file_sha256, read_csv
 from catsdogs.runs import Run, read_manifest, read_predictions, select
-from catsdogs.training import train as train_mod
+from catsdogs.training import steps
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -36,7 +36,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         for name in ("CATSDOGS_DATA_DIR", "CATSDOGS_WEIGHTS"):
             mp.delenv(name, raising=False)
         mp.setenv("CATSDOGS_CACHE_DIR", str(base / "cache"))
-        return train_mod.train(cfg, base / "run")
+        return steps.train_run(cfg, base / "run")
 
 
 EXPECTED_FILES = [
@@ -123,7 +123,7 @@ def test_second_call_is_a_noop(trained_run: Run, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("catsdogs.model.classifier.build_classifier", must_not_run)
     monkeypatch.setattr("catsdogs.data.scan.scan_dataset", must_not_run)
     monkeypatch.setattr(keras.models, "load_model", must_not_run)
-    again = train_mod.train(trained_run.config, trained_run.path)
+    again = steps.train_run(trained_run.config, trained_run.path)
     assert again.path == trained_run.path
     after = {p: p.stat().st_mtime_ns for p in before}
     assert after == before
@@ -148,7 +148,7 @@ def test_evaluate_run_writes_metrics_with_ci(trained_run: Run) -> None:
 def test_phase1_without_cached_features(make_petimages, make_config, tmp_path: Path) -> None:
     cfg = make_config(make_petimages(n_per_class=8), phase1_cached_features=False, phase1_epochs=1)
     run = Run.open(cfg, tmp_path / "run")
-    result = train_mod.train_phase1(run)
+    result = steps.train_phase1(run)
     assert result.cached_features is False and result.epochs_run == 1
     for f in ("phase1/model.keras", "phase1/history.csv", "phase1/predictions_val.csv", "phase1/last_epoch.keras"):
         assert (run.path / f).is_file(), f
@@ -179,23 +179,23 @@ def test_phase2_resumes_after_interruption(trained_run: Run, tmp_path: Path, mon
             if epoch == 0:  # "Epoch 1/2": after BackupAndRestore (first callback) saved it
                 raise Interrupted("simulated interruption")
 
-    original = train_mod._callbacks
+    original = steps._callbacks
 
     def interrupting(run, phase, patience, epochs, checkpoint=True):
         cbs = original(run, phase, patience, epochs, checkpoint)
         assert isinstance(cbs[0], keras.callbacks.BackupAndRestore)
         return cbs + [InterruptAfterFirstEpoch()] if phase == "phase2" else cbs
 
-    monkeypatch.setattr(train_mod, "_callbacks", interrupting)
+    monkeypatch.setattr(steps, "_callbacks", interrupting)
     with pytest.raises(Interrupted):
-        train_mod.train(cfg, path)
+        steps.train_run(cfg, path)
     assert not (path / "phase2" / "result.json").exists()
     assert (path / "phase2" / "backup").is_dir()
     assert [r["epoch"] for r in read_csv(path / "phase2" / "history.csv")] == ["0"]
     assert json.loads((path / "phase2" / "resume" / "state.json").read_text())["epoch"] == 1
 
-    monkeypatch.setattr(train_mod, "_callbacks", original)
-    train_mod.train(cfg, path)
+    monkeypatch.setattr(steps, "_callbacks", original)
+    steps.train_run(cfg, path)
     epochs = [r["epoch"] for r in read_csv(path / "phase2" / "history.csv")]
     assert epochs == ["0", "1"], f"finished epochs were repeated: {epochs}"
     result = json.loads((path / "phase2" / "result.json").read_text())

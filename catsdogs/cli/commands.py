@@ -108,11 +108,11 @@ def cmd_config(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from catsdogs.training import train
+    from catsdogs.training import steps
 
     cfg = config_from_args(args)
     run_dir = args.run_dir or (Path(f"{args.from_run}-ablation") if args.from_run else None)
-    run = train.train(cfg, run_dir, args.from_run, until={"data": "data", "1": "phase1"}.get(args.phase, "phase2"))
+    run = steps.train_run(cfg, run_dir, args.from_run, until={"data": "data", "1": "phase1"}.get(args.phase, "phase2"))
     summary = {"run_dir": str(run.path), "timings_s": run.timings()}
     for phase in ("phase1", "phase2"):
         if result := run.result(phase):

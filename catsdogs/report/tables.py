@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def scan_rows(scan: Mapping[str, Any]) -> Table:
     """What validation did with the files: kept as is, converted (why), skipped (why).
 
-    ``scan`` is ``data/scan.json`` (:func:`catsdogs.data.prepare.prepare_data`).
+    ``scan`` is ``data/scan.json`` (:func:`catsdogs.training.steps.prepare_data`).
     """
     kept = scan["usable"] - scan["converted"]
     rows = [{"outcome": "kept as is", "reason": "valid RGB JPEG", "files": f"{kept:,}"}]

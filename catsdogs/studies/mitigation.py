@@ -30,7 +30,8 @@ from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, un
 from catsdogs.records import Parameters, PhaseResult
 from catsdogs.runs import Run
 from catsdogs.studies.robustness import FROM_CONFIG, evaluate_corruptions
-from catsdogs.training.train import fine_tune, phase_result, save_phase_result, seed_everything
+from catsdogs.training.steps import fit_phase, phase_result, save_phase_result
+from catsdogs.training.train import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def train_mitigation(run: Run, arm: str = "robust") -> PhaseResult:
     get_base(model).set_weights(get_base(trained).get_weights())
     model.get_layer(HEAD_LAYER).set_weights(trained.get_layer(HEAD_LAYER).get_weights())
     unfreeze_top(model, cfg.fine_tune_from)
-    y_val, logits = fine_tune(run, model, phase, cfg.mitigation_epochs)
+    y_val, logits = fit_phase(run, model, phase, cfg.mitigation_epochs)
     return save_phase_result(
         run,
         phase_result(

@@ -5,7 +5,7 @@ tell 98.9 % from 99.0 %. Cross-validation validates on every image once: fold 0 
 the ordinary validation split (so an existing run of the same recipe *is* fold 0 and
 is reused), and the remaining images are divided into ``K - 1`` stratified folds.
 Fold ``k`` trains on the other folds and validates on fold ``k``, through the same
-:mod:`catsdogs.training.train` code as a single run, both phases.
+:mod:`catsdogs.training.steps` as a single run, both phases.
 
 Layout of a CV directory::
 
@@ -40,16 +40,15 @@ from typing import Any
 import numpy as np
 
 from catsdogs.config import Config, setting_differences
-from catsdogs.data import images
 from catsdogs.data.split import assign_folds, carve_inner, check_fold_fraction, fold_manifest, split_table
 from catsdogs.evaluation import metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
-from catsdogs.model.classifier import build_classifier, feature_extractor
+from catsdogs.model.classifier import build_classifier
 from catsdogs.model.weights import resolve_weights
 from catsdogs.records import CVSummary, PhaseResult
 from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, training_seconds, write_manifest
-from catsdogs.training import train
+from catsdogs.training import steps, train
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ class CrossValidation(CVStudy):
         """Scan the data and write the manifest (fold 0 = its ``val`` split) and ``folds.csv``.
         The study's manifest has no ``inner`` split: under the inner protocol each fold carves
         its own from its training images (:meth:`prepare_fold`)."""
-        train.prepare_data(self.run, inner=False)
+        steps.prepare_data(self.run, inner=False)
         self.folds()
 
     # ------------------------------------------------------------------ fold 0 reuse
@@ -173,14 +172,12 @@ class CrossValidation(CVStudy):
         return out
 
     def _compute_features(self, rows: Sequence[dict]) -> np.ndarray:
-
         cfg = self.config
         paths = self.run.paths_of(rows)
         train.seed_everything(cfg)
         model = build_classifier(cfg, resolve_weights(cfg).keras_weights)
-        ds = images.image_dataset(paths, None, cfg.image_size, cfg.batch_size)
         with self.run.timed("features_all"):
-            return feature_extractor(model).predict(ds, verbose=train.progress_verbosity()).astype("float32")
+            return train.pooled_features(model, paths, cfg)
 
     # ------------------------------------------------------------------ one fold
     def fold_config(self, seed: int = 0) -> Config:
@@ -203,7 +200,7 @@ class CrossValidation(CVStudy):
                     f"fold {k} of {phase1_from.path} has no finished phase 1 to share; "
                     f"run `python -m catsdogs cv --run-dir {phase1_from.path}` first"
                 )
-            return train.fork_after_phase1(source, self.fold_config(seed), self.fold_dir(k, seed))
+            return steps.fork_after_phase1(source, self.fold_config(seed), self.fold_dir(k, seed))
         cfg = self.fold_config(seed)
         run = Run.open(cfg, self.fold_dir(k, seed))
         rows = fold_manifest(self.manifest(), self.folds(), k)
@@ -253,8 +250,8 @@ class CrossValidation(CVStudy):
                 "the scored fold" if watched == "val" else "an inner split",
                 len(run.split_files("val")),
             )
-            train.train_phase1(run)
-            train.train_phase2(run)
+            steps.train_phase1(run)
+            steps.train_phase2(run)
         finally:
             seconds = time.perf_counter() - start
             key = self.fold_dir(k, seed).name.removeprefix("fold-")

@@ -26,11 +26,10 @@ from scipy.special import expit
 from sklearn.metrics import log_loss
 
 from catsdogs.config import Config, UserError, setting_differences
-from catsdogs.data.prepare import split_dataset
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
 from catsdogs.runs import CVStudy, Run, phase2_seconds
-from catsdogs.training import train
+from catsdogs.training import steps, train
 from catsdogs.training.cv import CrossValidation
 
 log = logging.getLogger(__name__)
@@ -100,13 +99,12 @@ def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> dict
     run = prepare_exploration(study, config, run_dir)
     if run.has(EXPLORE_FILE):
         return run.read_json(EXPLORE_FILE)
-    train.train_phase1(run)
-    result = train.train_phase2(run)
+    result = steps.train_phase2(run)
     model = keras.models.load_model(run.path / "phase2" / "model.keras")
     _, labels = run.split_paths("val")
     with run.timed("explore_predict"):
         probs = {
-            name: expit(train.predict_logits(model, split_dataset(run, "val"), flip))
+            name: expit(train.predict_logits(model, steps.split_dataset(run, "val"), flip))
             for name, flip in (("plain", False), ("flip", True))
         }
     scores = {name: classification_metrics(labels, p) | {"log_loss": log_loss(labels, p)} for name, p in probs.items()}
