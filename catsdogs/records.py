@@ -323,6 +323,30 @@ class Provenance(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Scan(Record):
+    """``data/scan.json``: what validating the files found and how they were split
+    (:func:`~catsdogs.training.steps.prepare_data`)."""
+
+    PATH: ClassVar[str] = "data/scan.json"
+
+    root: str | None = None
+    examined: int = judged(EXACT, 0)
+    usable: int = judged(EXACT, 0)
+    per_class: dict[str, int] = field(default_factory=dict)
+    skipped: int = judged(EXACT, 0)
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped_files: list[str] = field(default_factory=list)
+    converted: int = judged(EXACT, 0)
+    converted_by_reason: dict[str, int] = field(default_factory=dict)
+    converted_root: str | None = kept()
+    manifest_sha256: str | None = judged(FINGERPRINT)
+    split: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: ``[file, reason]`` of each skipped file, ``[file, note]`` of each converted one
+    skipped_detail: list[list[str]] = field(default_factory=list)
+    converted_detail: list[list[str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unfrozen(Part):
     """Which layers of the base phase 2 fine-tunes."""
 
@@ -883,6 +907,12 @@ class CorruptionStudy(Record):
     corruptions: dict[str, CorruptionCurve] = field(default_factory=dict)
     smallest_detectable_drop: float | None = None
     paired_with: str | None = None
+
+    @staticmethod
+    def name_of(tag: str = "") -> str:
+        """The record's name in :attr:`PATH`: ``results`` (the final model's study) or
+        ``results_<tag>`` (a mitigation arm's)."""
+        return f"results_{tag}" if tag else "results"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -50,15 +50,20 @@ from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, 
 from catsdogs.provenance import environment_info
 from catsdogs.records import (
     Bench,
+    CalibrationStudy,
+    CorruptionStudy,
     CVSummary,
     Evaluation,
     Export,
+    MitigationComparison,
+    OODStudy,
     OutOfFold,
     PhaseResult,
     Predictions,
     Provenance,
     R,
     Record,
+    Scan,
 )
 
 log = logging.getLogger(__name__)
@@ -247,6 +252,30 @@ class Run:
         return self.record_or_none(PhaseResult, phase)
 
     @property
+    def scan(self) -> Scan | None:
+        """``data/scan.json``, or ``None`` before the data split."""
+        return self.record_or_none(Scan)
+
+    def corruption_study(self, tag: str = "") -> CorruptionStudy | None:
+        """``robustness/results.json`` (``results_<tag>.json``: a mitigation arm's), or ``None``."""
+        return self.record_or_none(CorruptionStudy, CorruptionStudy.name_of(tag))
+
+    @property
+    def ood(self) -> OODStudy | None:
+        """``robustness/ood.json``, or ``None`` before the out-of-distribution study."""
+        return self.record_or_none(OODStudy)
+
+    @property
+    def calibration(self) -> CalibrationStudy | None:
+        """``robustness/calibration.json``, or ``None`` before the calibration study."""
+        return self.record_or_none(CalibrationStudy)
+
+    @property
+    def mitigation(self) -> MitigationComparison | None:
+        """``robustness/mitigation.json``, or ``None`` before the mitigation study."""
+        return self.record_or_none(MitigationComparison)
+
+    @property
     def evaluation(self) -> Evaluation | None:
         """``eval/metrics.json``, or ``None`` before the evaluation has run."""
         return self.record_or_none(Evaluation)
@@ -290,8 +319,8 @@ class Run:
     def paths_of(self, rows: Sequence[dict]) -> list[str]:
         """Absolute paths of manifest rows: under the configured data directory (which may
         have moved since the run was made), else where the run found the data."""
-        scan = self.read_json("data/scan.json")
-        return resolve_paths(rows, data_dir_setting(self.config) or scan["root"], scan["converted_root"])
+        scan = self.record(Scan)
+        return resolve_paths(rows, data_dir_setting(self.config) or scan.root, scan.converted_root)
 
     def write_json(self, relpath: str, obj: Any) -> Path:
         return atomic_write(

@@ -250,12 +250,12 @@ def test_chapter_page_launches_the_source_notebook_and_hides_local_paths(smoke_b
 @pytest.mark.real
 def test_results_page_holds_the_comparison_table(smoke_book):
     from catsdogs.markdown import paper_percent
-    from catsdogs.studies.paper import PAPER_CLAIMS
+    from catsdogs.studies.paper import PAPER
 
     html = (smoke_book["html"] / "book" / "results.html").read_text()
     table = html[html.index("this reproduction (float Keras)") - 2000 :]
     assert "<table" in table and "int8 TFLite export" in table
-    assert paper_percent(PAPER_CLAIMS["accuracy"]) in table
+    assert paper_percent(PAPER.accuracy) in table
     assert "95 % CI" in table
 
 

@@ -63,8 +63,4 @@ def test_the_unsure_threshold_is_the_current_exports(tmp_path, monkeypatch):
         }
     )
     monkeypatch.setattr(robustness, "current_export", lambda r: record if r is run else None)
-    assert robustness.unsure_threshold(run) == {
-        "threshold": 0.9726,
-        "source": robustness.EXPORTED_THRESHOLD,
-        "n_images": 5000,
-    }
+    assert robustness.unsure_threshold(run) == robustness.UnsureThreshold(0.9726, robustness.EXPORTED_THRESHOLD, 5000)

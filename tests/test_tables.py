@@ -10,7 +10,7 @@ import pytest
 
 from catsdogs.config import get_config
 from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
-from catsdogs.records import Comparison, PairedAccuracy
+from catsdogs.records import CalibrationStudy, Comparison, CorruptionStudy, OODStudy, PairedAccuracy, Scan
 from catsdogs.report.book import deviations, write_generated_pages
 from catsdogs.report.tables import (
     MITIGATION_UNCONTROLLED,
@@ -24,7 +24,7 @@ from catsdogs.report.tables import (
 )
 from catsdogs.runs import Run
 from catsdogs.studies.claims import comparison_rows
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.paper import PAPER
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 METRICS = {"n": 60, "accuracy": 0.95, "precision": 0.96, "recall": 0.93, "f1": 0.945, "roc_auc": 0.99}
@@ -90,7 +90,7 @@ def test_markdown_table_escapes_pipes_and_needs_rows():
 def test_comparison_without_exports_says_not_measured(run):
     rows = comparison_rows(run)
     acc = _row(rows, "accuracy")
-    assert acc["paper"] == paper_percent(PAPER_CLAIMS["accuracy"]) == "98.9 %"
+    assert acc["paper"] == paper_percent(PAPER.accuracy) == "98.9 %"
     assert _row(rows, "precision (dog)")["paper"] == "0.99"  # as the paper writes it, not "99 %"
     assert acc["this reproduction (float Keras)"].startswith("95.00 % (95 % CI 90.00–98.00)")
     assert acc["int8 TFLite export"] == NOT_MEASURED
@@ -171,31 +171,36 @@ def test_deviations_say_when_images_are_upsampled(run, side, upsampled):
 
 
 def test_scan_and_robustness_rows():
-    scan = {
-        "usable": 10,
-        "converted": 1,
-        "examined": 12,
-        "converted_by_reason": {"PNG file with a .jpg name": 1},
-        "skipped_by_reason": {"zero-byte": 2},
-    }
+    scan = Scan(
+        usable=10,
+        converted=1,
+        examined=12,
+        converted_by_reason={"PNG file with a .jpg name": 1},
+        skipped_by_reason={"zero-byte": 2},
+    )
     rows = scan_rows(scan)
     assert isinstance(rows, Table) and rows._repr_markdown_() == markdown_table(rows)
     assert [r["files"] for r in rows] == ["9", "1", "2", "**12**"]
     curve = {"severity": [0, 5], "accuracy": [0.95, 0.6], "accuracy_low": [0.9, 0.5], "accuracy_high": [0.98, 0.7]}
-    row = robustness_rows({"n_images": 400, "corruptions": {"low_light": curve}})[0]
+    row = robustness_rows(
+        CorruptionStudy.from_dict({"model": "m.keras", "n_images": 400, "corruptions": {"low_light": curve}})
+    )[0]
     assert row["change"] == "-35.0 pp" and row["clean (400 validation images)"] == "95.0 % (95 % CI 90.0–98.0)"
     assert row["harshest severity"] == "60.0 % (95 % CI 50.0–70.0) (level 5)"
 
 
-def _corruption_study(n: int, per_level_right: list[int]) -> dict:
+def _corruption_study(n: int, per_level_right: list[int]) -> CorruptionStudy:
     """A corruption study of ``n`` images whose level k gets the first ``per_level_right[k]`` right."""
     correct = ["1" * r + "0" * (n - r) for r in per_level_right]
-    return {
-        "n_images": n,
-        "per_class": n // 2,
-        "levels": {"low_light": [1, 0.5, 0.2]},
-        "corruptions": {"low_light": {"correct": correct}},
-    }
+    return CorruptionStudy.from_dict(
+        {
+            "model": "m.keras",
+            "n_images": n,
+            "per_class": n // 2,
+            "levels": {"low_light": [1, 0.5, 0.2]},
+            "corruptions": {"low_light": {"correct": correct}},
+        }
+    )
 
 
 def test_mitigation_rows_and_summary_read_the_paired_comparison():
@@ -203,13 +208,13 @@ def test_mitigation_rows_and_summary_read_the_paired_comparison():
 
     # 100 images; the control loses 20 of them under the corruption, the robust arm 10
     plain, robust = _corruption_study(100, [98, 78, 78]), _corruption_study(100, [97, 88, 88])
-    comparison = compare_mitigation(plain, robust, n_resamples=200, seed=0) | {"epochs": 1}
-    c = comparison["corruptions"]["low_light"]
-    assert c["gain"]["estimate"] == pytest.approx(0.10) and c["clean_cost"]["estimate"] == pytest.approx(0.01)
-    assert c["plain_drop"]["estimate"] == pytest.approx(0.20) and c["plain_drop"]["low"] > 0
-    assert c["recovered_share"]["estimate"] == pytest.approx(0.10 / 0.20)
-    assert c["recovered_share"]["low"] < 0.5 < c["recovered_share"]["high"]
-    assert c["gain"]["low"] > 0  # ten images gained by every resample of the same images
+    comparison = compare_mitigation(plain, robust, n_resamples=200, seed=0, epochs=1)
+    c = comparison.corruptions["low_light"]
+    assert c.gain.estimate == pytest.approx(0.10) and c.clean_cost.estimate == pytest.approx(0.01)
+    assert c.plain_drop.estimate == pytest.approx(0.20) and c.plain_drop.low > 0
+    assert c.recovered_share.estimate == pytest.approx(0.10 / 0.20)
+    assert c.recovered_share.low < 0.5 < c.recovered_share.high
+    assert c.gain.low > 0  # ten images gained by every resample of the same images
     row = mitigation_rows(comparison)[0]
     assert row["corruption"] == "low light" and row["gain (95 % CI)"].startswith("+10.0 pp (")
     assert row["share of the drop recovered (95 % CI)"].startswith("50 % (")
@@ -221,9 +226,9 @@ def test_mitigation_rows_and_summary_read_the_paired_comparison():
     flat = compare_mitigation(
         _corruption_study(100, [98, 97, 97]), _corruption_study(100, [98, 97, 97]), n_resamples=50
     )
-    assert flat["corruptions"]["low_light"]["recovered_share"] is None
+    assert flat.corruptions["low_light"].recovered_share is None
     assert mitigation_rows(flat)[0]["share of the drop recovered (95 % CI)"].startswith("no measurable drop: +1.0 pp (")
-    assert "no measurable drop to recover" in mitigation_summary(flat | {"epochs": 2})
+    assert "no measurable drop to recover" in mitigation_summary(flat.replace(epochs=2))
     assert "+0.0 pp (+0.0 to +0.0)" == mitigation_rows(flat)[0]["clean cost (95 % CI)"]  # never "-0.0"
     # a significant loss is reported as a loss even where there was nothing to recover
     worse = compare_mitigation(
@@ -236,15 +241,18 @@ def test_mitigation_rows_and_summary_read_the_paired_comparison():
 
 
 def test_calibration_and_ood_rows():
-    calib = {
-        "temperatures": [1.5, 1.7],
-        "before": {"ece": 0.02},
-        "after": {"ece": 0.01},
-        "accuracy_before": 0.98,
-        "accuracy_after": 0.98,
-    }
+    calib = CalibrationStudy.from_dict(
+        {
+            "temperatures": [1.5, 1.7],
+            "before": {"ece": 0.02},
+            "after": {"ece": 0.01},
+            "accuracy_before": 0.98,
+            "accuracy_after": 0.98,
+        }
+    )
     assert [r["ECE"] for r in calibration_rows(calib)] == ["0.0200", "0.0100"]
     ood = {
+        "n_images": 1,
         "keep_in_distribution": 0.95,
         "in_distribution": {"mean_confidence": 0.99, "confidence": [0.99]},
         "kinds": {
@@ -257,6 +265,7 @@ def test_calibration_and_ood_rows():
             }
         },
     }
+    ood = OODStudy.from_dict(ood)
     rows = ood_rows(ood)
     assert rows[1]["input"] == "solid colour" and rows[1]["flagged"] == "50.0 %"
     assert set(ood_confidences(ood)) == {"real validation images", "solid colour"}
@@ -453,6 +462,6 @@ def test_layer_rows_show_the_base_block_by_block():
 def test_skipped_files_are_counted_per_class_from_the_scan_record():
     from catsdogs.report.figure_inputs import skipped_per_class
 
-    record = {"skipped_detail": [["Cat/666.jpg", "empty file"], ["Dog/11702.jpg", "not an image"], ["Dog/1.jpg", "x"]]}
+    record = Scan(skipped_detail=[["Cat/666.jpg", "empty file"], ["Dog/11702.jpg", "not an image"], ["Dog/1.jpg", "x"]])
     assert skipped_per_class(record) == {"cat": 1, "dog": 2}
-    assert skipped_per_class({"skipped_detail": []}) == {"cat": 0, "dog": 0}
+    assert skipped_per_class(Scan()) == {"cat": 0, "dog": 0}

@@ -11,6 +11,7 @@ from typing import Any
 from catsdogs.config import Config, cache_dir
 from catsdogs.data import download, scan
 from catsdogs.data.split import carve_inner, split_manifest, split_table
+from catsdogs.records import Scan
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,18 @@ class PreparedData:
     rows: list[dict]
     download: dict[str, Any] | None
 
-    def records(self, manifest_sha256: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def records(self, manifest_sha256: str) -> tuple[Scan, dict[str, Any]]:
         """``data/scan.json`` and the data section of ``provenance.json``, once the manifest
         is written and its sha256 known."""
         report = self.report
-        summary = report.summary() | {
-            "converted_root": report.converted_root,
-            "manifest_sha256": manifest_sha256,
-            "split": split_table(self.rows),
-            "skipped_detail": report.skipped,
-            "converted_detail": [(r.file, r.note) for r in report.converted],
-        }
+        summary = Scan(
+            **report.summary(),
+            converted_root=report.converted_root,
+            manifest_sha256=manifest_sha256,
+            split=split_table(self.rows),
+            skipped_detail=[list(s) for s in report.skipped],
+            converted_detail=[[r.file, r.note] for r in report.converted],
+        )
         provenance = {
             "root": str(self.root),
             "usable_images": len(self.rows),

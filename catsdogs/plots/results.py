@@ -20,6 +20,7 @@ from catsdogs.plots.style import (
     BOUNDARY_COLOR,
     TRAIN_COLOR,
     as_float_array,
+    as_mapping,
     check_same_length,
     figure,
     figure_and_axes,
@@ -289,7 +290,7 @@ def reliability_diagram(calibs: Mapping[str, Mapping[str, Any]]) -> Figure:
     diagram, histogram = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     lowest_edge = 1.0
     for i, (label, calib) in enumerate(calibs.items()):
-        color = f"C{i}"
+        color, calib = f"C{i}", as_mapping(calib)
         confidence = as_float_array(calib["confidence"])
         accuracy = as_float_array(calib["accuracy"])
         filled = np.isfinite(confidence)
@@ -349,6 +350,7 @@ def metric_vs_severity_compare(
     """
     if not results_by_model or not any(results_by_model.values()):
         raise ValueError("no results to plot; pass {model: {corruption: {'severity': [...], ...}}}.")
+    results_by_model = {m: {c: as_mapping(v) for c, v in r.items()} for m, r in results_by_model.items()}
     corruptions: list[str] = []
     for results in results_by_model.values():
         for corruption, curve in results.items():

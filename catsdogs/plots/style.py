@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import matplotlib as mpl
@@ -121,6 +121,13 @@ def check_same_length(**arrays: Sequence[Any]) -> int:
     return next(iter(lengths.values()))
 
 
+def as_mapping(values: Any) -> Mapping[str, Any]:
+    """A record part (anything with ``to_dict``, e.g. a
+    :class:`~catsdogs.records.CorruptionCurve`) as its JSON object; a mapping as it is. The
+    figures read their series by name, as the records name them."""
+    return values.to_dict() if hasattr(values, "to_dict") else values
+
+
 def as_float_array(values: Sequence[float | None] | ArrayLike) -> np.ndarray:
     """Floats with ``None`` (an undefined metric) as NaN, which matplotlib skips."""
     return np.array([np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))], dtype=np.float64)
@@ -143,4 +150,5 @@ __all__ = [
     "panel_grid",
     "check_same_length",
     "as_float_array",
+    "as_mapping",
 ]

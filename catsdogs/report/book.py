@@ -31,7 +31,7 @@ from catsdogs.records import Ablation, Evaluation, GitState, Hardware, RunAudit
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.paper import PAPER
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +392,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ev, robust = run.evaluation, run.read_json_or_none("robustness/results.json")
+    ev, robust = run.evaluation, run.corruption_study()
     pages = {
         "run.md": tables.run_summary(run),
         "claims.md": markdown_table(claims.paper_claim_rows()),
@@ -406,7 +406,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "robustness.md": markdown_table(tables.robustness_rows(robust))
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
-        "mitigation.md": tables.mitigation_summary(run.read_json_or_none("robustness/mitigation.json")),
+        "mitigation.md": tables.mitigation_summary(run.mitigation),
         "ablation.md": ablation.ablation_markdown(run.record_or_none(Ablation), ev.ci95["accuracy"] if ev else None),
         "label_audit.md": label_audit.audit_markdown(run.record_or_none(RunAudit)),
         "parameters.md": parameter_explanation(run),
@@ -498,13 +498,11 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Evaluation | None) -> dict[str, 
     studies = cv_report.studies_of(run, project_dir() / "results")
     rows = cv_report.forest_rows(studies, ev if studies else None)
     if rows:
-        fig = plots.forest_plot(rows, reference=PAPER_CLAIMS["accuracy"], reference_label="the paper's 98.9 %")
+        fig = plots.forest_plot(rows, reference=PAPER.accuracy, reference_label="the paper's 98.9 %")
         fig.savefig(out_dir / "cv_forest.png", dpi=120)
     headline = cv_report.headline_rows(studies, ev)
     if headline:
-        fig = plots.forest_plot(
-            headline, reference=PAPER_CLAIMS["accuracy"], reference_label="the paper's 98.9 %", legend=False
-        )
+        fig = plots.forest_plot(headline, reference=PAPER.accuracy, reference_label="the paper's 98.9 %", legend=False)
         fig.savefig(out_dir / "cv_headline.png", dpi=120)
     folds = cv_report.fold_rows(studies)
     audited = next((s for s in studies.values() if s.label_audit), None)

@@ -18,7 +18,7 @@ from catsdogs.data.images import load_images
 from catsdogs.data.split import stratified_subset
 from catsdogs.evaluation.explain import gradcam, overlay
 from catsdogs.evaluation.metrics import most_confident_mistakes
-from catsdogs.records import Predictions, kept_epoch
+from catsdogs.records import Predictions, Scan, kept_epoch
 from catsdogs.runs import Run, read_predictions
 from catsdogs.studies.corruptions import STUDY_TITLES, corrupt
 
@@ -32,11 +32,11 @@ def image_sizes(run: Run) -> tuple[list[int], list[int]]:
     return [r["width"] for r in rows], [r["height"] for r in rows]
 
 
-def skipped_per_class(record: dict[str, Any]) -> dict[str, int]:
+def skipped_per_class(record: Scan) -> dict[str, int]:
     """Files skipped during validation per class, from ``data/scan.json``."""
     folders = dict(zip(scan.CLASS_FOLDERS, CLASS_NAMES))
     counts = dict.fromkeys(CLASS_NAMES, 0)
-    for file, _ in record["skipped_detail"]:
+    for file, _ in record.skipped_detail:
         counts[folders[file.split("/")[0]]] += 1
     return counts
 

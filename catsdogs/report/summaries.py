@@ -23,14 +23,14 @@ def _missing(what: str, chapter: str) -> str:
 
 
 def _dataset(run: Run) -> list[str]:
-    scan = run.read_json_or_none("data/scan.json")
+    scan = run.scan
     if not scan:
         return [_missing("The dataset", "01")]
-    per_class, split = scan["per_class"], scan["split"]
+    per_class, split = scan.per_class, scan.split
     kept = (
-        f"All {scan['examined']:,} files were readable images"
-        if not scan["skipped"]
-        else f"{scan['skipped']:,} of {scan['examined']:,} files were skipped as unreadable"
+        f"All {scan.examined:,} files were readable images"
+        if not scan.skipped
+        else f"{scan.skipped:,} of {scan.examined:,} files were skipped as unreadable"
     )
     balance = "as many cats as dogs" if per_class["cat"] == per_class["dog"] else "close to balanced"
     return [
@@ -140,27 +140,27 @@ def _evaluation(run: Run) -> list[str]:
 
 
 def _limitations(run: Run) -> list[str]:
-    robust = run.read_json_or_none("robustness/results.json")
+    robust = run.corruption_study()
     if not robust:
         return [_missing("The corruption study", "06")]
     found = []
     for name in PAPER_LIMITATIONS:
-        acc = robust["corruptions"].get(name, {}).get("accuracy")
+        acc = curve.accuracy if (curve := robust.corruptions.get(name)) else None
         if acc:
             found.append(f"{STUDY_TITLES[name]} {percent(acc[0])} → {percent(acc[-1])}")
     lines = [
-        f"On {robust['n_images']:,} validation images, accuracy from clean to the harshest level: "
+        f"On {robust.n_images:,} validation images, accuracy from clean to the harshest level: "
         + "; ".join(found)
         + "."
     ]
-    ood = run.read_json_or_none("robustness/ood.json")
+    ood = run.ood
     if ood:
-        caught = min(k["share_flagged"] for k in ood["kinds"].values())
+        caught = min(k.share_flagged for k in ood.kinds.values())
         lines.append(
-            f"The *unsure* flag (confidence below {ood['threshold']:.4f}) caught at least {percent(caught)} "
+            f"The *unsure* flag (confidence below {ood.threshold:.4f}) caught at least {percent(caught)} "
             "of each kind of made-up input, and the model still answers cat or dog for all of them."
         )
-    comparison = run.read_json_or_none("robustness/mitigation.json")
+    comparison = run.mitigation
     if comparison:
         lines.append(str(mitigation_summary(comparison)).strip())
     return lines

@@ -4,7 +4,7 @@ Every number here is read from the run's files (``config.json``, ``data/scan.jso
 ``phase*/result.json``, ``eval/metrics.json``, ``timings.json``, ``provenance.json``
 and, when they exist, ``export/export.json``, ``bench/bench.json`` and
 ``robustness/*.json``); the paper's figures come from
-:data:`catsdogs.studies.paper.PAPER_CLAIMS`. Each builder returns a
+:data:`catsdogs.studies.paper.PAPER`. Each builder returns a
 :class:`~catsdogs.markdown.Table`, which a notebook shows as the cell's value and the
 book writes into its generated pages.
 """
@@ -20,10 +20,24 @@ import numpy as np
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.evaluation.metrics import SHOWN_METRICS
 from catsdogs.markdown import Table, Text, and_list, duration, percent, table_builder, with_ci
-from catsdogs.records import Bench, Evaluation, Export, Interval, Metrics, PhaseResult, Unfrozen
+from catsdogs.records import (
+    Bench,
+    CalibrationStudy,
+    CorruptionStudy,
+    Evaluation,
+    Export,
+    Interval,
+    Metrics,
+    MitigationComparison,
+    OODStudy,
+    PhaseResult,
+    RecoveredShare,
+    Scan,
+    Unfrozen,
+)
 from catsdogs.runs import Run
 from catsdogs.studies.corruptions import title as study_title
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.paper import PAPER
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +46,21 @@ log = logging.getLogger(__name__)
 
 
 @table_builder
-def scan_rows(scan: Mapping[str, Any]) -> Table:
+def scan_rows(scan: Scan) -> Table:
     """What validation did with the files: kept as is, converted (why), skipped (why).
 
     ``scan`` is ``data/scan.json`` (:func:`catsdogs.training.steps.prepare_data`).
     """
-    kept = scan["usable"] - scan["converted"]
+    kept = scan.usable - scan.converted
     rows = [{"outcome": "kept as is", "reason": "valid RGB JPEG", "files": f"{kept:,}"}]
     rows += [
         {"outcome": "converted to RGB JPEG, kept", "reason": r, "files": f"{n:,}"}
-        for r, n in sorted(scan["converted_by_reason"].items())
+        for r, n in sorted(scan.converted_by_reason.items())
     ]
-    rows += [
-        {"outcome": "skipped", "reason": r, "files": f"{n:,}"} for r, n in sorted(scan["skipped_by_reason"].items())
-    ]
-    if not scan["skipped_by_reason"]:
+    rows += [{"outcome": "skipped", "reason": r, "files": f"{n:,}"} for r, n in sorted(scan.skipped_by_reason.items())]
+    if not scan.skipped_by_reason:
         rows.append({"outcome": "skipped", "reason": "(no file needed skipping)", "files": "0"})
-    rows.append({"outcome": "**examined**", "reason": "", "files": f"**{scan['examined']:,}**"})
+    rows.append({"outcome": "**examined**", "reason": "", "files": f"**{scan.examined:,}**"})
     return rows
 
 
@@ -211,7 +223,7 @@ def ci_series(evaluation: Evaluation) -> dict[str, list]:
         "estimates": [ci[k].estimate for k in keys],
         "lows": [ci[k].low for k in keys],
         "highs": [ci[k].high for k in keys],
-        "references": [PAPER_CLAIMS.get(k) for k in keys],
+        "references": [getattr(PAPER, k) if PAPER.has(k) else None for k in keys],
     }
 
 
@@ -258,19 +270,19 @@ def bench_rows(bench: Bench) -> Table:
 
 
 @table_builder
-def robustness_rows(results: Mapping[str, Any]) -> Table:
+def robustness_rows(results: CorruptionStudy) -> Table:
     """Accuracy with its 95 % CI on clean images and at the harshest severity, per
     corruption, with the change in percentage points and, where recorded, the images the
     corruption made wrong and right (paired, with the exact McNemar p-value), from
     ``robustness/results.json``; the clean column names the subset of validation images the
     study corrupts."""
     rows = []
-    n = results.get("n_images")
-    for name, curve in results["corruptions"].items():
-        acc, sev = curve["accuracy"], curve["severity"]
+    n = results.n_images
+    for name, curve in results.corruptions.items():
+        acc, sev = curve.accuracy, curve.severity
 
-        def ci(i: int, acc=acc, curve=curve) -> str:
-            return with_ci({"estimate": acc[i], "low": curve["accuracy_low"][i], "high": curve["accuracy_high"][i]})
+        def ci(i: int, curve=curve) -> str:
+            return with_ci(curve.interval(i))
 
         rows.append(
             {
@@ -280,10 +292,10 @@ def robustness_rows(results: Mapping[str, Any]) -> Table:
                 "change": f"{100 * (acc[-1] - acc[0]):+.1f} pp",
                 **(
                     {
-                        "same images: made wrong / made right (paired p)": f"{curve['lost'][-1]} / "
-                        f"{curve['gained'][-1]} ({curve['paired_p'][-1]:.2g})"
+                        "same images: made wrong / made right (paired p)": f"{curve.lost[-1]} / "
+                        f"{curve.gained[-1]} ({curve.paired_p[-1]:.2g})"
                     }
-                    if "paired_p" in curve
+                    if curve.paired_p is not None
                     else {}
                 ),
             }
@@ -321,56 +333,58 @@ def run_summary(run: Run) -> Text:
 
 
 @table_builder
-def calibration_rows(calib: Mapping[str, Any]) -> Table:
+def calibration_rows(calib: CalibrationStudy) -> Table:
     """ECE and accuracy before/after temperature scaling, from ``robustness/calibration.json``."""
-    temps = ", ".join(f"{t:.2f}" for t in calib["temperatures"])
+    temps = ", ".join(f"{t:.2f}" for t in calib.temperatures)
     return [
         {
             "model": "as trained",
-            "ECE": f"{calib['before']['ece']:.4f}",
-            "accuracy": percent(calib["accuracy_before"], 2),
+            "ECE": f"{calib.before.ece:.4f}",
+            "accuracy": percent(calib.accuracy_before, 2),
             "temperature": "1",
         },
         {
             "model": "temperature-scaled (cross-fitted)",
-            "ECE": f"{calib['after']['ece']:.4f}",
-            "accuracy": percent(calib["accuracy_after"], 2),
+            "ECE": f"{calib.after.ece:.4f}",
+            "accuracy": percent(calib.accuracy_after, 2),
             "temperature": temps,
         },
     ]
 
 
 @table_builder
-def ood_rows(ood: Mapping[str, Any]) -> Table:
+def ood_rows(ood: OODStudy) -> Table:
     """Per out-of-distribution kind: confidence, share called dog, share flagged by the
     threshold that keeps most real images, AUROC of confidence; from ``robustness/ood.json``."""
     rows = [
         {
             "input": "real validation images",
-            "mean confidence": f"{ood['in_distribution']['mean_confidence']:.3f}",
+            "mean confidence": f"{ood.in_distribution.mean_confidence:.3f}",
             "called dog": "",
             # measured where recorded (the published threshold is fitted on the whole split)
-            "flagged": percent(ood["in_distribution"].get("share_flagged", 1 - ood["keep_in_distribution"])),
+            "flagged": percent(
+                flagged if (flagged := ood.in_distribution.share_flagged) is not None else 1 - ood.keep_in_distribution
+            ),
             "AUROC": "",
         }
     ]
-    for kind, k in ood["kinds"].items():
+    for kind, k in ood.kinds.items():
         rows.append(
             {
                 "input": kind.replace("_", " "),
-                "mean confidence": f"{k['mean_confidence']:.3f}",
-                "called dog": percent(k["share_called_dog"]),
-                "flagged": percent(k["share_flagged"]),
-                "AUROC": f"{k['auroc_confidence']:.3f}",
+                "mean confidence": f"{k.mean_confidence:.3f}",
+                "called dog": percent(k.share_called_dog),
+                "flagged": percent(k.share_flagged),
+                "AUROC": f"{k.auroc_confidence:.3f}",
             }
         )
     return rows
 
 
-def ood_confidences(ood: Mapping[str, Any]) -> dict[str, list[float]]:
+def ood_confidences(ood: OODStudy) -> dict[str, list[float]]:
     """``{input kind: confidences}`` for :func:`catsdogs.plots.confidence_histograms`."""
-    out = {"real validation images": ood["in_distribution"]["confidence"]}
-    out.update({k.replace("_", " "): v["confidence"] for k, v in ood["kinds"].items()})
+    out = {"real validation images": ood.in_distribution.confidence}
+    out.update({k.replace("_", " "): v.confidence for k, v in ood.kinds.items()})
     return out
 
 
@@ -382,7 +396,7 @@ MITIGATION_UNCONTROLLED = (
 )
 
 
-def mitigation_summary(comparison: Mapping[str, Any] | None) -> Text:
+def mitigation_summary(comparison: MitigationComparison | None) -> Text:
     """What the controlled mitigation study found, in a few sentences read from
     ``robustness/mitigation.json``: under which corruptions the robust augmentation beat its
     same-epochs control (gain interval above zero), did worse (below zero) or could not be
@@ -390,23 +404,23 @@ def mitigation_summary(comparison: Mapping[str, Any] | None) -> Text:
     interval reaching zero); and the cost on clean images."""
     if not comparison:
         return Text(MITIGATION_UNCONTROLLED + "\n")
-    epochs = comparison.get("epochs", 1)
+    epochs = comparison.epochs or 1
     extra = "extra epoch" if epochs == 1 else f"{epochs} extra epochs"
     gained, unclear, worse, nothing = [], [], [], []
-    for name, c in comparison["corruptions"].items():
-        title, gain, share = study_title(name), c["gain"], c["recovered_share"]
-        if gain["low"] > 0:
-            of_drop = f", {_percent0(share['estimate'])} of the drop" if share else ""
-            gained.append(f"{title} ({_signed(gain['estimate'])} pp{of_drop})")
-        elif gain["high"] < 0:
-            worse.append(f"{title} ({_signed(gain['estimate'])} pp)")
+    for name, c in comparison.corruptions.items():
+        title, gain, share = study_title(name), c.gain, c.recovered_share
+        if gain.low > 0:
+            of_drop = f", {_percent0(share.estimate)} of the drop" if share else ""
+            gained.append(f"{title} ({_signed(gain.estimate)} pp{of_drop})")
+        elif gain.high < 0:
+            worse.append(f"{title} ({_signed(gain.estimate)} pp)")
         else:
             unclear.append(title)
         if share is None:
             nothing.append(title)
     sentences = [
         f"Against a control that fine-tuned for the same {extra} without that augmentation, on the "
-        f"same {comparison['n_images']:,} images, the limitation-aimed augmentation "
+        f"same {comparison.n_images:,} images, the limitation-aimed augmentation "
         + (
             f"raised the mean accuracy over levels 1-5 under {and_list(gained)}."
             if gained
@@ -422,12 +436,12 @@ def mitigation_summary(comparison: Mapping[str, Any] | None) -> Text:
             f"Under {and_list(nothing)} the control's own drop could not be told from zero: there was no "
             "measurable drop to recover."
         )
-    costs = [c["clean_cost"] for c in comparison["corruptions"].values()]
+    costs = [c.clean_cost for c in comparison.corruptions.values()]
     if costs:
         clean_cost = costs[0]  # the clean images are the same for every corruption
         sentences.append(
-            f"On clean images it changed accuracy by {_signed(-clean_cost['estimate'])} pp "
-            f"(95 % CI {_signed(-clean_cost['high'])} to {_signed(-clean_cost['low'])})."
+            f"On clean images it changed accuracy by {_signed(-clean_cost.estimate)} pp "
+            f"(95 % CI {_signed(-clean_cost.high)} to {_signed(-clean_cost.low)})."
         )
     return Text(" ".join(sentences) + "\n")
 
@@ -442,40 +456,40 @@ def _percent0(value: float) -> str:
     return f"{100 * value + 0.0:.0f} %"
 
 
-def _points(interval: Mapping[str, float], digits: int = 1) -> str:
+def _points(interval: Interval, digits: int = 1) -> str:
     """A difference of two rates in percentage points with its 95 % interval."""
-    lo, hi = _signed(interval["low"], digits=digits), _signed(interval["high"], digits=digits)
-    return f"{_signed(interval['estimate'], digits=digits)} pp ({lo} to {hi})"
+    lo, hi = _signed(interval.low, digits=digits), _signed(interval.high, digits=digits)
+    return f"{_signed(interval.estimate, digits=digits)} pp ({lo} to {hi})"
 
 
-def _share(interval: Mapping[str, Any]) -> str:
+def _share(interval: RecoveredShare) -> str:
     """A share in whole percent with its 95 % interval, written with "to" (it may be negative);
     an interval left open (too many resamples without a drop) says so."""
-    if interval.get("low") is None or interval.get("high") is None:
-        return f"{_percent0(interval['estimate'])} (interval unbounded)"
-    return f"{_percent0(interval['estimate'])} ({_percent0(interval['low'])[:-2]} to {_percent0(interval['high'])})"
+    if interval.low is None or interval.high is None:
+        return f"{_percent0(interval.estimate)} (interval unbounded)"
+    return f"{_percent0(interval.estimate)} ({_percent0(interval.low)[:-2]} to {_percent0(interval.high)})"
 
 
 @table_builder
-def mitigation_rows(comparison: Mapping[str, Any]) -> Table:
+def mitigation_rows(comparison: MitigationComparison) -> Table:
     """The robust augmentation against its same-epochs control, per corruption, from
     ``robustness/mitigation.json`` (:func:`catsdogs.studies.mitigation.compare_mitigation`):
     each arm's mean accuracy over the corrupted levels, the gain with its paired 95 %
     interval, the share of the control's drop recovered (undefined where that drop's interval
     reaches zero) and the cost on the clean images."""
     rows = []
-    for name, c in comparison["corruptions"].items():
-        share = c["recovered_share"]
+    for name, c in comparison.corruptions.items():
+        share = c.recovered_share
         rows.append(
             {
                 "corruption": study_title(name),
-                "mean accuracy, levels 1-5: plain / robust": f"{percent(c['plain']['corrupted'])} / "
-                f"{percent(c['robust']['corrupted'])}",
-                "gain (95 % CI)": _points(c["gain"]),
+                "mean accuracy, levels 1-5: plain / robust": f"{percent(c.plain.corrupted)} / "
+                f"{percent(c.robust.corrupted)}",
+                "gain (95 % CI)": _points(c.gain),
                 "share of the drop recovered (95 % CI)": (
-                    _share(share) if share is not None else f"no measurable drop: {_points(c['plain_drop'])}"
+                    _share(share) if share is not None else f"no measurable drop: {_points(c.plain_drop)}"
                 ),
-                "clean cost (95 % CI)": _points(c["clean_cost"]),
+                "clean cost (95 % CI)": _points(c.clean_cost),
             }
         )
     return rows

@@ -34,7 +34,7 @@ from catsdogs.markdown import (
 )
 from catsdogs.records import Ablation, AblationRun, Comparison, FoldTest, Interval, McNemar, OutOfFold, WithoutSelection
 from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.paper import PAPER
 
 #: Significance level of the pre-declared comparison.
 ALPHA = 0.05
@@ -77,7 +77,7 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> Ablation:
                 "phase2_epochs_run": len(history.get("epoch", [])),
                 "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
                 "phase2_seconds": timings.get("phase2_train"),
-                "manifest_sha256": (other.read_json_or_none("data/scan.json") or {}).get("manifest_sha256"),
+                "manifest_sha256": other.scan.manifest_sha256 if other.scan else None,
             }
         )
     shas = {e["manifest_sha256"] for e in entries}
@@ -136,7 +136,7 @@ def ablation_summary(ablation: Ablation) -> str:
     compare with the width of their confidence intervals."""
     runs, published = ablation.runs, ablation.base
     best = max(runs, key=lambda e: e.final_accuracy.estimate)
-    paper = PAPER_CLAIMS["accuracy"]
+    paper = PAPER.accuracy
 
     def described(e: AblationRun) -> str:
         changes = change_text(e, published)

@@ -29,7 +29,7 @@ from catsdogs.records import Bench, Export
 from catsdogs.runs import Run
 from catsdogs.studies.cv_report import StudyReport, comparison_of, without_selection_interval
 from catsdogs.studies.generalization import NOT_TESTABLE, GeneralizationSummary, claim_status
-from catsdogs.studies.paper import PAPER_CLAIMS, paper_figure
+from catsdogs.studies.paper import PAPER, paper_figure
 from catsdogs.studies.verdicts import (
     DIFFERS_EXPLAINED,
     NO_DETECTABLE_DROP,
@@ -47,15 +47,15 @@ from catsdogs.studies.verdicts import (
 
 @table_builder
 def paper_claim_rows() -> Table:
-    """The paper's headline figures (:data:`catsdogs.studies.paper.PAPER_CLAIMS`)."""
-    P = PAPER_CLAIMS
+    """The paper's headline figures (:data:`catsdogs.studies.paper.PAPER`)."""
+    P = PAPER
     return [
-        {"claim": "images (PetImages, both classes)", "paper": f"{P['images']:,}"},
-        {"claim": "validation accuracy", "paper": paper_percent(P["accuracy"])},
-        {"claim": "precision / recall / F1", "paper": f"{P['precision']} / {P['recall']} / {P['f1']}"},
-        {"claim": "parameters", "paper": f"≈{P['parameters'] / 1e6:.1f} M"},
-        {"claim": "model file size", "paper": f"{P['file_size_mb']:.0f} MB"},
-        {"claim": "inference latency", "paper": f"≈{P['latency_ms_per_image']:.0f} ms/image, {P['latency_hardware']}"},
+        {"claim": "images (PetImages, both classes)", "paper": f"{P.images:,}"},
+        {"claim": "validation accuracy", "paper": paper_percent(P.accuracy)},
+        {"claim": "precision / recall / F1", "paper": f"{P.precision} / {P.recall} / {P.f1}"},
+        {"claim": "parameters", "paper": f"≈{P.parameters / 1e6:.1f} M"},
+        {"claim": "model file size", "paper": f"{P.file_size_mb:.0f} MB"},
+        {"claim": "inference latency", "paper": f"≈{P.latency_ms_per_image:.0f} ms/image, {P.latency_hardware}"},
     ]
 
 
@@ -95,13 +95,13 @@ def comparison_rows(run: Run) -> Table:
     rows = [
         row(
             "images used",
-            f"{PAPER_CLAIMS['images']:,}",
+            f"{PAPER.images:,}",
             f"{data.usable_images:,}" if data else NOT_MEASURED,
             "same validation split",
         )
     ]
     for key, label in SHOWN_METRICS.items():
-        paper = paper_figure(key) if key in PAPER_CLAIMS else NOT_REPORTED
+        paper = paper_figure(key) if PAPER.has(key) else NOT_REPORTED
         # a metric added after a record was made is "not measured" there, not an error
         # two decimals: at one, 98.76 % and 98.86 % read 98.8 % and 98.9 % (the paper's figure)
         ours = with_ci(ev.ci95[key], 2) if ev and key in ev.ci95 else NOT_MEASURED
@@ -111,7 +111,7 @@ def comparison_rows(run: Run) -> Table:
     rows.append(
         row(
             "parameters",
-            f"≈{PAPER_CLAIMS['parameters'] / 1e6:.1f} M",
+            f"≈{PAPER.parameters / 1e6:.1f} M",
             millions(params) if params else NOT_MEASURED,
             millions(export.parameters.total) if export else NOT_MEASURED,
         )
@@ -119,7 +119,7 @@ def comparison_rows(run: Run) -> Table:
     rows.append(
         row(
             "model file size",
-            f"{PAPER_CLAIMS['file_size_mb']:.0f} MB",
+            f"{PAPER.file_size_mb:.0f} MB",
             _keras_size(run, export),
             f"{int8.size_mb:.1f} MB" if int8 else NOT_MEASURED,
         )
@@ -127,7 +127,7 @@ def comparison_rows(run: Run) -> Table:
     rows.append(
         row(
             "latency",
-            f"≈{PAPER_CLAIMS['latency_ms_per_image']:.0f} ms/image",
+            f"≈{PAPER.latency_ms_per_image:.0f} ms/image",
             _latency(bench, "keras"),
             _latency(bench, "tflite_int8"),
         )
@@ -150,7 +150,7 @@ def comparison_rows(run: Run) -> Table:
         )
     )
     latency_hw = hardware_text(bench.hardware) if bench else NOT_MEASURED
-    rows.append(row("latency hardware", PAPER_CLAIMS["latency_hardware"], latency_hw, latency_hw))
+    rows.append(row("latency hardware", PAPER.latency_hardware, latency_hw, latency_hw))
     return rows
 
 
@@ -219,7 +219,7 @@ def prf_verdict(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> s
     """*Reproduced* when each of precision, recall and F1 is (:func:`judge_rounded`)."""
     return (
         REPRODUCED
-        if all(judge_rounded(ci[k], PAPER_CLAIMS[k.removeprefix("macro_")]) == REPRODUCED for k in keys)
+        if all(judge_rounded(ci[k], getattr(PAPER, k.removeprefix("macro_"))) == REPRODUCED for k in keys)
         else NOT_REPRODUCED
     )
 
@@ -264,16 +264,16 @@ def judge_claims(
     ``imagenet_model`` holds ``parameters`` and ``size_mb`` of MobileNetV2 with its ImageNet
     head (the explanation of a parameter or size difference); ``generalization`` is the
     published models' :func:`~catsdogs.studies.generalization.generalization_summary`."""
-    P, out = PAPER_CLAIMS, []
+    P, out = PAPER, []
     top = imagenet_model or {}
     picked = {s.label: c for n, s in studies.items() if (c := without_selection_interval(studies, n))}
     for recipe, ci, what, link in _accuracy_evidence(run, studies):
         acc, of = ci["accuracy"], f" ({recipe})" if recipe else ""
-        fair, strict, _ = judge_accuracy(acc, P["accuracy"], paper_validation_size())
+        fair, strict, _ = judge_accuracy(acc, P.accuracy, paper_validation_size())
         changed = ""
         if recipe in picked:  # a verdict that changes without the fold the recipe was picked on says so
             fresh = picked[recipe]
-            fair_fresh, strict_fresh, _ = judge_accuracy(fresh["ci"], P["accuracy"], paper_validation_size())
+            fair_fresh, strict_fresh, _ = judge_accuracy(fresh["ci"], P.accuracy, paper_validation_size())
             changed = "; ".join(
                 f"{what} without {fresh['excluded']}: {after}"
                 for what, before, after in (("", fair, fair_fresh), ("strict", strict, strict_fresh))
@@ -283,7 +283,7 @@ def judge_claims(
             Claim(
                 "accuracy",
                 f"validation accuracy{of}",
-                percent(P["accuracy"]),
+                percent(P.accuracy),
                 f"{with_ci(acc, 2)}, {what}",
                 fair,
                 link,
@@ -319,9 +319,9 @@ def judge_claims(
             Claim(
                 "parameters",
                 "parameters",
-                f"≈{P['parameters'] / 1e6:.1f} M",
+                f"≈{P.parameters / 1e6:.1f} M",
                 f"{ours / 1e6:.2f} M (binary model)",
-                judge_size(ours, P["parameters"], top.get("parameters")),
+                judge_size(ours, P.parameters, top.get("parameters")),
                 "[Results: parameters and size](results.md)",
             )
         )
@@ -332,9 +332,9 @@ def judge_claims(
             Claim(
                 "size",
                 "model file size",
-                f"{P['file_size_mb']:.0f} MB",
+                f"{P.file_size_mb:.0f} MB",
                 f"{size:.1f} MB (Keras)",
-                judge_size(size, P["file_size_mb"], top.get("size_mb")),
+                judge_size(size, P.file_size_mb, top.get("size_mb")),
                 "[Results: parameters and size](results.md)",
             )
         )
@@ -351,7 +351,7 @@ def judge_claims(
         Claim(
             "latency",
             "latency",
-            f"≈{P['latency_ms_per_image']:.0f} ms/image, GPU",
+            f"≈{P.latency_ms_per_image:.0f} ms/image, GPU",
             cpu,
             NOT_TESTABLE if not gpus else NOT_REPRODUCED,
             "[Results](results.md)",
@@ -369,21 +369,20 @@ def judge_claims(
                 "[Beyond PetImages](generalization.md)",
             )
         )
-    robust = run.read_json_or_none("robustness/results.json")
+    robust = run.corruption_study()
     for name, claim in LIMITATION_CLAIMS.items():
-        if robust and name in robust["corruptions"]:
-            c = robust["corruptions"][name]
-            clean = {"low": c["accuracy_low"][0], "high": c["accuracy_high"][0], "estimate": c["accuracy"][0]}
-            worst = {"low": c["accuracy_low"][-1], "high": c["accuracy_high"][-1], "estimate": c["accuracy"][-1]}
+        if robust and name in robust.corruptions:
+            c = robust.corruptions[name]
+            clean, worst = c.interval(0), c.interval(-1)
             paired = (
-                f"; {c['lost'][-1]} images made wrong, {c['gained'][-1]} made right, paired p = {c['paired_p'][-1]:.2g}"
-                if "paired_p" in c
+                f"; {c.lost[-1]} images made wrong, {c.gained[-1]} made right, paired p = {c.paired_p[-1]:.2g}"
+                if c.paired_p is not None
                 else ""
             )
             verdict = judge_limitation(c)
-            floor = robust.get("smallest_detectable_drop")
+            floor = robust.smallest_detectable_drop
             note = (
-                f"a drop under {100 * floor:.1f} pp could not be shown with {robust['n_images']:,} images"
+                f"a drop under {100 * floor:.1f} pp could not be shown with {robust.n_images:,} images"
                 if verdict == NO_DETECTABLE_DROP and floor
                 else ""
             )
@@ -392,7 +391,7 @@ def judge_claims(
                     name,
                     claim,
                     "named, not measured",
-                    f"{with_ci(clean)} → {with_ci(worst)}, {robust['n_images']:,} validation images{paired}"
+                    f"{with_ci(clean)} → {with_ci(worst)}, {robust.n_images:,} validation images{paired}"
                     + (f"; {note}" if note else ""),
                     verdict,
                     "[Limitations](limitations.md)",
@@ -427,7 +426,7 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
     by_key: dict[str, list[Claim]] = {}
     for c in found:
         by_key.setdefault(c.key, []).append(c)
-    paper, sentences = paper_percent(PAPER_CLAIMS["accuracy"]), []
+    paper, sentences = paper_percent(PAPER.accuracy), []
     accuracy = by_key.get("accuracy", [])
     if accuracy:
         held = [c for c in accuracy if c.verdict == REPRODUCED]
@@ -464,7 +463,7 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
         ok = all(c.verdict == REPRODUCED for c in prf)
         model_parts.append(
             f"precision, recall and F1 {'are' if ok else 'are not all'} consistent with its "
-            f"{PAPER_CLAIMS['precision']} (our 95 % CIs overlap 0.985–0.995, the values that round to it)"
+            f"{PAPER.precision} (our 95 % CIs overlap 0.985–0.995, the values that round to it)"
         )
     model = by_key.get("parameters", []) + by_key.get("size", [])
     if model and all(c.verdict == DIFFERS_EXPLAINED for c in model):

@@ -34,7 +34,7 @@ from catsdogs.runs import (
 )
 from catsdogs.studies.ablation import selection_sentence
 from catsdogs.studies.label_audit import GALLERY_FILE, audit_verdict_line
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.studies.paper import PAPER
 from catsdogs.studies.verdicts import REPRODUCED, judge_accuracy, paper_validation_size
 
 #: The published studies, in the order the book shows them: the headline (the paper-faithful
@@ -412,7 +412,7 @@ def headline_sentences(studies: Mapping[str, StudyReport], name: str) -> str:
 
 def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
     """The verdict in plain words, or what is still missing for it."""
-    paper = PAPER_CLAIMS["accuracy"]
+    paper = PAPER.accuracy
     if not studies:
         return Text(
             "*No cross-validation study is published for this profile (`python -m catsdogs cv --profile full`).*\n"

@@ -132,17 +132,18 @@ def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class
     # the study runs the models (TensorFlow); the claim table and the book only read records
     from catsdogs.studies.robustness import corruption_curves
 
-    result: dict[str, Any] = {
-        "corruption": "low_resolution",
-        "levels": list(levels("low_resolution")),
-        "note": "level 0 is the unchanged photo; the others are pixels on a side before the photo is enlarged back",
-        "models": {},
-    }
+    models, study = {}, None
     for path in map(Path, model_paths):
-        curves = corruption_curves(record, names=("low_resolution",), per_class=per_class, model_path=path)
-        result["n_images"], result["per_class"] = curves["n_images"], curves["per_class"]
-        result["models"][path.name] = {"sha256": file_sha256(path), **curves["corruptions"]["low_resolution"]}
-    control = ResolutionControl.from_dict(result)
+        study = corruption_curves(record, names=("low_resolution",), per_class=per_class, model_path=path)
+        models[path.name] = study.corruptions["low_resolution"].replace(sha256=file_sha256(path))
+    control = ResolutionControl(
+        corruption="low_resolution",
+        levels=list(levels("low_resolution")),
+        note="level 0 is the unchanged photo; the others are pixels on a side before the photo is enlarged back",
+        models=models,
+        n_images=study.n_images if study else None,
+        per_class=study.per_class if study else None,
+    )
     record.write_record(control)
     return control
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -27,7 +27,17 @@ from scipy.stats import DegenerateDataWarning, bootstrap
 
 from catsdogs.files import file_sha256
 from catsdogs.model.classifier import HEAD_LAYER, build_classifier, get_base, unfreeze_top
-from catsdogs.records import Parameters, PhaseResult
+from catsdogs.records import (
+    ArmAccuracy,
+    CorruptionCurve,
+    CorruptionStudy,
+    Interval,
+    MitigationComparison,
+    MitigationEffect,
+    Parameters,
+    PhaseResult,
+    RecoveredShare,
+)
 from catsdogs.runs import Run
 from catsdogs.studies.robustness import FROM_CONFIG, evaluate_corruptions
 from catsdogs.training.steps import fit_phase, phase_result, save_phase_result
@@ -87,10 +97,14 @@ def train_mitigation(run: Run, arm: str = "robust") -> PhaseResult:
     )
 
 
-def _per_image(entry: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _per_image(curve: CorruptionCurve) -> tuple[np.ndarray, np.ndarray]:
     """Each image's correctness clean (level 0) and its mean correctness over the corrupted
-    levels, from a corruption-study entry's ``correct`` strings."""
-    right = np.array([[c == "1" for c in level] for level in entry["correct"]], dtype="float64")
+    levels, from a corruption curve's ``correct`` strings."""
+    if curve.correct is None:
+        raise ValueError(
+            "a corruption study made without per-image results cannot be compared image by image; run it again"
+        )
+    right = np.array([[c == "1" for c in level] for level in curve.correct], dtype="float64")
     return right[0], right[1:].mean(axis=0)
 
 
@@ -110,8 +124,8 @@ UNDEFINED_SHARE_ALLOWED = 0.025
 
 
 def compare_mitigation(
-    plain: Mapping[str, Any], robust: Mapping[str, Any], n_resamples: int = 1000, seed: int = 0
-) -> dict[str, Any]:
+    plain: CorruptionStudy, robust: CorruptionStudy, n_resamples: int = 1000, seed: int = 0, **fields: Any
+) -> MitigationComparison:
     """The robust augmentation against its control, per corruption, on the same images.
 
     For each corruption: both arms' clean accuracy and mean accuracy over the corrupted
@@ -122,18 +136,21 @@ def compare_mitigation(
     (``scipy.stats.bootstrap``, ``paired=True``). The share is reported only where the drop's
     interval lies above zero; its interval is left open (``low``/``high`` ``None``) when more
     than :data:`UNDEFINED_SHARE_ALLOWED` of the resamples have no drop to divide by.
+    ``fields`` (``epochs``, ``source_sha256``) are recorded beside.
 
     The two studies must cover the same images and levels. Occlusion at the Grad-CAM peak
     hides each arm's own peak, so there "the same images" means the same photos.
     """
     for key in ("n_images", "per_class", "levels"):
-        if plain.get(key) != robust.get(key):
-            raise ValueError(f"the two corruption studies differ in {key}: {plain.get(key)!r} and {robust.get(key)!r}")
-    out: dict[str, Any] = {"n_images": plain["n_images"], "n_resamples": n_resamples, "corruptions": {}}
-    for name, p_entry in plain["corruptions"].items():
-        if name not in robust["corruptions"]:
+        if getattr(plain, key) != getattr(robust, key):
+            raise ValueError(
+                f"the two corruption studies differ in {key}: {getattr(plain, key)!r} and {getattr(robust, key)!r}"
+            )
+    effects = {}
+    for name, p_curve in plain.corruptions.items():
+        if name not in robust.corruptions:
             continue
-        data = (*_per_image(p_entry), *_per_image(robust["corruptions"][name]))
+        data = (*_per_image(p_curve), *_per_image(robust.corruptions[name]))
         point = _paired_statistics(*data)
         with warnings.catch_warnings():
             # a figure every resample gives alike (no image changed, e.g. no clean cost) has a
@@ -150,38 +167,44 @@ def compare_mitigation(
             )
         low, high = res.confidence_interval
 
-        def interval(i: int, low=low, high=high, point=point) -> dict[str, float]:
-            return {"estimate": float(point[i]), "low": float(low[i]), "high": float(high[i])}
+        def interval(i: int, low=low, high=high, point=point) -> Interval:
+            return Interval(estimate=float(point[i]), low=float(low[i]), high=float(high[i]))
 
-        entry: dict[str, Any] = {
-            "plain": {"clean": float(np.mean(data[0])), "corrupted": float(np.mean(data[1]))},
-            "robust": {"clean": float(np.mean(data[2])), "corrupted": float(np.mean(data[3]))},
-            "gain": interval(0),
-            "clean_cost": interval(1),
-            "plain_drop": interval(2),
-            "recovered_share": None,
-        }
-        if entry["plain_drop"]["low"] > 0:
+        share = None
+        if interval(2).low > 0:
             shares = res.bootstrap_distribution[3]
             undefined = float(np.mean(np.isnan(shares)))
             lo, hi = np.nanpercentile(shares, [2.5, 97.5]) if undefined <= UNDEFINED_SHARE_ALLOWED else (None, None)
-            entry["recovered_share"] = {
-                "estimate": float(point[3]),
-                "low": None if lo is None else float(lo),
-                "high": None if hi is None else float(hi),
-                "undefined_resamples": undefined,
-            }
-        out["corruptions"][name] = entry
-    return out
+            share = RecoveredShare(
+                estimate=float(point[3]),
+                low=None if lo is None else float(lo),
+                high=None if hi is None else float(hi),
+                undefined_resamples=undefined,
+            )
+        effects[name] = MitigationEffect(
+            plain=ArmAccuracy(clean=float(np.mean(data[0])), corrupted=float(np.mean(data[1]))),
+            robust=ArmAccuracy(clean=float(np.mean(data[2])), corrupted=float(np.mean(data[3]))),
+            gain=interval(0),
+            clean_cost=interval(1),
+            plain_drop=interval(2),
+            recovered_share=share,
+        )
+    return MitigationComparison(n_images=plain.n_images, n_resamples=n_resamples, corruptions=effects, **fields)
 
 
-def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MitigationStudy:
+    """:func:`mitigation_study`'s result: the paired comparison and each arm's corruption study."""
+
+    comparison: MitigationComparison
+    studies: dict[str, CorruptionStudy]
+
+
+def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> MitigationStudy:
     """Both arms trained (:func:`train_mitigation`), each through the corruption study
     (``robustness/results_<tag>.json``, reused when made by that arm's model at this
     ``per_class`` with per-image results), and their
     paired comparison (:func:`compare_mitigation`), written to ``robustness/mitigation.json``.
-
-    Returns ``{"comparison": ..., "studies": {"plain": ..., "robust": ...}}``.
     """
     studies = {}
     cfg = run.config
@@ -189,16 +212,21 @@ def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> dic
     for arm, (phase, _) in ARMS.items():
         train_mitigation(run, arm)
         model, tag = run.path / phase / "model.keras", STUDY_TAGS[arm]
-        done = run.read_json_or_none(f"robustness/results_{tag}.json")
+        done = run.corruption_study(tag)
         reusable = (
             done is not None
-            and done.get("per_class") == wanted
-            and done.get("model_sha256") == file_sha256(model)
-            and all("correct" in entry for entry in done["corruptions"].values())
+            and done.per_class == wanted
+            and done.model_sha256 == file_sha256(model)
+            and all(curve.correct is not None for curve in done.corruptions.values())
         )
         studies[arm] = done if reusable else evaluate_corruptions(run, per_class=per_class, model_path=model, tag=tag)
-    result = compare_mitigation(studies["plain"], studies["robust"], cfg.bootstrap_samples, cfg.seed)
-    result["epochs"] = cfg.mitigation_epochs
-    result["source_sha256"] = file_sha256(run.final_model())
-    run.write_json("robustness/mitigation.json", result)
-    return {"comparison": result, "studies": studies}
+    result = compare_mitigation(
+        studies["plain"],
+        studies["robust"],
+        cfg.bootstrap_samples,
+        cfg.seed,
+        epochs=cfg.mitigation_epochs,
+        source_sha256=file_sha256(run.final_model()),
+    )
+    run.write_record(result)
+    return MitigationStudy(result, studies)

@@ -9,6 +9,7 @@ two from chapter 5's, which scores the unrounded training pipeline.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -31,6 +32,15 @@ from catsdogs.evaluation.predict import (
     predict_paths,
 )
 from catsdogs.files import file_sha256
+from catsdogs.records import (
+    CalibrationStudy,
+    CorruptionCurve,
+    CorruptionStudy,
+    InDistribution,
+    OODKind,
+    OODStudy,
+    Reliability,
+)
 from catsdogs.runs import read_predictions
 from catsdogs.studies.corruptions import (
     CORRUPTIONS,
@@ -62,12 +72,12 @@ def evaluate_corruptions(
     per_class: int | None | str = FROM_CONFIG,
     model_path=None,
     tag: str = "",
-) -> dict:
+) -> CorruptionStudy:
     """Accuracy, F1 (with bootstrap 95% CIs) and mean confidence per corruption and level
     (:func:`corruption_curves`), written to ``robustness/results.json``
     (``results_<tag>.json`` with a ``tag``) and returned."""
     results = corruption_curves(run, names, severities, per_class, model_path)
-    run.write_json(f"robustness/results{'_' + tag if tag else ''}.json", results)
+    run.write_record(results, CorruptionStudy.name_of(tag))
     return results
 
 
@@ -77,7 +87,7 @@ def corruption_curves(
     severities=SEVERITIES,
     per_class: int | None | str = FROM_CONFIG,
     model_path=None,
-) -> dict:
+) -> CorruptionStudy:
     """Accuracy, F1 (with bootstrap 95% CIs), mean confidence, and the change against the
     clean images, paired (:func:`paired_change`), per corruption and level.
 
@@ -96,21 +106,13 @@ def corruption_curves(
     unknown = [n for n in names if n not in CORRUPTIONS and n != GRADCAM_OCCLUSION]
     if unknown:
         raise ValueError(f"unknown corruption(s) {unknown}; choose from {', '.join(STUDY)}")
-    results: dict = {
-        "model": str(predictor.path.name),
-        "model_sha256": file_sha256(predictor.path),
-        "n_images": int(len(idx)),
-        "per_class": per_class,
-        "levels": {n: list(levels(n if n in CORRUPTIONS else "occlusion")) for n in names},
-        "corruptions": {},
-    }
     clean_probs = predictor.predict(clean)
     clean_right = (clean_probs >= 0.5) == (labels == 1)
-    results["smallest_detectable_drop"] = smallest_detectable_drop(len(idx))
     peaks = None
     if GRADCAM_OCCLUSION in names:
         heatmaps, _ = gradcam(keras.models.load_model(predictor.path, compile=False), clean)
         peaks = peak_locations(heatmaps)
+    curves: dict[str, dict[str, list]] = {}
     steps = [(n, s) for n in names for s in severities]
     for name, sev in tqdm(steps, desc="corruptions", unit="level"):
         if sev == 0:
@@ -122,21 +124,32 @@ def corruption_curves(
         ci = bootstrap_ci(
             labels, probs, n_samples=cfg.bootstrap_samples, seed=cfg.seed, metric_names=("accuracy", "f1")
         )
-        entry = results["corruptions"].setdefault(name, {"severity": []})
-        entry["severity"].append(sev)
-        for m in ("accuracy", "f1"):
-            entry.setdefault(m, []).append(ci[m]["estimate"])
-            entry.setdefault(f"{m}_low", []).append(ci[m]["low"])
-            entry.setdefault(f"{m}_high", []).append(ci[m]["high"])
-        entry.setdefault("mean_confidence", []).append(float(np.mean(confidence(probs))))
         right = (probs >= 0.5) == (labels == 1)
-        # each image's outcome, one character per image ("1": right), for paired comparisons
-        entry.setdefault("correct", []).append("".join("1" if r else "0" for r in right))
-        # paired with the clean images: which images the corruption broke, which it fixed
-        paired = paired_change(clean_right, right)
-        for key, value in paired.items():
-            entry.setdefault(key, []).append(value)
-    return results
+        level = {
+            "severity": sev,
+            **{f"{m}{end}": ci[m][part] for m in ("accuracy", "f1") for end, part in CI_PARTS},
+            "mean_confidence": float(np.mean(confidence(probs))),
+            # each image's outcome, one character per image ("1": right), for paired comparisons
+            "correct": "".join("1" if r else "0" for r in right),
+            # paired with the clean images: which images the corruption broke, which it fixed
+            **paired_change(clean_right, right),
+        }
+        for key, value in level.items():
+            curves.setdefault(name, {}).setdefault(key, []).append(value)
+    return CorruptionStudy(
+        model=str(predictor.path.name),
+        model_sha256=file_sha256(predictor.path),
+        n_images=int(len(idx)),
+        per_class=per_class,
+        levels={n: list(levels(n if n in CORRUPTIONS else "occlusion")) for n in names},
+        corruptions={name: CorruptionCurve(**curve) for name, curve in curves.items()},
+        smallest_detectable_drop=smallest_detectable_drop(len(idx)),
+    )
+
+
+#: A metric's estimate and its 95 % interval's ends, as a corruption curve names them
+#: (``accuracy``, ``accuracy_low``, ``accuracy_high``) and as :func:`bootstrap_ci` does.
+CI_PARTS = (("", "estimate"), ("_low", "low"), ("_high", "high"))
 
 
 def paired_change(clean_right: np.ndarray, corrupted_right: np.ndarray) -> dict[str, float | int]:
@@ -197,7 +210,16 @@ def make_ood(clean: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
 EXPORTED_THRESHOLD = "export/export.json"
 
 
-def unsure_threshold(run) -> dict:
+@dataclass(frozen=True)
+class UnsureThreshold:
+    """The threshold of the *unsure* flag, where it was found and on how many images it was fitted."""
+
+    threshold: float
+    source: str
+    n_images: int
+
+
+def unsure_threshold(run) -> UnsureThreshold:
     """The threshold of the *unsure* flag exactly as the model is published with it: the
     Keras export's ``ood_threshold`` (``export/export.json``: the confidence quantile that
     keeps :data:`~catsdogs.evaluation.predict.KEEP_IN_DISTRIBUTION` of the whole validation
@@ -205,26 +227,17 @@ def unsure_threshold(run) -> dict:
     (chapter 6 opened on its own) fits it the same way, on
     the final model's predictions of the whole validation split.
 
-    Returns ``{"threshold", "source", "n_images"}``; the model card, ``predict``, the Try
-    page and chapter 6 then show one value."""
+    The model card, ``predict``, the Try page and chapter 6 then show one value."""
     export = current_export(run)  # made from the run's current final model, or None
     if export is not None:
         keras_export = export.exports["keras"]
-        return {
-            "threshold": float(keras_export.ood_threshold),
-            "source": EXPORTED_THRESHOLD,
-            "n_images": int(keras_export.val_metrics.n),
-        }
+        return UnsureThreshold(float(keras_export.ood_threshold), EXPORTED_THRESHOLD, int(keras_export.val_metrics.n))
     paths, _ = run.split_paths("val")
     probs = predict_paths(load_predictor(run.final_model()), paths)
-    return {
-        "threshold": fit_ood_threshold(probs),
-        "source": "the final model on the validation split",
-        "n_images": len(paths),
-    }
+    return UnsureThreshold(fit_ood_threshold(probs), "the final model on the validation split", len(paths))
 
 
-def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG) -> dict:
+def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG) -> OODStudy:
     """What the model says on non-pet images, and whether the *unsure* flag catches them.
 
     The threshold is the published one (:func:`unsure_threshold`, fitted on the whole
@@ -243,37 +256,39 @@ def ood_study(run, kinds=OOD_KINDS, per_class: int | None | str = FROM_CONFIG) -
     probs_id = predictor.predict(clean)
     conf_id = confidence(probs_id)
     fitted = unsure_threshold(run)
-    threshold = fitted["threshold"]
-    result = {
-        "n_images": int(len(idx)),
-        "threshold": threshold,
-        "threshold_source": fitted["source"],
-        "threshold_n_images": fitted["n_images"],
-        "keep_in_distribution": KEEP_IN_DISTRIBUTION,
-        "in_distribution": {"mean_confidence": float(conf_id.mean())},
-        "kinds": {},
-    }
+    by_kind = {}
     for kind in kinds:
         probs = predictor.predict(make_ood(clean, kind, seed=cfg.seed))
         conf = confidence(probs)
         y = np.r_[np.ones_like(conf_id), np.zeros_like(conf)]
-        result["kinds"][kind] = {
-            "mean_confidence": float(conf.mean()),
-            "share_called_dog": float(np.mean(probs >= 0.5)),
-            "share_flagged": float(np.mean(conf < threshold)),
-            "auroc_confidence": float(roc_auc_score(y, np.r_[conf_id, conf])),
-            "confidence": conf.round(4).tolist(),
-        }
-    result["in_distribution"]["share_flagged"] = float(np.mean(conf_id < threshold))
-    result["in_distribution"]["confidence"] = conf_id.round(4).tolist()
-    run.write_json("robustness/ood.json", result)
+        by_kind[kind] = OODKind(
+            mean_confidence=float(conf.mean()),
+            share_called_dog=float(np.mean(probs >= 0.5)),
+            share_flagged=float(np.mean(conf < fitted.threshold)),
+            auroc_confidence=float(roc_auc_score(y, np.r_[conf_id, conf])),
+            confidence=conf.round(4).tolist(),
+        )
+    result = OODStudy(
+        n_images=int(len(idx)),
+        threshold=fitted.threshold,
+        threshold_source=fitted.source,
+        threshold_n_images=fitted.n_images,
+        keep_in_distribution=KEEP_IN_DISTRIBUTION,
+        in_distribution=InDistribution(
+            mean_confidence=float(conf_id.mean()),
+            share_flagged=float(np.mean(conf_id < fitted.threshold)),
+            confidence=conf_id.round(4).tolist(),
+        ),
+        kinds=by_kind,
+    )
+    run.write_record(result)
     return result
 
 
 # ----------------------------------------------------------------------------- calibration
 
 
-def calibration_study(run, n_bins: int = 15) -> dict:
+def calibration_study(run, n_bins: int = 15) -> CalibrationStudy:
     """Reliability and ECE of the final model, before and after temperature scaling.
 
     The full run trains on every training image, so the temperature is fitted by
@@ -291,14 +306,12 @@ def calibration_study(run, n_bins: int = 15) -> dict:
         t = calibration.fit_temperature(logits[fit], y[fit])
         temps.append(t)
         scaled[apply] = calibration.apply_temperature(logits[apply], t)
-    before = calibration.reliability(y, p.prob, n_bins=n_bins)
-    after = calibration.reliability(y, scaled, n_bins=n_bins)
-    result = {
-        "temperatures": temps,
-        "before": before,
-        "after": after,
-        "accuracy_before": float(np.mean((p.prob >= 0.5) == y)),
-        "accuracy_after": float(np.mean((scaled >= 0.5) == y)),
-    }
-    run.write_json("robustness/calibration.json", result)
+    result = CalibrationStudy(
+        temperatures=temps,
+        before=Reliability.from_dict(calibration.reliability(y, p.prob, n_bins=n_bins)),
+        after=Reliability.from_dict(calibration.reliability(y, scaled, n_bins=n_bins)),
+        accuracy_before=float(np.mean((p.prob >= 0.5) == y)),
+        accuracy_after=float(np.mean((scaled >= 0.5) == y)),
+    )
+    run.write_record(result)
     return result

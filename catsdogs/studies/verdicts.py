@@ -6,11 +6,11 @@ all apply these."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from catsdogs.evaluation.metrics import wilson_interval
 from catsdogs.markdown import Text, bullet_list, paper_percent
-from catsdogs.studies.paper import PAPER_CLAIMS
+from catsdogs.records import CorruptionCurve
+from catsdogs.studies.paper import PAPER
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 #: A figure that differs from the paper's for a reason the records show (the paper counted
@@ -24,16 +24,16 @@ NO_DETECTABLE_DROP = "no detectable drop"
 LIMITATION_ALPHA = 0.05
 
 
-def judge_limitation(curve: Mapping[str, Any]) -> str:
+def judge_limitation(curve: CorruptionCurve) -> str:
     """A named weakness (one corruption's curve of ``robustness/results.json``): *reproduced*
     when the harshest level loses significantly more images than it gains, the same images
     clean and corrupted (exact McNemar at :data:`LIMITATION_ALPHA`), else
     :data:`NO_DETECTABLE_DROP`. A record made before the paired counts existed is judged by
     its unpaired intervals: the harshest level's accuracy below the clean 95 % CI."""
-    if "paired_p" in curve:
-        dropped = curve["lost"][-1] > curve["gained"][-1] and curve["paired_p"][-1] < LIMITATION_ALPHA
+    if curve.paired_p is not None:
+        dropped = curve.lost[-1] > curve.gained[-1] and curve.paired_p[-1] < LIMITATION_ALPHA
     else:
-        dropped = curve["accuracy"][-1] < curve["accuracy_low"][0]
+        dropped = curve.accuracy[-1] < curve.accuracy_low[0]
     return REPRODUCED if dropped else NO_DETECTABLE_DROP
 
 
@@ -46,7 +46,7 @@ SIZE_TOLERANCE = 0.05
 
 def paper_validation_size() -> int:
     """The assumed size of the paper's validation set (:data:`PAPER_VAL_FRACTION` of its images)."""
-    return round(PAPER_VAL_FRACTION * PAPER_CLAIMS["images"])
+    return round(PAPER_VAL_FRACTION * PAPER.images)
 
 
 def difference_interval(ours: Mapping[str, float], theirs: Mapping[str, float]) -> dict[str, float]:
@@ -99,9 +99,9 @@ def verdict_rules() -> Text:
     return Text(
         bullet_list(
             [
-                f"**Accuracy.** The paper's {paper_percent(PAPER_CLAIMS['accuracy'])} is itself one "
+                f"**Accuracy.** The paper's {paper_percent(PAPER.accuracy)} is itself one "
                 f"split's estimate; its validation size is not given, so we assume {PAPER_VAL_FRACTION:.0%} "
-                f"of its {PAPER_CLAIMS['images']:,} images ({n:,}), which puts a 95 % interval of about "
+                f"of its {PAPER.images:,} images ({n:,}), which puts a 95 % interval of about "
                 f"±{_half_width(n):.1f} pp around it. *Reproduced* unless our estimate is significantly "
                 "lower: the 95 % interval of the difference (ours − paper's, from both intervals) lies "
                 "wholly below zero. The *strict* reading beside it takes 98.9 % as exact: reproduced "
@@ -129,7 +129,7 @@ def verdict_rules() -> Text:
 
 
 def _half_width(n: int) -> float:
-    ci = wilson_interval(round(PAPER_CLAIMS["accuracy"] * n), n)
+    ci = wilson_interval(round(PAPER.accuracy * n), n)
     return 100 * (ci["high"] - ci["low"]) / 2
 
 

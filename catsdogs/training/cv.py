@@ -46,7 +46,7 @@ from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
 from catsdogs.model.classifier import build_classifier
 from catsdogs.model.weights import resolve_weights
-from catsdogs.records import CVSummary, PhaseResult
+from catsdogs.records import CVSummary, PhaseResult, Scan
 from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, training_seconds, write_manifest
 from catsdogs.training import steps, train
 
@@ -218,8 +218,7 @@ class CrossValidation(CVStudy):
         unless written already, and each split's slice of the study's frozen-base features."""
         if not (run.has("data", "scan.json") and run.has("data", "manifest.csv")):
             sha = write_manifest(rows, run.file("data", "manifest.csv"))
-            scan = self.run.read_json("data/scan.json") | {"manifest_sha256": sha, "split": split_table(rows)}
-            run.write_json("data/scan.json", scan)
+            run.write_record(self.run.record(Scan).replace(manifest_sha256=sha, split=split_table(rows)))
             prov = self.run.read_json("provenance.json")
             run.record_provenance(data=prov["data"] | {"manifest_sha256": sha}, **provenance)
         feats = self.features()

@@ -37,7 +37,7 @@ from catsdogs.files import file_sha256, save_npy
 from catsdogs.model.classifier import build_classifier, copy_head, parameter_counts, unfreeze_top
 from catsdogs.model.weights import WeightsInfo, resolve_weights
 from catsdogs.provenance import git_info
-from catsdogs.records import GitState, Metrics, Parameters, PhaseResult
+from catsdogs.records import GitState, Metrics, Parameters, PhaseResult, Scan
 from catsdogs.runs import Run, read_history, save_predictions, write_manifest
 from catsdogs.training import train
 from catsdogs.training.resume import ResumeState, advance_shuffle, drop, finished_epochs
@@ -56,17 +56,17 @@ STOP_AFTER = ("data", "phase1", "phase2")
 # ----------------------------------------------------------------------------- data
 
 
-def prepare_data(run: Run, progress: bool = True, inner: bool = True) -> dict[str, Any]:
+def prepare_data(run: Run, progress: bool = True, inner: bool = True) -> Scan:
     """Validate the dataset and write the split manifest (skipped when done): ``data/scan.json``
     (counts, skipped files and reasons, conversions), ``data/manifest.csv`` and the data
     section of ``provenance.json``. ``inner``: see :func:`~catsdogs.data.prepare.prepare_split`."""
-    if run.has("data", "scan.json") and run.has("data", "manifest.csv"):
-        return run.read_json("data/scan.json")
+    if (done := run.scan) is not None and run.has("data", "manifest.csv"):
+        return done
     with run.timed("data_scan"):
         prepared = prepare_split(run.config, progress=progress, inner=inner)
         sha = write_manifest(prepared.rows, run.file("data", "manifest.csv"))
     summary, data = prepared.records(sha)
-    run.write_json("data/scan.json", summary)
+    run.write_record(summary)
     run.record_provenance(data=data)
     return summary
 
