@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
-from catsdogs.config import UserError
+from catsdogs.config import CLASS_NAMES, UserError
 
 #: How ``verify`` compares a field of a published record with the same field of a run.
 EXACT = "exact"  # equal, or another experiment was run (data counts, parameters, epochs)
@@ -320,6 +320,53 @@ class Provenance(Record):
 
 
 # ----------------------------------------------------------------------------- training
+
+
+#: The columns of ``data/manifest.csv``, in order (:class:`ManifestRow`).
+MANIFEST_FIELDS = ("file", "label", "class", "split", "source", "width", "height")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestRow:
+    """One image of ``data/manifest.csv``: its file relative to the data root (``source``
+    ``converted``: to the converted copies' root), its label, split and size on disk."""
+
+    file: str
+    label: int
+    split: str
+    source: str = "original"
+    width: int = 0
+    height: int = 0
+
+    @property
+    def class_name(self) -> str:
+        """The label's name (the CSV's ``class`` column)."""
+        return CLASS_NAMES[self.label]
+
+    def moved_to(self, split: str) -> ManifestRow:
+        """The same image in ``split``."""
+        return dataclasses.replace(self, split=split)
+
+    def to_csv(self) -> dict[str, Any]:
+        """The CSV row (:data:`MANIFEST_FIELDS`)."""
+        return dict(
+            zip(
+                MANIFEST_FIELDS,
+                (self.file, self.label, self.class_name, self.split, self.source, self.width, self.height),
+            )
+        )
+
+    @classmethod
+    def from_csv(cls, row: Mapping[str, str]) -> ManifestRow:
+        """A row read from the CSV (strings), its class name implied by its label."""
+        return cls(
+            file=row["file"],
+            label=int(row["label"]),
+            split=row["split"],
+            source=row["source"],
+            width=int(row["width"]),
+            height=int(row["height"]),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

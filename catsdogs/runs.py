@@ -49,12 +49,14 @@ from catsdogs.config import (
 from catsdogs.files import atomic_write, csv_text, read_csv, read_json_or_none, write_csv
 from catsdogs.provenance import environment_info
 from catsdogs.records import (
+    MANIFEST_FIELDS,
     Bench,
     CalibrationStudy,
     CorruptionStudy,
     CVSummary,
     Evaluation,
     Export,
+    ManifestRow,
     MitigationComparison,
     OODStudy,
     OutOfFold,
@@ -295,13 +297,13 @@ class Run:
         """``bench/bench.json``, or ``None`` before the latency bench has run."""
         return self.record_or_none(Bench)
 
-    def manifest(self) -> list[dict]:
-        """The rows of ``data/manifest.csv`` (file, label, class, split, ...)."""
+    def manifest(self) -> list[ManifestRow]:
+        """The rows of ``data/manifest.csv``."""
         return read_manifest(self.path / "data" / "manifest.csv")
 
     def split_files(self, split: str) -> list[str]:
         """Files of one split, relative to the data root, in manifest order."""
-        return [r["file"] for r in select(self.manifest(), split)]
+        return [r.file for r in select(self.manifest(), split)]
 
     def split_paths(self, split: str) -> tuple[list[str], np.ndarray]:
         """Absolute image paths and labels of one split of the run's manifest.
@@ -314,9 +316,9 @@ class Run:
         rows = select(self.manifest(), split)
         if not rows:
             raise ValueError(f"split {split!r} is empty in {self.path / 'data' / 'manifest.csv'}")
-        return self.paths_of(rows), np.array([r["label"] for r in rows], dtype="int64")
+        return self.paths_of(rows), np.array([r.label for r in rows], dtype="int64")
 
-    def paths_of(self, rows: Sequence[dict]) -> list[str]:
+    def paths_of(self, rows: Sequence[ManifestRow]) -> list[str]:
         """Absolute paths of manifest rows: under the configured data directory (which may
         have moved since the run was made), else where the run found the data."""
         scan = self.record(Scan)
@@ -465,36 +467,29 @@ def publish_records(run: Run, out: Path | str, manifest: bool = True) -> list[Pa
     return written
 
 
-MANIFEST_FIELDS = ("file", "label", "class", "split", "source", "width", "height")
-
-
-def write_manifest(rows: Iterable[dict], path: Path) -> str:
+def write_manifest(rows: Iterable[ManifestRow], path: Path) -> str:
     """Write the manifest CSV; return its sha256."""
-    data = csv_text(rows, MANIFEST_FIELDS).encode()
+    data = csv_text([r.to_csv() for r in rows], MANIFEST_FIELDS).encode()
     atomic_write(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(path: Path) -> list[dict]:
+def read_manifest(path: Path) -> list[ManifestRow]:
     """Read a manifest CSV written by :func:`write_manifest`."""
     if not Path(path).is_file():
         raise MissingRecord(f"manifest {path} not found: run the dataset chapter (01) or `catsdogs data` first")
     with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["label"] = int(r["label"])
-        r["width"], r["height"] = int(r["width"]), int(r["height"])
-    return rows
+        return [ManifestRow.from_csv(r) for r in csv.DictReader(fh)]
 
 
-def select(rows: Sequence[dict], split: str) -> list[dict]:
-    return [r for r in rows if r["split"] == split]
+def select(rows: Sequence[ManifestRow], split: str) -> list[ManifestRow]:
+    return [r for r in rows if r.split == split]
 
 
-def resolve_paths(rows: Sequence[dict], root: Path | str, converted_root: Path | str) -> list[str]:
+def resolve_paths(rows: Sequence[ManifestRow], root: Path | str, converted_root: Path | str) -> list[str]:
     """Absolute file paths of manifest rows."""
     root, converted_root = Path(root), Path(converted_root)
-    return [str((converted_root if r["source"] == "converted" else root) / r["file"]) for r in rows]
+    return [str((converted_root if r.source == "converted" else root) / r.file) for r in rows]
 
 
 def save_predictions(path: Path, files: list[str], labels: np.ndarray, logits: np.ndarray) -> None:
@@ -611,12 +606,12 @@ class CVStudy:
                 found.append((int(parts[1]), int(parts[3])))
         return sorted(found)
 
-    def manifest(self) -> list[dict]:
+    def manifest(self) -> list[ManifestRow]:
         """The study's images: its ``data/manifest.csv``, or, in a published study (which
         leaves the manifest out), the rows of ``folds.csv`` (fold 0 is the ``val`` split)."""
         if not self.run.has("data", "manifest.csv") and self.run.has(FOLDS_FILE):
             return [
-                {"file": r["file"], "label": int(r["label"]), "split": "val" if r["fold"] == "0" else "train"}
+                ManifestRow(file=r["file"], label=int(r["label"]), split="val" if r["fold"] == "0" else "train")
                 for r in read_csv(self.path / FOLDS_FILE)
             ]
         return self.run.manifest()
@@ -658,7 +653,7 @@ class CVStudy:
         """
         rows = self.manifest()
         saved = read_csv(self.path / FOLDS_FILE)
-        if [r["file"] for r in saved] != [r["file"] for r in rows]:
+        if [r["file"] for r in saved] != [r.file for r in rows]:
             raise ValueError(
                 f"{self.path / FOLDS_FILE} does not list the images of {self.path}/data/manifest.csv; "
                 "delete the CV directory to start over"
@@ -686,7 +681,7 @@ class CVStudy:
                 f"with --run-dir {self.path} to resume it"
             )
         rows, folds = self.manifest(), self.folds()
-        expected = [r["file"] for r, f in zip(rows, folds) if f == k]
+        expected = [r.file for r, f in zip(rows, folds) if f == k]
         pred = read_csv(self.fold_dir(k, seed) / "phase2" / "predictions_val.csv")
         if [p["file"] for p in pred] != expected:
             raise ValueError(

@@ -280,9 +280,9 @@ def images(tmp_path_factory) -> dict:
         rows = [
             r
             for r in read_manifest(results / "data" / "manifest.csv")
-            if r["split"] == "val" and r["source"] == "original" and (Path(data_dir) / r["file"]).is_file()
+            if r.split == "val" and r.source == "original" and (Path(data_dir) / r.file).is_file()
         ]
-        picked = [Path(data_dir) / rows[i]["file"] for i in np.linspace(0, len(rows) - 1, N_VALIDATION).astype(int)]
+        picked = [Path(data_dir) / rows[i].file for i in np.linspace(0, len(rows) - 1, N_VALIDATION).astype(int)]
         large = []
         for i, path in enumerate(picked[:N_LARGE]):  # enlarged, non-square, lossless
             with Image.open(path) as im:

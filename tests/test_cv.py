@@ -14,6 +14,7 @@ import pytest
 from catsdogs.config import UserError
 from catsdogs.data.split import assign_folds, fold_manifest
 from catsdogs.files import read_csv
+from catsdogs.records import ManifestRow
 from catsdogs.runs import read_manifest, read_oof
 from catsdogs.studies.ablation import compare_studies, comparison_markdown, mcnemar_exact, verdict
 from catsdogs.training import cv as cv_mod
@@ -27,20 +28,16 @@ PUBLISHED_MANIFEST = Path(__file__).resolve().parent.parent / "results" / "full"
 # ----------------------------------------------------------------------------- folds
 
 
-def _rows(n_cat: int, n_dog: int, val_every: int = 5) -> list[dict]:
-    rows = [
-        {"file": f"{c}/{i}.jpg", "label": int(c == "Dog")}
-        for c, n in (("Cat", n_cat), ("Dog", n_dog))
-        for i in range(n)
+def _rows(n_cat: int, n_dog: int, val_every: int = 5) -> list[ManifestRow]:
+    files = [(f"{c}/{i}.jpg", int(c == "Dog")) for c, n in (("Cat", n_cat), ("Dog", n_dog)) for i in range(n)]
+    return [
+        ManifestRow(file=f, label=y, split="val" if i % val_every == 0 else "train") for i, (f, y) in enumerate(files)
     ]
-    for i, r in enumerate(rows):
-        r["split"] = "val" if i % val_every == 0 else "train"
-    return rows
 
 
-def _check_folds(rows: list[dict], folds: np.ndarray, k: int) -> None:
+def _check_folds(rows: list[ManifestRow], folds: np.ndarray, k: int) -> None:
     assert len(folds) == len(rows) and set(folds) == set(range(k))  # every image in exactly one fold
-    per_fold = {f: Counter(r["label"] for r, g in zip(rows, folds) if g == f) for f in range(k)}
+    per_fold = {f: Counter(r.label for r, g in zip(rows, folds) if g == f) for f in range(k)}
     for label in (0, 1):
         counts = [per_fold[f][label] for f in range(1, k)]
         assert max(counts) - min(counts) <= 1, f"class {label} not stratified over folds 1..{k - 1}: {counts}"
@@ -49,7 +46,7 @@ def _check_folds(rows: list[dict], folds: np.ndarray, k: int) -> None:
 def test_fold_zero_is_the_validation_split_and_the_rest_is_stratified():
     rows = _rows(23, 17)
     folds = assign_folds(rows, 5, seed=0)
-    assert [r["split"] == "val" for r in rows] == list(folds == 0)
+    assert [r.split == "val" for r in rows] == list(folds == 0)
     _check_folds(rows, folds, 5)
     np.testing.assert_array_equal(folds, assign_folds(rows, 5, seed=0))  # seeded
     assert not np.array_equal(folds, assign_folds(rows, 5, seed=1))
@@ -59,7 +56,7 @@ def test_fold_zero_of_the_published_run_is_its_validation_split():
     rows = read_manifest(PUBLISHED_MANIFEST)
     folds = assign_folds(rows, 5, seed=42)
     assert len(rows) == 24998
-    assert [r["file"] for r, f in zip(rows, folds) if f == 0] == [r["file"] for r in rows if r["split"] == "val"]
+    assert [r.file for r, f in zip(rows, folds) if f == 0] == [r.file for r in rows if r.split == "val"]
     _check_folds(rows, folds, 5)
     sizes = Counter(folds.tolist())
     assert max(sizes.values()) - min(sizes.values()) <= 2
@@ -69,14 +66,14 @@ def test_fold_manifest_validates_on_one_fold():
     rows = _rows(6, 6)
     folds = assign_folds(rows, 3, seed=0)
     m = fold_manifest(rows, folds, 2)
-    assert [r["split"] == "val" for r in m] == list(folds == 2)
-    assert rows[0]["split"] in ("val", "train") and m is not rows
+    assert [r.split == "val" for r in m] == list(folds == 2)
+    assert rows[0].split in ("val", "train") and m is not rows
 
 
 @pytest.mark.parametrize(("folds", "message"), [(1, "at least 2"), (5, "set test_fraction=0")])
 def test_bad_fold_requests_say_what_to_do(folds, message):
     rows = _rows(5, 5)
-    rows[0]["split"] = "test"
+    rows[0] = rows[0].moved_to("test")
     with pytest.raises(ValueError, match=message):
         assign_folds(rows, folds, seed=0)
 
@@ -185,13 +182,11 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
 
     oof = read_oof(study.path / cv_mod.OOF_FILE)
     manifest = read_manifest(study.path / "data" / "manifest.csv")
-    assert sorted(oof.file) == sorted(r["file"] for r in manifest)  # every image exactly once
+    assert sorted(oof.file) == sorted(r.file for r in manifest)  # every image exactly once
     assert len(set(oof.file)) == len(manifest) == result.images == 20
     folds = dict(zip(oof.file, oof.fold))
     for k in range(5):
-        fold_files = [
-            r["file"] for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r["split"] == "val"
-        ]
+        fold_files = [r.file for r in read_manifest(study.fold_dir(k) / "data" / "manifest.csv") if r.split == "val"]
         assert {f for f in fold_files} == {f for f, g in folds.items() if g == k}
     assert result.pooled.accuracy == pytest.approx(np.mean((oof.prob >= 0.5) == oof.label))
     assert set(json.loads((study.path / "fold_seconds.json").read_text())) == {str(k) for k in range(5)}
@@ -293,10 +288,10 @@ def test_inner_protocol_one_training_per_command_and_the_merge(petimages, tmp_pa
     assert study.trainings() == [(1, 0), (1, 1)]
     manifests = [read_manifest(study.fold_dir(1, s) / "data" / "manifest.csv") for s in (0, 1)]
     assert manifests[0] == manifests[1], "the seeds train on the same images"
-    inner = {r["file"] for r in manifests[0] if r["split"] == "inner"}
-    scored = {r["file"] for r in manifests[0] if r["split"] == "val"}
+    inner = {r.file for r in manifests[0] if r.split == "inner"}
+    scored = {r.file for r in manifests[0] if r.split == "val"}
     assert inner and scored and not inner & scored
-    assert {r["label"] for r in manifests[0] if r["split"] == "inner"} == {0, 1}  # stratified
+    assert {r.label for r in manifests[0] if r.split == "inner"} == {0, 1}  # stratified
     for s in (0, 1):
         for phase in ("phase1", "phase2"):
             assert json.loads((study.fold_dir(1, s) / phase / "result.json").read_text())["monitored_split"] == "inner"
@@ -358,14 +353,14 @@ def test_a_candidate_explores_fold_0s_training_part_and_never_a_scored_image(pet
     assert record["changes"] == changes and record["fold"] == 0
     assert record["plain"]["n"] == record["flip"]["n"] == record["splits"]["val"]["total"]
     study = CrossValidation.load(study_dir)
-    scored = {r["file"] for r, f in zip(study.manifest(), study.folds()) if f == 0}
+    scored = {r.file for r, f in zip(study.manifest(), study.folds()) if f == 0}
     rows = read_manifest(candidate / "data" / "manifest.csv")
-    by_split = {s: {r["file"] for r in rows if r["split"] == s} for s in ("train", "inner", "val")}
+    by_split = {s: {r.file for r in rows if r.split == s} for s in ("train", "inner", "val")}
     assert all(by_split.values()) and not set().union(*by_split.values()) & scored
     assert sum(map(len, by_split.values())) == len(study.manifest()) - len(scored)
     assert not (by_split["train"] & by_split["inner"] or by_split["inner"] & by_split["val"])
     for split in ("inner", "val"):
-        assert {r["label"] for r in rows if r["split"] == split} == {0, 1}, "stratified"
+        assert {r.label for r in rows if r.split == split} == {0, 1}, "stratified"
     assert json.loads((candidate / "phase2" / "result.json").read_text())["monitored_split"] == "inner"
     assert main(args) == 0, "a finished candidate is read back, not retrained"
 

@@ -20,6 +20,7 @@ from catsdogs.data import images as images_mod
 from catsdogs.data import scan as data
 from catsdogs.data import split as split_mod
 from catsdogs.data.scan import DataError, ImageRecord, ScanReport
+from catsdogs.records import ManifestRow
 from catsdogs.runs import MissingRecord
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -331,8 +332,8 @@ def test_split_is_deterministic_for_a_seed() -> None:
     first = split_mod.split_manifest(report, 0.2, 0.1, seed=3)
     assert split_mod.split_manifest(report, 0.2, 0.1, seed=3) == first
     assert split_mod.split_manifest(report, 0.2, 0.1, seed=4) != first
-    assert [r["file"] for r in first] == [r.file for r in report.images]  # order kept
-    assert set(first[0]) == set(runs_mod.MANIFEST_FIELDS)
+    assert [r.file for r in first] == [r.file for r in report.images]  # order kept
+    assert tuple(first[0].to_csv()) == runs_mod.MANIFEST_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -385,7 +386,10 @@ def test_read_missing_manifest_says_what_to_run(tmp_path: Path) -> None:
 
 
 def test_resolve_paths_uses_converted_root_for_converted_rows() -> None:
-    rows = [{"file": "Cat/1.jpg", "source": "original"}, {"file": "Cat/2.jpg", "source": "converted"}]
+    rows = [
+        ManifestRow(file="Cat/1.jpg", label=0, split="val", source="original"),
+        ManifestRow(file="Cat/2.jpg", label=0, split="val", source="converted"),
+    ]
     assert runs_mod.resolve_paths(rows, "/data", "/conv") == ["/data/Cat/1.jpg", "/conv/Cat/2.jpg"]
 
 

@@ -10,7 +10,15 @@ import pytest
 
 from catsdogs.config import get_config
 from catsdogs.markdown import NOT_MEASURED, Table, markdown_table, paper_percent
-from catsdogs.records import CalibrationStudy, Comparison, CorruptionStudy, OODStudy, PairedAccuracy, Scan
+from catsdogs.records import (
+    CalibrationStudy,
+    Comparison,
+    CorruptionStudy,
+    ManifestRow,
+    OODStudy,
+    PairedAccuracy,
+    Scan,
+)
 from catsdogs.report.book import deviations, write_generated_pages
 from catsdogs.report.tables import (
     MITIGATION_UNCONTROLLED,
@@ -152,17 +160,7 @@ def test_deviations_say_when_images_are_upsampled(run, side, upsampled):
     from catsdogs.runs import write_manifest
 
     write_manifest(
-        [
-            {
-                "file": "Cat/1.jpg",
-                "label": 0,
-                "class": "cat",
-                "split": "val",
-                "source": "original",
-                "width": side,
-                "height": side - 20,
-            }
-        ],
+        [ManifestRow(file="Cat/1.jpg", label=0, split="val", width=side, height=side - 20)],
         run.file("data", "manifest.csv"),
     )
     text = " ".join(deviations(run))

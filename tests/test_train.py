@@ -96,8 +96,8 @@ def test_predictions_csv_matches_val_split(trained_run: Run) -> None:
     val = select(read_manifest(trained_run.path / "data" / "manifest.csv"), "val")
     for phase in ("phase1", "phase2"):
         rows = read_csv(trained_run.path / phase / "predictions_val.csv")
-        assert [r["file"] for r in rows] == [r["file"] for r in val]
-        assert [int(r["label"]) for r in rows] == [r["label"] for r in val]
+        assert [r["file"] for r in rows] == [r.file for r in val]
+        assert [int(r["label"]) for r in rows] == [r.label for r in val]
         probs = np.array([float(r["prob_dog"]) for r in rows])
         logits = np.array([float(r["logit"]) for r in rows])
         assert np.all((probs >= 0) & (probs <= 1))

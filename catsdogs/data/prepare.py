@@ -11,7 +11,7 @@ from typing import Any
 from catsdogs.config import Config, cache_dir
 from catsdogs.data import download, scan
 from catsdogs.data.split import carve_inner, split_manifest, split_table
-from catsdogs.records import Scan
+from catsdogs.records import ManifestRow, Scan
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class PreparedData:
 
     root: Path
     report: scan.ScanReport
-    rows: list[dict]
+    rows: list[ManifestRow]
     download: dict[str, Any] | None
 
     def records(self, manifest_sha256: str) -> tuple[Scan, dict[str, Any]]:

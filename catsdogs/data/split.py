@@ -1,8 +1,8 @@
 """Splits of the usable images: the train/validation manifest of a run and the folds of a
 cross-validation study, both stratified and seeded, plus the seeded per-class subset.
 
-A manifest is one row per image (:data:`catsdogs.runs.MANIFEST_FIELDS`): its file relative to the data
-root, label, class, split and source; its sha256 is recorded so every machine can check
+A manifest is one row per image (:class:`~catsdogs.records.ManifestRow`): its file relative to the data
+root, label, split, source and size; its sha256 is recorded so every machine can check
 it trains and validates on the same images.
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.data.scan import ScanReport
+from catsdogs.records import ManifestRow
 
 #: Every split a manifest can hold: ``inner`` is the part of the training images that
 #: chooses the epoch under the inner protocol (:func:`carve_inner`).
@@ -23,11 +24,10 @@ SPLITS: tuple[str, ...] = ("train", "inner", "val", "test")
 
 def split_manifest(
     report: ScanReport, val_fraction: float = 0.2, test_fraction: float = 0.0, seed: int = 42
-) -> list[dict]:
+) -> list[ManifestRow]:
     """Deterministic stratified split of the usable images.
 
-    Returns one dict per image with the keys of :data:`catsdogs.runs.MANIFEST_FIELDS`; ``split``
-    is ``train``, ``val`` or ``test``. The same report, fractions and seed give
+    Returns one row per image; its ``split`` is ``train``, ``val`` or ``test``. The same report, fractions and seed give
     the same manifest on any machine.
     """
     from sklearn.model_selection import train_test_split  # scikit-learn: only when a split is made
@@ -57,20 +57,12 @@ def split_manifest(
         ) from exc
     split[val] = "val"
     return [
-        {
-            "file": r.file,
-            "label": r.label,
-            "class": CLASS_NAMES[r.label],
-            "split": str(split[i]),
-            "source": r.source,
-            "width": r.width,
-            "height": r.height,
-        }
+        ManifestRow(file=r.file, label=r.label, split=str(split[i]), source=r.source, width=r.width, height=r.height)
         for i, r in enumerate(records)
     ]
 
 
-def carve_inner(rows: Sequence[dict], fraction: float, seed: int) -> list[dict]:
+def carve_inner(rows: Sequence[ManifestRow], fraction: float, seed: int) -> list[ManifestRow]:
     """The manifest with a stratified, seeded share ``fraction`` of its ``train`` rows moved
     to the ``inner`` split: the images that choose the epoch under the inner protocol
     (:attr:`~catsdogs.config.Config.protocol`), so the scored ``val`` split chooses nothing.
@@ -83,10 +75,10 @@ def carve_inner(rows: Sequence[dict], fraction: float, seed: int) -> list[dict]:
     """
     from sklearn.model_selection import train_test_split  # scikit-learn: only when a split is made
 
-    if any(r["split"] == "inner" for r in rows):
+    if any(r.split == "inner" for r in rows):
         raise ValueError("this manifest already has an inner split")
-    train = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
-    labels = np.array([rows[i]["label"] for i in train])
+    train = np.array([i for i, r in enumerate(rows) if r.split == "train"])
+    labels = np.array([rows[i].label for i in train])
     try:
         _, inner = train_test_split(train, test_size=fraction, stratify=labels, random_state=seed)
     except ValueError as exc:
@@ -95,7 +87,7 @@ def carve_inner(rows: Sequence[dict], fraction: float, seed: int) -> list[dict]:
             f"training images ({exc}); use more images or a larger inner_val_fraction"
         ) from exc
     moved = set(inner.tolist())
-    return [r | {"split": "inner"} if i in moved else dict(r) for i, r in enumerate(rows)]
+    return [r.moved_to("inner") if i in moved else r for i, r in enumerate(rows)]
 
 
 def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
@@ -108,19 +100,19 @@ def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> n
     return np.sort(np.concatenate(picked))
 
 
-def split_table(rows: Sequence[dict]) -> dict[str, dict[str, int]]:
+def split_table(rows: Sequence[ManifestRow]) -> dict[str, dict[str, int]]:
     """Counts per split and class: ``{"train": {"cat": n, "dog": n, "total": n}, ...}``."""
     table: dict[str, dict[str, int]] = {}
     for s in SPLITS:
-        sel = [r for r in rows if r["split"] == s]
+        sel = [r for r in rows if r.split == s]
         if not sel:
             continue
-        c = Counter(r["class"] for r in sel)
+        c = Counter(r.class_name for r in sel)
         table[s] = {name: c.get(name, 0) for name in CLASS_NAMES} | {"total": len(sel)}
     return table
 
 
-def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
+def assign_folds(rows: Sequence[ManifestRow], n_folds: int, seed: int) -> np.ndarray:
     """Fold index of every manifest row: 0 for the ``val`` split, 1..K-1 for the rest.
 
     The rows of the ``train`` split are divided into ``n_folds - 1`` stratified,
@@ -136,14 +128,14 @@ def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
 
     if n_folds < 2:
         raise ValueError(f"--folds must be at least 2, got {n_folds}")
-    splits = {r["split"] for r in rows}
+    splits = {r.split for r in rows}
     if not splits <= {"train", "val"}:
         raise ValueError(
             f"cross-validation needs a train/val manifest; this one has {sorted(splits)} (set test_fraction=0)"
         )
     folds = np.zeros(len(rows), dtype="int64")
-    rest = np.array([i for i, r in enumerate(rows) if r["split"] == "train"])
-    labels = np.array([rows[i]["label"] for i in rest])
+    rest = np.array([i for i, r in enumerate(rows) if r.split == "train"])
+    labels = np.array([rows[i].label for i in rest])
     if n_folds > 2:
         splitter = StratifiedKFold(n_splits=n_folds - 1, shuffle=True, random_state=seed)
         for k, (_, held) in enumerate(splitter.split(rest, labels), start=1):
@@ -153,9 +145,9 @@ def assign_folds(rows: Sequence[dict], n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
-def fold_manifest(rows: Sequence[dict], folds: np.ndarray, k: int) -> list[dict]:
+def fold_manifest(rows: Sequence[ManifestRow], folds: np.ndarray, k: int) -> list[ManifestRow]:
     """The manifest of fold ``k``: its images are ``val``, all others ``train``."""
-    return [r | {"split": "val" if f == k else "train"} for r, f in zip(rows, folds)]
+    return [r.moved_to("val" if f == k else "train") for r, f in zip(rows, folds)]
 
 
 def check_fold_fraction(config: Config, n_folds: int) -> None:

@@ -324,7 +324,7 @@ def caveats(run: Run) -> list[str]:
     from the run's records (the bottom line states them once; the deviations list explains)."""
     cfg, out = run.config, []
     if longest := tables.upsampled_from(run):
-        sizes = {(r["width"], r["height"]) for r in run.manifest()}
+        sizes = {(r.width, r.height) for r in run.manifest()}
         held = (
             f"is {'×'.join(map(str, next(iter(sizes))))} pixels"
             if len(sizes) == 1

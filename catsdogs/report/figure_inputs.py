@@ -29,7 +29,7 @@ Titles = list[str]
 def image_sizes(run: Run) -> tuple[list[int], list[int]]:
     """Widths and heights (pixels, as found on disk) of every image in the manifest."""
     rows = run.manifest()
-    return [r["width"] for r in rows], [r["height"] for r in rows]
+    return [r.width for r in rows], [r.height for r in rows]
 
 
 def skipped_per_class(record: Scan) -> dict[str, int]:

@@ -308,7 +308,7 @@ def upsampled_from(run: Run) -> int | None:
     (every image is then upsampled), else ``None``."""
     if not run.has("data", "manifest.csv"):
         return None
-    longest = max((max(int(r["width"]), int(r["height"])) for r in run.manifest()), default=0)
+    longest = max((max(r.width, r.height) for r in run.manifest()), default=0)
     return longest if 0 < longest < run.config.image_size else None
 
 

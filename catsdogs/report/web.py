@@ -177,11 +177,11 @@ def try_page_samples(manifest: Path, data_dir: Path | str, per_class: int = 3) -
     picked: list[tuple[Path, str]] = []
     counts = dict.fromkeys(CLASS_NAMES, 0)
     for row in read_manifest(manifest):
-        name = CLASS_NAMES[row["label"]]
-        path = Path(data_dir) / row["file"]
+        name = row.class_name
+        path = Path(data_dir) / row.file
         if (
-            row["split"] == "val"
-            and row["source"] == "original"
+            row.split == "val"
+            and row.source == "original"
             and counts[name] < per_class
             and path.suffix.lower() in SAMPLE_SUFFIXES
             and path.is_file()

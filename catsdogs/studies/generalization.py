@@ -162,7 +162,7 @@ def duplicate_check(record: Run, sets: Sequence[Any], max_distance: int = MAX_DI
             continue
         hashes = phash_bits([im.path for im in files], progress=True, desc=f"hashing {data.name}")
         result["sets"][data.name] = duplicate_record(
-            [r["file"] for r in rows], pet_hashes, [im.name for im in files], hashes, max_distance
+            [r.file for r in rows], pet_hashes, [im.name for im in files], hashes, max_distance
         )
     found = NearDuplicates.from_dict(result)
     record.write_record(found)

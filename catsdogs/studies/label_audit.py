@@ -423,7 +423,7 @@ def audit_study(
     taken = set(chosen)
     order = chosen + [i for i in out_of_fold_mistakes(oof) if i not in taken]
     titles = _sheet_titles(oof, order, {r.file: r.rank for r in rows})
-    by_file = {r["file"]: r for r in study.manifest()}
+    by_file = {r.file: r for r in study.manifest()}
     for page, start in enumerate(range(0, len(order), per_sheet), start=1):
         part = order[start : start + per_sheet]
         paths = study.paths_of([by_file[str(oof.file[i])] for i in part])

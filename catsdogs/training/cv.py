@@ -46,7 +46,7 @@ from catsdogs.evaluation.bootstrap import bootstrap_ci
 from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
 from catsdogs.model.classifier import build_classifier
 from catsdogs.model.weights import resolve_weights
-from catsdogs.records import CVSummary, PhaseResult, Scan
+from catsdogs.records import CVSummary, ManifestRow, PhaseResult, Scan
 from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, training_seconds, write_manifest
 from catsdogs.training import steps, train
 
@@ -93,7 +93,7 @@ class CrossValidation(CVStudy):
             folds = assign_folds(rows, self.n_folds, self.config.seed)
             write_csv(
                 self.run.file(FOLDS_FILE),
-                [{"file": r["file"], "label": r["label"], "fold": int(f)} for r, f in zip(rows, folds)],
+                [{"file": r.file, "label": r.label, "fold": int(f)} for r, f in zip(rows, folds)],
             )
         return super().folds()
 
@@ -162,16 +162,16 @@ class CrossValidation(CVStudy):
         return feats
 
     @staticmethod
-    def _assemble_features(rows: Sequence[dict], by_split: dict[str, np.ndarray]) -> np.ndarray:
+    def _assemble_features(rows: Sequence[ManifestRow], by_split: dict[str, np.ndarray]) -> np.ndarray:
         out = np.empty((len(rows), by_split["val"].shape[1]), dtype="float32")
         for split, feats in by_split.items():
-            index = [i for i, r in enumerate(rows) if r["split"] == split]
+            index = [i for i, r in enumerate(rows) if r.split == split]
             if len(index) != feats.shape[0]:
                 raise ValueError(f"fold 0's {split} features hold {feats.shape[0]} rows, its split {len(index)}")
             out[index] = feats
         return out
 
-    def _compute_features(self, rows: Sequence[dict]) -> np.ndarray:
+    def _compute_features(self, rows: Sequence[ManifestRow]) -> np.ndarray:
         cfg = self.config
         paths = self.run.paths_of(rows)
         train.seed_everything(cfg)
@@ -212,7 +212,7 @@ class CrossValidation(CVStudy):
             cross_validation={"study": self.path.name, "fold": k, "folds": self.n_folds, "train_seed": seed},
         )
 
-    def derive_run(self, run: Run, rows: Sequence[dict], **provenance: Any) -> Run:
+    def derive_run(self, run: Run, rows: Sequence[ManifestRow], **provenance: Any) -> Run:
         """Make ``run`` a training on ``rows`` (some of this study's images, each with its
         split): its manifest, scan and provenance (the study's data, plus ``provenance``)
         unless written already, and each split's slice of the study's frozen-base features."""
@@ -222,11 +222,11 @@ class CrossValidation(CVStudy):
             prov = self.run.read_json("provenance.json")
             run.record_provenance(data=prov["data"] | {"manifest_sha256": sha}, **provenance)
         feats = self.features()
-        position = {r["file"]: i for i, r in enumerate(self.manifest())}
-        for split in sorted({r["split"] for r in rows}):
+        position = {r.file: i for i, r in enumerate(self.manifest())}
+        for split in sorted({r.split for r in rows}):
             target = run.path / "phase1" / f"features_{split}.npy"
             if not target.is_file():
-                save_npy(target, feats[[position[r["file"]] for r in rows if r["split"] == split]])
+                save_npy(target, feats[[position[r.file] for r in rows if r.split == split]])
         return run
 
     def train_fold(self, k: int, phase1_from: CrossValidation | None = None, seed: int = 0) -> Run:

@@ -28,6 +28,7 @@ from sklearn.metrics import log_loss
 from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
+from catsdogs.records import ManifestRow
 from catsdogs.runs import CVStudy, Run, phase2_seconds
 from catsdogs.training import steps, train
 from catsdogs.training.cv import CrossValidation
@@ -47,14 +48,14 @@ EXPLORE_SEED_OFFSET = 500
 FEATURE_SETTINGS = ("seed", "val_fraction", "test_fraction", "max_images_per_class", "image_size", "alpha", "weights")
 
 
-def exploration_manifest(rows: list[dict], folds: np.ndarray, config: Config) -> list[dict]:
+def exploration_manifest(rows: list[ManifestRow], folds: np.ndarray, config: Config) -> list[ManifestRow]:
     """Fold :data:`EXPLORED_FOLD`'s training part of the study manifest ``rows``: a stratified
     :data:`EXPLORE_FRACTION` as ``val`` (the exploration split), the rest ``train``, of which
     the inner protocol's stratified ``inner`` share is carved (``config``'s fraction and seed,
     as a fold of the study carves it). The fold's scored images are left out."""
-    part = [r | {"split": "train"} for r, f in zip(rows, folds) if f != EXPLORED_FOLD]
+    part = [r.moved_to("train") for r, f in zip(rows, folds) if f != EXPLORED_FOLD]
     held = carve_inner(part, EXPLORE_FRACTION, config.seed + EXPLORE_SEED_OFFSET)
-    held = [r | {"split": "val"} if r["split"] == "inner" else r for r in held]
+    held = [r.moved_to("val") if r.split == "inner" else r for r in held]
     return carve_inner(held, config.inner_val_fraction, config.seed + EXPLORED_FOLD)
 
 
@@ -62,7 +63,7 @@ def exploration_files(study: CVStudy) -> set[str]:
     """The files of ``study``'s exploration split: the images every candidate was ranked on
     (recomputed from the study's folds and seed; a published study gives the same split)."""
     rows = exploration_manifest(study.manifest(), study.folds(), study.config)
-    return {r["file"] for r in rows if r["split"] == "val"}
+    return {r.file for r in rows if r.split == "val"}
 
 
 def check_candidate(study: CrossValidation, config: Config) -> None:
