@@ -31,8 +31,8 @@ def test_a_fold_that_reused_a_published_run_is_counted_once(tmp_path: Path) -> N
     _record(study / "fold-1", {"phase1_train": 20.0, "phase2_train": 30.0})
 
     cv = record_budget(study)
-    assert (cv["runs"], cv["folds"], cv["training"], cv["other"]) == (1, 2, 50.0, 5.0)
-    assert cv["shared_folds"] == ["0: `results/full`"]
+    assert (cv.runs, cv.folds, cv.training, cv.other) == (1, 2, 50.0, 5.0)
+    assert cv.shared_folds == ["0: `results/full`"]
     rows = compute_budget_rows(tmp_path)
     assert "fold 0: `results/full`, counted there" in rows[0]["what"]
     assert rows[-1]["what"].startswith("2 trainings")  # fold 1 and the published run

@@ -113,15 +113,15 @@ def test_every_published_training_has_one_record():
     from catsdogs.studies.trainings import published_trainings, repeated_trainings
 
     trainings = published_trainings(RESULTS)
-    shas = [t["model_sha256"] for t in trainings if t["model_sha256"]]
+    shas = [t.model_sha256 for t in trainings if t.model_sha256]
     assert len(shas) == len(set(shas)), "a model listed under two names"
-    records = {t["record"] for t in trainings}
+    records = {t.record for t in trainings}
     assert "full" in records and "cv-paper/fold-0" not in records, "fold 0 of cv-paper is the published run"
     assert "cv-lr3e-5/fold-0" in records and "full-lr3e-5" in records, "two trainings, two records"
     cv = json.loads((RESULTS / "cv-lr3e-5" / "cv.json").read_text())
     assert cv["per_fold"][0]["reused_run"] is None, "a reuse is recorded only for the same model"
     groups = repeated_trainings(trainings)
-    assert {tuple(sorted(t["record"] for t in g))[0] for g in groups} >= {"cv-lr3e-5/fold-0"}
+    assert {tuple(sorted(t.record for t in g))[0] for g in groups} >= {"cv-lr3e-5/fold-0"}
 
 
 def test_a_reuse_is_kept_only_for_the_same_model(tmp_path):

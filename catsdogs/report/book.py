@@ -577,7 +577,7 @@ def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> 
     if not groups:
         return "*No recipe has been trained twice on one split among the published records.*\n"
 
-    one_host = [g for g in groups if len({t["machine"] for t in g}) == 1 and g[0]["machine"]]
+    one_host = [g for g in groups if len({t.machine for t in g}) == 1 and g[0].machine]
     across = [g for g in groups if g not in one_host]
     parts = []
     if one_host:

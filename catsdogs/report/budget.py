@@ -15,8 +15,8 @@ steps already counted (a chapter that trains records the training as its own ste
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from catsdogs.config import project_dir
 from catsdogs.markdown import Table, duration, hardware_text, percent, table_builder
@@ -32,19 +32,39 @@ PHASE_STEPS = ("phase1_", "phase2_train")
 TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train", "mitigation_control_train")
 
 
-def run_seconds(run: Run) -> dict[str, float]:
-    """``{"training", "other"}`` seconds a run directory recorded for its own steps."""
+def run_seconds(run: Run) -> tuple[float, float]:
+    """Seconds a run directory recorded for its own steps: ``(training, other)``."""
     prov = run.provenance
     shared = tuple((prov.forked_from or {}).get("shared", []) if prov else ())
-    out = {"training": 0.0, "other": 0.0}
+    training = other = 0.0
     for step, seconds in run.timings().items():
         if step.startswith("notebook_") or (shared and step.startswith(shared)):
             continue
-        out["training" if step.startswith(TRAINING_STEPS) else "other"] += float(seconds)
-    return out
+        if step.startswith(TRAINING_STEPS):
+            training += float(seconds)
+        else:
+            other += float(seconds)
+    return training, other
 
 
-def record_budget(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RecordBudget:
+    """What one published record cost: its trainings (``runs``; a study's folds, of which
+    ``shared_folds`` are counted with the run they reused), their training and other seconds
+    and the hardware they ran on."""
+
+    record: str
+    runs: int
+    folds: int
+    shared_folds: list[str]
+    forked: bool
+    is_study: bool
+    training: float
+    other: float
+    hardware: list[str]
+
+
+def record_budget(path: Path) -> RecordBudget:
     """One published record (a run, or a cross-validation study and its folds): its runs,
     their seconds and hardware."""
     runs = sorted(p for p in path.glob("fold-*") if p.is_dir()) if (path / FOLDS_FILE).is_file() else []
@@ -58,39 +78,40 @@ def record_budget(path: Path) -> dict[str, Any]:
     folds = len(runs)
     runs = [r for r in runs if r.name not in reused]
     dirs = [path, *runs]
-    total = {"training": 0.0, "other": 0.0}
+    training = other = 0.0
     hardware = []
     for d in dirs:
-        for key, value in run_seconds(Run.load(d)).items():
-            total[key] += value
+        seconds = run_seconds(Run.load(d))
+        training, other = training + seconds[0], other + seconds[1]
         hw = recorded_hardware(d)
         if hw and hardware_text(hw) not in hardware:
             hardware.append(hardware_text(hw))
     prov = Provenance.in_dir(path)
     forked = bool(prov and prov.forked_from)
     n_runs = len(runs) if (path / FOLDS_FILE).is_file() else 1
-    return {
-        "record": path.name,
-        "runs": n_runs,
-        "folds": folds,
-        "shared_folds": sorted(reused.values()),
-        "forked": forked,
-        "is_study": (path / FOLDS_FILE).is_file(),
-        **total,
-        "hardware": hardware,
-    }
+    return RecordBudget(
+        record=path.name,
+        runs=n_runs,
+        folds=folds,
+        shared_folds=sorted(reused.values()),
+        forked=forked,
+        is_study=(path / FOLDS_FILE).is_file(),
+        training=training,
+        other=other,
+        hardware=hardware,
+    )
 
 
-def _what(record: Mapping[str, Any]) -> str:
-    name = record["record"]
-    if record["is_study"]:
-        shared = "".join(f"; fold {s}, counted there" for s in record["shared_folds"])
+def _what(record: RecordBudget) -> str:
+    name = record.record
+    if record.is_study:
+        shared = "".join(f"; fold {s}, counted there" for s in record.shared_folds)
         what = STUDY_NAMES.get(name, f"`{name}`")
-        n = record["folds"]
+        n = record.folds
         return f"cross-validation, {what} ({n} training{'s' if n != 1 else ''}{shared})"
     if name == "full":
         return "the published run (both phases, mitigation, exports)"
-    return "ablation" + (" (phase 2; phase 1 shared with its base run)" if record["forked"] else " (both phases)")
+    return "ablation" + (" (phase 2; phase 1 shared with its base run)" if record.forked else " (both phases)")
 
 
 @table_builder
@@ -102,30 +123,30 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
     records = [record_budget(p) for p in sorted(results.iterdir()) if (p / "config.json").is_file()]
     rows: list[Mapping[str, str]] = [
         {
-            "record": f"`results/{r['record']}`",
+            "record": f"`results/{r.record}`",
             "what": _what(r),
-            "training": duration(r["training"]),
-            "other steps": duration(r["other"]),
-            "hardware": "; ".join(r["hardware"]) or "not recorded",
+            "training": duration(r.training),
+            "other steps": duration(r.other),
+            "hardware": "; ".join(r.hardware) or "not recorded",
         }
         for r in records
     ]
     unkept = unkept_trainings(results)
     rows += [
         {
-            "record": f"`results/{t['record'].split('/')[0]}`",
+            "record": f"`results/{t.record.split('/')[0]}`",
             "what": f"the ablations' base: an earlier training of the published recipe on the same split "
-            f"({percent(t['accuracy'], 2)}), its run directory not kept; its phase 2 as "
+            f"({percent(t.accuracy, 2)}), its run directory not kept; its phase 2 as "
             "`ablation.json` records it, its phase 1 not recorded",
-            "training": duration(t["seconds"]) if t["seconds"] else "not recorded",
+            "training": duration(t.seconds) if t.seconds else "not recorded",
             "other steps": "not recorded",
             "hardware": "not recorded",
         }
         for t in unkept
     ]
-    train = sum(r["training"] for r in records) + sum(t["seconds"] or 0.0 for t in unkept)
-    other = sum(r["other"] for r in records)
-    runs = sum(r["runs"] for r in records) + len(unkept)
+    train = sum(r.training for r in records) + sum(t.seconds or 0.0 for t in unkept)
+    other = sum(r.other for r in records)
+    runs = sum(r.runs for r in records) + len(unkept)
     rows.append(
         {
             "record": "**total**",
@@ -139,4 +160,4 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
     return rows
 
 
-__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "run_seconds", "record_budget", "compute_budget_rows"]
+__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "RecordBudget", "run_seconds", "record_budget", "compute_budget_rows"]
