@@ -223,11 +223,6 @@ class Metrics(Part):
     pr_auc: float | None = kept()
     confusion_matrix: list[list[int]] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, values: Mapping[str, Any]) -> Metrics:
-        """From the dict :func:`~catsdogs.evaluation.metrics.classification_metrics` returns."""
-        return cls.from_dict(values)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Interval(Part):

@@ -287,10 +287,9 @@ def test_reproduce_ends_with_the_check_against_the_smoke_record(smoke_book, monk
     runs) ends with the ``verify`` table against ``tests/fixtures/published-smoke``. The
     pipeline steps are this module's smoke run, not a second one."""
     from catsdogs.cli.main import main
-    from catsdogs.report import book
-    from catsdogs.report import notebooks as reproduce
+    from catsdogs.report import book, notebooks
 
-    monkeypatch.setattr(reproduce, "run_notebooks", lambda *args, **kwargs: smoke_book["run"])
+    monkeypatch.setattr(notebooks, "run_notebooks", lambda *args, **kwargs: smoke_book["run"])
     monkeypatch.setattr(book, "build_book", lambda *args, **kwargs: smoke_book["html"])
     status = main(["reproduce", "--profile", "smoke", "--run-dir", str(smoke_book["run"])])
     out = capsys.readouterr().out

@@ -223,7 +223,7 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     assert main(["compare", str(study.path), str(other.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["per_fold"] == compared["per_fold"]
     # The dataset-wide label audit: contact sheets of every mistake, the gallery of confirmed errors.
-    from catsdogs.studies import cv_report as verdict_mod
+    from catsdogs.studies import cv_report
     from catsdogs.studies import label_audit as dataset_audit
 
     mistakes = [str(oof.file[i]) for i in dataset_audit.out_of_fold_mistakes(oof)]
@@ -241,24 +241,24 @@ def test_cv_runs_every_fold_resumes_after_interruption_and_compares(
     from catsdogs.config import project_dir
 
     assert main(["publish-results", "--run-dir", str(study.path), "--out", str(tmp_path / "elsewhere")]) == 0
-    assert not (project_dir() / "book" / "_generated" / verdict_mod.gallery_figure("cv-a")).exists()
-    verdict_mod.publish_study(study, tmp_path / "results", figures=tmp_path / "figures")
-    gallery = tmp_path / "figures" / verdict_mod.gallery_figure("cv-a")
+    assert not (project_dir() / "book" / "_generated" / cv_report.gallery_figure("cv-a")).exists()
+    cv_report.publish_study(study, tmp_path / "results", figures=tmp_path / "figures")
+    gallery = tmp_path / "figures" / cv_report.gallery_figure("cv-a")
     assert gallery.read_bytes() == (study.path / dataset_audit.GALLERY_FILE).read_bytes()
     assert not list((tmp_path / "results").rglob("*.jpg")), "the gallery is a book figure, not a record"
-    published = verdict_mod.load_study(tmp_path / "results" / "cv-a", n_samples=50)
+    published = cv_report.load_study(tmp_path / "results" / "cv-a", n_samples=50)
     assert [f.fold for f in published.folds] == list(range(5))
     assert published.cv.pooled.accuracy == result.pooled.accuracy
     assert published.compare == record
     assert published.label_audit == summary
-    rows = verdict_mod.forest_rows({"cv-paper": published}, None)
+    rows = cv_report.forest_rows({"cv-paper": published}, None)
     assert len(rows) == 6 and rows[-1]["pooled"] and rows[-1]["estimate"] == result.pooled_ci95["accuracy"].estimate
-    text = verdict_mod.verdict_markdown({"cv-paper": published})
+    text = cv_report.verdict_markdown({"cv-paper": published})
     assert "pooled out-of-fold accuracy" in text and compared["verdict"] in text
     assert f"1 of the {len(mistakes)} mistakes are mislabelled" in text
     assert ("looked at so far" in text) == (len(mistakes) > 1), "a partial audit says so"
     unfinished = dataclasses.replace(published, cv=None, folds=published.folds[:2])
-    partial = verdict_mod.verdict_markdown({"cv-paper": unfinished})
+    partial = cv_report.verdict_markdown({"cv-paper": unfinished})
     assert "2 of 5 folds finished" in partial
 
 

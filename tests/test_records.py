@@ -87,7 +87,7 @@ def test_missing_field_and_bad_json_are_named(tmp_path):
 def test_metrics_of_classification_metrics():
     from catsdogs.evaluation.metrics import classification_metrics
 
-    m = Metrics.of(classification_metrics([0, 1, 1, 0], [0.2, 0.9, 0.4, 0.6]))
+    m = Metrics.from_dict(classification_metrics([0, 1, 1, 0], [0.2, 0.9, 0.4, 0.6]))
     assert (m.accuracy, m.confusion_matrix, m.per_class["dog"].support) == (0.5, [[1, 1], [1, 1]], 2)
 
 

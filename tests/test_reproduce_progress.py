@@ -1,4 +1,4 @@
-"""``reproduce.run_notebooks`` shows what is running: the chapter, papermill's cell
+"""``notebooks.run_notebooks`` shows what is running: the chapter, papermill's cell
 progress, and each cell's own output live, without TensorFlow's C++ log lines (those,
 and everything else the kernel process itself prints, go to ``<chapter>.kernel.log``)."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from catsdogs.report import notebooks as reproduce
+from catsdogs.report import notebooks
 
 #: A TensorFlow C++ start-up line as the kernel forwards it (absl format).
 TF_LINE = (
@@ -48,11 +48,11 @@ def test_run_notebooks_streams_cell_output_without_tensorflow_lines(
     capfd: pytest.CaptureFixture,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    chapter = reproduce.CHAPTERS[0]
+    chapter = notebooks.CHAPTERS[0]
     _chapter(tmp_path / "project" / "notebooks" / f"{chapter}.ipynb")
-    monkeypatch.setattr(reproduce, "project_dir", lambda: tmp_path / "project")
+    monkeypatch.setattr(notebooks, "project_dir", lambda: tmp_path / "project")
     with caplog.at_level(logging.INFO, logger="catsdogs"):
-        run_dir = reproduce.run_notebooks(make_config(), tmp_path / "run", start="01", stop="01")
+        run_dir = notebooks.run_notebooks(make_config(), tmp_path / "run", start="01", stop="01")
     out, err = capfd.readouterr()
     terminal = out + err
     assert any(chapter in r.getMessage() and "1 of 6" in r.getMessage() for r in caplog.records)
@@ -68,7 +68,7 @@ def test_run_notebooks_streams_cell_output_without_tensorflow_lines(
 def test_live_output_drops_only_tensorflow_cpp_lines(capsys: pytest.CaptureFixture) -> None:
     import sys
 
-    sink = reproduce._LiveCellOutput(sys.stdout)
+    sink = notebooks._LiveCellOutput(sys.stdout)
     sink.write(
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
         f"{TF_LINE}\nEpoch 3/10\n"

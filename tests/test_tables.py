@@ -112,7 +112,7 @@ def test_comparison_reads_export_and_bench_when_present(run):
 
     def exported(size_mb: float, accuracy: float) -> ExportedFile:
         return ExportedFile(
-            file="m", size_mb=size_mb, sha256="0" * 64, val_metrics=Metrics.of(dict(METRICS, accuracy=accuracy))
+            file="m", size_mb=size_mb, sha256="0" * 64, val_metrics=Metrics.from_dict(dict(METRICS, accuracy=accuracy))
         )
 
     files = {"keras": exported(9.1, 0.95), "tflite_int8": exported(2.9, 0.9333)}
@@ -289,6 +289,25 @@ def _study(name, acc, low, high, prf):
     ci |= {k: {"estimate": v, "low": v - 0.002, "high": v + 0.002} for k, v in zip(("precision", "recall", "f1"), prf)}
     cv = CVSummary.from_dict({"folds": 5, "images": 24998, "pooled_ci95": ci})
     return StudyReport(name, 5, [0], [], cv, None, None)
+
+
+@pytest.mark.parametrize(
+    ("acc", "low", "high", "expected"),
+    [
+        (0.9912, 0.9901, 0.9924, "99.12 % (95 % CI 99.01–99.24), reached; its 95 % CI lies above 99.0 %"),
+        (0.9905, 0.9891, 0.9918, ", reached; 99.0 % lies inside its 95 % CI"),
+        (0.9896, 0.9882, 0.9909, "not reached; 99.0 % lies inside its 95 % CI"),
+        (0.9859, 0.9846, 0.9872, "not reached; its 95 % CI lies below 99.0 %"),
+    ],
+)
+def test_the_target_sentence_says_reached_or_not_and_where_the_interval_lies(acc, low, high, expected):
+    from catsdogs.studies.cv_report import StudyReport, target_sentence
+
+    study = _study("cv-longer-cosine-flip", acc, low, high, (acc, acc, acc))
+    assert expected in target_sentence(study)
+    assert "24,998 images" in target_sentence(study)
+    unfinished = StudyReport("cv-longer-cosine-flip", 5, [0], [], None, None, None)
+    assert target_sentence(unfinished) == ""
 
 
 def test_claims_give_each_recipe_its_own_judge_accuracy(run):

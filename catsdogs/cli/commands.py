@@ -323,7 +323,7 @@ def cmd_evaluate(args) -> int:
         result = evaluate.evaluate_directory(predictor, data.find_data_dir(cfg), cache_dir(cfg))
         result["scan"].pop("skipped_files", None)
         title = f"{args.model} on {result['scan']['usable']:,} images of {result['data']}"
-        shown, ci95 = Metrics.of(result["metrics"]), None
+        shown, ci95 = Metrics.from_dict(result["metrics"]), None
     else:
         run = existing_run(args)
         evaluation = evaluate.evaluate_run(run)  # written to eval/metrics.json; --json prints all of it

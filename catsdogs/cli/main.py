@@ -297,9 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Commands that run a model, so load TensorFlow.
+#: Commands that run a model, so load TensorFlow (``compare`` too: the exploration split of
+#: ``--picked-on exploration`` is drawn by :mod:`catsdogs.training.explore`, which loads Keras).
 TENSORFLOW_COMMANDS = frozenset(
-    {"weights", "train", "cv", "evaluate", "predict", "export", "bench", "audit", "generalization"}
+    {"weights", "train", "cv", "evaluate", "predict", "export", "bench", "audit", "generalization", "compare"}
 )
 
 

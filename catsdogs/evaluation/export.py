@@ -172,7 +172,7 @@ def export_run(
                 file=path.name,
                 size_mb=_mb(path),
                 sha256=file_sha256(path),
-                val_metrics=Metrics.of(metrics.classification_metrics(y_val, probs[name])),
+                val_metrics=Metrics.from_dict(metrics.classification_metrics(y_val, probs[name])),
                 ood_threshold=threshold,
                 ood_keep_in_distribution=KEEP_IN_DISTRIBUTION,
                 ood_flagged_val=float(np.mean(confidence(probs[name]) < threshold)),

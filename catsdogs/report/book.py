@@ -444,6 +444,8 @@ def _declared_page(studies: Mapping[str, cv_report.StudyReport]) -> str:
             exploration.declaration_text(name, declared, exploration.first_training(root / "results" / study)),
         )
         compare = cv_report.comparison_of(studies, study)
+        if study in studies and (target := cv_report.target_sentence(studies[study])):
+            text += "\n" + target + "\n"
         text += "\n" + (
             ablation.comparison_markdown(compare, cv_report.STUDIES)
             if compare

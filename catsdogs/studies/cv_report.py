@@ -360,6 +360,31 @@ def ci_position(ci: Mapping[str, float], value: float) -> str:
     return "below" if ci["high"] < value else "above"
 
 
+#: The project's own target for MobileNetV2 on PetImages (issue 27): pooled out-of-fold
+#: accuracy of at least 99.0 % under the inner protocol, which chooses nothing on the scored images.
+TARGET_ACCURACY = 0.99
+
+
+def target_sentence(study: StudyReport, target: float = TARGET_ACCURACY) -> str:
+    """Whether a finished study reached :data:`TARGET_ACCURACY`: its pooled out-of-fold
+    accuracy against the target, and where the target lies relative to its 95 % CI; ``""``
+    while the study is unfinished."""
+    if not study.cv:
+        return ""
+    ci = study.cv.pooled_ci95["accuracy"]
+    reached = ci.estimate >= target
+    where = {
+        "inside": f"{percent(target)} lies inside its 95 % CI, so the data cannot tell it from the target either way",
+        "above": f"its 95 % CI lies above {percent(target)}",
+        "below": f"its 95 % CI lies below {percent(target)}",
+    }[ci_position(ci.to_dict(), target)]
+    return (
+        f"**The {percent(target)} target** ({study.label}, pooled out-of-fold over "
+        f"{study.cv.images:,} images, nothing chosen on them): {with_ci(ci, 2)}, "
+        f"{'reached' if reached else 'not reached'}; {where}."
+    )
+
+
 def comparisons(studies: Mapping[str, StudyReport]) -> list[Comparison]:
     """Every paired comparison (``compare.json``) of the studies, in the studies' order."""
     return [s.compare for s in studies.values() if s.compare]
@@ -475,6 +500,8 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
 
 __all__ = [
     "STUDIES",
+    "TARGET_ACCURACY",
+    "target_sentence",
     "STUDY_NAMES",
     "gallery_figure",
     "book_figures_dir",

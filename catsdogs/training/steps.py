@@ -141,7 +141,7 @@ def phase_result(run: Run, phase: str, parameters: Parameters, labels, logits, *
         history=history,
         # one per epoch of the history (None for an epoch trained before epochs were timed)
         epoch_seconds=[seconds.get(str(int(e) + 1)) for e in history.get("epoch", [])],
-        val_metrics=Metrics.of(classification_metrics(labels, expit(np.asarray(logits, dtype="float64")))),
+        val_metrics=Metrics.from_dict(classification_metrics(labels, expit(np.asarray(logits, dtype="float64")))),
         code=GitState(**git_info()),  # the commit that made the record, which listings of its code compare with
         **fields,
     )
