@@ -294,10 +294,20 @@ def _study(name, acc, low, high, prf):
 @pytest.mark.parametrize(
     ("acc", "low", "high", "expected"),
     [
-        (0.9912, 0.9901, 0.9924, "99.12 % (95 % CI 99.01–99.24), reached; its 95 % CI lies above 99.0 %"),
+        (
+            0.9912,
+            0.9901,
+            0.9924,
+            "99.12 % (95 % CI 99.01–99.24), reached; its 95 % CI lies above 99.0 % (lower end 99.010 %)",
+        ),
         (0.9905, 0.9891, 0.9918, ", reached; 99.0 % lies inside its 95 % CI"),
         (0.9896, 0.9882, 0.9909, "not reached; 99.0 % lies inside its 95 % CI"),
-        (0.9859, 0.9846, 0.9872, "not reached; its 95 % CI lies below 99.0 %"),
+        (
+            0.9887,
+            0.9875,
+            0.98996,
+            "(95 % CI 98.75–99.00), not reached; its 95 % CI lies below 99.0 % (upper end 98.996 %)",
+        ),
     ],
 )
 def test_the_target_sentence_says_reached_or_not_and_where_the_interval_lies(acc, low, high, expected):
@@ -442,6 +452,11 @@ def test_bottom_line_follows_the_verdicts():
         "(a drop under 1.5 pp could not be shown with 400 images)." in text
     )
     assert text.endswith("one seed.\n")
+    three = bottom_line(
+        [acc("A recipe", REPRODUCED, NOT_REPRODUCED), acc("B recipe", REPRODUCED, REPRODUCED)]
+        + [acc("C recipe", REPRODUCED, NOT_REPRODUCED)]
+    )
+    assert "lies above each of these CIs but that of the B recipe." in three
     failed = bottom_line([acc("", NOT_REPRODUCED, NOT_REPRODUCED)])
     assert failed.startswith("**The paper's headline accuracy is not reproduced.**")
 

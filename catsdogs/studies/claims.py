@@ -447,9 +447,13 @@ def bottom_line(found: Sequence[Claim], caveats: Sequence[str] = ()) -> Text:
         picked_fail = [c for c in held if c not in strict_fail and "strict without" in c.without_selection]
         above = strict_fail + picked_fail
         if above:
+            spared = [c for c in accuracy if c not in above]
             text += f". Read as an exact figure, {paper} lies above " + (
                 "each of these CIs"
                 if len(above) == len(accuracy) > 1
+                # recipe names hold commas: name the one CI it does not lie above rather than list the rest
+                else f"each of these CIs but that of the {spared[0].recipe or 'run'}"
+                if len(spared) == 1 and len(above) > 1
                 else "the CI of " + " and of ".join(f"the {c.recipe or 'run'}" for c in above)
             )
         if picked_fail:

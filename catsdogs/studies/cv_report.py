@@ -375,8 +375,9 @@ def target_sentence(study: StudyReport, target: float = TARGET_ACCURACY) -> str:
     reached = ci.estimate >= target
     where = {
         "inside": f"{percent(target)} lies inside its 95 % CI, so the data cannot tell it from the target either way",
-        "above": f"its 95 % CI lies above {percent(target)}",
-        "below": f"its 95 % CI lies below {percent(target)}",
+        # the end nearest the target to three decimals: at two, 98.996 % reads 99.00 %
+        "above": f"its 95 % CI lies above {percent(target)} (lower end {100 * ci.low:.3f} %)",
+        "below": f"its 95 % CI lies below {percent(target)} (upper end {100 * ci.high:.3f} %)",
     }[ci_position(ci.to_dict(), target)]
     return (
         f"**The {percent(target)} target** ({study.label}, pooled out-of-fold over "
