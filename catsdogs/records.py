@@ -1260,6 +1260,7 @@ class OutOfFold(Predictions):
 RECORDS: dict[str, type[Record]] = {
     cls.PATH: cls
     for cls in (
+        Scan,
         Provenance,
         Evaluation,
         Export,

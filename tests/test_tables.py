@@ -313,9 +313,13 @@ def _study(name, acc, low, high, prf):
 def test_the_target_sentence_says_reached_or_not_and_where_the_interval_lies(acc, low, high, expected):
     from catsdogs.studies.cv_report import StudyReport, target_sentence
 
-    study = _study("cv-longer-cosine-flip", acc, low, high, (acc, acc, acc))
+    paper = _study("cv-longer-cosine-flip", acc, low, high, (acc, acc, acc))
+    study = dataclasses.replace(paper, cv=paper.cv.replace(protocol="inner"))
     assert expected in target_sentence(study)
-    assert "24,998 images" in target_sentence(study)
+    assert "24,998 images, nothing chosen on them" in target_sentence(study)
+    assert "the epoch chosen on them" in target_sentence(
+        dataclasses.replace(paper, cv=paper.cv.replace(protocol="paper"))
+    )
     unfinished = StudyReport("cv-longer-cosine-flip", 5, [0], [], None, None, None)
     assert target_sentence(unfinished) == ""
 

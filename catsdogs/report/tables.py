@@ -404,7 +404,7 @@ def mitigation_summary(comparison: MitigationComparison | None) -> Text:
     interval reaching zero); and the cost on clean images."""
     if not comparison:
         return Text(MITIGATION_UNCONTROLLED + "\n")
-    epochs = comparison.epochs or 1
+    epochs = comparison.epochs if comparison.epochs is not None else 1
     extra = "extra epoch" if epochs == 1 else f"{epochs} extra epochs"
     gained, unclear, worse, nothing = [], [], [], []
     for name, c in comparison.corruptions.items():

@@ -379,9 +379,10 @@ def target_sentence(study: StudyReport, target: float = TARGET_ACCURACY) -> str:
         "above": f"its 95 % CI lies above {percent(target)} (lower end {100 * ci.low:.3f} %)",
         "below": f"its 95 % CI lies below {percent(target)} (upper end {100 * ci.high:.3f} %)",
     }[ci_position(ci.to_dict(), target)]
+    chosen = ", nothing chosen on them" if study.cv.protocol == "inner" else ", the epoch chosen on them"
     return (
         f"**The {percent(target)} target** ({study.label}, pooled out-of-fold over "
-        f"{study.cv.images:,} images, nothing chosen on them): {with_ci(ci, 2)}, "
+        f"{study.cv.images:,} images{chosen}): {with_ci(ci, 2)}, "
         f"{'reached' if reached else 'not reached'}; {where}."
     )
 

@@ -97,12 +97,13 @@ def train_mitigation(run: Run, arm: str = "robust") -> PhaseResult:
     )
 
 
-def _per_image(curve: CorruptionCurve) -> tuple[np.ndarray, np.ndarray]:
+def _per_image(curve: CorruptionCurve, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Each image's correctness clean (level 0) and its mean correctness over the corrupted
-    levels, from a corruption curve's ``correct`` strings."""
+    levels, from a corruption curve's ``correct`` strings (``name``: the corruption, for errors)."""
     if curve.correct is None:
         raise ValueError(
-            "a corruption study made without per-image results cannot be compared image by image; run it again"
+            f"the {name} curve of a mitigation arm's corruption study has no per-image results "
+            "(robustness/results_<arm>.json made by an older catsdogs); delete that file and run the study again"
         )
     right = np.array([[c == "1" for c in level] for level in curve.correct], dtype="float64")
     return right[0], right[1:].mean(axis=0)
@@ -150,7 +151,7 @@ def compare_mitigation(
     for name, p_curve in plain.corruptions.items():
         if name not in robust.corruptions:
             continue
-        data = (*_per_image(p_curve), *_per_image(robust.corruptions[name]))
+        data = (*_per_image(p_curve, name), *_per_image(robust.corruptions[name], name))
         point = _paired_statistics(*data)
         with warnings.catch_warnings():
             # a figure every resample gives alike (no image changed, e.g. no clean cost) has a

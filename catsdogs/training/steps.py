@@ -13,7 +13,8 @@ leaves out, so the resumed epochs are the ones an uninterrupted run trains.
 2. :func:`train_phase1`     base frozen; train the new head
 3. :func:`train_phase2`     unfreeze the top of the base; low learning rate
 
-:func:`train_run` runs them up to a given step (the CLI's ``train``, the chapters and the tests).
+:func:`train_run` runs them up to a given step (the CLI's ``train`` and the tests); the chapters
+call the steps one by one, each where it explains it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ EPOCH_SECONDS_FILE = "epoch_seconds.json"
 #: Keras's ``BackupAndRestore`` backup and what a resumed phase needs besides it
 #: (:mod:`catsdogs.training.resume`), in ``<phase>/`` until the phase's result is written.
 BACKUP_DIR, RESUME_DIR = "backup", "resume"
-#: Where :func:`train` may stop: after the data split, after phase 1, or after both phases.
+#: Where :func:`train_run` may stop: after the data split, after phase 1, or after both phases.
 STOP_AFTER = ("data", "phase1", "phase2")
 
 
@@ -60,7 +61,7 @@ def prepare_data(run: Run, progress: bool = True, inner: bool = True) -> Scan:
     """Validate the dataset and write the split manifest (skipped when done): ``data/scan.json``
     (counts, skipped files and reasons, conversions), ``data/manifest.csv`` and the data
     section of ``provenance.json``. ``inner``: see :func:`~catsdogs.data.prepare.prepare_split`."""
-    if (done := run.scan) is not None and run.has("data", "manifest.csv"):
+    if run.has("data", "manifest.csv") and (done := run.scan) is not None:
         return done
     with run.timed("data_scan"):
         prepared = prepare_split(run.config, progress=progress, inner=inner)
