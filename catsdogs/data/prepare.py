@@ -11,7 +11,7 @@ from typing import Any
 from catsdogs.config import Config, cache_dir
 from catsdogs.data import download, scan
 from catsdogs.data.split import carve_inner, split_manifest, split_table
-from catsdogs.records import ManifestRow, Scan
+from catsdogs.records import DataProvenance, ManifestRow, Scan
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class PreparedData:
     rows: list[ManifestRow]
     download: dict[str, Any] | None
 
-    def records(self, manifest_sha256: str) -> tuple[Scan, dict[str, Any]]:
+    def records(self, manifest_sha256: str) -> tuple[Scan, DataProvenance]:
         """``data/scan.json`` and the data section of ``provenance.json``, once the manifest
         is written and its sha256 known."""
         report = self.report
@@ -36,15 +36,15 @@ class PreparedData:
             skipped_detail=[list(s) for s in report.skipped],
             converted_detail=[[r.file, r.note] for r in report.converted],
         )
-        provenance = {
-            "root": str(self.root),
-            "usable_images": len(self.rows),
-            "per_class": report.counts(),
-            "skipped": len(report.skipped),
-            "converted": len(report.converted),
-            "manifest_sha256": manifest_sha256,
-            "download": self.download,
-        }
+        provenance = DataProvenance(
+            root=str(self.root),
+            usable_images=len(self.rows),
+            per_class=report.counts(),
+            skipped=len(report.skipped),
+            converted=len(report.converted),
+            manifest_sha256=manifest_sha256,
+            download=self.download,
+        )
         return summary, provenance
 
 

@@ -68,7 +68,7 @@ def prepare_data(run: Run, progress: bool = True, inner: bool = True) -> Scan:
         sha = write_manifest(prepared.rows, run.file("data", "manifest.csv"))
     summary, data = prepared.records(sha)
     run.write_record(summary)
-    run.record_provenance(data=data)
+    run.record_provenance(data=data.to_dict())
     return summary
 
 
