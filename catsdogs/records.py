@@ -24,7 +24,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -183,6 +183,7 @@ class Record(Part):
 
 #: Any record class, for functions that read one kind or another.
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------------- shared parts
@@ -317,6 +318,24 @@ class Provenance(Record):
 # ----------------------------------------------------------------------------- training
 
 
+def from_csv_row(cls: type[T], row: Mapping[str, str]) -> T:
+    """The CSV row ``row`` (strings, e.g. from :func:`~catsdogs.files.read_csv`) as the flat
+    dataclass ``cls``, each declared field converted by its declared type (``str``, ``int``,
+    ``float``); columns ``cls`` does not declare are ignored, every declared one must be there."""
+    hints = _hints(cls)
+    return cls(**{f.name: hints[f.name](row[f.name]) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoldRow:
+    """One image of a cross-validation study's ``folds.csv``: its file, label and the fold
+    that scores it."""
+
+    file: str
+    label: int
+    fold: int
+
+
 #: The columns of ``data/manifest.csv``, in order (:class:`ManifestRow`).
 MANIFEST_FIELDS = ("file", "label", "class", "split", "source", "width", "height")
 
@@ -354,14 +373,7 @@ class ManifestRow:
     @classmethod
     def from_csv(cls, row: Mapping[str, str]) -> ManifestRow:
         """A row read from the CSV (strings), its class name implied by its label."""
-        return cls(
-            file=row["file"],
-            label=int(row["label"]),
-            split=row["split"],
-            source=row["source"],
-            width=int(row["width"]),
-            height=int(row["height"]),
-        )
+        return from_csv_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -428,6 +440,21 @@ class PhaseResult(Record):
         """The epoch (1-based) whose weights the phase kept (:func:`kept_epoch`)."""
         return kept_epoch(self.history)
 
+    @property
+    def accuracy_by_epoch(self) -> list[float]:
+        """Keras's per-epoch accuracy on the split the phase watched (``val_accuracy``)."""
+        return self.history.get("val_accuracy", [])
+
+    @property
+    def loss_by_epoch(self) -> list[float]:
+        """Keras's per-epoch loss on the split the phase watched (``val_loss``)."""
+        return self.history.get("val_loss", [])
+
+    @property
+    def epochs_logged(self) -> int:
+        """Epochs in the history (its ``epoch`` column)."""
+        return len(self.history.get("epoch", []))
+
 
 def kept_epoch(history: Mapping[str, list[float]]) -> int | None:
     """The epoch (1-based) whose weights a phase kept: early stopping with
@@ -464,6 +491,11 @@ class Evaluation(Record):
     metrics: Metrics
     ci95: dict[str, Interval] = field(default_factory=dict)
     calibration: Reliability | None = None
+
+    @property
+    def accuracy(self) -> Interval:
+        """The accuracy with its bootstrap 95 % interval."""
+        return self.ci95["accuracy"]
 
 
 # ----------------------------------------------------------------------------- export and latency
@@ -624,6 +656,11 @@ class CVSummary(Record):
     complete: bool | None = None
     dataset_images: int | None = None
     training_variance: TrainingVariance | None = kept(beside="dataset_images")
+
+    @property
+    def accuracy(self) -> Interval:
+        """The pooled out-of-fold accuracy with its bootstrap 95 % interval."""
+        return self.pooled_ci95["accuracy"]
 
     @property
     def seed_list(self) -> list[int]:
@@ -1229,6 +1266,21 @@ class Predictions:
     logit: np.ndarray
     prob: np.ndarray
 
+    #: Each array's CSV column and type (the probability is the CSV's ``prob_dog``).
+    COLUMNS: ClassVar[dict[str, tuple[str, type]]] = {
+        "file": ("file", str),
+        "label": ("label", int),
+        "logit": ("logit", float),
+        "prob": ("prob_dog", float),
+    }
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, str]], **fields: Any) -> Self:
+        """The arrays of CSV ``rows`` (strings), one per :attr:`COLUMNS` entry; ``fields``
+        are passed on (the further arrays of a subclass)."""
+        arrays = {name: np.array([kind(r[column]) for r in rows]) for name, (column, kind) in cls.COLUMNS.items()}
+        return cls(**arrays, **fields)
+
     def __len__(self) -> int:
         return int(self.label.size)
 
@@ -1247,6 +1299,16 @@ class OutOfFold(Predictions):
     fold: np.ndarray
     seed: np.ndarray
     seeded: bool = False
+
+    COLUMNS: ClassVar[dict[str, tuple[str, type]]] = Predictions.COLUMNS | {"fold": ("fold", int)}
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, str]], **fields: Any) -> Self:
+        """The arrays of ``oof_predictions.csv`` rows: a file without a ``seed`` column (a
+        study of one training per fold) has seed 0 throughout and ``seeded`` ``False``."""
+        seeded = bool(rows) and "seed" in rows[0]
+        seeds = [int(r["seed"]) if seeded else 0 for r in rows]
+        return super().from_rows(rows, seed=np.array(seeds), seeded=seeded, **fields)
 
     def subset(self, rows: np.ndarray) -> OutOfFold:
         """The predictions of ``rows`` (a boolean mask or indices)."""

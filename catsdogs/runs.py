@@ -56,6 +56,7 @@ from catsdogs.records import (
     CVSummary,
     Evaluation,
     Export,
+    FoldRow,
     ManifestRow,
     MitigationComparison,
     OODStudy,
@@ -66,6 +67,7 @@ from catsdogs.records import (
     R,
     Record,
     Scan,
+    from_csv_row,
 )
 
 log = logging.getLogger(__name__)
@@ -506,13 +508,7 @@ def save_predictions(path: Path, files: list[str], labels: np.ndarray, logits: n
 
 def read_predictions(path: Path) -> Predictions:
     """A predictions CSV written by :func:`save_predictions`."""
-    rows = read_csv(path)
-    return Predictions(
-        file=np.array([r["file"] for r in rows]),
-        label=np.array([int(r["label"]) for r in rows]),
-        logit=np.array([float(r["logit"]) for r in rows]),
-        prob=np.array([float(r["prob_dog"]) for r in rows]),
-    )
+    return Predictions.from_rows(read_csv(path))
 
 
 OOF_FILE = "oof_predictions.csv"
@@ -540,23 +536,18 @@ def read_oof_trainings(path: Path | str) -> OutOfFold:
     """Every prediction of an ``oof_predictions.csv``: one per image and training seed. A
     study of one training per fold has no ``seed`` column; its seed is 0 and ``seeded`` is
     ``False``."""
-    rows = read_csv(Path(path))
-    seeded = bool(rows) and "seed" in rows[0]
-    return OutOfFold(
-        file=np.array([r["file"] for r in rows]),
-        label=np.array([int(r["label"]) for r in rows]),
-        logit=np.array([float(r["logit"]) for r in rows]),
-        prob=np.array([float(r["prob_dog"]) for r in rows]),
-        fold=np.array([int(r["fold"]) for r in rows]),
-        seed=np.array([int(r["seed"]) if seeded else 0 for r in rows]),
-        seeded=seeded,
-    )
+    return OutOfFold.from_rows(read_csv(Path(path)))
 
 
 # ----------------------------------------------------------------------------- cross-validation records
 
 #: Which fold holds each image, in a cross-validation study directory.
 FOLDS_FILE = "folds.csv"
+
+
+def read_folds(study_dir: Path) -> list[FoldRow]:
+    """The rows of a study's ``folds.csv``: every image with the fold that scores it."""
+    return [from_csv_row(FoldRow, r) for r in read_csv(study_dir / FOLDS_FILE)]
 
 
 class CVStudy:
@@ -585,7 +576,7 @@ class CVStudy:
             raise FileNotFoundError(
                 f"{path} is not a cross-validation directory (no {FOLDS_FILE}); run `python -m catsdogs cv` first"
             )
-        return cls(run, len({r["fold"] for r in read_csv(run.path / FOLDS_FILE)}))
+        return cls(run, len({r.fold for r in read_folds(run.path)}))
 
     def fold_dir(self, k: int, seed: int = 0) -> Path:
         """The run directory of fold ``k`` trained with ``train_seed`` ``seed``: ``fold-<k>``
@@ -611,8 +602,8 @@ class CVStudy:
         leaves the manifest out), the rows of ``folds.csv`` (fold 0 is the ``val`` split)."""
         if not self.run.has("data", "manifest.csv") and self.run.has(FOLDS_FILE):
             return [
-                ManifestRow(file=r["file"], label=int(r["label"]), split="val" if r["fold"] == "0" else "train")
-                for r in read_csv(self.path / FOLDS_FILE)
+                ManifestRow(file=r.file, label=r.label, split="val" if r.fold == 0 else "train")
+                for r in read_folds(self.path)
             ]
         return self.run.manifest()
 
@@ -652,13 +643,13 @@ class CVStudy:
             If ``folds.csv`` does not list the images of the manifest, in order.
         """
         rows = self.manifest()
-        saved = read_csv(self.path / FOLDS_FILE)
-        if [r["file"] for r in saved] != [r.file for r in rows]:
+        saved = read_folds(self.path)
+        if [r.file for r in saved] != [r.file for r in rows]:
             raise ValueError(
                 f"{self.path / FOLDS_FILE} does not list the images of {self.path}/data/manifest.csv; "
                 "delete the CV directory to start over"
             )
-        return np.array([int(r["fold"]) for r in saved])
+        return np.array([r.fold for r in saved])
 
     def run_done(self, k: int, seed: int = 0) -> bool:
         return (self.fold_dir(k, seed) / "phase2" / "result.json").is_file()

@@ -31,14 +31,14 @@ def studies(tmp_path: Path) -> dict[str, Path]:
 def test_a_seeded_study_counts_each_image_as_the_share_of_its_trainings_right(studies):
     oof = read_oof_trainings(studies["cv-inner-paper"] / "oof_predictions.csv")
     images = ablation.per_image(oof)
-    assert images["seeds"] == [0, 1] and images["file"].size == oof.file.size // 2
-    assert set(np.unique(images["right"])) <= {0.0, 0.5, 1.0}
+    assert images.seeds == [0, 1] and images.file.size == oof.file.size // 2
+    assert set(np.unique(images.right)) <= {0.0, 0.5, 1.0}
     cv = json.loads((studies["cv-inner-paper"] / "cv.json").read_text())
-    assert images["right"].mean() == pytest.approx(cv["pooled"]["accuracy"])
+    assert images.right.mean() == pytest.approx(cv["pooled"]["accuracy"])
     # each fold's accuracy is the mean of its seeds' accuracies
     for k in range(5):
         by_seed = [f["accuracy"] for f in cv["per_fold"] if f["fold"] == k]
-        assert images["right"][images["fold"] == k].mean() == pytest.approx(np.mean(by_seed))
+        assert images.right[images.fold == k].mean() == pytest.approx(np.mean(by_seed))
     seed0 = oof.subset(oof.seed == 0)
     missing = dataclasses.replace(seed0, seed=np.where(np.arange(seed0.seed.size) % 2, 1, 0))  # half lack seed 0
     with pytest.raises(ValueError, match="once per training seed"):

@@ -81,10 +81,10 @@ def test_epoch_choice_reads_the_restored_last_and_fixed_epochs():
 
     study = _study([[0.97, 0.99, 0.98], [0.96, 0.97, 0.98, 0.95]], [0.99, 0.98])
     choice = epoch_choice(study)
-    assert choice["restored"] == pytest.approx(0.985)
-    assert choice["last"] == pytest.approx((0.98 + 0.95) / 2)
-    assert choice["fixed"] == pytest.approx((0.98 + 0.98) / 2) and choice["fixed_epoch"] == 3
-    assert epoch_choice(_study([[0.97, 0.99]], [0.99]))["fixed"] is None  # a fold stopped before epoch 3
+    assert choice.restored == pytest.approx(0.985)
+    assert choice.last == pytest.approx((0.98 + 0.95) / 2)
+    assert choice.fixed == pytest.approx((0.98 + 0.98) / 2) and choice.fixed_epoch == 3
+    assert epoch_choice(_study([[0.97, 0.99]], [0.99])).fixed is None  # a fold stopped before epoch 3
     assert epoch_choice(_study([[0.97, 0.99, 0.98]], [0.99], protocol="inner")) is None  # nothing chosen on it
 
 
@@ -99,11 +99,11 @@ def test_published_selection_table_recomputes_from_the_histories():
     assert set(choices) == {"cv-paper", "cv-lr3e-5"}, "only the paper protocol chooses on the scored fold"
     for name, choice in choices.items():
         cv = json.loads((RESULTS / name / "cv.json").read_text())
-        assert choice["restored"] == pytest.approx(cv["pooled"]["accuracy"], abs=1e-9)
+        assert choice.restored == pytest.approx(cv["pooled"]["accuracy"], abs=1e-9)
         last = sum(round(f["phase2_val_accuracy_by_epoch"][-1] * f["n"]) for f in cv["per_fold"]) / cv["images"]
-        assert choice["last"] == pytest.approx(last)
-    assert 100 * (choices["cv-lr3e-5"]["restored"] - choices["cv-lr3e-5"]["last"]) == pytest.approx(0.14, abs=0.01)
-    assert 100 * (choices["cv-paper"]["restored"] - choices["cv-paper"]["last"]) == pytest.approx(0.02, abs=0.01)
+        assert choice.last == pytest.approx(last)
+    assert 100 * choices["cv-lr3e-5"].gap == pytest.approx(0.14, abs=0.01)
+    assert 100 * choices["cv-paper"].gap == pytest.approx(0.02, abs=0.01)
 
 
 # ----------------------------------------------------------------------------- one identity per training

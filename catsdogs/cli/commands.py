@@ -148,7 +148,7 @@ def cmd_cv(args) -> int:
             )
         return 0
     result = study.run.record(CVSummary)
-    ci, seeds = result.pooled_ci95["accuracy"], result.seed_list
+    ci, seeds = result.accuracy, result.seed_list
     scope = (
         f"{result.trainings} training{'s' if result.trainings != 1 else ''} "
         f"(seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))})"

@@ -337,7 +337,7 @@ def caveats(run: Run) -> list[str]:
     if prov and prov.weights and prov.weights.kind == "tflite-converted":
         out.append("the ImageNet weights are the official int8 TFLite model, dequantized")
     final = run.final_result()
-    loss = final.history.get("val_loss", []) if final else []
+    loss = final.loss_by_epoch if final else []
     if final and final.phase == "phase2" and len(loss) >= 2 and loss[-1] < loss[-2]:
         text = f"the published run's fine-tuning stops after {len(loss)} epochs with its validation loss still falling"
         results = project_dir() / "results"
@@ -407,7 +407,7 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "mitigation.md": tables.mitigation_summary(run.mitigation),
-        "ablation.md": ablation.ablation_markdown(run.record_or_none(Ablation), ev.ci95["accuracy"] if ev else None),
+        "ablation.md": ablation.ablation_markdown(run.record_or_none(Ablation), ev.accuracy if ev else None),
         "label_audit.md": label_audit.audit_markdown(run.record_or_none(RunAudit)),
         "parameters.md": parameter_explanation(run),
         "compute_budget.md": budget.compute_budget_rows().markdown(),

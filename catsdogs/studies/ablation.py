@@ -12,6 +12,7 @@ recipe is right (a two-sided binomial test of those discordant pairs against
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,17 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
-from catsdogs.records import Ablation, AblationRun, Comparison, FoldTest, Interval, McNemar, OutOfFold, WithoutSelection
+from catsdogs.records import (
+    Ablation,
+    AblationRun,
+    Comparison,
+    FoldDifference,
+    FoldTest,
+    Interval,
+    McNemar,
+    OutOfFold,
+    WithoutSelection,
+)
 from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
 from catsdogs.studies.paper import PAPER
 
@@ -62,31 +73,26 @@ def record_ablation(run: Run, runs: Sequence[Run]) -> Ablation:
             metric_names=THRESHOLD_METRICS,
         )
         phase1, phase2 = other.result("phase1"), other.result("phase2")
-        history = phase2.history if phase2 else {}
-        timings = other.timings()
         entries.append(
-            {
-                "run": other.path.name,
-                "differs": {k: v for k, (_, v) in setting_differences(run.config, other.config).items()},
-                "settings": {k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
-                "phase1_accuracy": phase1.val_metrics.accuracy if phase1 else None,
-                "final_accuracy": ci["accuracy"],
-                "final_f1": ci["f1"],
-                "final_precision": ci["precision"],
-                "final_recall": ci["recall"],
-                "phase2_epochs_run": len(history.get("epoch", [])),
-                "phase2_val_accuracy_by_epoch": history.get("val_accuracy", []),
-                "phase2_seconds": timings.get("phase2_train"),
-                "manifest_sha256": other.scan.manifest_sha256 if other.scan else None,
-            }
+            AblationRun(
+                run=other.path.name,
+                differs={k: v for k, (_, v) in setting_differences(run.config, other.config).items()},
+                settings={k: cfg.get(k) for k in ("image_size", "fine_tune_from", "phase2_lr", "phase2_epochs")},
+                phase1_accuracy=phase1.val_metrics.accuracy if phase1 else None,
+                # the record's final_<metric> fields, one per metric of the bootstrap
+                **{f"final_{name}": Interval.from_dict(interval) for name, interval in ci.items()},
+                phase2_epochs_run=phase2.epochs_logged if phase2 else 0,
+                phase2_val_accuracy_by_epoch=phase2.accuracy_by_epoch if phase2 else [],
+                phase2_seconds=other.timings().get("phase2_train"),
+                manifest_sha256=other.scan.manifest_sha256 if other.scan else None,
+            )
         )
-    shas = {e["manifest_sha256"] for e in entries}
-    if len(shas) > 1:
+    if len({e.manifest_sha256 for e in entries}) > 1:
         raise ValueError(
             "the runs do not share one validation split (manifest sha256 differs); "
             "compare runs made with `train --from-run`"
         )
-    result = Ablation.from_dict({"published_run": run.path.name, "runs": entries})
+    result = Ablation(published_run=run.path.name, runs=entries)
     run.write_record(result)
     return result
 
@@ -320,7 +326,22 @@ def _paired(
     }
 
 
-def per_image(oof: OutOfFold, where: str = "the study") -> dict[str, Any]:
+@dataclass(frozen=True)
+class PerImage:
+    """A study's out-of-fold predictions, one entry per image sorted by file
+    (:func:`per_image`)."""
+
+    file: np.ndarray
+    label: np.ndarray
+    fold: np.ndarray
+    #: the share of the study's training seeds that got the image right
+    right: np.ndarray
+    #: seed 0's right/wrong
+    first_seed: np.ndarray
+    seeds: list[int]
+
+
+def per_image(oof: OutOfFold, where: str = "the study") -> PerImage:
     """A study's out-of-fold predictions (:func:`~catsdogs.runs.read_oof_trainings`) one row
     per image, sorted by file: label, fold, the share of its training seeds that got it right,
     and seed 0's right/wrong (``first_seed``).
@@ -342,14 +363,14 @@ def per_image(oof: OutOfFold, where: str = "the study") -> dict[str, Any]:
     first = oof.seed == seeds[0]
     order = np.empty(files.size, dtype=int)
     order[position[first]] = np.flatnonzero(first)
-    return {
-        "file": files,
-        "label": oof.label[order],
-        "fold": oof.fold[order],
-        "right": np.bincount(position, weights=right, minlength=files.size) / len(seeds),
-        "first_seed": right[order],
-        "seeds": seeds,
-    }
+    return PerImage(
+        file=files,
+        label=oof.label[order],
+        fold=oof.fold[order],
+        right=np.bincount(position, weights=right, minlength=files.size) / len(seeds),
+        first_seed=right[order],
+        seeds=seeds,
+    )
 
 
 def compare_studies(
@@ -380,23 +401,23 @@ def compare_studies(
     """
     a, b = (read_oof_trainings(s.path / OOF_FILE) for s in (first, second))
     img_a, img_b = per_image(a, str(first.path)), per_image(b, str(second.path))
-    if not np.array_equal(img_a["file"], img_b["file"]):
+    if not np.array_equal(img_a.file, img_b.file):
         raise ValueError(f"{first.path} and {second.path} do not hold the same images")
-    if not np.array_equal(img_a["fold"], img_b["fold"]) or not np.array_equal(img_a["label"], img_b["label"]):
+    if not np.array_equal(img_a.fold, img_b.fold) or not np.array_equal(img_a.label, img_b.label):
         raise ValueError(f"{first.path} and {second.path} do not use the same folds and labels")
-    right_a, right_b, fold_of = img_a["right"], img_b["right"], img_a["fold"]
+    right_a, right_b, fold_of = img_a.right, img_b.right, img_a.fold
     per_fold = []
     for k in np.unique(fold_of):
         sel = fold_of == k
         acc_a, acc_b = float(right_a[sel].mean()), float(right_b[sel].mean())
-        per_fold.append({"fold": int(k), "first": acc_a, "second": acc_b, "difference": acc_b - acc_a})
+        per_fold.append(FoldDifference(fold=int(k), first=acc_a, second=acc_b, difference=acc_b - acc_a))
     if picked_on is None:
         fresh, excluded = fold_of != SELECTION_FOLD, f"fold {SELECTION_FOLD}"
     else:
-        fresh = ~np.isin(img_a["file"], list(picked_on))
+        fresh = ~np.isin(img_a.file, list(picked_on))
         excluded = f"the {int((~fresh).sum()):,} images of {picked_label or 'the images it was picked on'}"
     ratio = 1.0 / (first.n_folds - 1)  # each fold's images against the rest it trained on
-    fixed = (img_a["first_seed"], img_b["first_seed"])
+    fixed = (img_a.first_seed, img_b.first_seed)
     every_fold = _paired(right_a, right_b, fold_of, ratio, alpha, fixed)
     without = {
         "fold": SELECTION_FOLD if picked_on is None else None,
@@ -407,7 +428,7 @@ def compare_studies(
     # a verdict against the paper that changes without the picked images says so
     without["accuracy_ci95"] = {}
     for side, oof in (("first", a), ("second", b)):
-        rows = np.isin(oof.file, img_a["file"][fresh])
+        rows = np.isin(oof.file, img_a.file[fresh])
         without["accuracy_ci95"][side] = bootstrap_ci(
             oof.label[rows],
             oof.prob[rows],
@@ -422,13 +443,13 @@ def compare_studies(
         "second": second.path.name,
         "first_settings": first.config.training_dict(),
         "differs": {k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
-        "seeds": {"first": img_a["seeds"], "second": img_b["seeds"]},
+        "seeds": {"first": img_a.seeds, "second": img_b.seeds},
         **every_fold,
         "verdict_every_fold": every_fold["verdict"],
-        "verdict": without["verdict"],
+        "verdict": fresh_record.verdict,
         "verdict_basis": f"corrected t-test {fresh_record.over_folds_text}, where the recipe was picked",
-        "per_fold": per_fold,
-        "folds_second_better": sum(f["difference"] > 0 for f in per_fold),
+        "per_fold": [f.to_dict() for f in per_fold],
+        "folds_second_better": sum(f.difference > 0 for f in per_fold),
         "alpha": alpha,
         "without_selection_fold": without,
     }
@@ -443,23 +464,20 @@ def comparison_markdown(compare: Comparison | None, names: Mapping[str, str] | N
     (:func:`comparison_sentences`). ``names`` maps a study's directory name to what to call it."""
     if not compare:
         return Text("*No paired comparison yet: `python -m catsdogs compare <first> <second>` once both are done.*\n")
-    name = {
-        "first": (names or {}).get(compare.first, compare.first),
-        "second": (names or {}).get(compare.second, compare.second),
-    }
+    first_name, second_name = ((names or {}).get(study, study) for study in (compare.first, compare.second))
 
     def row(fold: str, first: float, second: float) -> dict[str, str]:
         return {
             "fold": fold,
-            name["first"]: percent(first, 2),
-            name["second"]: percent(second, 2),
+            first_name: percent(first, 2),
+            second_name: percent(second, 2),
             "difference": f"{100 * (second - first):+.2f} pp",
         }
 
     rows = [row(str(f.fold), f.first, f.second) for f in compare.per_fold]
     acc = compare.accuracy
     rows.append(row(f"**pooled** ({compare.images:,} images)", acc.first, acc.second))
-    return Text(markdown_table(rows) + "\n" + comparison_sentences(compare, name["first"], name["second"]) + "\n")
+    return Text(markdown_table(rows) + "\n" + comparison_sentences(compare, first_name, second_name) + "\n")
 
 
 def _discordant(mcnemar: McNemar, first: str, second: str) -> str:

@@ -147,8 +147,8 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> Study
                 phase1_accuracy=phase1.val_metrics.accuracy if phase1 else None,
                 # Keras's per-epoch figures are on the split that chose the epoch
                 monitored_split=phase2.monitored_split or "val",
-                epochs=phase2.history.get("val_accuracy", []),
-                losses=phase2.history.get("val_loss", []),
+                epochs=phase2.accuracy_by_epoch,
+                losses=phase2.loss_by_epoch,
                 seconds=max(seconds.get(key, 0.0), training_seconds(fold)),  # the wall time misses killed runs
             )
         )
@@ -223,7 +223,7 @@ def forest_rows(studies: Mapping[str, StudyReport], published: Evaluation | None
             {
                 "label": "published run (fold 0's split)",
                 "group": "published single split",
-                **published.ci95["accuracy"].to_dict(),
+                **published.accuracy.to_dict(),
             }
         )
     for study in studies.values():
@@ -243,7 +243,7 @@ def pooled_row(study: StudyReport, prefix: str) -> dict[str, Any]:
         "label": f"{prefix}{cv.images:,} images{trained}",
         "group": study.label,
         "pooled": True,
-        **cv.pooled_ci95["accuracy"].to_dict(),
+        **cv.accuracy.to_dict(),
     }
 
 
@@ -256,7 +256,7 @@ def headline_rows(studies: Mapping[str, StudyReport], published: Evaluation | No
             {
                 "label": f"published run\none split, {published.metrics.n:,} images",
                 "group": "published single split",
-                **published.ci95["accuracy"].to_dict(),
+                **published.accuracy.to_dict(),
             }
         )
     return rows
@@ -273,7 +273,25 @@ def best_epochs(study: StudyReport) -> list[tuple[int, int]]:
 FIXED_EPOCH = 3
 
 
-def epoch_choice(study: StudyReport) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class EpochChoice:
+    """A study's pooled accuracy with each fold's restored epoch (the headline), at each
+    fold's last trained epoch and at epoch ``fixed_epoch`` (``None`` where a fold lacks it),
+    over ``images`` images."""
+
+    restored: float | None
+    last: float | None
+    fixed: float | None
+    fixed_epoch: int
+    images: int
+
+    @property
+    def gap(self) -> float | None:
+        """The headline minus the last trained epoch."""
+        return self.restored - self.last if self.last is not None else None
+
+
+def epoch_choice(study: StudyReport) -> EpochChoice | None:
     """How much choosing the epoch on the scored fold flatters a study: its pooled accuracy
     with each fold's restored epoch (the headline), at each fold's last trained epoch and at
     epoch :data:`FIXED_EPOCH`, from the recorded per-epoch accuracies (Keras's, on the scored
@@ -292,7 +310,7 @@ def epoch_choice(study: StudyReport) -> dict[str, Any] | None:
     restored = pooled([f.accuracy.estimate for f in folds])
     last = pooled([f.epochs[-1] if f.epochs else None for f in folds])
     fixed = pooled([f.epochs[FIXED_EPOCH - 1] if len(f.epochs) >= FIXED_EPOCH else None for f in folds])
-    return {"restored": restored, "last": last, "fixed": fixed, "fixed_epoch": FIXED_EPOCH, "images": n}
+    return EpochChoice(restored=restored, last=last, fixed=fixed, fixed_epoch=FIXED_EPOCH, images=n)
 
 
 @table_builder
@@ -302,13 +320,13 @@ def epoch_choice_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]
         choice = epoch_choice(study)
         if choice is None:
             continue
-        gap = choice["restored"] - choice["last"] if choice["last"] is not None else None
+        gap = choice.gap
         rows.append(
             {
                 "recipe": STUDIES.get(name, name),
-                "restored epoch (the headline)": percent(choice["restored"], 2),
-                "last trained epoch": percent(choice["last"], 2),
-                f"epoch {choice['fixed_epoch']}": percent(choice["fixed"], 2),
+                "restored epoch (the headline)": percent(choice.restored, 2),
+                "last trained epoch": percent(choice.last, 2),
+                f"epoch {choice.fixed_epoch}": percent(choice.fixed, 2),
                 "headline minus last": f"{100 * gap:+.2f} pp" if gap is not None else "–",
             }
         )
@@ -322,11 +340,7 @@ def epoch_choice_markdown(studies: Mapping[str, StudyReport]) -> Text:
     if not rows:
         return Text("*No finished study of the paper's protocol to measure the choice of epoch on.*\n")
     choices = {STUDIES.get(n, n): epoch_choice(s) for n, s in studies.items() if epoch_choice(s)}
-    gaps = ", ".join(
-        f"{100 * (c['restored'] - c['last']):+.2f} pp for the {name}"
-        for name, c in choices.items()
-        if c["last"] is not None
-    )
+    gaps = ", ".join(f"{100 * c.gap:+.2f} pp for the {name}" for name, c in choices.items() if c.gap is not None)
     return Text(
         rows.markdown()
         + f"\nRestoring the epoch with the lowest loss on the scored fold raises each headline over its "
@@ -339,17 +353,19 @@ def epoch_choice_markdown(studies: Mapping[str, StudyReport]) -> Text:
     )
 
 
-def _level_sentence(choices: list[tuple[str, Mapping[str, Any]]]) -> str:
+def _level_sentence(choices: list[tuple[str, EpochChoice]]) -> str:
     if len(choices) != 2:
         return ""
     (first, a), (second, b) = choices
     parts = [
-        f"{100 * (b[key] - a[key]):+.2f} pp {where}"
-        for key, where in (("restored", "as published"), ("last", "at the last trained epoch"))
-        if a[key] is not None and b[key] is not None
+        f"{100 * (there - here):+.2f} pp {where}"
+        for here, there, where in (
+            (a.restored, b.restored, "as published"),
+            (a.last, b.last, "at the last trained epoch"),
+            (a.fixed, b.fixed, f"at epoch {a.fixed_epoch}"),
+        )
+        if here is not None and there is not None
     ]
-    if a["fixed"] is not None and b["fixed"] is not None:
-        parts.append(f"{100 * (b['fixed'] - a['fixed']):+.2f} pp at epoch {a['fixed_epoch']}")
     return f"{second} against {first}: {', '.join(parts)}. " if parts else ""
 
 
@@ -371,7 +387,7 @@ def target_sentence(study: StudyReport, target: float = TARGET_ACCURACY) -> str:
     while the study is unfinished."""
     if not study.cv:
         return ""
-    ci = study.cv.pooled_ci95["accuracy"]
+    ci = study.cv.accuracy
     reached = ci.estimate >= target
     where = {
         "inside": f"{percent(target)} lies inside its 95 % CI, so the data cannot tell it from the target either way",
@@ -428,7 +444,7 @@ def headline_sentences(studies: Mapping[str, StudyReport], name: str) -> str:
     counterpart = SELECTED_COUNTERPART.get(name)
     other = studies[counterpart].cv if counterpart in studies else None
     if other:
-        here, there = cv.pooled_ci95["accuracy"].estimate, other.pooled_ci95["accuracy"].estimate
+        here, there = cv.accuracy.estimate, other.accuracy.estimate
         text += (
             f" The same recipe with its epoch chosen on the scored fold ({STUDIES[counterpart]}) "
             f"reads {percent(there, 2)}: {100 * (here - there):+.2f} pp from it to this figure, which "
@@ -453,7 +469,7 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
                 f"- {label}: {len(study.folds)} of {expected_trainings(study)} {unit} finished; no pooled estimate yet."
             )
             continue
-        ci = study.cv.pooled_ci95["accuracy"].to_dict()
+        ci = study.cv.accuracy.to_dict()
         where = {
             "inside": f"the paper's {percent(paper)} lies inside this interval",
             "above": f"the interval lies above the paper's {percent(paper)}",

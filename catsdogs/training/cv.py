@@ -43,11 +43,21 @@ from catsdogs.config import Config, setting_differences
 from catsdogs.data.split import assign_folds, carve_inner, check_fold_fraction, fold_manifest, split_table
 from catsdogs.evaluation import metrics
 from catsdogs.evaluation.bootstrap import bootstrap_ci
-from catsdogs.files import file_sha256, read_csv, save_npy, write_csv
+from catsdogs.files import file_sha256, save_npy, write_csv
 from catsdogs.model.classifier import build_classifier
 from catsdogs.model.weights import resolve_weights
-from catsdogs.records import CVSummary, ManifestRow, PhaseResult, Scan
-from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, training_seconds, write_manifest
+from catsdogs.records import (
+    CVSummary,
+    CVTraining,
+    ManifestRow,
+    Metrics,
+    OutOfFold,
+    PhaseResult,
+    Scan,
+    SeedSpread,
+    TrainingVariance,
+)
+from catsdogs.runs import FOLDS_FILE, OOF_FILE, CVStudy, Run, read_folds, training_seconds, write_manifest
 from catsdogs.training import steps, train
 
 log = logging.getLogger(__name__)
@@ -77,7 +87,7 @@ class CrossValidation(CVStudy):
         check_fold_fraction(config, n_folds)
         study = cls(Run.open(config, path), n_folds)
         if study.run.has(FOLDS_FILE):
-            have = len({r["fold"] for r in read_csv(study.path / FOLDS_FILE)})
+            have = len({r.fold for r in read_folds(study.path)})
             if have != n_folds:
                 raise ValueError(
                     f"{study.path} holds a {have}-fold study, not {n_folds} folds; "
@@ -329,30 +339,28 @@ class CrossValidation(CVStudy):
             done.append((k, seed))
         return done
 
-    def _training_row(self, k: int, seed: int, m: dict, names: Sequence[str], plain: bool) -> dict[str, Any]:
+    def _training_row(self, k: int, seed: int, scores: Metrics, names: Sequence[str], plain: bool) -> CVTraining:
         """One training's row of ``cv.json``; ``plain``: as before seeds and protocols existed."""
         fold = self.fold_run(k, seed)
         phase2 = fold.record(PhaseResult, "phase2")
         link = self.fold_dir(k, seed)
-        row = {
-            "fold": k,
-            "n": m["n"],
-            **{n: m[n] for n in names},
-            "confusion_matrix": m["confusion_matrix"],
-            "phase1_accuracy": fold.record(PhaseResult, "phase1").val_metrics.accuracy,
+        watched = phase2.monitored_split or "val"
+        by_epoch = phase2.accuracy_by_epoch
+        return CVTraining(
+            fold=k,
+            n=scores.n,
+            **{n: getattr(scores, n) for n in names},
+            confusion_matrix=scores.confusion_matrix,
+            phase1_accuracy=fold.record(PhaseResult, "phase1").val_metrics.accuracy,
             # per-epoch accuracy on the split early stopping watched: the scored fold, or the inner split
-            (
-                "phase2_val_accuracy_by_epoch"
-                if (phase2.monitored_split or "val") == "val"
-                else "phase2_inner_accuracy_by_epoch"
-            ): phase2.history.get("val_accuracy", []),
-            "reused_run": self.reused_run(k, seed),
-            "wall_seconds": self.fold_seconds().get(link.name.removeprefix("fold-")),
-            "training_seconds": training_seconds(fold),
-        }
-        if not plain:
-            row |= {"seed": seed, "monitored_split": phase2.monitored_split or "val"}
-        return row
+            phase2_val_accuracy_by_epoch=by_epoch if watched == "val" else None,
+            phase2_inner_accuracy_by_epoch=None if watched == "val" else by_epoch,
+            reused_run=self.reused_run(k, seed),
+            wall_seconds=self.fold_seconds().get(link.name.removeprefix("fold-")),
+            training_seconds=training_seconds(fold),
+            seed=None if plain else seed,
+            monitored_split=None if plain else watched,
+        )
 
     def summarize(self) -> CVSummary:
         """Pool every finished training into ``oof_predictions.csv`` and ``cv.json``: per
@@ -390,22 +398,20 @@ class CrossValidation(CVStudy):
             rows += [r | ({} if single else {"seed": seed}) for r in self.fold_predictions(k, seed)]
         fields = ["file", "label", "fold", "prob_dog", "logit"] + ([] if single else ["seed"])
         write_csv(self.run.file(OOF_FILE), rows, fields)
-        labels = np.array([r["label"] for r in rows])
-        probs = np.array([float(r["prob_dog"]) for r in rows])
-        training_of = np.array([(r["fold"], r.get("seed", 0)) for r in rows])
+        oof = OutOfFold.from_rows(rows)
+        labels, probs = oof.label, oof.prob
         per_training = []
         for k, seed in done:
-            sel = (training_of[:, 0] == k) & (training_of[:, 1] == seed)
-            per_training.append(
-                self._training_row(k, seed, metrics.classification_metrics(labels[sel], probs[sel]), names, plain=plain)
-            )
-        by_fold = {k: [t for t in per_training if t["fold"] == k] for k in folds_done}
-        fold_means = {k: {n: float(np.mean([t[n] for t in ts])) for n in names} for k, ts in by_fold.items()}
+            sel = (oof.fold == k) & (oof.seed == seed)
+            scores = Metrics.from_dict(metrics.classification_metrics(labels[sel], probs[sel]))
+            per_training.append(self._training_row(k, seed, scores, names, plain=plain))
+        by_fold = {k: [t for t in per_training if t.fold == k] for k in folds_done}
+        fold_means = {k: {n: float(np.mean([getattr(t, n) for t in ts])) for n in names} for k, ts in by_fold.items()}
         pooled = metrics.classification_metrics(labels, probs)
         result = {
             "folds": self.n_folds,
-            "images": len({r["file"] for r in rows}),
-            "per_fold": per_training,
+            "images": len(set(oof.file)),
+            "per_fold": [t.to_dict() for t in per_training],
             "pooled": {n: pooled[n] for n in (*names, *macro)} | {"confusion_matrix": pooled["confusion_matrix"]},
             "pooled_ci95": bootstrap_ci(
                 labels,
@@ -413,7 +419,7 @@ class CrossValidation(CVStudy):
                 n_samples=self.config.bootstrap_samples,
                 seed=self.config.seed,
                 metric_names=(*names, *macro),
-                groups=None if single else np.array([r["file"] for r in rows]),
+                groups=None if single else oof.file,
             ),
             "across_folds": {
                 n: {
@@ -431,7 +437,7 @@ class CrossValidation(CVStudy):
                 "trainings": len(done),
                 "complete": complete,
                 "dataset_images": len(self.manifest()),
-                "training_variance": training_variance(by_fold),
+                "training_variance": variance.to_dict() if (variance := training_variance(by_fold)) else None,
             }
         elif self.config.protocol != "paper":
             result |= {"protocol": self.config.protocol, "seeds": seeds, "trainings": len(done), "complete": True}
@@ -440,7 +446,7 @@ class CrossValidation(CVStudy):
         return record
 
 
-def training_variance(by_fold: dict[int, list[dict]]) -> dict[str, Any] | None:
+def training_variance(by_fold: dict[int, list[CVTraining]]) -> TrainingVariance | None:
     """How much re-training one recipe on one fold moves its accuracy: for each fold trained
     with two or more seeds, the accuracy of each seed and their spread (max - min); overall,
     the within-fold standard deviation (the root of the mean within-fold variance, ddof 1).
@@ -448,20 +454,22 @@ def training_variance(by_fold: dict[int, list[dict]]) -> dict[str, Any] | None:
     repeated = {k: ts for k, ts in by_fold.items() if len(ts) > 1}
     if not repeated:
         return None
-    per_fold = [
-        {
-            "fold": k,
-            "accuracy_by_seed": {str(t["seed"]): t["accuracy"] for t in ts},
-            "spread": max(t["accuracy"] for t in ts) - min(t["accuracy"] for t in ts),
-            "sd": float(np.std([t["accuracy"] for t in ts], ddof=1)),
-        }
-        for k, ts in sorted(repeated.items())
-    ]
-    return {
-        "per_fold": per_fold,
-        "within_fold_sd": float(np.sqrt(np.mean([f["sd"] ** 2 for f in per_fold]))),
-        "max_spread": max(f["spread"] for f in per_fold),
-    }
+    per_fold = []
+    for k, ts in sorted(repeated.items()):
+        accuracies = [t.accuracy for t in ts]
+        per_fold.append(
+            SeedSpread(
+                fold=k,
+                accuracy_by_seed={str(t.seed): t.accuracy for t in ts},
+                spread=max(accuracies) - min(accuracies),
+                sd=float(np.std(accuracies, ddof=1)),
+            )
+        )
+    return TrainingVariance(
+        per_fold=per_fold,
+        within_fold_sd=float(np.sqrt(np.mean([f.sd**2 for f in per_fold]))),
+        max_spread=max(f.spread for f in per_fold),
+    )
 
 
 def run_cv(
