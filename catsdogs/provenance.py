@@ -12,6 +12,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,20 @@ def _git(*args: str) -> subprocess.CompletedProcess | None:
         return None
 
 
-def file_first_commit(path: Path | str) -> dict[str, str] | None:
-    """The commit that first added ``path`` (relative to the checkout) to its history, as
-    ``{"commit", "committed_at"}`` (ISO 8601), or ``None`` when it is not committed or this
-    is no git checkout."""
+@dataclass(frozen=True)
+class FirstCommit:
+    """The commit that first added a file, and when (ISO 8601)."""
+
+    commit: str
+    committed_at: str
+
+
+def file_first_commit(path: Path | str) -> FirstCommit | None:
+    """The commit that first added ``path`` (relative to the checkout) to its history, or
+    ``None`` when it is not committed or this is no git checkout."""
     done = _git("log", "--diff-filter=A", "--format=%H %cI", "--", str(path))
     lines = done.stdout.split() if done is not None and done.returncode == 0 else []
-    return {"commit": lines[-2], "committed_at": lines[-1]} if len(lines) >= 2 else None
+    return FirstCommit(commit=lines[-2], committed_at=lines[-1]) if len(lines) >= 2 else None
 
 
 def source_at(obj: Any, commit: str) -> str | None:

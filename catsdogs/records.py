@@ -678,6 +678,47 @@ class CVSummary(Record):
         return self.complete is not False
 
 
+# ----------------------------------------------------------------------------- exploration
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitCount(Part):
+    """Images of one split, per class and in all."""
+
+    cat: int
+    dog: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExploredScore(Part):
+    """A candidate recipe on the exploration split: accuracy, its errors of ``n``, Wilson 95 %
+    interval and log loss."""
+
+    accuracy: float
+    errors: int
+    n: int
+    ci95: Proportion
+    log_loss: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exploration(Record):
+    """``explore.json``: a candidate recipe trained on fold ``fold``'s training part of
+    ``study`` and scored on the exploration split, plain and with flip test-time augmentation."""
+
+    PATH: ClassVar[str] = "explore.json"
+
+    study: str
+    fold: int
+    splits: dict[str, SplitCount]
+    changes: dict[str, Any] = field(default_factory=dict)
+    epochs_run: int
+    phase2_seconds: float
+    plain: ExploredScore
+    flip: ExploredScore
+
+
 # ----------------------------------------------------------------------------- ablation and comparison
 
 
@@ -1330,6 +1371,7 @@ RECORDS: dict[str, type[Record]] = {
         CVSummary,
         Ablation,
         Comparison,
+        Exploration,
         RunAudit,
         LabelIssues,
         DatasetAudit,

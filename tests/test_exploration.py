@@ -21,12 +21,12 @@ def test_every_published_candidate_is_a_row_with_its_own_figures():
     rows = exploration.exploration_rows(records)
     assert [r["candidate"] for r in rows] == [f"`{name}`" for name in records]
     for row, record in zip(rows, records.values()):
-        plain = record["plain"]
-        assert row["accuracy (95 % CI)"].startswith(f"{100 * plain['accuracy']:.2f} %")
-        assert row["phase 2"].startswith(f"{record['epochs_run']} epochs")
-        assert f"{100 * plain['ci95']['low']:.1f}–" in row["accuracy (95 % CI)"]
-        assert row["with flip TTA"].startswith(f"{100 * record['flip']['accuracy']:.2f} %")
-        for value in record["changes"].values():
+        plain = record.plain
+        assert row["accuracy (95 % CI)"].startswith(f"{100 * plain.accuracy:.2f} %")
+        assert row["phase 2"].startswith(f"{record.epochs_run} epochs")
+        assert f"{100 * plain.ci95.low:.1f}–" in row["accuracy (95 % CI)"]
+        assert row["with flip TTA"].startswith(f"{100 * record.flip.accuracy:.2f} %")
+        for value in record.changes.values():
             assert str(value) in row["changes from the study's recipe"]
 
 
@@ -59,12 +59,12 @@ def test_the_declaration_says_whether_the_study_started_after_it(tmp_path):
     if declared is None:
         pytest.skip("not a git checkout: the declaration's commit cannot be read")
     text = exploration.declaration_text("x", declared, None)
-    assert f"`{declared['commit'][:7]}`" in text and "no training of its study has started" in text
+    assert f"`{declared.commit[:7]}`" in text and "no training of its study has started" in text
     for seconds, verdict in ((3600, "a commit that contains it."), (-3600, "**not** a later commit")):
         study = tmp_path / f"study{seconds}"
         (study / "fold-0").mkdir(parents=True)
-        started = datetime.fromisoformat(declared["committed_at"]) + timedelta(seconds=seconds)
-        env = {"recorded_at": started.isoformat(), "python": "3.11", "git": {"commit": declared["commit"]}}
+        started = datetime.fromisoformat(declared.committed_at) + timedelta(seconds=seconds)
+        env = {"recorded_at": started.isoformat(), "python": "3.11", "git": {"commit": declared.commit}}
         (study / "fold-0" / "provenance.json").write_text(json.dumps({"environment": env}))
         first = exploration.first_training(study)
         assert first.recorded_at == env["recorded_at"] and verdict in exploration.declaration_text("x", declared, first)

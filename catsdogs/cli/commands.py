@@ -170,12 +170,12 @@ def cmd_explore(args) -> int:
     if args.run_dir is None:
         raise ValueError("explore needs --run-dir: one directory per candidate, e.g. runs/explore/<name>")
     record = explore.explore(cv.CrossValidation.load(args.study), cfg, args.run_dir)
-    changes = ", ".join(f"{k}={json.dumps(v)}" for k, v in record["changes"].items()) or "the study's recipe"
-    plain, flip = record["plain"], record["flip"]
+    changes = ", ".join(f"{k}={json.dumps(v)}" for k, v in record.changes.items()) or "the study's recipe"
+    plain, flip = record.plain, record.flip
     print(
-        f"{args.run_dir} ({changes}): accuracy on the exploration split {100 * plain['accuracy']:.2f} % "
-        f"({plain['errors']} errors of {plain['n']}; 95 % CI {100 * plain['ci95']['low']:.2f}-"
-        f"{100 * plain['ci95']['high']:.2f}), with flip test-time augmentation {100 * flip['accuracy']:.2f} %"
+        f"{args.run_dir} ({changes}): accuracy on the exploration split {100 * plain.accuracy:.2f} % "
+        f"({plain.errors} errors of {plain.n}; 95 % CI {100 * plain.ci95.low:.2f}-"
+        f"{100 * plain.ci95.high:.2f}), with flip test-time augmentation {100 * flip.accuracy:.2f} %"
     )
     return 0
 

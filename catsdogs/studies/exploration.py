@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.markdown import Text, markdown_table, percent
-from catsdogs.records import Environment, Provenance
-from catsdogs.training.explore import EXPLORE_FILE
+from catsdogs.provenance import FirstCommit
+from catsdogs.records import Environment, Exploration, ExploredScore, Provenance
 
 #: The candidate every other one is read against: the study's own recipe on the same split.
 REFERENCE = "paper"
 
 
-def load_explorations(root: Path | str) -> dict[str, dict[str, Any]]:
+def load_explorations(root: Path | str) -> dict[str, Exploration]:
     """``{candidate: explore.json}`` of every ``<root>/<candidate>/explore.json``, the
     reference candidate first, then by name; ``{}`` when ``root`` holds none."""
-    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(root).glob(f"*/{EXPLORE_FILE}"))}
+    found = {p.parent.name: Exploration.read(p) for p in sorted(Path(root).glob(f"*/{Exploration.PATH}"))}
     return dict(sorted(found.items(), key=lambda item: (item[0] != REFERENCE, item[0])))
 
 
@@ -48,37 +48,36 @@ def changes_text(changes: Mapping[str, Any]) -> str:
     return ", ".join(words) or "none (the study's recipe)"
 
 
-def _accuracy_cell(score: Mapping[str, Any]) -> str:
-    ci = score["ci95"]
-    return f"{percent(score['accuracy'], 2)} ({100 * ci['low']:.1f}–{100 * ci['high']:.1f})"
+def _accuracy_cell(score: ExploredScore) -> str:
+    return f"{percent(score.accuracy, 2)} ({100 * score.ci95.low:.1f}–{100 * score.ci95.high:.1f})"
 
 
-def exploration_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+def exploration_rows(records: Mapping[str, Exploration]) -> list[dict[str, str]]:
     """One row per candidate: its changes, accuracy with Wilson interval, plain and with flip
     test-time augmentation, and its phase-2 epochs and CPU time."""
     return [
         {
             "candidate": f"`{name}`",
-            "changes from the study's recipe": changes_text(r["changes"]),
-            "accuracy (95 % CI)": _accuracy_cell(r["plain"]),
-            "with flip TTA": _accuracy_cell(r["flip"]),
-            "phase 2": f"{r['epochs_run']} epochs, {r['phase2_seconds'] / 60:.0f} min",
+            "changes from the study's recipe": changes_text(r.changes),
+            "accuracy (95 % CI)": _accuracy_cell(r.plain),
+            "with flip TTA": _accuracy_cell(r.flip),
+            "phase 2": f"{r.epochs_run} epochs, {r.phase2_seconds / 60:.0f} min",
         }
         for name, r in records.items()
     ]
 
 
-def exploration_markdown(records: Mapping[str, Mapping[str, Any]], pending: Sequence[str] = ()) -> Text:
+def exploration_markdown(records: Mapping[str, Exploration], pending: Sequence[str] = ()) -> Text:
     """The exploration table with what it is measured on, or a line saying none is published."""
     if not records:
         return Text("*No candidate recipe has been explored yet (`python -m catsdogs explore`).*\n")
     first = next(iter(records.values()))
-    splits = first["splits"]
+    train, inner, val = (first.splits[split].total for split in ("train", "inner", "val"))
     text = (
-        f"Inner-split figures only: each candidate trained once on {splits['train']['total']:,} images of "
-        f"fold {first['fold']}'s training part of `{first['study']}`, chose its epoch on "
-        f"{splits['inner']['total']:,} more, and is scored on the **exploration split** "
-        f"({splits['val']['total']:,} further images of that part). None of fold {first['fold']}'s scored images is "
+        f"Inner-split figures only: each candidate trained once on {train:,} images of "
+        f"fold {first.fold}'s training part of `{first.study}`, chose its epoch on "
+        f"{inner:,} more, and is scored on the **exploration split** "
+        f"({val:,} further images of that part). None of fold {first.fold}'s scored images is "
         "among them, so in a five-fold study of the recipe chosen here, that fold is the one untouched by the "
         "choice (the exploration split's images are scored by the other folds). Wilson 95 % intervals.\n\n"
     )
@@ -107,7 +106,7 @@ def _utc(stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Environment | None) -> str:
+def declaration_text(recipe: str, declared: FirstCommit | None, first: Environment | None) -> str:
     """When the recipe file was committed, and whether its study's first training ran on that
     commit or a later one (``declared``: :func:`catsdogs.provenance.file_first_commit`;
     ``first``: the first training's ``provenance.json`` environment)."""
@@ -116,12 +115,12 @@ def declaration_text(recipe: str, declared: Mapping[str, str] | None, first: Env
     path = f"`recipes/{recipe}.json`"
     if declared is None:
         return f"{path} is not committed in this checkout, so this page cannot show when it was fixed."
-    text = f"{path} was committed in `{declared['commit'][:7]}` at {_utc(declared['committed_at'])}"
+    text = f"{path} was committed in `{declared.commit[:7]}` at {_utc(declared.committed_at)}"
     commit = first.git.commit if first and first.git else None
     if not commit:
         return text + "; no training of its study has started."
-    started, fixed = (datetime.fromisoformat(s) for s in (first.recorded_at, declared["committed_at"]))
-    after = started > fixed and is_ancestor(declared["commit"], commit)
+    started, fixed = (datetime.fromisoformat(s) for s in (first.recorded_at, declared.committed_at))
+    after = started > fixed and is_ancestor(declared.commit, commit)
     return text + (
         f"; the study's first training started at {_utc(first.recorded_at)} from `{commit[:7]}`, "
         + ("a commit that contains it." if after else "**not** a later commit that contains it.")

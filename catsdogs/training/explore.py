@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -28,14 +27,14 @@ from sklearn.metrics import log_loss
 from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
-from catsdogs.records import ManifestRow
+from catsdogs.records import Exploration, ExploredScore, ManifestRow, Metrics, Proportion, SplitCount
 from catsdogs.runs import CVStudy, Run, phase2_seconds
 from catsdogs.training import steps, train
 from catsdogs.training.cv import CrossValidation
 
 log = logging.getLogger(__name__)
 
-EXPLORE_FILE = "explore.json"
+EXPLORE_FILE = Exploration.PATH
 #: The fold whose training part the candidates explore (the fold the paper-protocol recipe
 #: was first trained on; its scored images stay out of every exploration).
 EXPLORED_FOLD = 0
@@ -93,13 +92,13 @@ def prepare_exploration(study: CrossValidation, config: Config, run_dir: Path | 
     )
 
 
-def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> dict[str, Any]:
+def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> Exploration:
     """Train the candidate ``config`` (both phases, resumable) on the exploration manifest of
     ``study`` and score it on the exploration split, plain and with flip test-time
     augmentation; writes and returns ``explore.json``."""
     run = prepare_exploration(study, config, run_dir)
-    if run.has(EXPLORE_FILE):
-        return run.read_json(EXPLORE_FILE)
+    if (done := run.record_or_none(Exploration)) is not None:
+        return done
     result = steps.train_phase2(run)
     model = keras.models.load_model(run.path / "phase2" / "model.keras")
     _, labels = run.split_paths("val")
@@ -108,24 +107,27 @@ def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> dict
             name: expit(train.predict_logits(model, steps.split_dataset(run, "val"), flip))
             for name, flip in (("plain", False), ("flip", True))
         }
-    scores = {name: classification_metrics(labels, p) | {"log_loss": log_loss(labels, p)} for name, p in probs.items()}
-    record = {
-        "study": study.path.name,
-        "fold": EXPLORED_FOLD,
-        "splits": split_table(run.manifest()),
-        "changes": {name: values[1] for name, values in setting_differences(study.config, config).items()},
-        "epochs_run": result.epochs_run,
-        "phase2_seconds": round(phase2_seconds(run), 1),  # every invocation's epochs, if resumed
-        **{
-            name: {
-                "accuracy": m["accuracy"],
-                "errors": int(round((1 - m["accuracy"]) * m["n"])),
-                "n": m["n"],
-                "ci95": wilson_interval(int(round(m["accuracy"] * m["n"])), m["n"]),
-                "log_loss": float(m["log_loss"]),
-            }
-            for name, m in scores.items()
-        },
-    }
-    run.write_json(EXPLORE_FILE, record)
+    scores = {name: _score(labels, p) for name, p in probs.items()}
+    record = Exploration(
+        study=study.path.name,
+        fold=EXPLORED_FOLD,
+        splits={split: SplitCount(**counts) for split, counts in split_table(run.manifest()).items()},
+        changes={name: values[1] for name, values in setting_differences(study.config, config).items()},
+        epochs_run=result.epochs_run,
+        phase2_seconds=round(phase2_seconds(run), 1),  # every invocation's epochs, if resumed
+        **scores,
+    )
+    run.write_record(record)
     return record
+
+
+def _score(labels: np.ndarray, prob: np.ndarray) -> ExploredScore:
+    """Accuracy, errors, Wilson interval and log loss of ``prob`` on the exploration split."""
+    m = Metrics.from_dict(classification_metrics(labels, prob))
+    return ExploredScore(
+        accuracy=m.accuracy,
+        errors=int(round((1 - m.accuracy) * m.n)),
+        n=m.n,
+        ci95=Proportion.from_dict(wilson_interval(int(round(m.accuracy * m.n)), m.n)),
+        log_loss=float(log_loss(labels, prob)),
+    )
