@@ -268,9 +268,9 @@ def test_record_without_a_published_threshold_says_so(tmp_path: Path) -> None:
 
 
 def test_wilson_interval() -> None:
-    assert wilson_interval(0, 0)["estimate"] is None
+    assert wilson_interval(0, 0).estimate is None
     w = wilson_interval(10, 10)
-    assert w["estimate"] == 1.0 and w["high"] == pytest.approx(1.0) and 0.6 < w["low"] < 0.75
+    assert w.estimate == 1.0 and w.high == pytest.approx(1.0) and 0.6 < w.low < 0.75
 
 
 # ----------------------------------------------------------------------------- finding sets

@@ -174,17 +174,18 @@ def test_committed_verdicts_are_what_the_records_give(tmp_path):
 
 
 def test_claim_table_judges_the_macro_average_and_shows_every_interval():
+    from catsdogs.records import Interval
     from catsdogs.studies.claims import prf_text, prf_verdict
     from catsdogs.studies.verdicts import NOT_REPRODUCED, REPRODUCED
 
-    ci = {k: {"estimate": 0.9849, "low": 0.9828, "high": 0.9870} for k in ("precision", "recall", "f1")}
-    ci |= {f"macro_{k}": {"estimate": 0.99, "low": 0.988, "high": 0.992} for k in ("precision", "recall", "f1")}
+    ci = {k: Interval(estimate=0.9849, low=0.9828, high=0.9870) for k in ("precision", "recall", "f1")}
+    ci |= {f"macro_{k}": Interval(estimate=0.99, low=0.988, high=0.992) for k in ("precision", "recall", "f1")}
     assert prf_verdict(ci, ("macro_precision", "macro_recall", "macro_f1")) == REPRODUCED
-    low = {k: {"estimate": 0.980, "low": 0.978, "high": 0.982} for k in ("precision", "recall", "f1")}
+    low = {k: Interval(estimate=0.980, low=0.978, high=0.982) for k in ("precision", "recall", "f1")}
     assert prf_verdict(low, ("precision", "recall", "f1")) == NOT_REPRODUCED
     assert prf_text(ci, ("precision",)) == "98.49 % (98.28–98.70)"
     summary = (ROOT / "book" / "_generated" / "claims_summary.md").read_text()
     cv = json.loads((RESULTS / "cv-paper" / "cv.json").read_text())["pooled_ci95"]
     for key in ("precision", "macro_f1"):
-        assert prf_text(cv, (key,)) in summary
+        assert prf_text({key: Interval.from_dict(cv[key])}, (key,)) in summary
         assert f"{100 * cv[key]['estimate']:.2f} % ({100 * cv[key]['low']:.2f}–{100 * cv[key]['high']:.2f})" in summary

@@ -14,6 +14,7 @@ from catsdogs.records import (
     CalibrationStudy,
     Comparison,
     CorruptionStudy,
+    Interval,
     ManifestRow,
     OODStudy,
     PairedAccuracy,
@@ -373,15 +374,15 @@ def test_accuracy_rule_allows_for_the_papers_sampling_error():
     from catsdogs.studies.verdicts import NOT_REPRODUCED, REPRODUCED, judge_accuracy, paper_validation_size
 
     assert paper_validation_size() == 5000  # 20 % of the paper's 24,998 images
-    close = {"estimate": 0.9866, "low": 0.9852, "high": 0.9879}
+    close = Interval(estimate=0.9866, low=0.9852, high=0.9879)
     fair, strict, diff = judge_accuracy(close, 0.989, 5000)
     assert (fair, strict) == (REPRODUCED, NOT_REPRODUCED)
-    assert diff["low"] < 0 < diff["high"] and abs(diff["estimate"] + 0.0024) < 1e-9
-    far = {"estimate": 0.980, "low": 0.978, "high": 0.982}
+    assert diff.low < 0 < diff.high and abs(diff.estimate + 0.0024) < 1e-9
+    far = Interval(estimate=0.980, low=0.978, high=0.982)
     assert judge_accuracy(far, 0.989, 5000)[:2] == (NOT_REPRODUCED, NOT_REPRODUCED)
     # with a paper split 100 times larger its own error shrinks and 98.66 % no longer holds
     assert judge_accuracy(close, 0.989, 500_000)[0] == NOT_REPRODUCED
-    above = {"estimate": 0.993, "low": 0.991, "high": 0.995}
+    above = Interval(estimate=0.993, low=0.991, high=0.995)
     assert judge_accuracy(above, 0.989, 5000)[:2] == (REPRODUCED, REPRODUCED)
 
 
@@ -392,16 +393,16 @@ def test_difference_interval_is_newcombes_for_two_wilson_intervals():
     from catsdogs.studies.verdicts import difference_interval
 
     d = difference_interval(wilson_interval(56, 70), wilson_interval(48, 80))
-    assert round(d["low"], 4) == 0.0524 and round(d["high"], 4) == 0.3339
+    assert round(d.low, 4) == 0.0524 and round(d.high, 4) == 0.3339
 
 
 def test_rounded_rule_does_not_hinge_on_the_third_decimal():
     from catsdogs.studies.verdicts import NOT_REPRODUCED, REPRODUCED, judge_rounded
 
-    assert judge_rounded({"estimate": 0.9849, "low": 0.9828, "high": 0.9870}, 0.99) == REPRODUCED
-    assert judge_rounded({"estimate": 0.9849, "low": 0.9840, "high": 0.9849}, 0.99) == NOT_REPRODUCED
-    assert judge_rounded({"estimate": 0.9960, "low": 0.9951, "high": 0.9970}, 0.99) == NOT_REPRODUCED
-    assert judge_rounded({"estimate": 0.9900, "low": 0.9900, "high": 0.9900}, 0.99) == REPRODUCED
+    assert judge_rounded(Interval(estimate=0.9849, low=0.9828, high=0.9870), 0.99) == REPRODUCED
+    assert judge_rounded(Interval(estimate=0.9849, low=0.9840, high=0.9849), 0.99) == NOT_REPRODUCED
+    assert judge_rounded(Interval(estimate=0.9960, low=0.9951, high=0.9970), 0.99) == NOT_REPRODUCED
+    assert judge_rounded(Interval(estimate=0.9900, low=0.9900, high=0.9900), 0.99) == REPRODUCED
 
 
 def test_size_rule_tells_an_explained_difference_from_a_failure():

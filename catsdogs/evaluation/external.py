@@ -94,7 +94,7 @@ def _group_order(images: Sequence[ExternalImage]) -> list[str]:
 
 
 def _proportion(k: int, n: int) -> Proportion:
-    return Proportion.from_dict(wilson_interval(k, n))
+    return wilson_interval(k, n)
 
 
 def _pet_record(

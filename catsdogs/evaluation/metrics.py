@@ -43,6 +43,7 @@ from sklearn.metrics import (
 from sklearn.utils import assert_all_finite, check_consistent_length, column_or_1d
 
 from catsdogs.config import CLASS_NAMES
+from catsdogs.records import Proportion
 
 logger = logging.getLogger(__name__)
 
@@ -335,7 +336,7 @@ def classification_metrics(y_true: ArrayLike, y_prob: ArrayLike, threshold: floa
     }
 
 
-def wilson_interval(k: int, n: int, confidence_level: float = 0.95) -> dict[str, Any]:
+def wilson_interval(k: int, n: int, confidence_level: float = 0.95) -> Proportion:
     """A proportion ``k / n`` with its Wilson score interval (``scipy.stats.binomtest``).
 
     For small subsets that are often at 100 %, where a percentile bootstrap collapses to a
@@ -343,16 +344,16 @@ def wilson_interval(k: int, n: int, confidence_level: float = 0.95) -> dict[str,
 
     Returns
     -------
-    dict
-        ``{"k", "n", "estimate", "low", "high"}``; the last three ``None`` when ``n == 0``.
+    Proportion
+        ``k``, ``n``, ``estimate``, ``low``, ``high``; the last three ``None`` when ``n == 0``.
     """
     k, n = int(k), int(n)
     if n == 0:
-        return {"k": 0, "n": 0, "estimate": None, "low": None, "high": None}
+        return Proportion(k=0, n=0)
     from scipy.stats import binomtest  # scipy.stats: only where a proportion needs its interval
 
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence_level, method="wilson")
-    return {"k": k, "n": n, "estimate": k / n, "low": float(ci.low), "high": float(ci.high)}
+    return Proportion(k=k, n=n, estimate=k / n, low=float(ci.low), high=float(ci.high))
 
 
 # --------------------------------------------------------------------------- #

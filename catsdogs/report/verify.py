@@ -475,7 +475,7 @@ def proportion_interval(proportion: float, n: int) -> tuple[float, float]:
     """Wilson 95 % interval of a proportion measured on ``n`` items
     (:func:`catsdogs.evaluation.metrics.wilson_interval`)."""
     ci = wilson_interval(round(proportion * n), n)
-    return ci["low"], ci["high"]
+    return ci.low, ci.high
 
 
 def _published_interval(record: Any, keys: Sequence[Any]) -> Interval | None:

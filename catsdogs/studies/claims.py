@@ -25,7 +25,7 @@ from catsdogs.markdown import (
     table_builder,
     with_ci,
 )
-from catsdogs.records import Bench, Export
+from catsdogs.records import Bench, Export, Interval
 from catsdogs.runs import Run
 from catsdogs.studies.cv_report import StudyReport, comparison_of, without_selection_interval
 from catsdogs.studies.generalization import NOT_TESTABLE, GeneralizationSummary, claim_status
@@ -207,15 +207,13 @@ JUDGED_PRF = "macro"
 PRF_LABELS = {"macro": "macro average", "dog": "dog class"}
 
 
-def prf_text(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> str:
+def prf_text(ci: Mapping[str, Interval], keys: Sequence[str]) -> str:
     """Precision / recall / F1 with their 95 % CIs, as percentages with two decimals (as every
     rate this book measures; the paper's own figure is quoted as it wrote it, 0.99)."""
-    return " / ".join(
-        f"{percent(ci[k]['estimate'], 2)} ({100 * ci[k]['low']:.2f}–{100 * ci[k]['high']:.2f})" for k in keys
-    )
+    return " / ".join(f"{percent(ci[k].estimate, 2)} ({100 * ci[k].low:.2f}–{100 * ci[k].high:.2f})" for k in keys)
 
 
-def prf_verdict(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> str:
+def prf_verdict(ci: Mapping[str, Interval], keys: Sequence[str]) -> str:
     """*Reproduced* when each of precision, recall and F1 is (:func:`judge_rounded`)."""
     return (
         REPRODUCED
@@ -224,7 +222,7 @@ def prf_verdict(ci: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> s
     )
 
 
-def _accuracy_evidence(run: Run, studies: Mapping[str, StudyReport]) -> list[tuple[str, dict, str, str]]:
+def _accuracy_evidence(run: Run, studies: Mapping[str, StudyReport]) -> list[tuple[str, dict[str, Interval], str, str]]:
     """The strongest accuracy evidence available, as (recipe, CIs, images, link): the pooled
     out-of-fold estimate of each finished study (the paper-faithful recipe first), else the
     run's single validation split."""
@@ -238,18 +236,13 @@ def _accuracy_evidence(run: Run, studies: Mapping[str, StudyReport]) -> list[tup
             what += f" ({percent(fresh.accuracy.second, 2)} without {fresh.excluded_text}, where it was picked)"
         return what
 
-    pooled = [
-        (s.label, {k: ci.to_dict() for k, ci in s.cv.pooled_ci95.items()}, images(name, s), link)
-        for name, s in studies.items()
-        if s.cv
-    ]
+    pooled = [(s.label, s.cv.pooled_ci95, images(name, s), link) for name, s in studies.items() if s.cv]
     if pooled:
         return pooled
     ev = run.evaluation
     if not ev:
         return []
-    intervals = {name: ci.to_dict() for name, ci in ev.ci95.items()}
-    return [("", intervals, f"{ev.metrics.n:,} validation images", "[Results](results.md)")]
+    return [("", ev.ci95, f"{ev.metrics.n:,} validation images", "[Results](results.md)")]
 
 
 def judge_claims(
@@ -273,9 +266,9 @@ def judge_claims(
         changed = ""
         if recipe in picked:  # a verdict that changes without the fold the recipe was picked on says so
             fresh = picked[recipe]
-            fair_fresh, strict_fresh, _ = judge_accuracy(fresh["ci"], P.accuracy, paper_validation_size())
+            fair_fresh, strict_fresh, _ = judge_accuracy(fresh.ci, P.accuracy, paper_validation_size())
             changed = "; ".join(
-                f"{what} without {fresh['excluded']}: {after}"
+                f"{what} without {fresh.excluded}: {after}"
                 for what, before, after in (("", fair, fair_fresh), ("strict", strict, strict_fresh))
                 if after != before
             ).strip()

@@ -369,11 +369,11 @@ def _level_sentence(choices: list[tuple[str, EpochChoice]]) -> str:
     return f"{second} against {first}: {', '.join(parts)}. " if parts else ""
 
 
-def ci_position(ci: Mapping[str, float], value: float) -> str:
+def ci_position(ci: Interval, value: float) -> str:
     """Where the interval lies relative to ``value``: ``inside``, ``below`` or ``above``."""
-    if ci["low"] <= value <= ci["high"]:
+    if ci.low <= value <= ci.high:
         return "inside"
-    return "below" if ci["high"] < value else "above"
+    return "below" if ci.high < value else "above"
 
 
 #: The project's own target for MobileNetV2 on PetImages (issue 27): pooled out-of-fold
@@ -394,7 +394,7 @@ def target_sentence(study: StudyReport, target: float = TARGET_ACCURACY) -> str:
         # the end nearest the target to three decimals: at two, 98.996 % reads 99.00 %
         "above": f"its 95 % CI lies above {percent(target)} (lower end {100 * ci.low:.3f} %)",
         "below": f"its 95 % CI lies below {percent(target)} (upper end {100 * ci.high:.3f} %)",
-    }[ci_position(ci.to_dict(), target)]
+    }[ci_position(ci, target)]
     chosen = ", nothing chosen on them" if study.cv.protocol == "inner" else ", the epoch chosen on them"
     return (
         f"**The {percent(target)} target** ({study.label}, pooled out-of-fold over "
@@ -413,7 +413,16 @@ def comparison_of(studies: Mapping[str, StudyReport], second: str) -> Comparison
     return next((c for c in comparisons(studies) if c.second == second), None)
 
 
-def without_selection_interval(studies: Mapping[str, StudyReport], name: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class PickedOn:
+    """A recipe's pooled accuracy without the images it was picked on (``ci``), and what they
+    were (``excluded``)."""
+
+    excluded: str
+    ci: Interval
+
+
+def without_selection_interval(studies: Mapping[str, StudyReport], name: str) -> PickedOn | None:
     """The pooled accuracy interval of the second recipe of a comparison without the images it
     was picked on (``compare.json``) and what they were, or ``None`` for any other study."""
     compare = comparison_of(studies, name)
@@ -421,7 +430,7 @@ def without_selection_interval(studies: Mapping[str, StudyReport], name: str) ->
         return None
     fresh = compare.without_selection_fold
     ci = fresh.accuracy_ci95.get("second")
-    return {"excluded": fresh.excluded_text, "ci": ci.to_dict()} if ci else None
+    return PickedOn(fresh.excluded_text, ci) if ci else None
 
 
 #: The study whose figure the headline study re-makes without choosing on the scored fold.
@@ -469,7 +478,7 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
                 f"- {label}: {len(study.folds)} of {expected_trainings(study)} {unit} finished; no pooled estimate yet."
             )
             continue
-        ci = study.cv.accuracy.to_dict()
+        ci = study.cv.accuracy
         where = {
             "inside": f"the paper's {percent(paper)} lies inside this interval",
             "above": f"the interval lies above the paper's {percent(paper)}",
@@ -479,22 +488,22 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
         picked = without_selection_interval(studies, name)
         lines.append(
             f"- {label}: pooled out-of-fold accuracy {with_ci(ci, 2)} on "
-            f"{study.cv.images:,} images (±{50 * (ci['high'] - ci['low']):.2f} pp); {where}. "
+            f"{study.cv.images:,} images (±{50 * (ci.high - ci.low):.2f} pp); {where}. "
             f"Against the paper's own sampling error ({paper_validation_size():,} validation images "
-            f"assumed) the difference is {100 * diff['estimate']:+.2f} pp (95 % CI "
-            f"{100 * diff['low']:+.2f} to {100 * diff['high']:+.2f}): **{fair}**"
+            f"assumed) the difference is {100 * diff.estimate:+.2f} pp (95 % CI "
+            f"{100 * diff.low:+.2f} to {100 * diff.high:+.2f}): **{fair}**"
             + ("" if fair == REPRODUCED else ", ours is significantly lower")
             + "."
             + (
-                f" Without {picked['excluded']}, where this recipe was picked: {with_ci(picked['ci'], 2)}; "
+                f" Without {picked.excluded}, where this recipe was picked: {with_ci(picked.ci, 2)}; "
                 + {
                     "inside": f"the paper's {percent(paper)} lies inside it",
                     "above": f"it lies above the paper's {percent(paper)}",
                     "below": f"it lies below the paper's {percent(paper)}",
-                }[ci_position(picked["ci"], paper)]
+                }[ci_position(picked.ci, paper)]
                 + (
                     " (so the strict reading's verdict depends on the fold the recipe was picked on)"
-                    if ci_position(picked["ci"], paper) != ci_position(ci, paper)
+                    if ci_position(picked.ci, paper) != ci_position(ci, paper)
                     else ""
                 )
                 + "."

@@ -5,11 +5,9 @@ all apply these."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from catsdogs.evaluation.metrics import wilson_interval
 from catsdogs.markdown import Text, bullet_list, paper_percent
-from catsdogs.records import CorruptionCurve
+from catsdogs.records import CorruptionCurve, Interval, Proportion
 from catsdogs.studies.paper import PAPER
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
@@ -49,19 +47,19 @@ def paper_validation_size() -> int:
     return round(PAPER_VAL_FRACTION * PAPER.images)
 
 
-def difference_interval(ours: Mapping[str, float], theirs: Mapping[str, float]) -> dict[str, float]:
+def difference_interval(ours: Interval | Proportion, theirs: Interval | Proportion) -> Interval:
     """95 % interval of ``ours − theirs`` from the two estimates' own 95 % intervals.
 
     The MOVER method (Zou & Donner 2008; Newcombe's method 10 when both are Wilson intervals),
     written out because neither scipy nor scikit-learn has it and it needs only the two
     intervals, whatever made them (our bootstrap, the paper's Wilson interval)."""
-    d = ours["estimate"] - theirs["estimate"]
-    low = d - ((ours["estimate"] - ours["low"]) ** 2 + (theirs["high"] - theirs["estimate"]) ** 2) ** 0.5
-    high = d + ((ours["high"] - ours["estimate"]) ** 2 + (theirs["estimate"] - theirs["low"]) ** 2) ** 0.5
-    return {"estimate": d, "low": low, "high": high}
+    d = ours.estimate - theirs.estimate
+    low = d - ((ours.estimate - ours.low) ** 2 + (theirs.high - theirs.estimate) ** 2) ** 0.5
+    high = d + ((ours.high - ours.estimate) ** 2 + (theirs.estimate - theirs.low) ** 2) ** 0.5
+    return Interval(estimate=d, low=low, high=high)
 
 
-def judge_accuracy(ours: Mapping[str, float], paper: float, paper_n: int) -> tuple[str, str, dict[str, float]]:
+def judge_accuracy(ours: Interval, paper: float, paper_n: int) -> tuple[str, str, Interval]:
     """``(verdict, strict verdict, difference interval)`` of an accuracy claim.
 
     Fair: the paper's figure is one split's estimate too (``paper_n`` images, Wilson
@@ -70,16 +68,16 @@ def judge_accuracy(ours: Mapping[str, float], paper: float, paper_n: int) -> tup
     exact; *reproduced* when it is inside or below our 95 % CI."""
     theirs = wilson_interval(round(paper * paper_n), paper_n)
     diff = difference_interval(ours, theirs)
-    fair = NOT_REPRODUCED if diff["high"] < 0 else REPRODUCED
-    strict = NOT_REPRODUCED if ours["high"] < paper else REPRODUCED
+    fair = NOT_REPRODUCED if diff.high < 0 else REPRODUCED
+    strict = NOT_REPRODUCED if ours.high < paper else REPRODUCED
     return fair, strict, diff
 
 
-def judge_rounded(ours: Mapping[str, float], paper: float, decimals: int = 2) -> str:
+def judge_rounded(ours: Interval, paper: float, decimals: int = 2) -> str:
     """*Reproduced* when our 95 % CI overlaps the values that round to the paper's figure
     at its own precision (0.99 stands for anything in [0.985, 0.995]); otherwise not."""
     half = 0.5 * 10**-decimals
-    return REPRODUCED if ours["low"] <= paper + half and ours["high"] >= paper - half else NOT_REPRODUCED
+    return REPRODUCED if ours.low <= paper + half and ours.high >= paper - half else NOT_REPRODUCED
 
 
 def judge_size(ours: float, paper: float, explanation: float | None) -> str:
@@ -130,7 +128,7 @@ def verdict_rules() -> Text:
 
 def _half_width(n: int) -> float:
     ci = wilson_interval(round(PAPER.accuracy * n), n)
-    return 100 * (ci["high"] - ci["low"]) / 2
+    return 100 * (ci.high - ci.low) / 2
 
 
 __all__ = [

@@ -27,7 +27,7 @@ from sklearn.metrics import log_loss
 from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
-from catsdogs.records import Exploration, ExploredScore, ManifestRow, Metrics, Proportion, SplitCount
+from catsdogs.records import Exploration, ExploredScore, ManifestRow, Metrics, SplitCount
 from catsdogs.runs import CVStudy, Run, phase2_seconds
 from catsdogs.training import steps, train
 from catsdogs.training.cv import CrossValidation
@@ -128,6 +128,6 @@ def _score(labels: np.ndarray, prob: np.ndarray) -> ExploredScore:
         accuracy=m.accuracy,
         errors=int(round((1 - m.accuracy) * m.n)),
         n=m.n,
-        ci95=Proportion.from_dict(wilson_interval(int(round(m.accuracy * m.n)), m.n)),
+        ci95=wilson_interval(int(round(m.accuracy * m.n)), m.n),
         log_loss=float(log_loss(labels, prob)),
     )
