@@ -394,7 +394,7 @@ class Scan(Record):
     converted_by_reason: dict[str, int] = field(default_factory=dict)
     converted_root: str | None = kept()
     manifest_sha256: str | None = judged(FINGERPRINT)
-    split: dict[str, dict[str, int]] = field(default_factory=dict)
+    split: dict[str, SplitCount] = field(default_factory=dict)
     #: ``[file, reason]`` of each skipped file, ``[file, note]`` of each converted one
     skipped_detail: list[list[str]] = field(default_factory=list)
     converted_detail: list[list[str]] = field(default_factory=list)

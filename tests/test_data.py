@@ -344,13 +344,13 @@ def test_split_is_stratified_and_respects_fractions(n_cat: int, n_dog: int, val:
     n, p_cat = n_cat + n_dog, n_cat / (n_cat + n_dog)
     table = split_mod.split_table(rows)
     assert set(table) == ({"train", "val", "test"} if test else {"train", "val"})
-    assert sum(t["total"] for t in table.values()) == n
-    assert abs(table["val"]["total"] - n * val) <= 1
+    assert sum(t.total for t in table.values()) == n
+    assert abs(table["val"].total - n * val) <= 1
     if test:
-        assert abs(table["test"]["total"] - n * test) <= 1
+        assert abs(table["test"].total - n * test) <= 1
     for split, counts in table.items():
-        assert abs(counts["cat"] - counts["total"] * p_cat) <= 1, (split, counts)
-        assert counts["cat"] + counts["dog"] == counts["total"]
+        assert abs(counts.cat - counts.total * p_cat) <= 1, (split, counts)
+        assert counts.cat + counts.dog == counts.total
 
 
 @pytest.mark.parametrize(("val", "test"), [(0.0, 0.0), (1.0, 0.0), (0.2, -0.1), (0.6, 0.4), (-0.2, 0.1)])

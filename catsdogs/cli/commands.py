@@ -91,7 +91,7 @@ def cmd_data(args) -> int:
     root = data.find_data_dir(cfg)
     report = data.scan_dataset(root, cache_dir(cfg), max_per_class=cfg.max_images_per_class, seed=cfg.seed)
     rows = split_manifest(report, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-    print(json.dumps(report.summary() | {"split": split_table(rows)}, indent=2))
+    print(json.dumps(report.summary() | {"split": {s: c.to_dict() for s, c in split_table(rows).items()}}, indent=2))
     return 0
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from catsdogs.config import CLASS_NAMES, Config
 from catsdogs.data.scan import ScanReport
-from catsdogs.records import ManifestRow
+from catsdogs.records import ManifestRow, SplitCount
 
 #: Every split a manifest can hold: ``inner`` is the part of the training images that
 #: chooses the epoch under the inner protocol (:func:`carve_inner`).
@@ -100,15 +100,15 @@ def stratified_subset(labels: np.ndarray, per_class: int | None, seed: int) -> n
     return np.sort(np.concatenate(picked))
 
 
-def split_table(rows: Sequence[ManifestRow]) -> dict[str, dict[str, int]]:
-    """Counts per split and class: ``{"train": {"cat": n, "dog": n, "total": n}, ...}``."""
-    table: dict[str, dict[str, int]] = {}
+def split_table(rows: Sequence[ManifestRow]) -> dict[str, SplitCount]:
+    """Counts per split and class: ``{"train": SplitCount(cat=n, dog=n, total=n), ...}``."""
+    table: dict[str, SplitCount] = {}
     for s in SPLITS:
         sel = [r for r in rows if r.split == s]
         if not sel:
             continue
         c = Counter(r.class_name for r in sel)
-        table[s] = {name: c.get(name, 0) for name in CLASS_NAMES} | {"total": len(sel)}
+        table[s] = SplitCount(**{name: c.get(name, 0) for name in CLASS_NAMES}, total=len(sel))
     return table
 
 

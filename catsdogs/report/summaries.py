@@ -26,7 +26,7 @@ def _dataset(run: Run) -> list[str]:
     scan = run.scan
     if not scan:
         return [_missing("The dataset", "01")]
-    per_class, split = scan.per_class, scan.split
+    per_class, train, val = scan.per_class, scan.split["train"], scan.split["val"]
     kept = (
         f"All {scan.examined:,} files were readable images"
         if not scan.skipped
@@ -35,8 +35,8 @@ def _dataset(run: Run) -> list[str]:
     balance = "as many cats as dogs" if per_class["cat"] == per_class["dog"] else "close to balanced"
     return [
         f"{kept}: {per_class['cat']:,} cats and {per_class['dog']:,} dogs, {balance}.",
-        f"The seeded, stratified split trains on {split['train']['total']:,} images and validates on "
-        f"{split['val']['total']:,} ({split['val']['cat']:,} cats, {split['val']['dog']:,} dogs): each "
+        f"The seeded, stratified split trains on {train.total:,} images and validates on "
+        f"{val.total:,} ({val.cat:,} cats, {val.dog:,} dogs): each "
         "class in the same proportion in both.",
     ]
 

@@ -33,6 +33,7 @@ from catsdogs.records import (
     PhaseResult,
     RecoveredShare,
     Scan,
+    SplitCount,
     Unfrozen,
 )
 from catsdogs.runs import Run
@@ -65,12 +66,11 @@ def scan_rows(scan: Scan) -> Table:
 
 
 @table_builder
-def split_rows(table: Mapping[str, Mapping[str, int]]) -> Table:
-    """Rows of :func:`catsdogs.data.split.split_table`'s ``{split: {cat, dog, total}}``."""
-    rows = [
-        {"split": split, **{c: f"{counts[c]:,}" for c in (*CLASS_NAMES, "total")}} for split, counts in table.items()
-    ]
-    totals = {c: sum(counts[c] for counts in table.values()) for c in (*CLASS_NAMES, "total")}
+def split_rows(table: Mapping[str, SplitCount]) -> Table:
+    """Rows of :func:`catsdogs.data.split.split_table`'s ``{split: SplitCount}``."""
+    columns = (*CLASS_NAMES, "total")
+    rows = [{"split": split, **{c: f"{getattr(counts, c):,}" for c in columns}} for split, counts in table.items()]
+    totals = {c: sum(getattr(counts, c) for counts in table.values()) for c in columns}
     return rows + [{"split": "**all**", **{c: f"**{n:,}**" for c, n in totals.items()}}]
 
 

@@ -27,7 +27,7 @@ from sklearn.metrics import log_loss
 from catsdogs.config import Config, UserError, setting_differences
 from catsdogs.data.split import carve_inner, split_table
 from catsdogs.evaluation.metrics import classification_metrics, wilson_interval
-from catsdogs.records import Exploration, ExploredScore, ManifestRow, Metrics, SplitCount
+from catsdogs.records import Exploration, ExploredScore, ManifestRow, Metrics
 from catsdogs.runs import CVStudy, Run, phase2_seconds
 from catsdogs.training import steps, train
 from catsdogs.training.cv import CrossValidation
@@ -111,7 +111,7 @@ def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> Expl
     record = Exploration(
         study=study.path.name,
         fold=EXPLORED_FOLD,
-        splits={split: SplitCount(**counts) for split, counts in split_table(run.manifest()).items()},
+        splits=split_table(run.manifest()),
         changes={name: values[1] for name, values in setting_differences(study.config, config).items()},
         epochs_run=result.epochs_run,
         phase2_seconds=round(phase2_seconds(run), 1),  # every invocation's epochs, if resumed
