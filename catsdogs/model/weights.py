@@ -316,11 +316,19 @@ def _cached(out_dir: Path, source_sha256: str) -> dict[str, Any] | None:
     return meta
 
 
-def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> dict[str, int]:
-    """Write the dequantised TFLite convolutions into a Keras MobileNetV2 (in place).
+@dataclass(frozen=True)
+class _Assigned:
+    """What :func:`_assign_tflite_weights` wrote: convolutions, depthwise convolutions and
+    the 1x1 classification top (0 or 1)."""
 
-    Returns counts of what was assigned.
-    """
+    conv2d: int
+    depthwise_conv2d: int
+    top: int
+
+
+def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> _Assigned:
+    """Write the dequantised TFLite convolutions into a Keras MobileNetV2 (in place), and
+    count what was assigned."""
     import keras  # loads TensorFlow: only when a model is built, trained or run
 
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
@@ -367,9 +375,8 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
         variance = np.float32(1.0) - np.float32(bn.epsilon)
         bn.set_weights([ones, tfl.bias, np.zeros(channels, np.float32), np.full(channels, variance)])
 
-    counts = {"conv2d": 0, "depthwise_conv2d": 0, "top": 0}
-    for tfl in convs[:n_base]:
-        counts["conv2d" if tfl.op == "CONV_2D" else "depthwise_conv2d"] += 1
+    base = convs[:n_base]
+    depthwise = sum(tfl.op != "CONV_2D" for tfl in base)
 
     top_layers = [layer for layer in model.layers if layer.name == "predictions"]
     if top_layers:
@@ -386,8 +393,7 @@ def _assign_tflite_weights(model: keras.Model, convs: Sequence[_FloatConv]) -> d
                 f"TFLite top {top.name!r} gives {kernel.shape}/{bias.shape}; Keras 'predictions' expects {expected}"
             )
         dense.set_weights([kernel, bias])
-        counts["top"] = 1
-    return counts
+    return _Assigned(conv2d=len(base) - depthwise, depthwise_conv2d=depthwise, top=int(bool(top_layers)))
 
 
 def _save_weights_atomically(model: keras.Model, path: Path) -> None:
@@ -485,9 +491,9 @@ def convert_tflite_mobilenet_v2(
         "source_bytes": source.stat().st_size,
         "tensor_counts": {
             "tflite_convolutions": len(convs),
-            "conv2d": counts["conv2d"],
-            "depthwise_conv2d": counts["depthwise_conv2d"],
-            "top_conv1x1": counts["top"],
+            "conv2d": counts.conv2d,
+            "depthwise_conv2d": counts.depthwise_conv2d,
+            "top_conv1x1": counts.top,
             "dequantized_tensors": 2 * len(convs),
             "keras_layers_with_weights_notop": copied,
         },
@@ -514,9 +520,9 @@ def convert_tflite_mobilenet_v2(
     logger.info(
         "converted %d convolutions (%d conv, %d depthwise, %d top) in %.1f s",
         len(convs),
-        counts["conv2d"],
-        counts["depthwise_conv2d"],
-        counts["top"],
+        counts.conv2d,
+        counts.depthwise_conv2d,
+        counts.top,
         seconds,
     )
     return ConvertedWeights(

@@ -31,10 +31,12 @@ dataset of known length (one as an epoch starts, one as it ends).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -58,11 +60,31 @@ def _seed_states(model) -> list:
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
+@dataclass(frozen=True)
+class _Saved:
+    """:data:`STATE_FILE`: what ``BackupAndRestore`` leaves out, as of the end of ``epoch``
+    epochs: the random states, early stopping's memory and whether it had stopped training."""
+
+    epoch: int
+    seed_states: list
+    wait: int
+    best: float | None
+    best_epoch: int
+    stopped: bool
+
+    @classmethod
+    def read(cls, path: Path) -> _Saved:
+        return cls(**json.loads(path.read_text()))
+
+    def write(self, path: Path) -> None:
+        atomic_write(path, json.dumps(dataclasses.asdict(self)))
+
+
 def finished_epochs(directory: Path | str, backup: Path | str) -> int:
     """Epochs finished by earlier invocations, per the state :class:`ResumeState` keeps
     (0 without Keras's ``backup`` directory: then training starts from the beginning)."""
     path = Path(directory) / STATE_FILE
-    return json.loads(path.read_text())["epoch"] if path.is_file() and Path(backup).is_dir() else 0
+    return _Saved.read(path).epoch if path.is_file() and Path(backup).is_dir() else 0
 
 
 def drop(*directories: Path | str) -> None:
@@ -97,28 +119,28 @@ class ResumeState(keras.callbacks.Callback):
         path = self.directory / STATE_FILE
         if not path.is_file():
             return
-        state = json.loads(path.read_text())
+        state = _Saved.read(path)
         resumed_at = getattr(self.model, "_initial_epoch", None) or 0  # set by BackupAndRestore just before
-        if state["epoch"] != resumed_at:
+        if state.epoch != resumed_at:
             log.warning(
                 "%s is for epoch %d but training resumes at epoch %d: the resumed epochs will not "
                 "repeat an uninterrupted run exactly",
                 path,
-                state["epoch"],
+                state.epoch,
                 resumed_at,
             )
             return
         variables = _seed_states(self.model)
-        if len(variables) != len(state["seed_states"]):
-            raise ValueError(f"{path} holds {len(state['seed_states'])} random states, the model {len(variables)}")
-        for variable, value in zip(variables, state["seed_states"]):
+        if len(variables) != len(state.seed_states):
+            raise ValueError(f"{path} holds {len(state.seed_states)} random states, the model {len(variables)}")
+        for variable, value in zip(variables, state.seed_states):
             variable.assign(np.asarray(value, dtype=variable.dtype))
         es = self.early_stopping
-        es.wait, es.best, es.best_epoch = state["wait"], state["best"], state["best_epoch"]
+        es.wait, es.best, es.best_epoch = state.wait, state.best, state.best_epoch
         if (self.directory / BEST_WEIGHTS_FILE).is_file():
             with np.load(self.directory / BEST_WEIGHTS_FILE) as saved:
                 es.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        if state["stopped"]:  # early stopping had ended training: no epoch is left to train
+        if state.stopped:  # early stopping had ended training: no epoch is left to train
             self.model._initial_epoch = self.params["epochs"]  # as BackupAndRestore sets it
 
     def on_epoch_end(self, epoch, logs=None):
@@ -127,15 +149,14 @@ class ResumeState(keras.callbacks.Callback):
             buffer = io.BytesIO()
             np.savez(buffer, *es.best_weights)
             atomic_write(self.directory / BEST_WEIGHTS_FILE, buffer.getvalue())
-        state = {
-            "epoch": epoch + 1,
-            "seed_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)],
-            "wait": es.wait,
-            "best": None if es.best is None else float(es.best),
-            "best_epoch": es.best_epoch,
-            "stopped": bool(self.model.stop_training),
-        }
-        atomic_write(self.directory / STATE_FILE, json.dumps(state))
+        _Saved(
+            epoch=epoch + 1,
+            seed_states=[np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)],
+            wait=es.wait,
+            best=None if es.best is None else float(es.best),
+            best_epoch=es.best_epoch,
+            stopped=bool(self.model.stop_training),
+        ).write(self.directory / STATE_FILE)
 
 
 __all__ = ["STATE_FILE", "BEST_WEIGHTS_FILE", "finished_epochs", "advance_shuffle", "drop", "ResumeState"]
