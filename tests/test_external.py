@@ -527,8 +527,8 @@ def test_cli_table_json_and_out(keras_model: Path, tmp_path: Path, monkeypatch, 
     # the accuracy is the hand count of the model's own predictions, file by file
     files = sorted((sample / "cats").glob("*.jpg")) + sorted((sample / "dogs").glob("*.jpg"))
     predictions = predict_files(load_predictor(keras_model), files)
-    readable = [(p, r) for p, r in zip(files, predictions) if "error" not in r]
-    correct = sum(r["label"] == ("cat" if p.parent.name == "cats" else "dog") for p, r in readable)
+    readable = [(p, r) for p, r in zip(files, predictions) if r.error is None]
+    correct = sum(r.label == ("cat" if p.parent.name == "cats" else "dog") for p, r in readable)
     pets = record["sets"]["oxford-pets-sample"]["pets"]
     assert pets["n"] == len(readable) == 19
     assert pets["accuracy"]["estimate"] == pytest.approx(correct / 19)

@@ -358,19 +358,19 @@ def cmd_predict(args) -> int:
     results = predict.predict_files(predictor, files, threshold, progress=len(files) >= PROGRESS_FROM)
     for r in results:
         if args.json:
-            print(json.dumps(r))
-        elif "error" in r:
-            print(f"{r['file']}\terror: {r['error']}")
+            print(json.dumps(r.to_dict()))
+        elif r.error is not None:
+            print(f"{r.file}\terror: {r.error}")
         else:
-            print(f"{r['file']}\t{r['label']}\tP(dog)={r['prob_dog']:.4f}" + ("\tunsure" if r.get("unsure") else ""))
+            print(f"{r.file}\t{r.label}\tP(dog)={r.prob_dog:.4f}" + ("\tunsure" if r.unsure else ""))
     return predict_exit_status(results)
 
 
-def predict_exit_status(results: Sequence[dict[str, Any]]) -> int:
+def predict_exit_status(results: Sequence[predict.FilePrediction]) -> int:
     """``predict``'s exit status: 0 when every image was labelled, 1 when some could not be
     read, 2 (a user error, like every other) when none could; for 1 and 2 one ``error:``
     line on stderr counts the failures (each file's own line above says why)."""
-    failed = sum("error" in r for r in results)
+    failed = sum(r.error is not None for r in results)
     if failed:
         print(f"error: {failed} of {len(results)} files could not be read (see their lines above)", file=sys.stderr)
     return 0 if not failed else 2 if failed == len(results) else 1

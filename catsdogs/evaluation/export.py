@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -144,24 +144,25 @@ def export_run(
     out.mkdir(parents=True, exist_ok=True)
     files = export_files(out)
     with run.timed("export_convert"):
-        model.save(files["keras"])  # not compiled: no optimizer state
-        convert_to_tflite(model, files["tflite_float32"])
+        model.save(files.keras)  # not compiled: no optimizer state
+        convert_to_tflite(model, files.tflite_float32)
         train_paths, _ = run.split_paths("train")
         rng = np.random.default_rng(cfg.seed)
         calib = rng.choice(len(train_paths), size=min(calibration_images, len(train_paths)), replace=False)
         calib_images = images.load_images([train_paths[i] for i in sorted(calib)], cfg.image_size)
-        convert_to_tflite(model, files["tflite_int8"], representative_images=calib_images)
+        convert_to_tflite(model, files.tflite_int8, representative_images=calib_images)
 
     val_paths, y_val = run.split_paths("val")
     probs = {}
     with run.timed("export_evaluate"):
-        for name, path in files.items():
+        for name, path in files.by_name().items():
             probs[name] = predict_paths(load_predictor(path), val_paths)
+    reference = probs["keras"]
     # One unsure threshold for every file of the model, fitted on the Keras model (the
     # reference the exports are converted from); each file records the share of the
     # validation images it flags with it.
-    threshold = fit_ood_threshold(probs["keras"])
-    keras_pred = probs["keras"] >= 0.5
+    threshold = fit_ood_threshold(reference)
+    keras_pred = reference >= 0.5
     result = Export(
         source_model=source.relative_to(run.path).as_posix(),
         source_sha256=file_sha256(source),
@@ -177,9 +178,9 @@ def export_run(
                 ood_keep_in_distribution=KEEP_IN_DISTRIBUTION,
                 ood_flagged_val=float(np.mean(confidence(probs[name]) < threshold)),
                 agreement_with_keras=float(np.mean((probs[name] >= 0.5) == keras_pred)),
-                max_abs_prob_diff=float(np.max(np.abs(probs[name] - probs["keras"]))),
+                max_abs_prob_diff=float(np.max(np.abs(probs[name] - reference))),
             )
-            for name, path in files.items()
+            for name, path in files.by_name().items()
         },
     )
     run.write_record(result)
@@ -234,13 +235,24 @@ def _summary(times_ms: list[float], per: int = 1) -> Latency:
     )
 
 
-def export_files(export_dir: Path) -> dict[str, Path]:
-    """The three exports of a run's ``export/`` folder: ``{keras, tflite_float32, tflite_int8}``."""
-    return {
-        "keras": export_dir / f"{MODEL_STEM}.keras",
-        "tflite_float32": export_dir / f"{MODEL_STEM}.float32.tflite",
-        "tflite_int8": export_dir / f"{MODEL_STEM}.int8.tflite",
-    }
+class ExportFiles(NamedTuple):
+    """The three exports of a run's ``export/`` folder, by the names ``export.json`` gives them."""
+
+    keras: Path
+    tflite_float32: Path
+    tflite_int8: Path
+
+    def by_name(self) -> dict[str, Path]:
+        return self._asdict()
+
+
+def export_files(export_dir: Path) -> ExportFiles:
+    """The three exports of a run's ``export/`` folder."""
+    return ExportFiles(
+        keras=export_dir / f"{MODEL_STEM}.keras",
+        tflite_float32=export_dir / f"{MODEL_STEM}.float32.tflite",
+        tflite_int8=export_dir / f"{MODEL_STEM}.int8.tflite",
+    )
 
 
 def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = False) -> Bench:
@@ -258,7 +270,7 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
         raise FileNotFoundError(
             f"no exports in {export_dir}: run `python -m catsdogs export --run-dir {run.path}` first"
         )
-    shas = {name: file_sha256(path) for name, path in export_files(export_dir).items()}
+    shas = {name: file_sha256(path) for name, path in export_files(export_dir).by_name().items()}
     previous = run.bench
     if (
         not force
@@ -272,21 +284,21 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
     rng = np.random.default_rng(0)
     one = rng.uniform(0, 255, size=(1, size, size, 3)).astype("float32")
     batch = rng.uniform(0, 255, size=(batch_size, size, size, 3)).astype("float32")
-    latency: dict[str, dict[str, Any]] = {}
+    latency: dict[str, ModelLatency] = {}
     model = keras.models.load_model(export_dir / f"{MODEL_STEM}.keras", compile=False)
-    latency["keras"] = {
-        "single": _summary(_time_calls(lambda: model.predict_on_batch(one), repeats)),
-        "batched_per_image": _summary(
+    latency["keras"] = ModelLatency(
+        single=_summary(_time_calls(lambda: model.predict_on_batch(one), repeats)),
+        batched_per_image=_summary(
             _time_calls(lambda: model.predict_on_batch(batch), max(5, repeats // 5)), batch_size
         ),
-    }
+    )
     for name in ("tflite_float32", "tflite_int8"):
         suffix = name.split("_")[1]
         predictor = TFLitePredictor(export_dir / f"{MODEL_STEM}.{suffix}.tflite")
         interp, det = predictor.interpreter, predictor.input  # invoke() alone is timed
         interp.allocate_tensors()
         interp.set_tensor(det["index"], quantize(one, det))
-        entry = {"single": _summary(_time_calls(interp.invoke, repeats))}
+        single = _summary(_time_calls(interp.invoke, repeats))
         if predictor.static_batch:  # the browser-ready export: one call per image
             images = quantize(batch, det)
 
@@ -295,15 +307,15 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
                     interp.set_tensor(det["index"], images[i : i + 1])
                     interp.invoke()
 
-            entry["batched_per_image"] = _summary(_time_calls(one_call_per_image, max(5, repeats // 5)), batch_size)
-            entry["batched_mode"] = "one call per image (static batch of 1)"
+            batched = _summary(_time_calls(one_call_per_image, max(5, repeats // 5)), batch_size)
+            mode = "one call per image (static batch of 1)"
         else:
             interp.resize_tensor_input(det["index"], list(batch.shape))
             interp.allocate_tensors()
             det = interp.get_input_details()[0]
             interp.set_tensor(det["index"], quantize(batch, det))
-            entry["batched_per_image"] = _summary(_time_calls(interp.invoke, max(5, repeats // 5)), batch_size)
-        latency[name] = entry
+            batched, mode = _summary(_time_calls(interp.invoke, max(5, repeats // 5)), batch_size), None
+        latency[name] = ModelLatency(single=single, batched_per_image=batched, batched_mode=mode)
     base = latency["keras"]
     result = Bench(
         repeats=repeats,
@@ -311,12 +323,9 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
         hardware=Hardware(**hardware_info()),
         sha256=shas,
         models={
-            name: ModelLatency(
-                **entry,
-                speedup_vs_keras_single=round(base["single"].median_ms / entry["single"].median_ms, 2),
-                speedup_vs_keras_batched=round(
-                    base["batched_per_image"].median_ms / entry["batched_per_image"].median_ms, 2
-                ),
+            name: entry.replace(
+                speedup_vs_keras_single=round(base.single.median_ms / entry.single.median_ms, 2),
+                speedup_vs_keras_batched=round(base.batched_per_image.median_ms / entry.batched_per_image.median_ms, 2),
             )
             for name, entry in latency.items()
         },

@@ -14,6 +14,7 @@ threshold (the confidence quantile that keeps 95 % of real validation images).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -185,34 +186,57 @@ def fit_ood_threshold(probs: np.ndarray, keep: float = KEEP_IN_DISTRIBUTION) -> 
     return float(np.quantile(confidence(probs), 1 - keep))
 
 
+@dataclass(frozen=True)
+class FilePrediction:
+    """One image file's answer: its label, P(dog), confidence and, when a threshold is
+    known, whether it is *unsure*; or, for a file that could not be read, the ``error``."""
+
+    file: str
+    label: str | None = None
+    prob_dog: float | None = None
+    confidence: float | None = None
+    unsure: bool | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON line ``predict --json`` prints: the fields that apply, in order."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
 def predict_files(
     predictor: Predictor,
     files: Sequence[Path | str],
     threshold: float | None = None,
     batch_size: int = 64,
     progress: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[FilePrediction]:
     """Label, P(dog), confidence and (with ``threshold``) ``unsure`` for each image file,
     in the order given, ``batch_size`` files at a time (``progress``: a bar on stderr);
     unreadable files get an ``error`` and do not stop the others."""
-    out: list[dict[str, Any]] = []
+    out: list[FilePrediction] = []
     with tqdm(total=len(files), unit="image", desc="predicting", disable=not progress, file=sys.stderr) as bar:
         for start in range(0, len(files), batch_size):
-            rows, images = [], []
-            for f in files[start : start + batch_size]:
+            batch = files[start : start + batch_size]
+            images, errors = [], {}
+            for f in batch:
                 try:
                     images.append(read_image_file(f, predictor.image_size))
-                    rows.append({"file": str(f)})
                 except scan.DataError as exc:
-                    rows.append({"file": str(f), "error": str(exc)})
-            if images:
-                probs = predictor.predict(np.stack(images))
-                for row, p, c in zip([r for r in rows if "error" not in r], probs, confidence(probs)):
-                    row.update(label=CLASS_NAMES[int(p >= 0.5)], prob_dog=float(p), confidence=float(c))
-                    if threshold is not None:
-                        row["unsure"] = bool(c < threshold)
-            out += rows
-            bar.update(len(rows))
+                    errors[str(f)] = str(exc)
+            probs = predictor.predict(np.stack(images)) if images else np.empty(0)
+            answers = iter(zip(probs, confidence(probs)))
+            for f in map(str, batch):
+                if f in errors:
+                    out.append(FilePrediction(file=f, error=errors[f]))
+                    continue
+                p, c = next(answers)
+                unsure = None if threshold is None else bool(c < threshold)
+                out.append(
+                    FilePrediction(
+                        file=f, label=CLASS_NAMES[int(p >= 0.5)], prob_dog=float(p), confidence=float(c), unsure=unsure
+                    )
+                )
+            bar.update(len(batch))
     return out
 
 
@@ -233,5 +257,6 @@ __all__ = [
     "ood_threshold",
     "confidence",
     "fit_ood_threshold",
+    "FilePrediction",
     "predict_files",
 ]
