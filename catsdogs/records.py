@@ -528,6 +528,16 @@ class Export(Record):
     calibration_images: int
     exports: dict[str, ExportedFile] = field(default_factory=dict)
 
+    @property
+    def keras(self) -> ExportedFile:
+        """The Keras file (the reference every export is measured against)."""
+        return self.exports["keras"]
+
+    @property
+    def int8(self) -> ExportedFile | None:
+        """The int8 TFLite file (the browser's), ``None`` in a record without it."""
+        return self.exports.get("tflite_int8")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Latency(Part):
@@ -558,6 +568,14 @@ class Bench(Record):
     hardware: Hardware
     sha256: dict[str, str] = field(default_factory=dict)
     models: dict[str, ModelLatency] = field(default_factory=dict)
+
+    @property
+    def keras(self) -> ModelLatency:
+        return self.models["keras"]
+
+    @property
+    def int8(self) -> ModelLatency:
+        return self.models["tflite_int8"]
 
 
 # ----------------------------------------------------------------------------- cross-validation

@@ -446,14 +446,14 @@ def publish_records(run: Run, out: Path | str, manifest: bool = True) -> list[Pa
         if value and value != "imagenet":
             replacements[str(Path(value).expanduser().resolve())] = token
             replacements[str(value)] = token
-    prov = json.loads((run.path / "provenance.json").read_text()) if (run.path / "provenance.json").is_file() else {}
-    if prov.get("data", {}).get("root"):
-        replacements[prov["data"]["root"]] = "$CATSDOGS_DATA_DIR"
-    weights = prov.get("weights", {})
-    if weights.get("kind") in ("tflite-converted", "keras-file"):
-        replacements[weights["source"]] = "$CATSDOGS_WEIGHTS"
-    if weights.get("metadata_path"):
-        replacements[str(Path(weights["metadata_path"]).parent.parent)] = "$CATSDOGS_CACHE_DIR"
+    prov = run.provenance
+    data, weights = (prov.data, prov.weights) if prov else (None, None)
+    if data and data.root:
+        replacements[data.root] = "$CATSDOGS_DATA_DIR"
+    if weights and weights.kind in ("tflite-converted", "keras-file"):
+        replacements[weights.source] = "$CATSDOGS_WEIGHTS"
+    if weights and weights.metadata_path:
+        replacements[str(Path(weights.metadata_path).parent.parent)] = "$CATSDOGS_CACHE_DIR"
     root = project_root()
     if root is not None:
         replacements[str(root)] = "."

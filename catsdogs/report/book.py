@@ -311,7 +311,7 @@ def parameter_explanation(run: Run) -> str:
         f"({base + 1:,} parameters)" + (f", for **{ours:,}** parameters in all." if ours else "."),
     ]
     if export:
-        k, q = export.exports["keras"], export.exports["tflite_int8"]
+        k, q = export.keras, export.int8
         lines.append(
             f"Saved without optimizer state the Keras file is {k.size_mb:.1f} MB; "
             f"the int8 TFLite export is {q.size_mb:.1f} MB."

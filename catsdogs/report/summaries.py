@@ -120,20 +120,20 @@ def _evaluation(run: Run) -> list[str]:
     ]
     export = run.export
     if export:
-        int8 = export.exports["tflite_int8"]
+        int8 = export.int8
         lines.append(
             f"The int8 TFLite export is {int8.size_mb:.2f} MB and agrees with the Keras model on "
             f"{percent(int8.agreement_with_keras, 2)} of the validation images."
         )
     bench = run.bench
     if bench:
-        models, hardware = bench.models, bench.hardware
+        hardware = bench.hardware
         where = f"{hardware.cpu or 'an unnamed CPU'}, {hardware.logical_cores or '?'} logical cores"
         if hardware.gpus:
             where += f", GPU {', '.join(map(str, hardware.gpus))}"
         lines.append(
-            f"One image takes {models['keras'].single.median_ms:.0f} ms with Keras and "
-            f"{models['tflite_int8'].single.median_ms:.0f} ms with the int8 export (medians, {where}; "
+            f"One image takes {bench.keras.single.median_ms:.0f} ms with Keras and "
+            f"{bench.int8.single.median_ms:.0f} ms with the int8 export (medians, {where}; "
             f"the paper gives {paper_figure('latency_ms_per_image')} ms on an unnamed GPU)."
         )
     return lines

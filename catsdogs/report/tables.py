@@ -236,7 +236,7 @@ def export_rows(export: Export) -> Table:
         "tflite_float32": "TFLite float32",
         "tflite_int8": "TFLite int8 (full integer)",
     }
-    keras_acc = export.exports["keras"].val_metrics.accuracy
+    keras_acc = export.keras.val_metrics.accuracy
     return [
         {
             "model": names.get(key, key),

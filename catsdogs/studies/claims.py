@@ -85,7 +85,7 @@ def comparison_rows(run: Run) -> Table:
     """
     ev, final, export, bench = run.evaluation, run.final_result(), run.export, run.bench
     prov, timings = run.provenance, run.timings()
-    int8 = export.exports.get("tflite_int8") if export else None
+    int8 = export.int8 if export else None
     cols = ("paper", "this reproduction (float Keras)", "int8 TFLite export")
 
     def row(name: str, *cells: str) -> Row:
@@ -156,7 +156,7 @@ def comparison_rows(run: Run) -> Table:
 
 def _keras_size(run: Run, export: Export | None) -> str:
     if export:
-        return f"{export.exports['keras'].size_mb:.1f} MB"
+        return f"{export.keras.size_mb:.1f} MB"
     for phase in ("phase2", "phase1"):
         path = run.path / phase / "model.keras"
         if path.is_file():
@@ -320,7 +320,7 @@ def judge_claims(
         )
     export = run.export
     if export:
-        size = export.exports["keras"].size_mb
+        size = export.keras.size_mb
         out.append(
             Claim(
                 "size",
@@ -335,7 +335,7 @@ def judge_claims(
     gpus = prov.hardware.gpus if prov and prov.hardware else []
     bench = run.bench
     cpu = (
-        f"{bench.models['tflite_int8'].single.median_ms:.1f} ms/image int8 on "
+        f"{bench.int8.single.median_ms:.1f} ms/image int8 on "
         f"{bench.hardware.cpu} ({bench.hardware.logical_cores} cores)"
         if bench
         else NOT_MEASURED

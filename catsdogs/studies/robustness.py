@@ -230,7 +230,7 @@ def unsure_threshold(run) -> UnsureThreshold:
     The model card, ``predict``, the Try page and chapter 6 then show one value."""
     export = current_export(run)  # made from the run's current final model, or None
     if export is not None:
-        keras_export = export.exports["keras"]
+        keras_export = export.keras
         return UnsureThreshold(float(keras_export.ood_threshold), EXPORTED_THRESHOLD, int(keras_export.val_metrics.n))
     paths, _ = run.split_paths("val")
     probs = predict_paths(load_predictor(run.final_model()), paths)
