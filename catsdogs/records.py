@@ -578,6 +578,36 @@ class Bench(Record):
         return self.models["tflite_int8"]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PublishedFile(Part):
+    """One published model file: its size, sha256, validation accuracy and F1, and the
+    unsure threshold ``predict`` and the browser page flag with."""
+
+    size_mb: float | None = None
+    sha256: str | None = None
+    val_accuracy: float | None = None
+    val_f1: float | None = None
+    ood_threshold: float | None = None
+    ood_keep_in_distribution: float | None = None
+    ood_flagged_val: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishedModels(Record):
+    """``models/catsdogs_mobilenetv2.json``, beside the published model files: the run they
+    come from, its settings, and each file (:func:`~catsdogs.evaluation.export.publish`)."""
+
+    PATH: ClassVar[str] = "catsdogs_mobilenetv2.json"
+
+    run: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, PublishedFile] = field(default_factory=dict)
+
+    def file(self, name: str) -> PublishedFile:
+        """The entry of the model file ``name`` (empty when the record does not list it)."""
+        return self.files.get(name) or PublishedFile()
+
+
 # ----------------------------------------------------------------------------- cross-validation
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catsdogs.records import ExternalEvaluation, Interval, NonPetShares, Proportion
+from catsdogs.records import ExternalEvaluation, Interval, NonPetShares, Proportion, PublishedModels
 from catsdogs.studies import claims
 from catsdogs.studies import generalization as gen
 
@@ -74,7 +74,7 @@ def _write_records(record_dir: Path) -> dict:
         },
     }
     (external / gen.RESOLUTION_FILE).write_text(json.dumps(resolution))
-    return {"files": {"m.keras": {"val_accuracy": 0.985}}}
+    return PublishedModels.from_dict({"files": {"m.keras": {"val_accuracy": 0.985}}})
 
 
 def test_summary_and_claim_row_from_records(tmp_path: Path):
@@ -110,7 +110,7 @@ def test_summary_and_claim_row_from_records(tmp_path: Path):
 
 
 def test_without_records_the_claim_is_not_testable_here(tmp_path: Path):
-    summary = gen.generalization_summary(tmp_path, {})
+    summary = gen.generalization_summary(tmp_path, None)
     assert gen.claim_status(summary) == (gen.NOT_MEASURED, gen.NOT_TESTABLE)
     assert "not testable here" in gen.generalization_markdown(summary)
 
@@ -131,9 +131,9 @@ def test_published_records_give_the_published_verdict():
     record_dir = ROOT / "results" / "full"
     if not (record_dir / gen.EXTERNAL_DIR).is_dir():
         pytest.skip("no published external records")
-    models = json.loads((ROOT / "models" / "catsdogs_mobilenetv2.json").read_text())
+    models = PublishedModels.read(ROOT / "models" / "catsdogs_mobilenetv2.json")
     summary = gen.generalization_summary(record_dir, models)
-    assert set(summary.models) == set(models["files"])  # both published models were evaluated
+    assert set(summary.models) == set(models.files)  # both published models were evaluated
     for entry in summary.models.values():
         assert entry.sets["cifar10-test"].shrunk, "the resolution control covers every model"
     page = (ROOT / "book" / "_generated" / "generalization.md").read_text()
@@ -155,7 +155,7 @@ def test_cli_prints_the_verdict_of_the_published_records(capsys):
 
 def test_without_a_validation_accuracy_nothing_is_judged(tmp_path: Path):
     _write_records(tmp_path)
-    summary = gen.generalization_summary(tmp_path, {})  # no models record: nothing to judge against
+    summary = gen.generalization_summary(tmp_path, None)  # no models record: nothing to judge against
     assert {row.verdict for row in summary.models["m.keras"].sets.values()} == {gen.NOT_TESTABLE}
     assert gen.claim_status(summary)[1] == gen.NOT_TESTABLE
 

@@ -38,6 +38,7 @@ CASES = [
 CASES += [
     (records.CorruptionStudy, path) for top in PUBLISHED for path in sorted(top.rglob("robustness/results*.json"))
 ]
+CASES += [(records.PublishedModels, ROOT / "models" / records.PublishedModels.PATH)]
 CASES += [
     (records.ExternalEvaluation, path)
     for top in PUBLISHED
@@ -51,6 +52,7 @@ def test_every_kind_of_record_is_published_somewhere():
         PhaseResult,
         records.CorruptionStudy,
         records.ExternalEvaluation,
+        records.PublishedModels,
         *records.RECORDS.values(),
     }
     assert len(CASES) > 60

@@ -186,9 +186,9 @@ def cmd_generalization(args) -> int:
     from catsdogs.studies import generalization
 
     record_dir = args.record or published_record("full") or project_dir() / "results" / "full"
-    models_record = predict.published_model_record(predict.default_model_path()) or {"files": {}}
+    models_record = predict.published_model_record(predict.default_model_path())
     if args.control:
-        files = [predict.published_model_dir() / name for name in models_record["files"]]
+        files = [predict.published_model_dir() / name for name in (models_record.files if models_record else {})]
         generalization.resolution_control(Run.load(record_dir), files)
     if args.duplicates:
         found = []

@@ -36,7 +36,17 @@ from catsdogs.files import file_sha256
 from catsdogs.model.classifier import inference_model, parameter_counts
 from catsdogs.model.tflite import quantize
 from catsdogs.provenance import hardware_info
-from catsdogs.records import Bench, Export, ExportedFile, Hardware, Latency, Metrics, ModelLatency
+from catsdogs.records import (
+    Bench,
+    Export,
+    ExportedFile,
+    Hardware,
+    Latency,
+    Metrics,
+    ModelLatency,
+    PublishedFile,
+    PublishedModels,
+)
 from catsdogs.runs import Run
 
 log = logging.getLogger(__name__)
@@ -189,27 +199,31 @@ def export_run(
     return result
 
 
-def publish(run: Run, publish_dir: Path | str) -> dict[str, Any]:
+def publish(run: Run, publish_dir: Path | str) -> PublishedModels:
     """Copy the run's ``.keras`` and int8 ``.tflite`` exports into ``publish_dir``
     (the repository's ``models/``) with a JSON record of their sha256, sizes,
     validation metrics and the run they come from."""
     export = run.record(Export)
     publish_dir = Path(publish_dir)
     publish_dir.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"run": run.path.name, "config": run.config.training_dict(), "files": {}}
+    files = {}
     for name in ("keras", "tflite_int8"):
         entry = export.exports[name]
         src = run.path / "export" / entry.file
         if file_sha256(src) != entry.sha256:
             raise ValueError(f"{src} changed since export/export.json was written; rerun the export")
         shutil.copy2(src, publish_dir / entry.file)
-        shown = {"ood_threshold", "ood_keep_in_distribution", "ood_flagged_val"}
-        record["files"][entry.file] = (
-            {"size_mb": entry.size_mb, "sha256": entry.sha256}
-            | {"val_accuracy": entry.val_metrics.accuracy, "val_f1": entry.val_metrics.f1}
-            | {k: v for k, v in entry.to_dict().items() if k in shown}
+        files[entry.file] = PublishedFile(
+            size_mb=entry.size_mb,
+            sha256=entry.sha256,
+            val_accuracy=entry.val_metrics.accuracy,
+            val_f1=entry.val_metrics.f1,
+            ood_threshold=entry.ood_threshold,
+            ood_keep_in_distribution=entry.ood_keep_in_distribution,
+            ood_flagged_val=entry.ood_flagged_val,
         )
-    (publish_dir / f"{MODEL_STEM}.json").write_text(json.dumps(record, indent=2) + "\n")
+    record = PublishedModels(run=run.path.name, config=run.config.training_dict(), files=files)
+    (publish_dir / PublishedModels.PATH).write_text(json.dumps(record.to_dict(), indent=2) + "\n")
     return record
 
 

@@ -29,8 +29,8 @@ from tqdm import tqdm
 from catsdogs.config import CLASS_NAMES, project_root
 from catsdogs.data import scan
 from catsdogs.data.images import load_images, read_image_file
-from catsdogs.files import read_json_or_none
 from catsdogs.model.tflite import dequantize, quantize, tflite_interpreter
+from catsdogs.records import PublishedFile, PublishedModels
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +162,21 @@ def default_model_path() -> Path:
     return published_model_dir() / f"{MODEL_STEM}.keras"
 
 
-def published_model_record(model_path: Path | str) -> dict[str, Any] | None:
+def published_model_record(model_path: Path | str) -> PublishedModels | None:
     """The publication record (``<stem>.json``) next to a published model file, if any."""
-    return read_json_or_none(Path(model_path).with_name(f"{MODEL_STEM}.json"))
+    return PublishedModels.in_dir(Path(model_path).parent)
+
+
+def published_file(model_path: Path | str) -> PublishedFile:
+    """The publication record's entry of this model file (empty when it has none)."""
+    record = published_model_record(model_path)
+    return record.file(Path(model_path).name) if record else PublishedFile()
 
 
 def ood_threshold(model_path: Path | str) -> float | None:
     """The out-of-distribution confidence threshold recorded for this model file in its
     publication record, or ``None`` when none is recorded."""
-    entry = ((published_model_record(model_path) or {}).get("files") or {}).get(Path(model_path).name) or {}
-    return entry.get("ood_threshold")
+    return published_file(model_path).ood_threshold
 
 
 def confidence(probs: np.ndarray) -> np.ndarray:
@@ -254,6 +259,7 @@ __all__ = [
     "published_model_dir",
     "default_model_path",
     "published_model_record",
+    "published_file",
     "ood_threshold",
     "confidence",
     "fit_ood_threshold",

@@ -27,7 +27,7 @@ from catsdogs.config import CHAPTERS, Config, UserError, get_config, project_dir
 from catsdogs.evaluation import predict
 from catsdogs.markdown import NOT_MEASURED, Table, bullet_list, hardware_text, markdown_table, table_builder
 from catsdogs.provenance import file_first_commit
-from catsdogs.records import Ablation, Evaluation, GitState, Hardware, RunAudit
+from catsdogs.records import Ablation, Evaluation, GitState, Hardware, PublishedModels, RunAudit
 from catsdogs.report import budget, tables, toolchain, verify
 from catsdogs.runs import Run
 from catsdogs.studies import ablation, claims, cv_report, exploration, generalization, label_audit, trainings, verdicts
@@ -462,9 +462,9 @@ def _published_record() -> Path:
     return verify.published_record("full") or project_dir() / "results" / "full"
 
 
-def _models_record() -> dict[str, Any]:
-    """The published models' record (``models/catsdogs_mobilenetv2.json``), or ``{}``."""
-    return predict.published_model_record(predict.default_model_path()) or {}
+def _models_record() -> PublishedModels | None:
+    """The published models' record (``models/catsdogs_mobilenetv2.json``), if any."""
+    return predict.published_model_record(predict.default_model_path())
 
 
 def _generalization_figure(out_dir: Path) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from catsdogs.config import CLASS_NAMES, ENV_DATA_DIR, UserError, project_dir
-from catsdogs.evaluation.predict import MODEL_STEM, ood_threshold, published_model_record
+from catsdogs.evaluation.predict import MODEL_STEM, ood_threshold, published_file, published_model_record
 from catsdogs.files import atomic_write, file_sha256, read_json_or_none
 from catsdogs.model.tflite import tflite_interpreter
 from catsdogs.runs import read_manifest
@@ -150,7 +150,7 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
             f"{model_path.name}: the 'Try the model' page flags unsure predictions with it, as `predict` "
             "does; re-publish the model so its record holds the threshold"
         )
-    entry = ((published_model_record(model_path) or {}).get("files") or {}).get(model_path.name) or {}
+    entry = published_file(model_path)
 
     def quant(details: dict) -> dict[str, Any]:
         scale, zero = details["quantization"]
@@ -164,7 +164,7 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
         "input": quant(inp),
         "output": quant(out),
         "ood_threshold": float(threshold),
-        "val_accuracy": entry.get("val_accuracy"),
+        "val_accuracy": entry.val_accuracy,
     }
 
 
@@ -194,7 +194,8 @@ def try_page_samples(manifest: Path, data_dir: Path | str, per_class: int = 3) -
 def published_results(model_path: Path | str) -> Path | None:
     """``results/<run>/`` of the run the published model came from (``None`` if absent)."""
     model_path = Path(model_path)
-    run = (published_model_record(model_path) or {}).get("run")
+    record = published_model_record(model_path)
+    run = record.run if record else None
     path = project_dir() / "results" / str(run)
     return path if run and path.is_dir() else None
 

@@ -36,6 +36,7 @@ from catsdogs.records import (
     NonPetShares,
     Part,
     Proportion,
+    PublishedModels,
     ResolutionControl,
     kept,
 )
@@ -116,9 +117,9 @@ def external_records(record_dir: Path | str) -> dict[str, ExternalEvaluation]:
     return records
 
 
-def validation_accuracy(models_record: Mapping[str, Any], model_file: str) -> float | None:
+def validation_accuracy(models_record: PublishedModels | None, model_file: str) -> float | None:
     """The model file's accuracy on its PetImages validation split (``models/*.json``)."""
-    return (models_record.get("files", {}).get(model_file) or {}).get("val_accuracy")
+    return models_record.file(model_file).val_accuracy if models_record else None
 
 
 def resolution_control(record: Run, model_paths: Sequence[Path | str], per_class: Any = "config") -> ResolutionControl:
@@ -224,7 +225,7 @@ def resolution_verdict(interval: Interval, shrunk: Interval | None, clean: float
     return "explains none of the drop"
 
 
-def generalization_summary(record_dir: Path | str, models_record: Mapping[str, Any]) -> GeneralizationSummary:
+def generalization_summary(record_dir: Path | str, models_record: PublishedModels | None) -> GeneralizationSummary:
     """Per published model and set of pet photos: the accuracy CI, the validation
     accuracy, the verdict, and for thumbnails the resolution control; plus the sets that
     were not available and the photos of neither class."""
