@@ -24,16 +24,17 @@ def test_corrected_fold_test_matches_the_formula_written_out():
     out = corrected_fold_test(d, 0.25)
     mean, var, j = np.mean(d), np.var(d, ddof=1), len(d)
     t = mean / np.sqrt((1 / j + 0.25) * var)
-    assert out["t"] == pytest.approx(t) and out["df"] == 3
-    assert out["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), 3))
+    assert out.t == pytest.approx(t) and out.df == 3
+    assert out.p_value == pytest.approx(2 * stats.t.sf(abs(t), 3))
     # without the correction it is scipy's one-sample (paired) t-test, whose p is smaller
-    assert out["paired_t_p_value"] == pytest.approx(stats.ttest_1samp(d, 0).pvalue)
-    assert out["paired_t_p_value"] < out["p_value"]
-    assert out["sign_test"] == {"second_better": 3, "of": 4, "p_value": pytest.approx(0.625)}
+    assert out.paired_t_p_value == pytest.approx(stats.ttest_1samp(d, 0).pvalue)
+    assert out.paired_t_p_value < out.p_value
+    assert (out.sign_test.second_better, out.sign_test.of) == (3, 4)
+    assert out.sign_test.p_value == pytest.approx(0.625)
     # the smallest significant mean difference is exactly where p crosses alpha
-    edge = out["smallest_significant_difference"]
+    edge = out.smallest_significant_difference
     shifted = corrected_fold_test(np.array(d) - mean + edge, 0.25)
-    assert shifted["p_value"] == pytest.approx(0.05)
+    assert shifted.p_value == pytest.approx(0.05)
 
 
 def test_corrected_fold_test_without_spread_or_folds_has_no_verdict():
@@ -41,8 +42,8 @@ def test_corrected_fold_test_without_spread_or_folds_has_no_verdict():
 
     for differences in ([0.001, 0.001], [0.0, 0.0], [0.002]):
         test = corrected_fold_test(differences, 0.25)
-        assert test["p_value"] is None and test["t"] is None
-        assert verdict(test["mean_difference"], test["p_value"]) == UNTESTABLE_COMPARISON
+        assert test.p_value is None and test.t is None
+        assert verdict(test.mean_difference, test.p_value) == UNTESTABLE_COMPARISON
 
 
 def test_published_comparison_verdict_follows_the_fold_test_without_the_selection_fold():
@@ -51,8 +52,8 @@ def test_published_comparison_verdict_follows_the_fold_test_without_the_selectio
     assert fresh["fold"] == 0 and 0 not in fresh["fold_test"]["fold_ids"]
     per_fold = {f["fold"]: f["difference"] for f in compare["per_fold"]}
     redone = corrected_fold_test([per_fold[k] for k in fresh["fold_test"]["fold_ids"]], 1 / (compare_folds() - 1))
-    assert redone["p_value"] == pytest.approx(fresh["fold_test"]["p_value"])
-    expected = "no detectable difference" if redone["p_value"] >= compare["alpha"] else None
+    assert redone.p_value == pytest.approx(fresh["fold_test"]["p_value"])
+    expected = "no detectable difference" if redone.p_value >= compare["alpha"] else None
     assert compare["verdict"] == fresh["verdict"] == (expected or compare["verdict"])
     # McNemar stays, as a secondary figure with its own verdict
     assert compare["mcnemar"]["verdict"] in ("better", "worse", "no detectable difference")

@@ -11,6 +11,7 @@ recipe is right (a two-sided binomial test of those discordant pairs against
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ from catsdogs.records import (
     Interval,
     McNemar,
     OutOfFold,
+    PairedAccuracy,
+    SignTest,
     WithoutSelection,
 )
 from catsdogs.runs import OOF_FILE, CVStudy, Run, read_oof_trainings, read_predictions
@@ -269,30 +272,30 @@ def corrected_fold_test(differences: Sequence[float], test_train_ratio: float, a
     d = np.asarray(differences, dtype="float64")
     folds = int(d.size)
     mean = float(d.mean())
-    result: dict[str, Any] = {
-        "test": "corrected resampled t-test over folds (Nadeau & Bengio 2003), two-sided",
-        "folds": folds,
-        "mean_difference": mean,
-        "test_train_ratio": float(test_train_ratio),
-    }
+    test = FoldTest(
+        test="corrected resampled t-test over folds (Nadeau & Bengio 2003), two-sided",
+        folds=folds,
+        mean_difference=mean,
+        test_train_ratio=float(test_train_ratio),
+        df=folds - 1,
+    )
     if folds < 2 or float(d.var(ddof=1)) == 0.0:  # no spread to test against: no p-value
-        return result | {"t": None, "df": folds - 1, "p_value": None}
+        return test
     se = float(np.sqrt((1.0 / folds + test_train_ratio) * d.var(ddof=1)))
     t_value = mean / se
     better = int(np.sum(d > 0))
     nonzero = int(np.sum(d != 0))
-    return result | {
-        "t": t_value,
-        "df": folds - 1,
-        "p_value": float(2 * student_t.sf(abs(t_value), folds - 1)),
-        "smallest_significant_difference": float(student_t.ppf(1 - alpha / 2, folds - 1) * se),
-        "paired_t_p_value": float(ttest_1samp(d, 0.0).pvalue),
-        "sign_test": {
-            "second_better": better,
-            "of": nonzero,
-            "p_value": float(binomtest(better, nonzero, 0.5).pvalue) if nonzero else 1.0,
-        },
-    }
+    return test.replace(
+        t=t_value,
+        p_value=float(2 * student_t.sf(abs(t_value), folds - 1)),
+        smallest_significant_difference=float(student_t.ppf(1 - alpha / 2, folds - 1) * se),
+        paired_t_p_value=float(ttest_1samp(d, 0.0).pvalue),
+        sign_test=SignTest(
+            second_better=better,
+            of=nonzero,
+            p_value=float(binomtest(better, nonzero, 0.5).pvalue) if nonzero else 1.0,
+        ),
+    )
 
 
 def _paired(
@@ -302,7 +305,7 @@ def _paired(
     test_train_ratio: float,
     alpha: float,
     fixed: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[str, Any]:
+) -> Paired:
     """Both recipes on the same images: pooled accuracy, the corrected t-test over the folds
     (whose verdict this is) and, secondary, the exact McNemar test on pooled predictions.
     ``right_*`` is each image's share of right predictions over a study's training seeds (1 or
@@ -313,17 +316,33 @@ def _paired(
     per_fold = [float(right_b[fold_of == k].mean() - right_a[fold_of == k].mean()) for k in folds]
     over_folds = corrected_fold_test(per_fold, test_train_ratio, alpha)
     test = mcnemar_exact(*(fixed if fixed is not None else (right_a, right_b)))
-    return {
-        "images": int(right_a.size),
-        "accuracy": {"first": float(right_a.mean()), "second": float(right_b.mean()), "difference": diff},
-        "fold_test": over_folds | {"fold_ids": [int(k) for k in folds]},
-        "mcnemar": test
-        | {
-            "test": "exact McNemar (two-sided binomial test of the discordant pairs)",
-            "verdict": verdict(diff, test["p_value"], alpha),
-        },
-        "verdict": verdict(over_folds["mean_difference"], over_folds["p_value"], alpha),
-    }
+    return Paired(
+        images=int(right_a.size),
+        accuracy=PairedAccuracy(first=float(right_a.mean()), second=float(right_b.mean()), difference=diff),
+        fold_test=over_folds.replace(fold_ids=[int(k) for k in folds]),
+        mcnemar=McNemar(
+            **test,
+            test="exact McNemar (two-sided binomial test of the discordant pairs)",
+            verdict=verdict(diff, test["p_value"], alpha),
+        ),
+        verdict=verdict(over_folds.mean_difference, over_folds.p_value, alpha),
+    )
+
+
+@dataclass(frozen=True)
+class Paired:
+    """:func:`_paired`'s result: the fields a comparison (:class:`~catsdogs.records.Comparison`)
+    and its part without the picked images (:class:`~catsdogs.records.WithoutSelection`) share."""
+
+    images: int
+    accuracy: PairedAccuracy
+    fold_test: FoldTest
+    mcnemar: McNemar
+    verdict: str
+
+    def fields(self) -> dict[str, Any]:
+        """The shared fields by name, for the record that holds them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
@@ -419,17 +438,12 @@ def compare_studies(
     ratio = 1.0 / (first.n_folds - 1)  # each fold's images against the rest it trained on
     fixed = (img_a.first_seed, img_b.first_seed)
     every_fold = _paired(right_a, right_b, fold_of, ratio, alpha, fixed)
-    without = {
-        "fold": SELECTION_FOLD if picked_on is None else None,
-        "excluded": excluded,
-        **_paired(right_a[fresh], right_b[fresh], fold_of[fresh], ratio, alpha, (fixed[0][fresh], fixed[1][fresh])),
-    }
     # each recipe's own interval there (its images resampled, a seed's trainings kept together):
     # a verdict against the paper that changes without the picked images says so
-    without["accuracy_ci95"] = {}
+    intervals = {}
     for side, oof in (("first", a), ("second", b)):
         rows = np.isin(oof.file, img_a.file[fresh])
-        without["accuracy_ci95"][side] = bootstrap_ci(
+        intervals[side] = bootstrap_ci(
             oof.label[rows],
             oof.prob[rows],
             n_samples=first.config.bootstrap_samples,
@@ -437,23 +451,28 @@ def compare_studies(
             metric_names=("accuracy",),
             groups=oof.file[rows] if oof.seeded else None,
         )["accuracy"]
-    fresh_record = WithoutSelection.from_dict(without)
-    result = {
-        "first": first.path.name,
-        "second": second.path.name,
-        "first_settings": first.config.training_dict(),
-        "differs": {k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
-        "seeds": {"first": img_a.seeds, "second": img_b.seeds},
-        **every_fold,
-        "verdict_every_fold": every_fold["verdict"],
-        "verdict": fresh_record.verdict,
-        "verdict_basis": f"corrected t-test {fresh_record.over_folds_text}, where the recipe was picked",
-        "per_fold": [f.to_dict() for f in per_fold],
-        "folds_second_better": sum(f.difference > 0 for f in per_fold),
-        "alpha": alpha,
-        "without_selection_fold": without,
-    }
-    record = Comparison.from_dict(result)
+    without = WithoutSelection(
+        fold=SELECTION_FOLD if picked_on is None else None,
+        excluded=excluded,
+        **_paired(
+            right_a[fresh], right_b[fresh], fold_of[fresh], ratio, alpha, (fixed[0][fresh], fixed[1][fresh])
+        ).fields(),
+        accuracy_ci95={side: Interval.from_dict(ci) for side, ci in intervals.items()},
+    )
+    record = Comparison(
+        first=first.path.name,
+        second=second.path.name,
+        first_settings=first.config.training_dict(),
+        differs={k: v for k, (_, v) in setting_differences(first.config, second.config).items()},
+        seeds={"first": img_a.seeds, "second": img_b.seeds},
+        **(every_fold.fields() | {"verdict": without.verdict}),
+        verdict_every_fold=every_fold.verdict,
+        verdict_basis=f"corrected t-test {without.over_folds_text}, where the recipe was picked",
+        per_fold=per_fold,
+        folds_second_better=sum(f.difference > 0 for f in per_fold),
+        alpha=alpha,
+        without_selection_fold=without,
+    )
     first.run.write_record(record)
     return record
 
