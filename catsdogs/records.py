@@ -268,6 +268,20 @@ class Environment(Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FetchRecord(Part):
+    """``fetch_record.json`` of a PetImages download (:func:`~catsdogs.data.download.fetch_record`):
+    where from, the archive, its sha256 and size, when, and whether it was downloaded (false:
+    an archive already in place was adopted)."""
+
+    url: str | None = None
+    archive: str | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None
+    fetched_at: str | None = None
+    downloaded: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class DataProvenance(Part):
     """The dataset a run used: where, how many usable images, the split manifest's sha256."""
 
@@ -277,7 +291,7 @@ class DataProvenance(Part):
     skipped: int = 0
     converted: int = 0
     manifest_sha256: str
-    download: dict[str, Any] | None = kept()
+    download: FetchRecord | None = kept()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -283,8 +283,8 @@ def test_dataset_audit_counts_every_mistake_not_only_the_flagged():
     assert summary["images_audited_labels"] == 199 and summary["accuracy_audited_labels"] == pytest.approx(197 / 199)
     assert summary["images_answerable"] == 198 and summary["accuracy_answerable"] == pytest.approx(197 / 198)
     errors = confirmed_label_errors(oof, out_of_fold_mistakes(oof), verdicts)
-    assert [e["file"] for e in errors] == ["x/10.jpg", "x/3.jpg"]
-    assert errors[0]["title"].endswith("cat folder, shows a dog")
+    assert [e.file for e in errors] == ["x/10.jpg", "x/3.jpg"]
+    assert errors[0].title.endswith("cat folder, shows a dog")
 
 
 def test_dataset_audit_without_summary_says_how_to_make_it():

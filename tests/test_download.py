@@ -125,13 +125,13 @@ def test_fetch_extracts_cat_and_dog(server: LocalServer, tmp_path: Path) -> None
 
     record = fetch_record(cache)
     assert record is not None
-    assert record["url"] == url
-    assert record["archive"] == ARCHIVE_NAME
-    assert record["sha256"] == _sha256(server.root / ARCHIVE_NAME)
-    assert record["size_bytes"] == archive.stat().st_size
-    assert record["downloaded"] is True
-    assert record["fetched_at"]
-    assert json.loads((cache / "downloads" / "fetch_record.json").read_text()) == record
+    assert record.url == url
+    assert record.archive == ARCHIVE_NAME
+    assert record.sha256 == _sha256(server.root / ARCHIVE_NAME)
+    assert record.size_bytes == archive.stat().st_size
+    assert record.downloaded is True
+    assert record.fetched_at
+    assert json.loads((cache / "downloads" / "fetch_record.json").read_text()) == record.to_dict()
 
 
 def test_second_fetch_does_not_download_again(server: LocalServer, tmp_path: Path) -> None:

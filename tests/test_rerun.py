@@ -54,7 +54,7 @@ def test_expected_times_come_from_each_profiles_record(tmp_path: Path) -> None:
     record = tmp_path / PUBLISHED_RECORD_OF_PROFILE["smoke"]
     record.mkdir(parents=True)
     (record / "timings.json").write_text(json.dumps(timings))
-    assert rerun.recorded_seconds(record) == {"training": 180.0, "chapters": 120.0}
+    assert rerun.recorded_seconds(record) == (180.0, 120.0)
     rows = rerun.expected_time_rows(tmp_path)
     assert [r["profile"] for r in rows] == ["`smoke`"]  # the full record is absent from this root
     assert rows[0]["training, both phases"] == "3 min 00 s"

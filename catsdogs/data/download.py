@@ -37,12 +37,12 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
 
 from tqdm import tqdm
 
 from catsdogs.config import ENV_DATA_DIR, PETIMAGES_URL, UserError
 from catsdogs.files import file_sha256
+from catsdogs.records import FetchRecord, RecordError
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _record_path(cache_dir: Path) -> Path:
     return Path(cache_dir) / "downloads" / FETCH_RECORD_NAME
 
 
-def fetch_record(cache_dir: Path) -> dict[str, Any] | None:
+def fetch_record(cache_dir: Path) -> FetchRecord | None:
     """Provenance of the downloaded archive, as written by :func:`fetch_petimages`.
 
     Parameters
@@ -253,22 +253,20 @@ def fetch_record(cache_dir: Path) -> dict[str, Any] | None:
 
     Returns
     -------
-    dict or None
-        ``{"url", "archive", "sha256", "size_bytes", "fetched_at", "downloaded"}``:
-        ``fetched_at`` is an ISO-8601 UTC time, ``downloaded`` is false when an
-        archive already in place (e.g. copied there by hand) was adopted.
-        ``None`` if nothing was fetched into this cache or the record is
-        unreadable (a warning is logged then).
+    FetchRecord or None
+        ``url``, ``archive``, ``sha256``, ``size_bytes``, ``fetched_at`` (an ISO-8601 UTC
+        time) and ``downloaded`` (false when an archive already in place, e.g. copied there
+        by hand, was adopted). ``None`` if nothing was fetched into this cache or the record
+        is unreadable (a warning is logged then).
     """
     path = _record_path(cache_dir)
     if not path.is_file():
         return None
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        return FetchRecord.from_dict(json.loads(path.read_text()), str(path))
+    except (OSError, json.JSONDecodeError, RecordError) as exc:
         logger.warning("ignoring unreadable fetch record %s (%s); delete it to rewrite it", path, exc)
         return None
-    return record if isinstance(record, dict) else None
 
 
 def fetch_petimages(
@@ -316,11 +314,11 @@ def fetch_petimages(
     if (
         not archive.is_file()
         and record is not None
-        and record.get("archive") == archive.name
-        and (expected is None or record.get("sha256") == expected)
+        and record.archive == archive.name
+        and (expected is None or record.sha256 == expected)
     ):
         marker = _marker_path(archive, datasets)
-        root = _completed_extraction(marker, archive_size=record.get("size_bytes"))
+        root = _completed_extraction(marker, archive_size=record.size_bytes)
         if root is not None:
             logger.info("archive %s was removed; reusing the extraction at %s", archive, root)
             return root
@@ -330,24 +328,19 @@ def fetch_petimages(
 
     record_matches = (
         record is not None
-        and record.get("archive") == archive.name
-        and record.get("size_bytes") == size
-        and (sha256 is None or record.get("sha256") == sha256)
+        and record.archive == archive.name
+        and record.size_bytes == size
+        and (sha256 is None or record.sha256 == sha256)
     )
     if downloaded or not record_matches:
         if sha256 is None:
             sha256 = file_sha256(archive, progress=True)
-        new_record = {
-            "url": url,
-            "archive": archive.name,
-            "sha256": sha256,
-            "size_bytes": size,
-            "fetched_at": _now_iso(),
-            "downloaded": downloaded,
-        }
+        new_record = FetchRecord(
+            url=url, archive=archive.name, sha256=sha256, size_bytes=size, fetched_at=_now_iso(), downloaded=downloaded
+        )
         path = _record_path(cache_dir)
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(new_record, indent=2) + "\n")
+        tmp.write_text(json.dumps(new_record.to_dict(), indent=2) + "\n")
         os.replace(tmp, path)
 
     return extract_petimages(archive, datasets)

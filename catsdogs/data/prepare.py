@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from catsdogs.config import Config, cache_dir
 from catsdogs.data import download, scan
 from catsdogs.data.split import carve_inner, split_manifest, split_table
-from catsdogs.records import DataProvenance, ManifestRow, Scan
+from catsdogs.records import DataProvenance, FetchRecord, ManifestRow, Scan
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class PreparedData:
     root: Path
     report: scan.ScanReport
     rows: list[ManifestRow]
-    download: dict[str, Any] | None
+    download: FetchRecord | None
 
     def records(self, manifest_sha256: str) -> tuple[Scan, DataProvenance]:
         """``data/scan.json`` and the data section of ``provenance.json``, once the manifest

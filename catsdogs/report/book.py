@@ -254,7 +254,7 @@ def provenance_rows(run: Run) -> Table:
         rows += [
             {
                 "item": "dataset",
-                "value": "downloaded Microsoft archive" + (f" (sha256 `{fetched.get('sha256')}`)" if fetched else "")
+                "value": "downloaded Microsoft archive" + (f" (sha256 `{fetched.sha256}`)" if fetched else "")
                 if fetched
                 else "a local PetImages copy",
             },

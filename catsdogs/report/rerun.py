@@ -16,12 +16,13 @@ import platform
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from catsdogs.config import CHAPTERS, get_config, project_dir
 from catsdogs.files import read_json_or_none
 from catsdogs.markdown import Text, duration, hardware_text, table_builder
 from catsdogs.provenance import hardware_info, recorded_hardware
+from catsdogs.records import Hardware
 from catsdogs.report.budget import PHASE_STEPS
 from catsdogs.runs import Run
 
@@ -48,25 +49,31 @@ def runtime_rows() -> list[dict[str, str]]:
     """What this runtime is: where it runs, Python, TensorFlow, the accelerator, the CPU."""
     import tensorflow as tf  # here, not at import: the notebook shows it as a step
 
-    hw = hardware_info()
-    gpus = ", ".join(hw["gpus"]) if hw["gpus"] else "none: TensorFlow runs on the CPU"
+    hw = Hardware(**hardware_info())
+    gpus = ", ".join(hw.gpus) if hw.gpus else "none: TensorFlow runs on the CPU"
     return [
         {"": "runtime", "value": "Google Colab" if in_colab() else platform.node() or "this machine"},
         {"": "Python", "value": platform.python_version()},
         {"": "TensorFlow", "value": tf.__version__},
         {"": "GPU", "value": gpus},
-        {"": "CPU", "value": f"{hw['cpu']} ({hw['logical_cores']} logical cores)"},
+        {"": "CPU", "value": f"{hw.cpu} ({hw.logical_cores} logical cores)"},
     ]
 
 
-def recorded_seconds(record: Path | str) -> dict[str, float]:
-    """``{"training", "chapters"}``: the seconds a published record's run spent in both
-    training phases, and in executing the six chapters (``notebook_*``, which include any
-    training a chapter did itself)."""
+class RecordedSeconds(NamedTuple):
+    """The seconds a published record's run spent in both training phases, and in executing
+    the six chapters (``notebook_*``, which include any training a chapter did itself)."""
+
+    training: float
+    chapters: float
+
+
+def recorded_seconds(record: Path | str) -> RecordedSeconds:
+    """The :class:`RecordedSeconds` of the published record ``record`` (its ``timings.json``)."""
     timings = read_json_or_none(Path(record) / "timings.json") or {}
     training = sum(float(s) for k, s in timings.items() if k.startswith(PHASE_STEPS))
     chapters = sum(float(timings.get(f"notebook_{c}", 0.0)) for c in CHAPTERS)
-    return {"training": training, "chapters": chapters}
+    return RecordedSeconds(training=training, chapters=chapters)
 
 
 def profile_scope(profile: str) -> str:
@@ -92,8 +99,8 @@ def expected_time_rows(root: Path | str | None = None) -> list[dict[str, str]]:
             {
                 "profile": f"`{profile}`",
                 "what it runs": profile_scope(profile),
-                "training, both phases": duration(seconds["training"]),
-                "the six chapters": duration(seconds["chapters"]),
+                "training, both phases": duration(seconds.training),
+                "the six chapters": duration(seconds.chapters),
                 "recorded on": hardware_text(recorded_hardware(record)),
                 "on a Colab GPU": "not measured",
             }

@@ -113,10 +113,10 @@ def _evaluation(run: Run) -> list[str]:
     ev = run.evaluation
     if not ev:
         return [_missing("The evaluation", "05")]
-    ci = ev.ci95
+    f1 = ev.ci95["f1"]
     lines = [
-        f"Validation accuracy {with_ci(ci['accuracy'], 2)} on {ev.metrics.n:,} images, against the "
-        f"paper's {paper_figure('accuracy')}; F1 {with_ci(ci['f1'], 2)} against its {paper_figure('f1')}.",
+        f"Validation accuracy {with_ci(ev.accuracy, 2)} on {ev.metrics.n:,} images, against the "
+        f"paper's {paper_figure('accuracy')}; F1 {with_ci(f1, 2)} against its {paper_figure('f1')}.",
     ]
     export = run.export
     if export:

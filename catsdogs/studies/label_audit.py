@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -433,15 +433,25 @@ def audit_study(
     verdicts = read_label_audit(audit_file)
     errors = confirmed_label_errors(oof, order, verdicts)
     if errors:
-        paths = study.paths_of([by_file[e["file"]] for e in errors])
-        fig = image_grid(list(load_images(paths, image_size)), [e["title"] for e in errors], ncols=6)
+        paths = study.paths_of([by_file[e.file] for e in errors])
+        fig = image_grid(list(load_images(paths, image_size)), [e.title for e in errors], ncols=6)
         fig.savefig(study.path / GALLERY_FILE, dpi=100, pil_kwargs={"quality": 85})  # photos: JPEG, a fifth of PNG
     return summary
 
 
+@dataclass(frozen=True)
+class LabelError:
+    """An image whose by-eye verdict says its folder label is wrong, titled for the gallery."""
+
+    file: str
+    label: int
+    verdict: str
+    title: str
+
+
 def confirmed_label_errors(
     oof: OutOfFold, looked_at: Sequence[int], verdicts: Mapping[str, Verdict]
-) -> list[dict[str, Any]]:
+) -> list[LabelError]:
     """The looked-at images (indices into ``oof``) whose verdict says the folder label is
     wrong (``other_class``, ``no_pet``), mislabelled ones first, each with a short title."""
     out = []
@@ -450,8 +460,8 @@ def confirmed_label_errors(
         verdict = verdicts[file].verdict if file in verdicts else None
         if verdict in ("other_class", "no_pet"):
             title = f"{file}\n{CLASS_NAMES[label]} folder, {_SHOWS[verdict, label]}"
-            out.append({"file": file, "label": label, "verdict": verdict, "title": title})
-    return sorted(out, key=lambda e: (e["verdict"] != "other_class", e["file"]))
+            out.append(LabelError(file=file, label=label, verdict=verdict, title=title))
+    return sorted(out, key=lambda e: (e.verdict != "other_class", e.file))
 
 
 def audit_verdict_line(summary: DatasetAudit, study: str) -> str:
