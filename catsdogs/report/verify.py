@@ -70,6 +70,7 @@ from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, proje
 from catsdogs.evaluation.metrics import SHOWN_METRICS, wilson_interval
 from catsdogs.markdown import hardware_text, markdown_table
 from catsdogs.provenance import recorded_hardware
+from catsdogs.records import CVSummary, CVTraining, RecordError
 from catsdogs.runs import Run
 
 #: Published record of each profile, relative to the project root. The smoke one is a smoke
@@ -782,20 +783,28 @@ def _study_checks(b: _Builder) -> None:
         sec.add(
             f"pooled {figure}", ["pooled", name], "ci", _published_interval(sec.pub, ["pooled_ci95", name]), _BOOTSTRAP
         )
-    run_index = {(e.get("fold"), e.get("seed", 0)): i for i, e in enumerate(_field(sec.run, ["per_fold"]) or [])}
-    for entry in _field(sec.pub, ["per_fold"]) or []:
-        fold, seed = entry.get("fold"), entry.get("seed", 0)
+    ran = _trainings(sec.run)
+    for (fold, seed), entry in _trainings(sec.pub).items():
         figure = f"fold {fold} seed {seed} accuracy"
-        if (fold, seed) not in run_index:
-            sec.append(
-                Check(sec.name, figure, sec.record, entry.get("accuracy"), None, MISSING, note="training not run here")
-            )
+        if (fold, seed) not in ran:
+            sec.append(Check(sec.name, figure, sec.record, entry.accuracy, None, MISSING, note="training not run here"))
             continue
-        r = sec.run["per_fold"][run_index[fold, seed]].get("accuracy")
-        interval = _wilson_of(entry.get("n"))(entry.get("accuracy"))
-        sec.append(judge(sec.name, figure, sec.record, entry.get("accuracy"), r, "ci", interval, _WILSON))
+        interval = _wilson_of(entry.n)(entry.accuracy)
+        sec.append(
+            judge(sec.name, figure, sec.record, entry.accuracy, ran[fold, seed].accuracy, "ci", interval, _WILSON)
+        )
     sec.add("largest seed spread", ["training_variance", "max_spread"], "shown")
     sec.add("out-of-fold predictions sha256", ["oof_sha256"], "fingerprint")
+
+
+def _trainings(record: Any) -> dict[tuple[int, int], CVTraining]:
+    """The trainings of a ``cv.json`` by ``(fold, seed)`` (seed 0 for studies before seeds);
+    none when the record does not read as a :class:`~catsdogs.records.CVSummary`."""
+    try:
+        trainings = CVSummary.from_dict(record).per_fold
+    except (RecordError, TypeError, ValueError):
+        return {}
+    return {(t.fold, t.seed or 0): t for t in trainings}
 
 
 def _exploration_checks(b: _Builder) -> None:
@@ -832,6 +841,7 @@ def step_commands(profile: str, run_dir: str) -> dict[str, str]:
     """The command that writes each record of a run directory."""
     common = f"--profile {profile} --run-dir {run_dir}"
     chapter = {n: f"python -m catsdogs reproduce {common} --from {n}" for n in ("01", "03", "04", "05", "06")}
+    limitations = chapter["06"]
     return {
         "data/scan.json": f"python -m catsdogs train {common} --phase data (or {chapter['01']})",
         "phase1/result.json": f"python -m catsdogs train {common} --phase 1 (or {chapter['03']})",
@@ -839,14 +849,14 @@ def step_commands(profile: str, run_dir: str) -> dict[str, str]:
         "eval/metrics.json": f"python -m catsdogs evaluate {common} (or {chapter['05']})",
         "export/export.json": f"python -m catsdogs export {common} (or {chapter['05']})",
         "bench/bench.json": f"python -m catsdogs bench {common} (or {chapter['05']})",
-        "robustness/results.json": chapter["06"],
-        "robustness/calibration.json": chapter["06"],
-        "robustness/ood.json": chapter["06"],
-        "mitigation/result.json": chapter["06"],
-        "robustness/results_mitigation.json": chapter["06"],
-        "mitigation_control/result.json": chapter["06"],
-        "robustness/results_mitigation_control.json": chapter["06"],
-        "robustness/mitigation.json": chapter["06"],
+        "robustness/results.json": limitations,
+        "robustness/calibration.json": limitations,
+        "robustness/ood.json": limitations,
+        "mitigation/result.json": limitations,
+        "robustness/results_mitigation.json": limitations,
+        "mitigation_control/result.json": limitations,
+        "robustness/results_mitigation_control.json": limitations,
+        "robustness/mitigation.json": limitations,
         "timings.json": f"python -m catsdogs reproduce {common}",
         "cv.json": f"python -m catsdogs cv --run-dir {run_dir} --merge (after its trainings: cv --fold K --seed S)",
         "explore.json": f"python -m catsdogs explore --study <study> --recipe <recipe.json> --run-dir {run_dir}",
