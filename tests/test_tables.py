@@ -273,7 +273,8 @@ def test_calibration_and_ood_rows():
 def test_publish_records_replaces_machine_paths(run, tmp_path):
     from catsdogs.runs import publish_records
 
-    run.update_json("provenance.json", data={"root": "/some/data/PetImages", "usable_images": 300})
+    data = {"root": "/some/data/PetImages", "usable_images": 300, "manifest_sha256": "0" * 64}
+    run.update_json("provenance.json", data=data)
     run.write_json("data/scan.json", {"root": "/some/data/PetImages", "run": str(run.path.resolve())})
     written = publish_records(run, tmp_path / "published")
     texts = {p.name: p.read_text() for p in written}

@@ -77,7 +77,7 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def existing_run(args: argparse.Namespace) -> Run:
+def _existing_run(args: argparse.Namespace) -> Run:
     """The run of ``--run-dir`` (default ``runs/<profile>``); it must exist, nothing is created."""
     config_from_args(args)  # rejects an unknown --profile or a bad --set with a clear message
     return Run.load(args.run_dir or default_run_dir(args.profile))
@@ -232,7 +232,7 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def metrics_text(metrics: Metrics, ci95: dict[str, Interval] | None) -> str:
+def _metrics_text(metrics: Metrics, ci95: dict[str, Interval] | None) -> str:
     """Metric, estimate and 95 % CI as an aligned text table, then the confusion matrix."""
     from catsdogs.evaluation.metrics import SHOWN_METRICS
 
@@ -255,7 +255,7 @@ def metrics_text(metrics: Metrics, ci95: dict[str, Interval] | None) -> str:
     return "\n".join(lines)
 
 
-def load_predictor_quietly(path: Path, verbose: bool = False) -> predict.Predictor:
+def _load_predictor_quietly(path: Path, verbose: bool = False) -> predict.Predictor:
     """:func:`catsdogs.evaluation.predict.load_predictor` plus one warm-up prediction, with native
     stderr silenced unless ``verbose`` (LiteRT announces its XNNPACK delegate there)."""
     with contextlib.nullcontext() if verbose else native_stderr_silenced():
@@ -264,7 +264,7 @@ def load_predictor_quietly(path: Path, verbose: bool = False) -> predict.Predict
     return predictor
 
 
-def external_replacements(cfg: Config) -> dict[str, str]:
+def _external_replacements(cfg: Config) -> dict[str, str]:
     """Machine paths of ``evaluate --external``'s record and the settings they came from."""
     from catsdogs.config import ENV_EXTERNAL_DIR
 
@@ -279,7 +279,7 @@ def external_replacements(cfg: Config) -> dict[str, str]:
     return out
 
 
-def evaluate_external_sets(args) -> int:
+def _evaluate_external_sets(args) -> int:
     """``evaluate --external``: the model on each external test set; a set asked for by name
     must be found (a user error otherwise), with no names the missing sets are listed as not
     available and the others evaluated."""
@@ -294,14 +294,14 @@ def evaluate_external_sets(args) -> int:
         requested, cache=cache_dir(cfg), download=cfg.download, progress=True
     )
     model = args.model or predict.default_model_path()
-    predictor = load_predictor_quietly(model, args.verbose)
+    predictor = _load_predictor_quietly(model, args.verbose)
     records = external.evaluate_external(
         model, sets, n_samples=cfg.bootstrap_samples, seed=cfg.seed, progress=True, predictor=predictor
     )
     result = ExternalEvaluation(model=external.model_info(model, predictor), sets=records, not_available=missing)
     # the record (--json, --out) names the settings paths came from; the table, for the
     # person at this machine, keeps the paths themselves
-    text = portable_text(json.dumps(result.to_dict(), indent=2), external_replacements(cfg))
+    text = portable_text(json.dumps(result.to_dict(), indent=2), _external_replacements(cfg))
     print(text if args.json else external.format_external(records, missing), end="\n" if args.json else "")
     if args.out:
         path = atomic_write(args.out / f"{Path(model).name}.json", text + "\n")
@@ -314,26 +314,26 @@ def cmd_evaluate(args) -> int:
     from catsdogs.evaluation import evaluate
 
     if args.external is not None:
-        return evaluate_external_sets(args)
+        return _evaluate_external_sets(args)
     if args.out:
         raise ValueError("--out writes the record of --external: add --external (or leave out --out)")
     if args.model:
         cfg = config_from_args(args)
-        predictor = load_predictor_quietly(args.model, args.verbose)
+        predictor = _load_predictor_quietly(args.model, args.verbose)
         result = evaluate.evaluate_directory(predictor, data.find_data_dir(cfg), cache_dir(cfg))
         result["scan"].pop("skipped_files", None)
         title = f"{args.model} on {result['scan']['usable']:,} images of {result['data']}"
         shown, ci95 = Metrics.from_dict(result["metrics"]), None
     else:
-        run = existing_run(args)
+        run = _existing_run(args)
         evaluation = evaluate.evaluate_run(run)  # written to eval/metrics.json; --json prints all of it
         title = f"{run.path}: final model ({evaluation.source}) on the {evaluation.split} split"
         result, shown, ci95 = evaluation.to_dict(), evaluation.metrics, evaluation.ci95
-    print(json.dumps(result, indent=2) if args.json else f"{title}\n\n{metrics_text(shown, ci95)}")
+    print(json.dumps(result, indent=2) if args.json else f"{title}\n\n{_metrics_text(shown, ci95)}")
     return 0
 
 
-def image_files(paths: Sequence[Path]) -> list[Path]:
+def _image_files(paths: Sequence[Path]) -> list[Path]:
     """The given files, with each directory replaced by the image files under it (recursively, sorted)."""
     out: list[Path] = []
     for p in paths:
@@ -346,13 +346,13 @@ def image_files(paths: Sequence[Path]) -> list[Path]:
 
 def cmd_predict(args) -> int:
     model = args.model or predict.default_model_path()
-    predictor = load_predictor_quietly(model, args.verbose)
+    predictor = _load_predictor_quietly(model, args.verbose)
     threshold = predict.ood_threshold(model)
     if threshold is None:
         print(
             f"note: no out-of-distribution threshold is recorded for {model}; 'unsure' is not flagged", file=sys.stderr
         )
-    files = image_files(args.images)
+    files = _image_files(args.images)
     if not files:
         raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {', '.join(map(str, args.images))}")
     results = predict.predict_files(predictor, files, threshold, progress=len(files) >= PROGRESS_FROM)
@@ -363,10 +363,10 @@ def cmd_predict(args) -> int:
             print(f"{r.file}\terror: {r.error}")
         else:
             print(f"{r.file}\t{r.label}\tP(dog)={r.prob_dog:.4f}" + ("\tunsure" if r.unsure else ""))
-    return predict_exit_status(results)
+    return _predict_exit_status(results)
 
 
-def predict_exit_status(results: Sequence[predict.FilePrediction]) -> int:
+def _predict_exit_status(results: Sequence[predict.FilePrediction]) -> int:
     """``predict``'s exit status: 0 when every image was labelled, 1 when some could not be
     read, 2 (a user error, like every other) when none could; for 1 and 2 one ``error:``
     line on stderr counts the failures (each file's own line above says why)."""
@@ -409,7 +409,7 @@ def cmd_book(args) -> int:
 def cmd_export(args) -> int:
     from catsdogs.evaluation import export
 
-    result = export.export_run(existing_run(args), publish_dir=args.publish, force=args.force)
+    result = export.export_run(_existing_run(args), publish_dir=args.publish, force=args.force)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -427,7 +427,7 @@ def cmd_bench(args) -> int:
     from catsdogs.evaluation import export
 
     with contextlib.nullcontext() if args.verbose else native_stderr_silenced():  # LiteRT's delegate line
-        result = export.bench_run(existing_run(args), repeats=args.repeats, force=True)
+        result = export.bench_run(_existing_run(args), repeats=args.repeats, force=True)
     print(json.dumps(result.to_dict(), indent=2) if args.json else export.format_bench(result))
     return 0
 

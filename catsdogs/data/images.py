@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 from catsdogs.data.scan import DataError, inspect_image
 
 
-def load_image(path, image_size: int):
+def _load_image(path, image_size: int):
     """Read, decode and resize one image: float32 tensor ``(S, S, 3)`` in [0, 255]."""
     import tensorflow as tf
 
@@ -56,12 +56,12 @@ def image_dataset(
     paths = list(paths)
     if labels is None:
         ds = tf.data.Dataset.from_tensor_slices(paths)
-        ds = ds.map(lambda p: load_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda p: _load_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, dtype="float32")))
         if shuffle:
             ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, y: (load_image(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda p, y: (_load_image(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -78,9 +78,9 @@ def load_images(paths: Sequence[str], image_size: int, exact: bool = False) -> n
     import tensorflow as tf
 
     if exact:
-        out = [load_image(p, image_size).numpy() for p in paths]
+        out = [_load_image(p, image_size).numpy() for p in paths]
         return np.stack(out) if out else np.zeros((0, image_size, image_size, 3), np.float32)
-    out = [tf.cast(tf.round(load_image(p, image_size)), tf.uint8).numpy() for p in paths]
+    out = [tf.cast(tf.round(_load_image(p, image_size)), tf.uint8).numpy() for p in paths]
     return np.stack(out) if out else np.zeros((0, image_size, image_size, 3), np.uint8)
 
 
@@ -106,4 +106,4 @@ def read_image_file(path: Path | str, image_size: int) -> np.ndarray:
     return resize_image(rgb, image_size).numpy()
 
 
-__all__ = ["load_image", "resize_image", "image_dataset", "load_images", "read_image_file"]
+__all__ = ["_load_image", "resize_image", "image_dataset", "load_images", "read_image_file"]

@@ -119,7 +119,7 @@ def find_data_dir(config: Config) -> Path:
     setting = data_dir_setting(config)
     if setting:
         root = Path(setting).expanduser()
-        check_layout(root)
+        _check_layout(root)
         return root
 
     cached = Path(cache_dir(config)) / "datasets" / "PetImages"
@@ -134,7 +134,7 @@ def find_data_dir(config: Config) -> Path:
     )
 
 
-def check_layout(root: Path) -> None:
+def _check_layout(root: Path) -> None:
     """Raise :class:`DataError` unless ``root`` has ``Cat/`` and ``Dog/`` folders."""
     if not root.exists():
         raise DataError(
@@ -162,7 +162,7 @@ def _natural_key(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p.lower() for p in _NUM.split(name))
 
 
-def list_class_files(root: Path) -> list[tuple[str, int]]:
+def _list_class_files(root: Path) -> list[tuple[str, int]]:
     """All regular files of the class folders as ``(relative path, label)``, sorted."""
     files: list[tuple[str, int]] = []
     for label, folder in enumerate(CLASS_FOLDERS):
@@ -201,7 +201,7 @@ def inspect_image(path: Path) -> tuple[str, str, int, int]:
     return "ok", "", width, height
 
 
-def convert_to_rgb_jpeg(src: Path, dest: Path, quality: int = 95) -> None:
+def _convert_to_rgb_jpeg(src: Path, dest: Path, quality: int = 95) -> None:
     """Write ``src`` (any mode/format Pillow decodes; first frame) as an RGB JPEG."""
     with Image.open(src) as im:
         im.seek(0)
@@ -257,8 +257,8 @@ def scan_dataset(
     from tqdm import tqdm
 
     root = Path(root).expanduser()
-    check_layout(root)
-    files = list_class_files(root)
+    _check_layout(root)
+    files = _list_class_files(root)
     if max_per_class is not None:
         rng = np.random.default_rng(seed)
         files = [files[i] for i in rng.permutation(len(files))]
@@ -290,7 +290,7 @@ def scan_dataset(
         if verdict == "convert":
             # keep the full original name so x.png and x.gif cannot collide
             out_rel = rel if rel.lower().endswith((".jpg", ".jpeg")) else f"{rel}.jpg"
-            convert_to_rgb_jpeg(root / rel, converted_root / out_rel)
+            _convert_to_rgb_jpeg(root / rel, converted_root / out_rel)
             source = "converted"
             rel = out_rel
         report.images.append(ImageRecord(rel, label, source, w, h, reason))
@@ -342,9 +342,6 @@ __all__ = [
     "ImageRecord",
     "ScanReport",
     "find_data_dir",
-    "check_layout",
-    "list_class_files",
     "inspect_image",
-    "convert_to_rgb_jpeg",
     "scan_dataset",
 ]

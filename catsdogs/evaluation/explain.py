@@ -14,7 +14,7 @@ import tensorflow as tf
 from catsdogs.model.classifier import FEATURE_LAYER, HEAD_LAYER, get_base
 
 
-def gradcam_model(model):
+def _gradcam_model(model):
     """``image -> (last feature map, logit)`` sharing the classifier's trained layers."""
 
     size = model.input_shape[1]
@@ -42,7 +42,7 @@ def gradcam(model, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray
         ``(n,)`` probability of dog.
     """
 
-    gm = gradcam_model(model)
+    gm = _gradcam_model(model)
     size = images.shape[1]
 
     # One compiled step: run eagerly, each batch's tape and activations came back as

@@ -152,7 +152,7 @@ def export_run(
     model = inference_model(keras.models.load_model(source, compile=False))
     out = run.path / "export"
     out.mkdir(parents=True, exist_ok=True)
-    files = export_files(out)
+    files = _export_files(out)
     with run.timed("export_convert"):
         model.save(files.keras)  # not compiled: no optimizer state
         convert_to_tflite(model, files.tflite_float32)
@@ -249,7 +249,7 @@ def _summary(times_ms: list[float], per: int = 1) -> Latency:
     )
 
 
-class ExportFiles(NamedTuple):
+class _ExportFiles(NamedTuple):
     """The three exports of a run's ``export/`` folder, by the names ``export.json`` gives them."""
 
     keras: Path
@@ -260,9 +260,9 @@ class ExportFiles(NamedTuple):
         return self._asdict()
 
 
-def export_files(export_dir: Path) -> ExportFiles:
+def _export_files(export_dir: Path) -> _ExportFiles:
     """The three exports of a run's ``export/`` folder."""
-    return ExportFiles(
+    return _ExportFiles(
         keras=export_dir / f"{MODEL_STEM}.keras",
         tflite_float32=export_dir / f"{MODEL_STEM}.float32.tflite",
         tflite_int8=export_dir / f"{MODEL_STEM}.int8.tflite",
@@ -284,7 +284,7 @@ def bench_run(run: Run, repeats: int = 50, batch_size: int = 32, force: bool = F
         raise FileNotFoundError(
             f"no exports in {export_dir}: run `python -m catsdogs export --run-dir {run.path}` first"
         )
-    shas = {name: file_sha256(path) for name, path in export_files(export_dir).by_name().items()}
+    shas = {name: file_sha256(path) for name, path in _export_files(export_dir).by_name().items()}
     previous = run.bench
     if (
         not force

@@ -55,7 +55,7 @@ CONFIDENCE = 0.95
 # --------------------------------------------------------------------------- predictions
 
 
-def predict_set(
+def _predict_set(
     predictor: Predictor, data: ExternalData, batch_size: int = 64, progress: bool = False
 ) -> tuple[np.ndarray, dict[str, str]]:
     """P(dog) of every image of ``data`` (``nan`` where it cannot be decoded), in order, and
@@ -193,7 +193,7 @@ def evaluate_external_set(
         ``non_pets`` (``None`` without them: ``n``, ``called_dog``, ``unsure``, ``classes``).
     """
     threshold = model.ood_threshold
-    probs, unreadable = predict_set(predictor, data, batch_size, progress)
+    probs, unreadable = _predict_set(predictor, data, batch_size, progress)
     readable = ~np.isnan(probs)
     pets = [i for i, im in enumerate(data.images) if im.label is not None and readable[i]]
     others = [i for i, im in enumerate(data.images) if im.label is None and readable[i]]
@@ -312,7 +312,7 @@ def _non_pets_text(non_pets: NonPetShares) -> list[str]:
     return lines
 
 
-def format_set(record: SetResult) -> str:
+def _format_set(record: SetResult) -> str:
     """One set's record as text tables: metrics with CIs, unsure share, per group, non-pets."""
     data, pets, non_pets = record.data, record.pets, record.non_pets
     held = ", ".join(f"{data.counts[k]:,} {k}s" for k in (*CLASS_NAMES, NON_PET) if data.counts[k])
@@ -331,7 +331,7 @@ def format_set(record: SetResult) -> str:
 
 
 def format_external(records: Mapping[str, SetResult], not_available: Mapping[str, str] | None = None) -> str:
-    """Every set's tables (:func:`format_set`) under one line naming the model, then the
+    """Every set's tables (:func:`_format_set`) under one line naming the model, then the
     sets that were not available."""
     lines = []
     if records:
@@ -343,7 +343,7 @@ def format_external(records: Mapping[str, SetResult], not_available: Mapping[str
             else model.ood_note
         )
         lines += [f"{model.file} (sha256 {model.sha256[:12]}) on external test sets; {rule}", ""]
-        lines += ["\n\n".join(format_set(r) for r in records.values())]
+        lines += ["\n\n".join(_format_set(r) for r in records.values())]
     for name, why in (not_available or {}).items():
         lines += ["", f"not available: {name}: {why}"]
     return "\n".join(lines) + "\n"
@@ -351,10 +351,8 @@ def format_external(records: Mapping[str, SetResult], not_available: Mapping[str
 
 __all__ = [
     "DECISION_THRESHOLD",
-    "predict_set",
     "model_info",
     "evaluate_external_set",
     "evaluate_external",
-    "format_set",
     "format_external",
 ]

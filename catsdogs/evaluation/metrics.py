@@ -105,7 +105,7 @@ def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def both_classes(labels: np.ndarray) -> bool:
+def _both_classes(labels: np.ndarray) -> bool:
     return bool(labels.min() == 0 and labels.max() == 1)
 
 
@@ -175,7 +175,7 @@ def _per_class(function: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray
 
 def _if_both_classes(function: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]:
     """A ranking score, ``None`` when ``labels`` hold one class only."""
-    return lambda labels, predicted, probs: float(function(labels, probs)) if both_classes(labels) else None
+    return lambda labels, predicted, probs: float(function(labels, probs)) if _both_classes(labels) else None
 
 
 def _roc_auc_resampled(dogs: np.ndarray, cats: np.ndarray) -> np.ndarray:
@@ -400,7 +400,7 @@ def roc_pr_curves(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, dict[str, A
         are undefined then).
     """
     labels, probs = check_binary_inputs(y_true, y_prob)
-    if not both_classes(labels):
+    if not _both_classes(labels):
         raise ValueError(
             "ROC and PR curves need both cats (0) and dogs (1) in y_true; "
             f"got only {CLASS_NAMES[int(labels[0])]}s. Evaluate on a set with both classes."
@@ -464,7 +464,6 @@ __all__ = [
     "check_binary_inputs",
     "check_threshold",
     "check_positive_int",
-    "both_classes",
     "finite_or_none",
     "safe_ratio",
     "predict_labels",

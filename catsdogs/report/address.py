@@ -39,7 +39,7 @@ _NAMED = re.compile(
 _SETTING = re.compile(r'^REPOSITORY_URL = "(?P<url>[^"]+)"$', re.M)
 
 
-def repository_slug(url: str) -> str:
+def _repository_slug(url: str) -> str:
     """``owner/name`` of a GitHub address; a clear error for anything else."""
     match = GITHUB_URL.match(url.strip().removesuffix("/").removesuffix(".git"))
     if not match:
@@ -68,8 +68,8 @@ def set_repository_address(url: str, root: Path | str | None = None) -> list[Pat
     returns the files changed. The current and new ``owner/name`` are replaced as text, which
     covers both ``https://github.com/<owner>/<name>`` and Colab's ``.../github/<owner>/<name>/...``."""
     root = Path(root or project_dir())
-    new = repository_slug(url)
-    old = repository_slug(configured_address(root))
+    new = _repository_slug(url)
+    old = _repository_slug(configured_address(root))
     changed = []
     for path in address_files(root):
         text = path.read_text()
@@ -85,7 +85,7 @@ def address_mismatches(root: Path | str | None = None) -> list[str]:
     """Where the checkout ``root`` names another repository than its setting (one line each)."""
     root = Path(root or project_dir())
     url = configured_address(root)
-    slug = repository_slug(url)
+    slug = _repository_slug(url)
     problems = []
     config = yaml.safe_load((root / "_config.yml").read_text())
     if config["repository"]["url"] != url:
@@ -100,7 +100,7 @@ def address_mismatches(root: Path | str | None = None) -> list[str]:
 def check_repository(repository: str, root: Path | str | None = None) -> None:
     """Raise a clear error when the checkout's setting is not ``repository`` (``owner/name``,
     e.g. GitHub Actions' ``github.repository``): a fork must set its own address first."""
-    slug = repository_slug(configured_address(root))
+    slug = _repository_slug(configured_address(root))
     if slug.lower() != repository.strip().lower():
         raise UserError(
             f"this checkout's repository address is {slug} but it is being built in {repository}: "

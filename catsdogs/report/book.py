@@ -1,7 +1,7 @@
 """The Jupyter Book: generated pages from a run's records, the executed chapters copied
 in, and the whole build.
 
-:func:`assemble_book` copies the book sources and a run's executed chapters (made
+:func:`_assemble_book` copies the book sources and a run's executed chapters (made
 portable by :func:`copy_chapter`) into a folder and writes the generated pages
 (``book/_generated/*.md``, :func:`write_generated_pages`), which the hand-written
 pages ``{include}``; :func:`build_book` builds HTML with warnings as errors. The
@@ -244,7 +244,7 @@ def environment_rows(run: Run) -> Table:
 
 
 @table_builder
-def provenance_rows(run: Run) -> Table:
+def _provenance_rows(run: Run) -> Table:
     """Data and weights provenance (hashes, counts; file names, never machine paths)."""
     prov = run.provenance
     data, weights = (prov.data, prov.weights) if prov else (None, None)
@@ -294,7 +294,7 @@ def imagenet_model() -> dict[str, Any]:
     }
 
 
-def parameter_explanation(run: Run) -> str:
+def _parameter_explanation(run: Run) -> str:
     """Where the paper's "3.5M parameters / 14 MB" comes from, computed: Keras's
     MobileNetV2 *with* its 1,000-class ImageNet top, against this run's binary model."""
     top = imagenet_model()
@@ -402,14 +402,14 @@ def write_generated_pages(run: Run, out_dir: Path | str) -> list[Path]:
         "deviations.md": bullet_list(deviations(run)),
         "timings.md": markdown_table(tables.timing_rows(run)),
         "environment.md": markdown_table(environment_rows(run)),
-        "provenance.md": markdown_table(provenance_rows(run)),
+        "provenance.md": markdown_table(_provenance_rows(run)),
         "robustness.md": markdown_table(tables.robustness_rows(robust))
         if robust
         else f"*{NOT_MEASURED}: run chapter 06.*\n",
         "mitigation.md": tables.mitigation_summary(run.mitigation),
         "ablation.md": ablation.ablation_markdown(run.record_or_none(Ablation), ev.accuracy if ev else None),
         "label_audit.md": label_audit.audit_markdown(run.record_or_none(RunAudit)),
-        "parameters.md": parameter_explanation(run),
+        "parameters.md": _parameter_explanation(run),
         "compute_budget.md": budget.compute_budget_rows().markdown(),
         "published_environment.md": verify.published_environment_markdown(run, environment_rows),
     }
@@ -534,7 +534,7 @@ def _verdict_pages(run: Run, out_dir: Path, ev: Evaluation | None) -> dict[str, 
         "verdict_rules.md": verdicts.verdict_rules(),
         "cv_verdict.md": cv_report.verdict_markdown(studies),
         "cv_selection.md": cv_report.epoch_choice_markdown(studies),
-        "cv_trainings.md": repeated_trainings_markdown(run),
+        "cv_trainings.md": _repeated_trainings_markdown(run),
         "cv_folds.md": folds.markdown() if folds else "*No fold has finished.*\n",
         "cv_explore.md": _exploration_page(),
         "cv_declared.md": _declared_page(studies),
@@ -567,7 +567,7 @@ TRAINING_GROUPS = {
 }
 
 
-def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> str:
+def _repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> str:
     """Every recipe trained more than once on one split, each training named by its record,
     host and commit (:mod:`catsdogs.studies.trainings`), with the spread between them; the
     published records are of the full profile, so a book of another profile says so."""
@@ -600,7 +600,7 @@ def repeated_trainings_markdown(run: Run, results: Path | str | None = None) -> 
     )
 
 
-def assemble_book(run_dir: Path | str, out: Path | str) -> Path:
+def _assemble_book(run_dir: Path | str, out: Path | str) -> Path:
     """Copy the book sources and the run's executed chapters into ``out``; write the
     generated pages. Returns ``out``. ``out`` may be the project root itself (the
     published book), in which case only ``book/chapters`` and generated pages change."""
@@ -634,7 +634,7 @@ def assemble_book(run_dir: Path | str, out: Path | str) -> Path:
 def build_book(run_dir: Path | str, out: Path | str | None = None) -> Path:
     """Assemble and build the book (HTML, warnings as errors); return the HTML folder."""
     out = Path(out) if out else Path(run_dir) / "book"
-    assemble_book(run_dir, out)
+    _assemble_book(run_dir, out)
     jb = toolchain.jupyter_book(Run.load(run_dir).config)
     cmd = [str(jb), "build", str(out), "--warningiserror", "--nitpick", "--keep-going"]
     log.info("building the book: %s", " ".join(cmd))

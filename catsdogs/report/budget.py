@@ -32,7 +32,7 @@ PHASE_STEPS = ("phase1_", "phase2_train")
 TRAINING_STEPS = (*PHASE_STEPS, "mitigation_train", "mitigation_control_train")
 
 
-def run_seconds(run: Run) -> tuple[float, float]:
+def _run_seconds(run: Run) -> tuple[float, float]:
     """Seconds a run directory recorded for its own steps: ``(training, other)``."""
     prov = run.provenance
     shared = tuple((prov.forked_from or {}).get("shared", []) if prov else ())
@@ -81,7 +81,7 @@ def record_budget(path: Path) -> RecordBudget:
     training = other = 0.0
     hardware = []
     for d in dirs:
-        seconds = run_seconds(Run.load(d))
+        seconds = _run_seconds(Run.load(d))
         training, other = training + seconds[0], other + seconds[1]
         hw = recorded_hardware(d)
         if hw and hardware_text(hw) not in hardware:
@@ -160,4 +160,4 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
     return rows
 
 
-__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "RecordBudget", "run_seconds", "record_budget", "compute_budget_rows"]
+__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "RecordBudget", "_run_seconds", "record_budget", "compute_budget_rows"]

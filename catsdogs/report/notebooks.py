@@ -88,7 +88,7 @@ def _kernel_writing_to(log_file) -> type:
     return KernelWritingToFile
 
 
-def chapter_index(name: str) -> int:
+def _chapter_index(name: str) -> int:
     """Position of a chapter given ``"04"``, ``"4"`` or a full notebook name."""
     for i, ch in enumerate(CHAPTERS):
         if name == ch or name.zfill(2) == ch[:2]:
@@ -96,7 +96,7 @@ def chapter_index(name: str) -> int:
     raise ValueError(f"unknown chapter {name!r}; use one of {', '.join(c[:2] for c in CHAPTERS)}")
 
 
-def notebook_parameters(run: Run) -> dict:
+def _notebook_parameters(run: Run) -> dict:
     """The ``parameters`` cell values papermill injects for ``run``. Locations are not
     among them: the chapters reopen the run directory, whose ``config.json`` holds those
     given to this run, and otherwise read the environment variables."""
@@ -121,7 +121,7 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
         import tqdm.auto  # noqa: F401
 
     run = Run.open(config, run_dir)
-    first, last = chapter_index(start), chapter_index(stop)
+    first, last = _chapter_index(start), _chapter_index(stop)
     out_dir = run.path / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     for earlier in CHAPTERS[:first]:
@@ -155,7 +155,7 @@ def run_notebooks(config: Config, run_dir: Path | str | None = None, start: str 
                     pm.execute_notebook(
                         str(src),
                         str(dst),
-                        parameters=notebook_parameters(run),
+                        parameters=_notebook_parameters(run),
                         cwd=str(src_dir),
                         kernel_name="python3",
                         progress_bar=bar,

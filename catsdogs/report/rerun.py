@@ -76,7 +76,7 @@ def recorded_seconds(record: Path | str) -> RecordedSeconds:
     return RecordedSeconds(training=training, chapters=chapters)
 
 
-def profile_scope(profile: str) -> str:
+def _profile_scope(profile: str) -> str:
     """A profile in a few words, from its settings: images, size, phase-2 epochs."""
     cfg = get_config(profile)
     images = f"{cfg.max_images_per_class:,} images per class" if cfg.max_images_per_class else "every image"
@@ -98,7 +98,7 @@ def expected_time_rows(root: Path | str | None = None) -> list[dict[str, str]]:
         rows.append(
             {
                 "profile": f"`{profile}`",
-                "what it runs": profile_scope(profile),
+                "what it runs": _profile_scope(profile),
                 "training, both phases": duration(seconds.training),
                 "the six chapters": duration(seconds.chapters),
                 "recorded on": hardware_text(recorded_hardware(record)),
@@ -159,7 +159,6 @@ __all__ = [
     "in_colab",
     "runtime_rows",
     "recorded_seconds",
-    "profile_scope",
     "expected_time_rows",
     "dataset",
     "archive_book",

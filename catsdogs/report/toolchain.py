@@ -43,7 +43,7 @@ def own_jupyter_book() -> Path | None:
     return Path(found) if found else None
 
 
-def toolchain_dir(config: Config | None = None) -> Path:
+def _toolchain_dir(config: Config | None = None) -> Path:
     """Where the toolchain's own environment lives: the cache, one per Python version."""
     return cache_dir(config or Config()) / f"book-toolchain-py{sys.version_info.major}{sys.version_info.minor}"
 
@@ -83,7 +83,7 @@ def make_toolchain(path: Path) -> Path:
 
 def jupyter_book(config: Config | None = None) -> Path:
     """The ``jupyter-book`` to build with: this environment's, else the toolchain's own."""
-    return own_jupyter_book() or make_toolchain(toolchain_dir(config))
+    return own_jupyter_book() or make_toolchain(_toolchain_dir(config))
 
 
-__all__ = ["docs_requirements", "jupyter_book", "make_toolchain", "own_jupyter_book", "toolchain_dir"]
+__all__ = ["docs_requirements", "jupyter_book", "make_toolchain", "own_jupyter_book", "_toolchain_dir"]

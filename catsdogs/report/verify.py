@@ -6,7 +6,7 @@ publish-results``) and returns a :class:`Verification`: one :class:`Check` per
 headline figure, which renders itself as a terminal table (:meth:`Verification.to_text`),
 as Markdown (in a notebook) and as JSON (:meth:`Verification.to_dict`).
 
-The figures compared are chosen by :func:`compare_records` (the second half of this module). The run *reproduces* the record
+The figures compared are chosen by :func:`_compare_records` (the second half of this module). The run *reproduces* the record
 (:attr:`Verification.ok`, exit status 0 of ``python -m catsdogs verify``) when no row
 ``differs`` and none is ``missing``.
 When the training settings differ (another profile, split or image size) no figure
@@ -154,10 +154,10 @@ class Verification:
             {
                 "section": c.section,
                 "figure": c.figure,
-                "published": value_text(c.published),
-                "this run": value_text(c.this_run),
+                "published": _value_text(c.published),
+                "this run": _value_text(c.this_run),
                 "verdict": c.verdict + (f" ({c.difference:+.3g})" if c.difference and c.verdict != IDENTICAL else ""),
-                "95 % CI": f"{value_text(c.interval[0])}–{value_text(c.interval[1])}" if c.interval else "",
+                "95 % CI": f"{_value_text(c.interval[0])}–{_value_text(c.interval[1])}" if c.interval else "",
             }
             for c in self.checks
         ]
@@ -298,7 +298,7 @@ def verify_run(run_dir: Path | str, against: Path | str | None = None) -> Verifi
             f"are not comparable; {', or '.join(todo)}"
         )
         return result
-    result.checks, result.missing = compare_records(against, run_dir, run_config.get("profile", "full"))
+    result.checks, result.missing = _compare_records(against, run_dir, run_config.get("profile", "full"))
     manifest = next((c for c in result.checks if c.figure == "split manifest sha256"), None)
     if manifest is not None and manifest.verdict == DIFFERS:
         result.advice = (
@@ -385,7 +385,7 @@ def published_environment_markdown(
 # -----------------------------------------------------------------------------
 # Figure-by-figure checks of a run's JSON records against a published record.
 #
-# :func:`compare_records` reads the records both directories share (``data/scan.json``,
+# :func:`_compare_records` reads the records both directories share (``data/scan.json``,
 # ``phase*/result.json``, ``eval/metrics.json``, ``export/export.json``,
 # ``robustness/*.json``, ``mitigation/result.json``, ``timings.json``,
 # ``bench/bench.json``) and returns one :class:`Check` per headline figure, plus the
@@ -428,7 +428,7 @@ class Check:
     note: str = ""
 
 
-def value_text(value: Any) -> str:
+def _value_text(value: Any) -> str:
     """A value as a table cell: 6 significant digits, sha256 digests shortened."""
     if value is None:
         return "—"
@@ -733,7 +733,7 @@ def _robustness_checks(b: _Builder, name: str, record: str, clean: bool) -> None
     if clean and corruptions:
         row("clean accuracy", next(iter(corruptions)), 0)
     for corruption in corruptions:
-        row(f"{corruption} at {value_text(_field(sec.pub, ['levels', corruption, -1]))} (harshest)", corruption, -1)
+        row(f"{corruption} at {_value_text(_field(sec.pub, ['levels', corruption, -1]))} (harshest)", corruption, -1)
 
 
 def _limitation_checks(b: _Builder) -> None:
@@ -837,7 +837,7 @@ def _shown_checks(b: _Builder) -> None:
             sec.add(f"{model} single image (ms)", ["models", model, "single", "median_ms"], "shown")
 
 
-def step_commands(profile: str, run_dir: str) -> dict[str, str]:
+def _step_commands(profile: str, run_dir: str) -> dict[str, str]:
     """The command that writes each record of a run directory."""
     common = f"--profile {profile} --run-dir {run_dir}"
     chapter = {n: f"python -m catsdogs reproduce {common} --from {n}" for n in ("01", "03", "04", "05", "06")}
@@ -863,11 +863,11 @@ def step_commands(profile: str, run_dir: str) -> dict[str, str]:
     }
 
 
-def compare_records(published: Path | str, run_dir: Path | str, profile: str) -> tuple[list[Check], dict[str, str]]:
+def _compare_records(published: Path | str, run_dir: Path | str, profile: str) -> tuple[list[Check], dict[str, str]]:
     """Every check of ``run_dir``'s records against ``published`` (same settings assumed),
     and the records the run lacks as ``{record: command that writes it}``; the commands
     name ``profile`` and ``run_dir``. Never raises on a partial or unreadable record."""
-    b = _Builder(_Records(Path(published)), _Records(Path(run_dir)), step_commands(profile, str(run_dir)))
+    b = _Builder(_Records(Path(published)), _Records(Path(run_dir)), _step_commands(profile, str(run_dir)))
     steps = (_data_checks, _training_checks, _metric_checks, _export_checks, _limitation_checks)
     for step in (*steps, _study_checks, _exploration_checks, _shown_checks):
         step(b)
@@ -891,7 +891,4 @@ __all__ = [
     "FAILING",
     "judge",
     "proportion_interval",
-    "value_text",
-    "step_commands",
-    "compare_records",
 ]

@@ -171,7 +171,7 @@ def model_record(model_path: Path | str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- samples
 
 
-def try_page_samples(manifest: Path, data_dir: Path | str, per_class: int = 3) -> list[tuple[Path, str]]:
+def _try_page_samples(manifest: Path, data_dir: Path | str, per_class: int = 3) -> list[tuple[Path, str]]:
     """The first ``per_class`` validation images of each class in a run's manifest (in
     manifest order) that exist under ``data_dir``: ``[(path, class name), ...]``."""
     picked: list[tuple[Path, str]] = []
@@ -273,7 +273,7 @@ def install_try_page(
     manifest = results / "data" / "manifest.csv" if results else None
     if data_dir and manifest and manifest.is_file() and Path(data_dir).is_dir():
         (out / "samples").mkdir()
-        for path, name in try_page_samples(manifest, data_dir, samples_per_class):
+        for path, name in _try_page_samples(manifest, data_dir, samples_per_class):
             rel = f"samples/{name}-{path.stem}{path.suffix.lower()}"
             shutil.copyfile(path, out / rel)
             samples.append({"file": rel, "label": name})
@@ -303,5 +303,4 @@ __all__ = [
     "model_record",
     "npm_install",
     "published_results",
-    "try_page_samples",
 ]

@@ -110,7 +110,7 @@ CHANGE_WORDS = {
 }
 
 
-def change_text(entry: AblationRun, base: AblationRun) -> str:
+def _change_text(entry: AblationRun, base: AblationRun) -> str:
     """What a variant changes from the base, in words (``"input 288 px"``); ``"–"`` for the base."""
     changed = {k: v for k, v in entry.settings.items() if base.settings.get(k) != v}
     changed |= {k: v for k, v in entry.differs.items() if k == "phase2_patience"}
@@ -125,7 +125,7 @@ def ablation_rows(ablation: Ablation, base_label: str = "published") -> Table:
     return [
         {
             "run": e.run + (f" ({base_label})" if e is base else ""),
-            "change": change_text(e, base),
+            "change": _change_text(e, base),
             "val. accuracy (%) per phase-2 epoch": " → ".join(f"{100 * a:.2f}" for a in e.phase2_val_accuracy_by_epoch)
             or "–",
             "phase 1 accuracy": percent(e.phase1_accuracy, 2),
@@ -148,7 +148,7 @@ def ablation_summary(ablation: Ablation) -> str:
     paper = PAPER.accuracy
 
     def described(e: AblationRun) -> str:
-        changes = change_text(e, published)
+        changes = _change_text(e, published)
         return f"**{e.run}**" + (f" ({changes})" if changes != "–" else "")
 
     def scores(e: AblationRun) -> str:
@@ -480,7 +480,7 @@ def compare_studies(
 def comparison_markdown(compare: Comparison | None, names: Mapping[str, str] | None = None) -> Text:
     """The paired comparison (``compare.json``) as a table, each fold and the pooled
     out-of-fold accuracy of both studies and their difference, then the verdict in words
-    (:func:`comparison_sentences`). ``names`` maps a study's directory name to what to call it."""
+    (:func:`_comparison_sentences`). ``names`` maps a study's directory name to what to call it."""
     if not compare:
         return Text("*No paired comparison yet: `python -m catsdogs compare <first> <second>` once both are done.*\n")
     first_name, second_name = ((names or {}).get(study, study) for study in (compare.first, compare.second))
@@ -496,7 +496,7 @@ def comparison_markdown(compare: Comparison | None, names: Mapping[str, str] | N
     rows = [row(str(f.fold), f.first, f.second) for f in compare.per_fold]
     acc = compare.accuracy
     rows.append(row(f"**pooled** ({compare.images:,} images)", acc.first, acc.second))
-    return Text(markdown_table(rows) + "\n" + comparison_sentences(compare, first_name, second_name) + "\n")
+    return Text(markdown_table(rows) + "\n" + _comparison_sentences(compare, first_name, second_name) + "\n")
 
 
 def _discordant(mcnemar: McNemar, first: str, second: str) -> str:
@@ -516,7 +516,7 @@ def _fold_test_text(test: FoldTest) -> str:
     )
 
 
-def comparison_sentences(compare: Comparison, first: str = "the first", second: str = "the second") -> str:
+def _comparison_sentences(compare: Comparison, first: str = "the first", second: str = "the second") -> str:
     """The verdict of a comparison and what it rests on: the corrected t-test over the folds
     the second recipe was not picked on (the verdict), the same over every fold, then the
     McNemar figures, said to be secondary and why."""
@@ -584,7 +584,6 @@ def compare_dirs(first: Path | str, second: Path | str, picked_on: str = "fold0"
 __all__ = [
     "record_ablation",
     "CHANGE_WORDS",
-    "change_text",
     "ablation_rows",
     "ablation_summary",
     "base_is_published",
@@ -598,7 +597,6 @@ __all__ = [
     "compare_studies",
     "per_image",
     "selection_sentence",
-    "comparison_sentences",
     "compare_dirs",
     "comparison_markdown",
 ]

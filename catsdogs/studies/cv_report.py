@@ -164,12 +164,12 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> Study
     )
 
 
-def training_label(study: StudyReport, fold: ScoredTraining) -> str:
+def _training_label(study: StudyReport, fold: ScoredTraining) -> str:
     """``fold k``, or ``fold k, seed s`` in a study of several training seeds."""
     return f"fold {fold.fold}" + (f", seed {fold.seed}" if len(study.seeds) > 1 else "")
 
 
-def expected_trainings(study: StudyReport) -> int:
+def _expected_trainings(study: StudyReport) -> int:
     """Every fold with every training seed of the study."""
     return study.n_folds * len(study.seeds)
 
@@ -192,7 +192,7 @@ def fold_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]]:
             rows.append(
                 {
                     "recipe": study.label,
-                    "training": training_label(study, f).removeprefix("fold "),
+                    "training": _training_label(study, f).removeprefix("fold "),
                     "images": f"{f.n:,}",
                     "phase 1": percent(f.phase1_accuracy, 2),
                     "after each phase-2 epoch (%)": per_epoch
@@ -202,7 +202,7 @@ def fold_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]]:
                     "wall time": duration(f.seconds) if f.seconds else "–",
                 }
             )
-        missing = expected_trainings(study) - len(study.folds)
+        missing = _expected_trainings(study) - len(study.folds)
         if missing:
             rows.append(
                 {
@@ -228,13 +228,15 @@ def forest_rows(studies: Mapping[str, StudyReport], published: Evaluation | None
         )
     for study in studies.values():
         # the colour names the recipe (legend): the label says which row of it
-        rows += [{"label": training_label(study, f), "group": study.label, **f.accuracy.to_dict()} for f in study.folds]
+        rows += [
+            {"label": _training_label(study, f), "group": study.label, **f.accuracy.to_dict()} for f in study.folds
+        ]
         if study.cv:
-            rows.append(pooled_row(study, "pooled, "))
+            rows.append(_pooled_row(study, "pooled, "))
     return rows
 
 
-def pooled_row(study: StudyReport, prefix: str) -> dict[str, Any]:
+def _pooled_row(study: StudyReport, prefix: str) -> dict[str, Any]:
     """A study's pooled out-of-fold estimate as a row of the forest plot, labelled ``prefix``
     then its images (and trainings, if more than one per fold)."""
     cv = study.cv
@@ -250,7 +252,7 @@ def pooled_row(study: StudyReport, prefix: str) -> dict[str, Any]:
 def headline_rows(studies: Mapping[str, StudyReport], published: Evaluation | None) -> list[dict]:
     """Rows of the book's first-screen figure: each finished study's pooled estimate (the
     headline first), and the published single split."""
-    rows = [pooled_row(study, f"{study.label}\n") for study in studies.values() if study.cv]
+    rows = [_pooled_row(study, f"{study.label}\n") for study in studies.values() if study.cv]
     if rows and published:
         rows.append(
             {
@@ -314,7 +316,7 @@ def epoch_choice(study: StudyReport) -> EpochChoice | None:
 
 
 @table_builder
-def epoch_choice_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]]:
+def _epoch_choice_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]]:
     rows = []
     for name, study in studies.items():
         choice = epoch_choice(study)
@@ -334,9 +336,9 @@ def epoch_choice_rows(studies: Mapping[str, StudyReport]) -> list[dict[str, str]
 
 
 def epoch_choice_markdown(studies: Mapping[str, StudyReport]) -> Text:
-    """The selection on the scored fold, measured: the table of :func:`epoch_choice_rows` and
+    """The selection on the scored fold, measured: the table of :func:`_epoch_choice_rows` and
     what it says, in words."""
-    rows = epoch_choice_rows(studies)
+    rows = _epoch_choice_rows(studies)
     if not rows:
         return Text("*No finished study of the paper's protocol to measure the choice of epoch on.*\n")
     choices = {STUDIES.get(n, n): epoch_choice(s) for n, s in studies.items() if epoch_choice(s)}
@@ -369,7 +371,7 @@ def _level_sentence(choices: list[tuple[str, EpochChoice]]) -> str:
     return f"{second} against {first}: {', '.join(parts)}. " if parts else ""
 
 
-def ci_position(ci: Interval, value: float) -> str:
+def _ci_position(ci: Interval, value: float) -> str:
     """Where the interval lies relative to ``value``: ``inside``, ``below`` or ``above``."""
     if ci.low <= value <= ci.high:
         return "inside"
@@ -394,7 +396,7 @@ def target_sentence(study: StudyReport, target: float = TARGET_ACCURACY) -> str:
         # the end nearest the target to three decimals: at two, 98.996 % reads 99.00 %
         "above": f"its 95 % CI lies above {percent(target)} (lower end {100 * ci.low:.3f} %)",
         "below": f"its 95 % CI lies below {percent(target)} (upper end {100 * ci.high:.3f} %)",
-    }[ci_position(ci, target)]
+    }[_ci_position(ci, target)]
     chosen = ", nothing chosen on them" if study.cv.protocol == "inner" else ", the epoch chosen on them"
     return (
         f"**The {percent(target)} target** ({study.label}, pooled out-of-fold over "
@@ -437,7 +439,7 @@ def without_selection_interval(studies: Mapping[str, StudyReport], name: str) ->
 SELECTED_COUNTERPART = {"cv-inner-paper": "cv-paper"}
 
 
-def headline_sentences(studies: Mapping[str, StudyReport], name: str) -> str:
+def _headline_sentences(studies: Mapping[str, StudyReport], name: str) -> str:
     """For a study of several training seeds: its training variance, and how far its pooled
     figure lies from the same recipe's figure with the epoch chosen on the scored fold."""
     cv = studies[name].cv
@@ -475,7 +477,7 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
         if not study.cv:
             unit = "folds" if len(study.seeds) == 1 else "trainings"
             lines.append(
-                f"- {label}: {len(study.folds)} of {expected_trainings(study)} {unit} finished; no pooled estimate yet."
+                f"- {label}: {len(study.folds)} of {_expected_trainings(study)} {unit} finished; no pooled estimate yet."
             )
             continue
         ci = study.cv.accuracy
@@ -483,7 +485,7 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
             "inside": f"the paper's {percent(paper)} lies inside this interval",
             "above": f"the interval lies above the paper's {percent(paper)}",
             "below": f"the interval lies below the paper's {percent(paper)}",
-        }[ci_position(ci, paper)]
+        }[_ci_position(ci, paper)]
         fair, _, diff = judge_accuracy(ci, paper, paper_validation_size())
         picked = without_selection_interval(studies, name)
         lines.append(
@@ -500,17 +502,17 @@ def verdict_markdown(studies: Mapping[str, StudyReport]) -> Text:
                     "inside": f"the paper's {percent(paper)} lies inside it",
                     "above": f"it lies above the paper's {percent(paper)}",
                     "below": f"it lies below the paper's {percent(paper)}",
-                }[ci_position(picked.ci, paper)]
+                }[_ci_position(picked.ci, paper)]
                 + (
                     " (so the strict reading's verdict depends on the fold the recipe was picked on)"
-                    if ci_position(picked.ci, paper) != ci_position(ci, paper)
+                    if _ci_position(picked.ci, paper) != _ci_position(ci, paper)
                     else ""
                 )
                 + "."
                 if picked
                 else ""
             )
-            + headline_sentences(studies, name)
+            + _headline_sentences(studies, name)
         )
     for compare in comparisons(studies):
         lines.append(
@@ -535,22 +537,16 @@ __all__ = [
     "publish_study",
     "load_study",
     "studies_of",
-    "training_label",
-    "expected_trainings",
     "fold_rows",
     "forest_rows",
-    "pooled_row",
     "headline_rows",
     "SELECTED_COUNTERPART",
-    "headline_sentences",
     "comparisons",
     "comparison_of",
     "without_selection_interval",
     "best_epochs",
     "FIXED_EPOCH",
     "epoch_choice",
-    "epoch_choice_rows",
     "epoch_choice_markdown",
-    "ci_position",
     "verdict_markdown",
 ]

@@ -117,7 +117,7 @@ def external_records(record_dir: Path | str) -> dict[str, ExternalEvaluation]:
     return records
 
 
-def validation_accuracy(models_record: PublishedModels | None, model_file: str) -> float | None:
+def _validation_accuracy(models_record: PublishedModels | None, model_file: str) -> float | None:
     """The model file's accuracy on its PetImages validation split (``models/*.json``)."""
     return models_record.file(model_file).val_accuracy if models_record else None
 
@@ -170,7 +170,7 @@ def duplicate_check(record: Run, sets: Sequence[Any], max_distance: int = MAX_DI
     return found
 
 
-def duplicate_sentence(found: NearDuplicates | None) -> str:
+def _duplicate_sentence(found: NearDuplicates | None) -> str:
     """The near-duplicate check (``near_duplicates.json``) in one sentence, or what command makes it."""
     if not found:
         return "No near-duplicate check is recorded (`python -m catsdogs generalization --duplicates`)."
@@ -232,7 +232,7 @@ def generalization_summary(record_dir: Path | str, models_record: PublishedModel
     resolution = ResolutionControl.in_dir(record_dir)
     models, not_available = {}, {}
     for model_file, record in external_records(record_dir).items():
-        clean = validation_accuracy(models_record, model_file)
+        clean = _validation_accuracy(models_record, model_file)
         rows = {}
         for name, side in PET_SETS.items():
             entry = record.sets.get(name)
@@ -327,7 +327,7 @@ def _model_name(model_file: str) -> str:
     return "Keras" if model_file.endswith(".keras") else "int8 TFLite" if ".int8." in model_file else model_file
 
 
-def summary_rows(summary: GeneralizationSummary) -> list[dict[str, str]]:
+def _summary_rows(summary: GeneralizationSummary) -> list[dict[str, str]]:
     """One row per model and set of pet photos: accuracy, the validation accuracy it is
     judged against, the verdict, and for thumbnails the resolution control."""
     return [
@@ -360,7 +360,7 @@ def non_pet_rows(summary: GeneralizationSummary) -> list[dict[str, str]]:
     ]
 
 
-def generalization_verdict(summary: GeneralizationSummary) -> Text:
+def _generalization_verdict(summary: GeneralizationSummary) -> Text:
     """The page's verdict: a sentence per set for the Keras model, and what was not tested."""
     ours, status = claim_status(summary)
     lines = []
@@ -369,7 +369,7 @@ def generalization_verdict(summary: GeneralizationSummary) -> Text:
     else:
         lines.append(f'**Verdict on "strong generalization": {status}.** Keras model: {ours}.')
     if status != NOT_TESTABLE:
-        lines.append(duplicate_sentence(summary.duplicates))
+        lines.append(_duplicate_sentence(summary.duplicates))
     missing = [_short(name) for name in summary.not_available]
     if missing:
         lines.append(
@@ -381,8 +381,8 @@ def generalization_verdict(summary: GeneralizationSummary) -> Text:
 
 def generalization_markdown(summary: GeneralizationSummary) -> Text:
     """The tables of the book's page: pets by model and set, then photos of neither."""
-    parts = [generalization_verdict(summary)]
-    if rows := summary_rows(summary):
+    parts = [_generalization_verdict(summary)]
+    if rows := _summary_rows(summary):
         parts.append(markdown_table(rows))
     if rows := non_pet_rows(summary):
         parts.append(markdown_table(rows))
@@ -463,22 +463,18 @@ __all__ = [
     "CLAIM_SETS",
     "DUPLICATES_FILE",
     "duplicate_check",
-    "duplicate_sentence",
     "detectable_drop",
     "HOLDS",
     "DOES_NOT_HOLD",
     "BETTER",
     "NOT_TESTABLE",
     "external_records",
-    "validation_accuracy",
     "resolution_control",
     "accuracy_verdict",
     "resolution_verdict",
     "generalization_summary",
     "claim_status",
-    "summary_rows",
     "non_pet_rows",
-    "generalization_verdict",
     "generalization_markdown",
     "breed_rows",
 ]

@@ -370,7 +370,7 @@ def _sheet_titles(oof: OutOfFold, order: Sequence[int], rank: Mapping[str, int])
     return titles
 
 
-def summarize_study_audit(study_dir: Path | str, audit_file: Path | str = LABEL_AUDIT_FILE) -> DatasetAudit:
+def _summarize_study_audit(study_dir: Path | str, audit_file: Path | str = LABEL_AUDIT_FILE) -> DatasetAudit:
     """``label_audit_summary.json`` of a study from its ``label_issues.json``, its out-of-fold
     predictions and the verdicts of ``audit_file`` (:func:`dataset_audit_summary`): needs no
     image, so a published study (``results/cv-*``) can be summarized again when the audit
@@ -429,7 +429,7 @@ def audit_study(
         paths = study.paths_of([by_file[str(oof.file[i])] for i in part])
         fig = image_grid(list(load_images(paths, image_size)), titles[start : start + per_sheet], ncols=6)
         fig.savefig(study.file("contact_sheets", f"sheet-{page:02d}.png"), dpi=110)
-    summary = summarize_study_audit(study.path, audit_file)
+    summary = _summarize_study_audit(study.path, audit_file)
     verdicts = read_label_audit(audit_file)
     errors = confirmed_label_errors(oof, order, verdicts)
     if errors:
@@ -574,7 +574,6 @@ __all__ = [
     "AUDIT_TOP",
     "audit_selection",
     "audit_study",
-    "summarize_study_audit",
     "audit_verdict_line",
     "confirmed_label_errors",
     "GALLERY_FILE",

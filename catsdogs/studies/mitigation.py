@@ -51,7 +51,7 @@ ARMS: dict[str, tuple[str, bool]] = {"robust": ("mitigation", True), "plain": ("
 STUDY_TAGS: dict[str, str] = {"robust": "mitigation", "plain": "mitigation_control"}
 
 
-def train_mitigation(run: Run, arm: str = "robust") -> PhaseResult:
+def _train_mitigation(run: Run, arm: str = "robust") -> PhaseResult:
     """Fine-tune the final model further for ``mitigation_epochs`` epochs, same unfrozen
     layers and learning rate as phase 2, with the limitation-aimed augmentation
     (``arm="robust"``, into ``mitigation/``) or without it (``arm="plain"``, the control,
@@ -202,7 +202,7 @@ class MitigationStudy:
 
 
 def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> MitigationStudy:
-    """Both arms trained (:func:`train_mitigation`), each through the corruption study
+    """Both arms trained (:func:`_train_mitigation`), each through the corruption study
     (``robustness/results_<tag>.json``, reused when made by that arm's model at this
     ``per_class`` with per-image results), and their
     paired comparison (:func:`compare_mitigation`), written to ``robustness/mitigation.json``.
@@ -211,7 +211,7 @@ def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> Mit
     cfg = run.config
     wanted = cfg.robustness_per_class if per_class == FROM_CONFIG else per_class
     for arm, (phase, _) in ARMS.items():
-        train_mitigation(run, arm)
+        _train_mitigation(run, arm)
         model, tag = run.path / phase / "model.keras", STUDY_TAGS[arm]
         done = run.corruption_study(tag)
         reusable = (

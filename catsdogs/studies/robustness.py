@@ -89,7 +89,7 @@ def corruption_curves(
     model_path=None,
 ) -> CorruptionStudy:
     """Accuracy, F1 (with bootstrap 95% CIs), mean confidence, and the change against the
-    clean images, paired (:func:`paired_change`), per corruption and level.
+    clean images, paired (:func:`_paired_change`), per corruption and level.
 
     Uses the run's final model (or ``model_path``) on a fixed stratified subset of
     the validation split (``per_class`` images of each class; ``None``: all; by
@@ -132,7 +132,7 @@ def corruption_curves(
             # each image's outcome, one character per image ("1": right), for paired comparisons
             "correct": "".join("1" if r else "0" for r in right),
             # paired with the clean images: which images the corruption broke, which it fixed
-            **paired_change(clean_right, right),
+            **_paired_change(clean_right, right),
         }
         for key, value in level.items():
             curves.setdefault(name, {}).setdefault(key, []).append(value)
@@ -152,7 +152,7 @@ def corruption_curves(
 CI_PARTS = (("", "estimate"), ("_low", "low"), ("_high", "high"))
 
 
-def paired_change(clean_right: np.ndarray, corrupted_right: np.ndarray) -> dict[str, float | int]:
+def _paired_change(clean_right: np.ndarray, corrupted_right: np.ndarray) -> dict[str, float | int]:
     """The same images clean and corrupted: how many the corruption made wrong (``lost``)
     and right (``gained``), and the exact McNemar p-value of that split (a two-sided
     binomial test of the changed images against 1/2, :func:`scipy.stats.binomtest`)."""

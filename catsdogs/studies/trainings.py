@@ -39,7 +39,7 @@ UNKEPT_BASE = "ablation.json"
 class Training:
     """One published training: its record (relative to ``results/``), the sha256 of its final
     model (``None`` for a training whose run directory was not kept), the scored split's
-    manifest sha256, fold, recipe (:func:`recipe_key`), accuracy on its scored split, training
+    manifest sha256, fold, recipe (:func:`_recipe_key`), accuracy on its scored split, training
     seconds, and where and when it was made (CPU, machine, commit, date)."""
 
     record: str
@@ -72,7 +72,7 @@ def _host(provenance: Provenance | None) -> dict[str, str]:
     )
 
 
-def recipe_key(config: Mapping[str, Any]) -> tuple:
+def _recipe_key(config: Mapping[str, Any]) -> tuple:
     """What makes two trainings the same recipe on the same data: every training setting but
     :data:`EVALUATION_ONLY` and locations, as a hashable key."""
     fields = Config().training_dict()
@@ -90,7 +90,7 @@ def _fold(record: Path, provenance: Provenance | None) -> int:
     return int(parts[1]) if parts[0] == "fold" and len(parts) > 1 and parts[1].isdigit() else 0
 
 
-def training_identity(record: Path | str, results: Path | str) -> Training | None:
+def _training_identity(record: Path | str, results: Path | str) -> Training | None:
     """One published training: its record (relative to ``results``), model sha256, the
     scored split's manifest sha256 (fold 0 of a study shares the published run's), host,
     commit, date, accuracy on its scored split and training seconds; ``None`` when
@@ -106,7 +106,7 @@ def training_identity(record: Path | str, results: Path | str) -> Training | Non
         model_sha256=result.model_sha256,
         split=prov.data.manifest_sha256 if prov and prov.data else None,
         fold=_fold(record, prov),
-        recipe=recipe_key(config),
+        recipe=_recipe_key(config),
         accuracy=result.val_metrics.accuracy,
         seconds=training_seconds(Run.load(record)),
         **_host(prov),
@@ -124,7 +124,7 @@ def published_trainings(results: Path | str) -> list[Training]:
     seen: set[str] = set()
     out = []
     for record in records:
-        identity = training_identity(record, results)
+        identity = _training_identity(record, results)
         if identity is None or identity.model_sha256 in seen:
             continue
         seen.add(identity.model_sha256)
@@ -138,7 +138,7 @@ def unkept_trainings(results: Path | str, known: Sequence[Training] | None = Non
     ablations' base, when ``ablation.json``'s figures for it are not the published run's."""
     results = Path(results)
     if known is None:
-        known = [t for p in sorted(results.iterdir()) if (t := training_identity(p, results))]
+        known = [t for p in sorted(results.iterdir()) if (t := _training_identity(p, results))]
     for record in sorted(results.iterdir()):
         ablation = Ablation.in_dir(record)
         published = next((t for t in known if t.record == record.name), None)
@@ -206,8 +206,6 @@ __all__ = [
     "EVALUATION_ONLY",
     "UNKEPT_BASE",
     "Training",
-    "recipe_key",
-    "training_identity",
     "published_trainings",
     "unkept_trainings",
     "spread",

@@ -47,7 +47,7 @@ EXPLORE_SEED_OFFSET = 500
 FEATURE_SETTINGS = ("seed", "val_fraction", "test_fraction", "max_images_per_class", "image_size", "alpha", "weights")
 
 
-def exploration_manifest(rows: list[ManifestRow], folds: np.ndarray, config: Config) -> list[ManifestRow]:
+def _exploration_manifest(rows: list[ManifestRow], folds: np.ndarray, config: Config) -> list[ManifestRow]:
     """Fold :data:`EXPLORED_FOLD`'s training part of the study manifest ``rows``: a stratified
     :data:`EXPLORE_FRACTION` as ``val`` (the exploration split), the rest ``train``, of which
     the inner protocol's stratified ``inner`` share is carved (``config``'s fraction and seed,
@@ -61,7 +61,7 @@ def exploration_manifest(rows: list[ManifestRow], folds: np.ndarray, config: Con
 def exploration_files(study: CVStudy) -> set[str]:
     """The files of ``study``'s exploration split: the images every candidate was ranked on
     (recomputed from the study's folds and seed; a published study gives the same split)."""
-    rows = exploration_manifest(study.manifest(), study.folds(), study.config)
+    rows = _exploration_manifest(study.manifest(), study.folds(), study.config)
     return {r.file for r in rows if r.split == "val"}
 
 
@@ -84,7 +84,7 @@ def check_candidate(study: CrossValidation, config: Config) -> None:
 def prepare_exploration(study: CrossValidation, config: Config, run_dir: Path | str) -> Run:
     """The candidate's run directory with its manifest and phase-1 features in place."""
     check_candidate(study, config)
-    rows = exploration_manifest(study.manifest(), study.folds(), config)
+    rows = _exploration_manifest(study.manifest(), study.folds(), config)
     return study.derive_run(
         Run.open(config, run_dir),
         rows,
