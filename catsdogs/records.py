@@ -45,10 +45,19 @@ class RecordError(UserError, ValueError):
     """A record file that does not have the fields its declaration gives."""
 
 
-def judged(how: str, default: Any = None) -> Any:
+#: :func:`judged`'s default for a field every record must hold.
+REQUIRED = dataclasses.MISSING
+
+
+def judged(how: str, default: Any = None, *, factory: Any = None, keep: bool = False) -> Any:
     """A field ``verify`` compares as ``how`` (one of :data:`EXACT`, :data:`WITHIN_CI`,
-    :data:`FINGERPRINT`, :data:`SHOWN`)."""
-    return field(default=default, metadata={"judged": how})
+    :data:`FINGERPRINT`, :data:`SHOWN`); for every value beneath it too (the entries of a
+    list or dict field). ``default`` :data:`REQUIRED`: no default; ``factory``: a default
+    made anew (``list``); ``keep``: written even when ``None``, as :func:`kept`."""
+    metadata = {"judged": how} | ({"kept": True} if keep else {})
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def kept(default: Any = None, *, beside: str | None = None) -> Any:
@@ -59,7 +68,31 @@ def kept(default: Any = None, *, beside: str | None = None) -> Any:
 
 def how_judged(cls: type, name: str) -> str | None:
     """How ``verify`` compares field ``name`` of record class ``cls``, or ``None``."""
-    return {f.name: f.metadata.get("judged") for f in dataclasses.fields(cls)}.get(name)
+    return judged_at(cls, [name])
+
+
+def judged_at(cls: type, keys: Sequence[Any]) -> str | None:
+    """How ``verify`` compares the value at ``keys`` (field names, dict keys, list indices)
+    of a record of class ``cls``: the :func:`judged` declaration nearest to that value on
+    its path (a field's own, else that of the field holding it), ``None`` when the path
+    passes no judged field or leaves the declared types."""
+    kind, how = cls, None
+    for key in keys:
+        origin = typing.get_origin(kind)
+        if origin in (typing.Union, types.UnionType):
+            (kind,) = [a for a in typing.get_args(kind) if a is not type(None)]
+            origin = typing.get_origin(kind)
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            declared = {f.name: f for f in dataclasses.fields(kind)}.get(key)
+            if declared is None:
+                return None
+            how = declared.metadata.get("judged", how)
+            kind = _hints(kind)[key]
+        elif origin in (dict, list):
+            kind = typing.get_args(kind)[-1]
+        else:
+            return None
+    return how
 
 
 @cache
@@ -220,9 +253,9 @@ class Metrics(Part):
     macro_precision: float | None = None
     macro_recall: float | None = None
     macro_f1: float | None = None
-    roc_auc: float | None = kept()
+    roc_auc: float | None = judged(WITHIN_CI, keep=True)
     pr_auc: float | None = kept()
-    confusion_matrix: list[list[int]] = field(default_factory=list)
+    confusion_matrix: list[list[int]] = judged(EXACT, factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -400,15 +433,16 @@ class Scan(Record):
     root: str | None = None
     examined: int = judged(EXACT, 0)
     usable: int = judged(EXACT, 0)
-    per_class: dict[str, int] = field(default_factory=dict)
+    per_class: dict[str, int] = judged(EXACT, factory=dict)
     skipped: int = judged(EXACT, 0)
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
     converted: int = judged(EXACT, 0)
     converted_by_reason: dict[str, int] = field(default_factory=dict)
     converted_root: str | None = kept()
-    manifest_sha256: str | None = judged(FINGERPRINT)
-    split: dict[str, SplitCount] = field(default_factory=dict)
+    #: exact: another manifest is another experiment (other images, or another split)
+    manifest_sha256: str | None = judged(EXACT)
+    split: dict[str, SplitCount] = judged(EXACT, factory=dict)
     #: ``[file, reason]`` of each skipped file, ``[file, note]`` of each converted one
     skipped_detail: list[list[str]] = field(default_factory=list)
     converted_detail: list[list[str]] = field(default_factory=list)
@@ -434,7 +468,8 @@ class PhaseResult(Record):
     phase: str
     parameters: Parameters
     epochs_run: int = judged(EXACT)
-    history: dict[str, list[float]] = field(default_factory=dict)
+    #: each epoch's figure within its interval
+    history: dict[str, list[float]] = judged(WITHIN_CI, factory=dict)
     #: one per epoch of the history (``None`` for an epoch trained before epochs were timed)
     epoch_seconds: list[float | None] | None = judged(SHOWN)
     val_metrics: Metrics | None = None
@@ -660,10 +695,10 @@ class Pooled(Part):
     """Metrics of the out-of-fold predictions pooled over every training."""
 
     accuracy: float = judged(WITHIN_CI)
-    precision: float | None = None
-    recall: float | None = None
-    f1: float | None = None
-    roc_auc: float | None = kept()
+    precision: float | None = judged(WITHIN_CI)
+    recall: float | None = judged(WITHIN_CI)
+    f1: float | None = judged(WITHIN_CI)
+    roc_auc: float | None = judged(WITHIN_CI, keep=True)
     macro_precision: float | None = None
     macro_recall: float | None = None
     macro_f1: float | None = None
@@ -694,7 +729,7 @@ class TrainingVariance(Part):
 
     per_fold: list[SeedSpread]
     within_fold_sd: float
-    max_spread: float
+    max_spread: float = judged(SHOWN, REQUIRED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -757,11 +792,11 @@ class ExploredScore(Part):
     """A candidate recipe on the exploration split: accuracy, its errors of ``n``, Wilson 95 %
     interval and log loss."""
 
-    accuracy: float
+    accuracy: float = judged(WITHIN_CI, REQUIRED)
     errors: int
     n: int
     ci95: Proportion
-    log_loss: float
+    log_loss: float = judged(FINGERPRINT, REQUIRED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -771,12 +806,12 @@ class Exploration(Record):
 
     PATH: ClassVar[str] = "explore.json"
 
-    study: str
-    fold: int
-    splits: dict[str, SplitCount]
-    changes: dict[str, Any] = field(default_factory=dict)
-    epochs_run: int
-    phase2_seconds: float
+    study: str = judged(EXACT, REQUIRED)
+    fold: int = judged(EXACT, REQUIRED)
+    splits: dict[str, SplitCount] = judged(EXACT, REQUIRED)
+    changes: dict[str, Any] = judged(EXACT, factory=dict)
+    epochs_run: int = judged(EXACT, REQUIRED)
+    phase2_seconds: float = judged(SHOWN, REQUIRED)
     plain: ExploredScore
     flip: ExploredScore
 
@@ -1056,7 +1091,7 @@ class CorruptionCurve(Part):
 
     sha256: str | None = None
     severity: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
+    accuracy: list[float] = judged(WITHIN_CI, factory=list)
     accuracy_low: list[float] = field(default_factory=list)
     accuracy_high: list[float] = field(default_factory=list)
     f1: list[float] = field(default_factory=list)
@@ -1165,7 +1200,7 @@ class MitigationEffect(Part):
 
     plain: ArmAccuracy
     robust: ArmAccuracy
-    gain: Interval
+    gain: Interval = judged(SHOWN, REQUIRED)
     clean_cost: Interval
     plain_drop: Interval
     recovered_share: RecoveredShare | None = kept()

@@ -134,3 +134,17 @@ def test_external_records_reads_the_model_records_only(tmp_path):
     (folder / source.name).write_text(source.read_text())
     (folder / "notes.json").write_text("{}")
     assert list(external_records(tmp_path)) == ["catsdogs_mobilenetv2.keras"]
+
+
+def test_judged_at_finds_the_declaration_nearest_the_value():
+    """verify compares each figure as the record declares it: a field's own declaration,
+    else that of the field (dict, list) holding it."""
+    assert records.judged_at(records.Scan, ["split", "val", "total"]) == records.EXACT
+    assert records.judged_at(records.Scan, ["manifest_sha256"]) == records.EXACT  # another manifest: another experiment
+    assert records.judged_at(PhaseResult, ["history", "val_accuracy", 2]) == records.WITHIN_CI
+    assert records.judged_at(Export, ["exports", "tflite_int8", "val_metrics", "accuracy"]) == records.WITHIN_CI
+    assert records.judged_at(Export, ["exports", "tflite_int8", "sha256"]) == records.FINGERPRINT
+    assert records.judged_at(records.Bench, ["models", "keras", "single", "median_ms"]) == records.SHOWN
+    assert records.judged_at(records.CVSummary, ["per_fold", 0, "accuracy"]) == records.WITHIN_CI
+    assert records.judged_at(records.Scan, ["root"]) is None  # not judged
+    assert records.judged_at(records.Scan, ["no_such_field"]) is None

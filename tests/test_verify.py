@@ -422,3 +422,14 @@ def test_an_exploration_is_judged_by_its_intervals(tmp_path):
     missing = _copy(pub, tmp_path, "partial")
     (missing / "explore.json").unlink()
     assert "explore.json" in verify.verify_run(missing, pub).missing
+
+
+def test_a_figure_the_records_do_not_declare_judged_is_a_programming_error(full_copy):
+    """verify takes how to compare each figure from catsdogs.records; a figure whose field
+    carries no declaration is refused, not compared some default way."""
+    from catsdogs.report.verify import _Builder, _Records, _Section
+
+    records = _Records(ROOT / "results" / "full")
+    section = _Section(_Builder(records, records, {}), "data", "data/scan.json", {"root": "a"}, {"root": "a"})
+    with pytest.raises(ValueError, match=r"data/scan.json: \['root'\] is not declared as judged"):
+        section.add("data root", ["root"])

@@ -61,16 +61,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catsdogs import records
 from catsdogs.config import LOCATION_FIELDS, PROFILES, Config, get_config, project_root, setting_differences
 from catsdogs.evaluation.metrics import SHOWN_METRICS, wilson_interval
 from catsdogs.markdown import hardware_text, markdown_table
 from catsdogs.provenance import recorded_hardware
-from catsdogs.records import CVSummary, CVTraining, RecordError
+from catsdogs.records import RECORDS, CorruptionStudy, CVSummary, CVTraining, PhaseResult, RecordError, judged_at
 from catsdogs.runs import Run
 
 #: Published record of each profile, relative to the project root. The smoke one is a smoke
@@ -526,13 +528,14 @@ class _Section:
         self,
         figure: str,
         keys: Sequence[Any],
-        kind: str,
         interval: Interval | None | Callable[[Any], Interval | None] = None,
         note: str = "",
     ) -> None:
-        """Compare ``record[keys...]``: ``kind`` is ``exact`` (must be equal), ``ci``
-        (judged by ``interval``, or by ``interval(published value)``), ``fingerprint`` or
-        ``shown``. A figure the published record lacks is skipped."""
+        """Compare ``record[keys...]`` as the record's declaration says (:meth:`kind`):
+        ``exact`` (must be equal), ``ci`` (judged by ``interval``, or by
+        ``interval(published value)``), ``fingerprint`` or ``shown``. A figure the published
+        record lacks is skipped."""
+        kind = self.kind(keys)
         p, r = _field(self.pub, keys), _field(self.run, keys)
         if p is None:
             return
@@ -551,6 +554,20 @@ class _Section:
     def append(self, check: Check) -> None:
         self.builder.checks.append(check)
 
+    def kind(self, keys: Sequence[Any]) -> str:
+        """How the value at ``keys`` is compared: declared in :mod:`catsdogs.records`
+        (:func:`~catsdogs.records.judged_at`); ``timings.json``, a plain mapping of step to
+        seconds, is shown only."""
+        declared = _DECLARED.get(self.record) or next(
+            (cls for pattern, cls in _DECLARED_LIKE if pattern.fullmatch(self.record)), None
+        )
+        if declared is None and self.record == "timings.json":
+            return records.SHOWN
+        how = judged_at(declared, keys) if declared else None
+        if how is None:
+            raise ValueError(f"{self.record}: {keys} is not declared as judged in catsdogs.records")
+        return how
+
 
 def judge(
     section: str,
@@ -566,11 +583,11 @@ def judge(
     diff = this_run - published if _is_number(published) and _is_number(this_run) else None
     if this_run == published:
         verdict = IDENTICAL
-    elif kind == "shown":
+    elif kind == records.SHOWN:
         verdict = SHOWN
-    elif kind == "fingerprint":
+    elif kind == records.FINGERPRINT:
         verdict = NOT_BIT_IDENTICAL
-    elif kind == "ci" and interval is not None and diff is not None:
+    elif kind == records.WITHIN_CI and interval is not None and diff is not None:
         verdict = WITHIN_CI if interval[0] <= this_run <= interval[1] else DIFFERS
     else:
         verdict = DIFFERS
@@ -582,7 +599,7 @@ def judge(
         this_run,
         verdict,
         diff,
-        tuple(interval) if interval is not None and kind == "ci" else None,
+        tuple(interval) if interval is not None and kind == records.WITHIN_CI else None,
         note,
     )
 
@@ -608,6 +625,13 @@ _DATA_FIGURES = {
 }
 
 
+#: The record class of each record path verify reads, by path (or by pattern).
+_DECLARED = dict(RECORDS)
+_DECLARED_LIKE = (
+    (re.compile(r"(phase1|phase2|mitigation|mitigation_control)/result\.json"), PhaseResult),
+    (re.compile(r"robustness/results(_[a-z_]+)?\.json"), CorruptionStudy),
+)
+
 _WILSON = "Wilson interval"
 _BOOTSTRAP = "bootstrap CI of the record"
 
@@ -615,7 +639,7 @@ _BOOTSTRAP = "bootstrap CI of the record"
 def _data_checks(b: _Builder) -> None:
     if sec := b.section("data", "data/scan.json"):
         for figure, keys in _DATA_FIGURES.items():
-            sec.add(figure, keys, "exact")
+            sec.add(figure, keys)
 
 
 def _validation_accuracy(sec: _Section) -> None:
@@ -623,7 +647,6 @@ def _validation_accuracy(sec: _Section) -> None:
     sec.add(
         "validation accuracy",
         ["val_metrics", "accuracy"],
-        "ci",
         _wilson_of(_field(sec.pub, ["val_metrics", "n"])),
         _WILSON,
     )
@@ -633,14 +656,14 @@ def _training_checks(b: _Builder) -> None:
     if sec := b.section("phase 1", "phase1/result.json"):
         _validation_accuracy(sec)
     if sec := b.section("phase 2", "phase2/result.json"):
-        sec.add("epochs run", ["epochs_run"], "exact")
+        sec.add("epochs run", ["epochs_run"])
         wilson = _wilson_of(_field(sec.pub, ["val_metrics", "n"]))
         pub_h = _field(sec.pub, ["history", "val_accuracy"]) or []
         run_h = _field(sec.run, ["history", "val_accuracy"]) or []
         for i in range(max(len(pub_h), len(run_h))):
             figure = f"epoch {i + 1} validation accuracy"
             if i < len(pub_h) and i < len(run_h):
-                sec.add(figure, ["history", "val_accuracy", i], "ci", wilson, _WILSON)
+                sec.add(figure, ["history", "val_accuracy", i], wilson, _WILSON)
             else:
                 p, r = (pub_h[i], None) if i < len(pub_h) else (None, run_h[i])
                 sec.append(
@@ -654,7 +677,7 @@ def _training_checks(b: _Builder) -> None:
                         note="epoch not run here" if r is None else "epoch not in the published run",
                     )
                 )
-        sec.add("trained parameters", ["parameters", "trainable"], "exact")
+        sec.add("trained parameters", ["parameters", "trainable"])
 
 
 def _metric_checks(b: _Builder) -> None:
@@ -662,10 +685,10 @@ def _metric_checks(b: _Builder) -> None:
     if not sec:
         return
     for name, figure in SHOWN_METRICS.items():
-        sec.add(figure, ["metrics", name], "ci", _published_interval(sec.pub, ["ci95", name]), _BOOTSTRAP)
+        sec.add(figure, ["metrics", name], _published_interval(sec.pub, ["ci95", name]), _BOOTSTRAP)
     p_cm, r_cm = _field(sec.pub, ["metrics", "confusion_matrix"]), _field(sec.run, ["metrics", "confusion_matrix"])
     if p_cm is None or r_cm is None or r_cm == p_cm:
-        sec.add("confusion matrix", ["metrics", "confusion_matrix"], "exact")
+        sec.add("confusion matrix", ["metrics", "confusion_matrix"])
         return
     implied = _confusion_metrics(r_cm)
     inside = implied is not None and all(
@@ -701,15 +724,14 @@ def _export_checks(b: _Builder) -> None:
     if not sec:
         return
     for kind, entry in (_field(sec.pub, ["exports"]) or {}).items():
-        sec.add(f"{kind} size (MB)", ["exports", kind, "size_mb"], "fingerprint")
+        sec.add(f"{kind} size (MB)", ["exports", kind, "size_mb"])
         sec.add(
             f"{kind} validation accuracy",
             ["exports", kind, "val_metrics", "accuracy"],
-            "ci",
             _wilson_of(_field(entry, ["val_metrics", "n"])),
             _WILSON,
         )
-    sec.add("tflite_int8 sha256", ["exports", "tflite_int8", "sha256"], "fingerprint")
+    sec.add("tflite_int8 sha256", ["exports", "tflite_int8", "sha256"])
 
 
 def _robustness_checks(b: _Builder, name: str, record: str, clean: bool) -> None:
@@ -725,7 +747,6 @@ def _robustness_checks(b: _Builder, name: str, record: str, clean: bool) -> None
         sec.add(
             figure,
             ["corruptions", corruption, "accuracy", i],
-            "ci",
             (lo, hi) if lo is not None and hi is not None else None,
             _BOOTSTRAP,
         )
@@ -746,20 +767,17 @@ def _limitation_checks(b: _Builder) -> None:
     _robustness_checks(b, "mitigation control", "robustness/results_mitigation_control.json", clean=False)
     if sec := b.section("mitigation against its control", "robustness/mitigation.json"):
         for corruption in _field(sec.pub, ["corruptions"]) or {}:
-            sec.add(f"{corruption}: gain over the control", ["corruptions", corruption, "gain", "estimate"], "shown")
+            sec.add(f"{corruption}: gain over the control", ["corruptions", corruption, "gain", "estimate"])
     if sec := b.section("calibration", "robustness/calibration.json"):
-        sec.add("ECE before scaling", ["before", "ece"], "fingerprint", note="no CI published")
-        sec.add("ECE after scaling", ["after", "ece"], "fingerprint", note="no CI published")
-        sec.add(
-            "accuracy after scaling", ["accuracy_after"], "ci", _wilson_of(_field(sec.pub, ["before", "n"])), _WILSON
-        )
+        sec.add("ECE before scaling", ["before", "ece"], note="no CI published")
+        sec.add("ECE after scaling", ["after", "ece"], note="no CI published")
+        sec.add("accuracy after scaling", ["accuracy_after"], _wilson_of(_field(sec.pub, ["before", "n"])), _WILSON)
     if sec := b.section("out-of-distribution", "robustness/ood.json"):
-        sec.add("confidence threshold", ["threshold"], "fingerprint")
+        sec.add("confidence threshold", ["threshold"])
         for kind in _field(sec.pub, ["kinds"]) or {}:
             sec.add(
                 f"{kind} flagged",
                 ["kinds", kind, "share_flagged"],
-                "ci",
                 _wilson_of(_field(sec.pub, ["n_images"])),
                 _WILSON,
             )
@@ -778,12 +796,10 @@ def _study_checks(b: _Builder) -> None:
         ("seeds", "seeds"),
         ("images scored", "images"),
     ):
-        sec.add(figure, [key], "exact")
+        sec.add(figure, [key])
     for name, figure in SHOWN_METRICS.items():
-        sec.add(
-            f"pooled {figure}", ["pooled", name], "ci", _published_interval(sec.pub, ["pooled_ci95", name]), _BOOTSTRAP
-        )
-    ran = _trainings(sec.run)
+        sec.add(f"pooled {figure}", ["pooled", name], _published_interval(sec.pub, ["pooled_ci95", name]), _BOOTSTRAP)
+    ran, kind = _trainings(sec.run), sec.kind(["per_fold", 0, "accuracy"])
     for (fold, seed), entry in _trainings(sec.pub).items():
         figure = f"fold {fold} seed {seed} accuracy"
         if (fold, seed) not in ran:
@@ -791,10 +807,10 @@ def _study_checks(b: _Builder) -> None:
             continue
         interval = _wilson_of(entry.n)(entry.accuracy)
         sec.append(
-            judge(sec.name, figure, sec.record, entry.accuracy, ran[fold, seed].accuracy, "ci", interval, _WILSON)
+            judge(sec.name, figure, sec.record, entry.accuracy, ran[fold, seed].accuracy, kind, interval, _WILSON)
         )
-    sec.add("largest seed spread", ["training_variance", "max_spread"], "shown")
-    sec.add("out-of-fold predictions sha256", ["oof_sha256"], "fingerprint")
+    sec.add("largest seed spread", ["training_variance", "max_spread"])
+    sec.add("out-of-fold predictions sha256", ["oof_sha256"])
 
 
 def _trainings(record: Any) -> dict[tuple[int, int], CVTraining]:
@@ -813,28 +829,28 @@ def _exploration_checks(b: _Builder) -> None:
     sec = b.section("exploration", "explore.json")
     if not sec:
         return
-    sec.add("study", ["study"], "exact")
-    sec.add("fold", ["fold"], "exact")
+    sec.add("study", ["study"])
+    sec.add("fold", ["fold"])
     for split in _field(sec.pub, ["splits"]) or {}:
-        sec.add(f"{split} images", ["splits", split, "total"], "exact")
-    sec.add("recipe changes", ["changes"], "exact")
-    sec.add("epochs run", ["epochs_run"], "exact")
+        sec.add(f"{split} images", ["splits", split, "total"])
+    sec.add("recipe changes", ["changes"])
+    sec.add("epochs run", ["epochs_run"])
     for variant, label in (("plain", "accuracy"), ("flip", "accuracy with flip TTA")):
-        sec.add(label, [variant, "accuracy"], "ci", _published_interval(sec.pub, [variant, "ci95"]), _WILSON)
-        sec.add(f"log loss ({variant})", [variant, "log_loss"], "fingerprint", note="no CI published")
-    sec.add("phase 2 training (s)", ["phase2_seconds"], "shown")
+        sec.add(label, [variant, "accuracy"], _published_interval(sec.pub, [variant, "ci95"]), _WILSON)
+        sec.add(f"log loss ({variant})", [variant, "log_loss"], note="no CI published")
+    sec.add("phase 2 training (s)", ["phase2_seconds"])
 
 
 def _shown_checks(b: _Builder) -> None:
     if sec := b.section("timings", "timings.json"):
         steps = [k for k in sec.pub if _is_number(sec.pub[k]) and _is_number(sec.run.get(k))]
         total = [round(sum(d[k] for k in steps), 2) for d in (sec.pub, sec.run)]
-        sec.append(judge(sec.name, f"total of {len(steps)} steps (s)", sec.record, *total, "shown"))
+        sec.append(judge(sec.name, f"total of {len(steps)} steps (s)", sec.record, *total, sec.kind([])))
         for step in ("phase1_features", "phase2_train"):
-            sec.add(f"{step} (s)", [step], "shown")
+            sec.add(f"{step} (s)", [step])
     if sec := b.section("latency", "bench/bench.json"):
         for model in _field(sec.pub, ["models"]) or {}:
-            sec.add(f"{model} single image (ms)", ["models", model, "single", "median_ms"], "shown")
+            sec.add(f"{model} single image (ms)", ["models", model, "single", "median_ms"])
 
 
 def _step_commands(profile: str, run_dir: str) -> dict[str, str]:
