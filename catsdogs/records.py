@@ -424,6 +424,15 @@ class ManifestRow:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SplitCount(Part):
+    """Images of one split, per class and in all."""
+
+    cat: int
+    dog: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scan(Record):
     """``data/scan.json``: what validating the files found and how they were split
     (:func:`~catsdogs.training.steps.prepare_data`)."""
@@ -776,15 +785,6 @@ class CVSummary(Record):
 
 
 # ----------------------------------------------------------------------------- exploration
-
-
-@dataclass(frozen=True, kw_only=True)
-class SplitCount(Part):
-    """Images of one split, per class and in all."""
-
-    cat: int
-    dog: int
-    total: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -72,6 +72,10 @@ from catsdogs.records import (
 
 log = logging.getLogger(__name__)
 
+#: A training phase's saved model and validation predictions, in its directory.
+MODEL_FILE = "model.keras"
+PREDICTIONS_FILE = "predictions_val.csv"
+
 #: The environment variable of each location setting, read by the chapters (:meth:`Run.for_notebook`).
 LOCATION_VARIABLES = {"data_dir": ENV_DATA_DIR, "weights": ENV_WEIGHTS, "cache_dir": ENV_CACHE_DIR}
 
@@ -182,6 +186,14 @@ class Run:
     def has(self, *parts: str) -> bool:
         return self.path.joinpath(*parts).exists()
 
+    def model_path(self, phase: str) -> Path:
+        """Where ``phase`` (``phase1``, ``phase2``, a mitigation arm) saves its model."""
+        return self.path / phase / MODEL_FILE
+
+    def predictions_path(self, phase: str) -> Path:
+        """Where ``phase`` writes its model's validation predictions (:func:`save_predictions`)."""
+        return self.path / phase / PREDICTIONS_FILE
+
     def final_file(self, name: str) -> Path | None:
         """``<phase>/<name>`` of the run's final training phase: phase 2's if it
         exists, else phase 1's; ``None`` when neither has it."""
@@ -199,7 +211,7 @@ class Run:
         FileNotFoundError
             If neither phase has finished.
         """
-        path = self.final_file("model.keras")
+        path = self.final_file(MODEL_FILE)
         if path is not None:
             return path
         raise FileNotFoundError(f"no trained model in {self.path}: run `python -m catsdogs train` first")
@@ -212,7 +224,7 @@ class Run:
         FileNotFoundError
             If neither phase has written them.
         """
-        path = self.final_file("predictions_val.csv")
+        path = self.final_file(PREDICTIONS_FILE)
         if path is not None:
             return path
         raise FileNotFoundError(

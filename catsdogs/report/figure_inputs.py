@@ -81,7 +81,7 @@ def transform_draws(pipeline: Any, image: np.ndarray, n: int = 5) -> tuple[Image
 def load_model(run: Run, phase: str = "phase2") -> Any:
     """The Keras model a training phase saved (``phase1`` or ``phase2``), uncompiled."""
 
-    path = run.path / phase / "model.keras"
+    path = run.model_path(phase)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the {phase} chapter (or `python -m catsdogs train`) first")
     return keras.models.load_model(path, compile=False)

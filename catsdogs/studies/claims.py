@@ -158,7 +158,7 @@ def _keras_size(run: Run, export: Export | None) -> str:
     if export:
         return f"{export.keras.size_mb:.1f} MB"
     for phase in ("phase2", "phase1"):
-        path = run.path / phase / "model.keras"
+        path = run.model_path(phase)
         if path.is_file():
             return f"{path.stat().st_size / 1e6:.1f} MB (training checkpoint, with optimizer state)"
     return NOT_MEASURED

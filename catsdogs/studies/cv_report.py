@@ -26,6 +26,7 @@ from catsdogs.records import Comparison, CVSummary, DatasetAudit, Evaluation, In
 from catsdogs.runs import (
     FOLDS_FILE,
     OOF_FILE,
+    PREDICTIONS_FILE,
     CVStudy,
     Run,
     publish_records,
@@ -79,8 +80,8 @@ def publish_study(study: CVStudy, out: Path | str, figures: Path | str | None = 
         if study.run_done(k, seed):
             fold = study.fold_run(k, seed)
             written += publish_records(fold, dest, manifest=False)
-            target = dest / study.fold_dir(k, seed).name / "phase2" / "predictions_val.csv"
-            written.append(Path(shutil.copy2(fold.path / "phase2" / "predictions_val.csv", target)))
+            target = dest / study.fold_dir(k, seed).name / "phase2" / PREDICTIONS_FILE
+            written.append(Path(shutil.copy2(fold.predictions_path("phase2"), target)))
     return written
 
 
@@ -131,10 +132,10 @@ def load_study(path: Path | str, n_samples: int = 1000, seed: int = 42) -> Study
     folds = []
     for k, train_seed in study.trainings():
         fold_dir = study.fold_dir(k, train_seed)
-        if not study.run_done(k, train_seed) or not (fold_dir / "phase2" / "predictions_val.csv").is_file():
+        if not study.run_done(k, train_seed) or not (fold_dir / "phase2" / PREDICTIONS_FILE).is_file():
             continue
         fold = study.fold_run(k, train_seed)
-        pred = read_predictions(fold.path / "phase2" / "predictions_val.csv")
+        pred = read_predictions(fold.predictions_path("phase2"))
         ci = bootstrap_ci(pred.label, pred.prob, n_samples=n_samples, seed=seed, metric_names=("accuracy",))
         phase2, phase1 = fold.record(PhaseResult, "phase2"), fold.result("phase1")
         key = fold_dir.name.removeprefix("fold-")

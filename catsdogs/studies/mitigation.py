@@ -212,7 +212,7 @@ def mitigation_study(run: Run, per_class: int | None | str = FROM_CONFIG) -> Mit
     wanted = cfg.robustness_per_class if per_class == FROM_CONFIG else per_class
     for arm, (phase, _) in ARMS.items():
         _train_mitigation(run, arm)
-        model, tag = run.path / phase / "model.keras", STUDY_TAGS[arm]
+        model, tag = run.model_path(phase), STUDY_TAGS[arm]
         done = run.corruption_study(tag)
         reusable = (
             done is not None

@@ -100,7 +100,7 @@ def explore(study: CrossValidation, config: Config, run_dir: Path | str) -> Expl
     if (done := run.record_or_none(Exploration)) is not None:
         return done
     result = steps.train_phase2(run)
-    model = keras.models.load_model(run.path / "phase2" / "model.keras")
+    model = keras.models.load_model(run.model_path("phase2"))
     _, labels = run.split_paths("val")
     with run.timed("explore_predict"):
         probs = {
