@@ -66,11 +66,6 @@ def kept(default: Any = None, *, beside: str | None = None) -> Any:
     return field(default=default, metadata={"kept": beside or True})
 
 
-def how_judged(cls: type, name: str) -> str | None:
-    """How ``verify`` compares field ``name`` of record class ``cls``, or ``None``."""
-    return judged_at(cls, [name])
-
-
 def judged_at(cls: type, keys: Sequence[Any]) -> str | None:
     """How ``verify`` compares the value at ``keys`` (field names, dict keys, list indices)
     of a record of class ``cls``: the :func:`judged` declaration nearest to that value on
@@ -178,9 +173,9 @@ class Part:
 
 @dataclass(frozen=True, kw_only=True)
 class Record(Part):
-    """A JSON file of a run directory. :attr:`PATH` is its path inside the run; a record
-    written once per phase (``phase1/``, ``phase2/``, ``mitigation/``, ...) or per model has
-    ``{name}`` in it."""
+    """A JSON file of a run directory (or, for :class:`PublishedModels`, of ``models/``).
+    :attr:`PATH` is its path inside that directory; a record written once per phase
+    (``phase1/``, ``phase2/``, ``mitigation/``, ...) or per model has ``{name}`` in it."""
 
     PATH: ClassVar[str]
 
@@ -255,6 +250,7 @@ class Metrics(Part):
     macro_f1: float | None = None
     roc_auc: float | None = judged(WITHIN_CI, keep=True)
     pr_auc: float | None = kept()
+    #: verify: equal, else judged through the accuracy, precision and recall it implies
     confusion_matrix: list[list[int]] = judged(EXACT, factory=list)
 
 
@@ -663,7 +659,7 @@ class PublishedModels(Record):
 
     def file(self, name: str) -> PublishedFile:
         """The entry of the model file ``name`` (empty when the record does not list it)."""
-        return self.files.get(name) or PublishedFile()
+        return (self.files or {}).get(name) or PublishedFile()
 
 
 # ----------------------------------------------------------------------------- cross-validation
@@ -809,7 +805,7 @@ class Exploration(Record):
     study: str = judged(EXACT, REQUIRED)
     fold: int = judged(EXACT, REQUIRED)
     splits: dict[str, SplitCount] = judged(EXACT, REQUIRED)
-    changes: dict[str, Any] = judged(EXACT, factory=dict)
+    changes: dict[str, Any] = judged(EXACT, REQUIRED)
     epochs_run: int = judged(EXACT, REQUIRED)
     phase2_seconds: float = judged(SHOWN, REQUIRED)
     plain: ExploredScore

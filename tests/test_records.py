@@ -99,10 +99,10 @@ def test_kept_epoch_is_the_first_lowest_validation_loss():
     assert r.kept_epoch == losses.index(min(losses)) + 1
 
 
-def test_how_judged_reads_field_metadata():
-    assert records.how_judged(Metrics, "accuracy") == records.WITHIN_CI
-    assert records.how_judged(Latency := records.Latency, "median_ms") == records.SHOWN
-    assert records.how_judged(Latency, "nothing") is None
+def test_judged_at_reads_field_metadata():
+    assert records.judged_at(Metrics, ["accuracy"]) == records.WITHIN_CI
+    assert records.judged_at(Latency := records.Latency, ["median_ms"]) == records.SHOWN
+    assert records.judged_at(Latency, ["nothing"]) is None
 
 
 def test_a_null_a_step_wrote_is_written_back():

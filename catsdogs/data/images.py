@@ -106,4 +106,4 @@ def read_image_file(path: Path | str, image_size: int) -> np.ndarray:
     return resize_image(rgb, image_size).numpy()
 
 
-__all__ = ["_load_image", "resize_image", "image_dataset", "load_images", "read_image_file"]
+__all__ = ["resize_image", "image_dataset", "load_images", "read_image_file"]

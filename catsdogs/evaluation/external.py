@@ -93,10 +93,6 @@ def _group_order(images: Sequence[ExternalImage]) -> list[str]:
     return sorted(first_rank, key=lambda g: (first_rank[g], g.lower()))
 
 
-def _proportion(k: int, n: int) -> Proportion:
-    return wilson_interval(k, n)
-
-
 def _pet_record(
     images: Sequence[ExternalImage], probs: np.ndarray, threshold: float | None, n_samples: int, seed: int
 ) -> PetScores:
@@ -114,15 +110,15 @@ def _pet_record(
         by_group[group] = GroupScore(
             species=CLASS_NAMES[int(labels[mask][0])],
             n=int(mask.sum()),
-            accuracy=_proportion(correct[mask].sum(), mask.sum()),
-            unsure=_proportion(unsure[mask].sum(), mask.sum()) if unsure is not None else None,
+            accuracy=wilson_interval(correct[mask].sum(), mask.sum()),
+            unsure=wilson_interval(unsure[mask].sum(), mask.sum()) if unsure is not None else None,
         )
     return PetScores(
         n=len(images),
         **{name: Interval.from_dict(ci[name]) for name in THRESHOLD_METRICS},
         confusion_matrix=classification_metrics(labels, probs, DECISION_THRESHOLD)["confusion_matrix"],
-        unsure=_proportion(unsure.sum(), len(images)) if unsure is not None else None,
-        sure_accuracy=_proportion(correct[~unsure].sum(), (~unsure).sum()) if unsure is not None else None,
+        unsure=wilson_interval(unsure.sum(), len(images)) if unsure is not None else None,
+        sure_accuracy=wilson_interval(correct[~unsure].sum(), (~unsure).sum()) if unsure is not None else None,
         groups=by_group,
         mistakes=[
             ExternalMistake(image=im.name, group=im.group, label=CLASS_NAMES[im.label], prob_dog=float(p))
@@ -141,8 +137,8 @@ def _non_pet_record(images: Sequence[ExternalImage], probs: np.ndarray, threshol
     def shares(mask: np.ndarray, **more: Any) -> NonPetShares:
         return NonPetShares(
             n=int(mask.sum()),
-            called_dog=_proportion(said_dog[mask].sum(), mask.sum()),
-            unsure=_proportion(unsure[mask].sum(), mask.sum()) if unsure is not None else None,
+            called_dog=wilson_interval(said_dog[mask].sum(), mask.sum()),
+            unsure=wilson_interval(unsure[mask].sum(), mask.sum()) if unsure is not None else None,
             **more,
         )
 

@@ -160,4 +160,4 @@ def compute_budget_rows(results: Path | str | None = None) -> Table:
     return rows
 
 
-__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "RecordBudget", "_run_seconds", "record_budget", "compute_budget_rows"]
+__all__ = ["PHASE_STEPS", "TRAINING_STEPS", "RecordBudget", "record_budget", "compute_budget_rows"]

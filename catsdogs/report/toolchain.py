@@ -86,4 +86,4 @@ def jupyter_book(config: Config | None = None) -> Path:
     return own_jupyter_book() or make_toolchain(_toolchain_dir(config))
 
 
-__all__ = ["docs_requirements", "jupyter_book", "make_toolchain", "own_jupyter_book", "_toolchain_dir"]
+__all__ = ["docs_requirements", "jupyter_book", "make_toolchain", "own_jupyter_book"]

@@ -305,7 +305,7 @@ def _paired(
     test_train_ratio: float,
     alpha: float,
     fixed: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Paired:
+) -> _Paired:
     """Both recipes on the same images: pooled accuracy, the corrected t-test over the folds
     (whose verdict this is) and, secondary, the exact McNemar test on pooled predictions.
     ``right_*`` is each image's share of right predictions over a study's training seeds (1 or
@@ -316,7 +316,7 @@ def _paired(
     per_fold = [float(right_b[fold_of == k].mean() - right_a[fold_of == k].mean()) for k in folds]
     over_folds = corrected_fold_test(per_fold, test_train_ratio, alpha)
     test = mcnemar_exact(*(fixed if fixed is not None else (right_a, right_b)))
-    return Paired(
+    return _Paired(
         images=int(right_a.size),
         accuracy=PairedAccuracy(first=float(right_a.mean()), second=float(right_b.mean()), difference=diff),
         fold_test=over_folds.replace(fold_ids=[int(k) for k in folds]),
@@ -330,7 +330,7 @@ def _paired(
 
 
 @dataclass(frozen=True)
-class Paired:
+class _Paired:
     """:func:`_paired`'s result: the fields a comparison (:class:`~catsdogs.records.Comparison`)
     and its part without the picked images (:class:`~catsdogs.records.WithoutSelection`) share."""
 
@@ -595,6 +595,7 @@ __all__ = [
     "corrected_fold_test",
     "SELECTION_FOLD",
     "compare_studies",
+    "PerImage",
     "per_image",
     "selection_sentence",
     "compare_dirs",
