@@ -525,6 +525,10 @@ class _Section:
 
     def __init__(self, builder: _Builder, name: str, record: str, pub: Any, run: Any):
         self.builder, self.name, self.record, self.pub, self.run = builder, name, record, pub, run
+        #: the record's declaration in catsdogs.records (None for timings.json, a plain mapping)
+        self.declared = _DECLARED.get(record) or next(
+            (cls for pattern, cls in _DECLARED_LIKE if pattern.fullmatch(record)), None
+        )
 
     def add(
         self,
@@ -560,12 +564,9 @@ class _Section:
         """How the value at ``keys`` is compared: declared in :mod:`catsdogs.records`
         (:func:`~catsdogs.records.judged_at`); ``timings.json``, a plain mapping of step to
         seconds, is shown only."""
-        declared = _DECLARED.get(self.record) or next(
-            (cls for pattern, cls in _DECLARED_LIKE if pattern.fullmatch(self.record)), None
-        )
-        if declared is None and self.record == "timings.json":
+        if self.declared is None and self.record == "timings.json":
             return records.SHOWN
-        how = judged_at(declared, keys) if declared else None
+        how = judged_at(self.declared, keys) if self.declared else None
         if how is None:
             raise ValueError(f"{self.record}: {keys} is not declared as judged in catsdogs.records")
         return how

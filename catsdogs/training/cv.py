@@ -30,6 +30,7 @@ the epoch in progress.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -49,6 +50,7 @@ from catsdogs.model.weights import resolve_weights
 from catsdogs.records import (
     CVSummary,
     CVTraining,
+    FoldRow,
     ManifestRow,
     Metrics,
     OutOfFold,
@@ -103,7 +105,7 @@ class CrossValidation(CVStudy):
             folds = assign_folds(rows, self.n_folds, self.config.seed)
             write_csv(
                 self.run.file(FOLDS_FILE),
-                [{"file": r.file, "label": r.label, "fold": int(f)} for r, f in zip(rows, folds)],
+                [dataclasses.asdict(FoldRow(file=r.file, label=r.label, fold=int(f))) for r, f in zip(rows, folds)],
             )
         return super().folds()
 
